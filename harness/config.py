@@ -1,0 +1,106 @@
+"""Settings, read from environment variables with defaults that work on a laptop.
+
+Every setting is an environment variable so that CI, the Docker demo and a user's
+shell configure the harness the same way; nothing here knows this machine's paths.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+LOCALSTACK_SERVICES = (
+    "s3,sns,sqs,lambda,cloudwatch,logs,iam,sts,events,scheduler,secretsmanager,ssm,kms"
+)
+
+
+def _project_dir() -> Path:
+    explicit = os.environ.get("HARNESS_PROJECT_DIR")
+    if explicit:
+        return Path(explicit).resolve()
+    return Path(__file__).resolve().parent.parent
+
+
+def _cache_dir() -> Path:
+    explicit = os.environ.get("HARNESS_CACHE_DIR")
+    if explicit:
+        return Path(explicit).expanduser().resolve()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "pipeline-harness"
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        from harness.errors import HarnessError
+
+        raise HarnessError(f"{name}={raw!r} is not a whole number") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    backend: str = field(default_factory=lambda: os.environ.get("HARNESS_BACKEND", "embedded"))
+    host: str = "127.0.0.1"
+    port: int = field(default_factory=lambda: _int("HARNESS_PORT", 4566))
+    external_endpoint: str | None = field(
+        default_factory=lambda: os.environ.get("HARNESS_ENDPOINT") or None
+    )
+    region: str = field(default_factory=lambda: os.environ.get("HARNESS_REGION", "us-east-1"))
+    project_dir: Path = field(default_factory=_project_dir)
+    cache_dir: Path = field(default_factory=_cache_dir)
+    localstack_version: str = field(
+        default_factory=lambda: os.environ.get("HARNESS_LOCALSTACK_VERSION", "4.13.1")
+    )
+    localstack_pins: str | None = field(
+        default_factory=lambda: os.environ.get("HARNESS_LOCALSTACK_PINS") or None
+    )
+    services: str = field(
+        default_factory=lambda: os.environ.get("HARNESS_SERVICES", LOCALSTACK_SERVICES)
+    )
+    lambda_runtimes: tuple[str, ...] = field(
+        default_factory=lambda: tuple(
+            r.strip()
+            for r in os.environ.get("HARNESS_LAMBDA_RUNTIMES", "python3.12").split(",")
+            if r.strip()
+        )
+    )
+    rekognition_port: int = field(default_factory=lambda: _int("HARNESS_REKOGNITION_PORT", 4580))
+    slack_port: int = field(default_factory=lambda: _int("HARNESS_SLACK_PORT", 4581))
+    tf_provider_mirror: str | None = field(
+        default_factory=lambda: os.environ.get("HARNESS_TF_PROVIDER_MIRROR") or None
+    )
+
+    @property
+    def state_dir(self) -> Path:
+        explicit = os.environ.get("HARNESS_STATE_DIR")
+        return Path(explicit).resolve() if explicit else self.project_dir / ".harness"
+
+    @property
+    def endpoint(self) -> str:
+        if self.backend == "external":
+            return self.external_endpoint or f"http://{self.host}:{self.port}"
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def pins_file(self) -> Path:
+        if self.localstack_pins:
+            return Path(self.localstack_pins).expanduser().resolve()
+        name = f"localstack-core-{self.localstack_version}-runtime.txt"
+        return Path(__file__).resolve().parent / "pins" / name
+
+    @property
+    def rekognition_endpoint(self) -> str:
+        return f"http://{self.host}:{self.rekognition_port}"
+
+    @property
+    def slack_endpoint(self) -> str:
+        return f"http://{self.host}:{self.slack_port}"
+
+
+def load() -> Settings:
+    return Settings()

@@ -1,0 +1,183 @@
+"""Deploying `infra/envs/local` onto the running local stack, only when needed.
+
+A deployment is identified by the content of `infra/` and `lambdas/`, the stub
+endpoints, and the LocalStack instance it went to. If all match what was deployed
+last, nothing runs: a warm stack is ready in well under a second. Terraform state
+and its data folder live in `.harness/terraform/<env>/`, never in the source tree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from harness import localstack, packaging, terraform
+from harness.config import Settings
+from harness.errors import HarnessError
+from harness.processes import ProcessRecords
+
+FUNCTIONS = ("labeler", "slack_notifier")
+HASHED_TREES = ("infra/modules", "infra/envs/local", "lambdas")
+SKIP_PARTS = {".terraform", "__pycache__", "tests", ".pytest_cache"}
+
+
+def _work_dir(settings: Settings, env: str) -> Path:
+    return settings.state_dir / "terraform" / env
+
+
+def _record_path(settings: Settings, env: str) -> Path:
+    return _work_dir(settings, env) / "deployment.json"
+
+
+def source_hash(settings: Settings) -> str:
+    digest = hashlib.sha256()
+    for tree in HASHED_TREES:
+        root = settings.project_dir / tree
+        for path in sorted(root.rglob("*")):
+            if path.is_file() and not SKIP_PARTS & set(path.relative_to(root).parts):
+                if path.suffix in {".pyc", ".hcl"} or path.name.startswith("localstack_providers"):
+                    continue
+                digest.update(str(path.relative_to(settings.project_dir)).encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _target_identity(settings: Settings) -> str:
+    """Which LocalStack instance we deploy to: a restarted one has lost every resource."""
+    record = ProcessRecords(settings.state_dir).get(localstack.RECORD)
+    if settings.backend == "embedded" and record:
+        return f"embedded:{record['pid']}:{record['start_ticks']}"
+    return f"{settings.backend}:{settings.endpoint}"
+
+
+def _fingerprint(settings: Settings) -> dict:
+    return {
+        "source": source_hash(settings),
+        "target": _target_identity(settings),
+        "stubs": [settings.rekognition_endpoint, settings.slack_endpoint],
+        "region": settings.region,
+    }
+
+
+def deployed(settings: Settings, env: str = "local") -> dict | None:
+    try:
+        return json.loads(_record_path(settings, env).read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def build_functions(settings: Settings, progress: Callable[[str], None] = print) -> dict:
+    build_dir = settings.project_dir / "build" / "lambdas"
+    packages = {}
+    for name in FUNCTIONS:
+        started = time.monotonic()
+        packages[name] = packaging.build_function(
+            settings.project_dir / "lambdas" / name, build_dir
+        )
+        progress(f"built {name}.zip in {time.monotonic() - started:.1f} s")
+    return packages
+
+
+def _tfvars(settings: Settings, packages: dict) -> dict:
+    return {
+        "region": settings.region,
+        "labeler_zip_path": str(packages["labeler"].path),
+        "labeler_zip_sha256": packages["labeler"].sha256_base64,
+        "notifier_zip_path": str(packages["slack_notifier"].path),
+        "notifier_zip_sha256": packages["slack_notifier"].sha256_base64,
+        "rekognition_endpoint": settings.rekognition_endpoint,
+        "slack_webhook_url": f"{settings.slack_endpoint}/services/T000LOCAL/B000LOCAL/localsecret",
+    }
+
+
+def deploy(
+    settings: Settings,
+    env: str = "local",
+    force: bool = False,
+    progress: Callable[[str], None] = print,
+) -> dict:
+    """Apply `infra/envs/<env>` unless the same thing is already deployed there."""
+    fingerprint = _fingerprint(settings)
+    previous = deployed(settings, env)
+    if previous and previous["fingerprint"] == fingerprint and not force:
+        progress(f"{env}: up to date (no change in infra/ or lambdas/), nothing to apply")
+        return previous | {"applied": False}
+    work = _work_dir(settings, env)
+    if previous and previous["fingerprint"]["target"] != fingerprint["target"]:
+        progress(f"{env}: LocalStack was restarted; its old Terraform state is discarded")
+        (work / "terraform.tfstate").unlink(missing_ok=True)
+        _record_path(settings, env).unlink(missing_ok=True)
+    packages = build_functions(settings, progress)
+    work.mkdir(parents=True, exist_ok=True)
+    tfvars = work / "harness.auto.tfvars.json"
+    tfvars.write_text(json.dumps(_tfvars(settings, packages), indent=2))
+    source = settings.project_dir / "infra" / "envs" / env
+    tf_env = terraform.environment(settings, work / "data", settings.endpoint)
+    state = ["-state", str(work / "terraform.tfstate")]
+    started = time.monotonic()
+    if not (work / "data" / "providers").exists() and not (work / "data" / "modules").exists():
+        terraform.run(["init", "-input=false", "-backend=false"], source, tf_env, progress)
+    else:
+        # Modules may have been added since the last init: refresh their links quickly.
+        terraform.run(["get"], source, tf_env, progress)
+    progress(f"{env}: applying Terraform (the first apply takes about a minute) ...")
+    terraform.run(
+        ["apply", "-auto-approve", "-input=false", f"-var-file={tfvars}", *state],
+        source,
+        tf_env,
+        progress,
+    )
+    outputs = json.loads(
+        terraform.run(["output", "-json", *state], source, tf_env, progress, capture=True)
+    )
+    record = {
+        "env": env,
+        "fingerprint": fingerprint,
+        "outputs": {name: value["value"] for name, value in outputs.items()},
+        "applied_at": time.time(),
+        "apply_seconds": round(time.monotonic() - started, 1),
+    }
+    _record_path(settings, env).write_text(json.dumps(record, indent=2))
+    return record | {"applied": True}
+
+
+def destroy(
+    settings: Settings, env: str = "local", progress: Callable[[str], None] = print
+) -> bool:
+    work = _work_dir(settings, env)
+    record = deployed(settings, env)
+    if record is None or not (work / "terraform.tfstate").exists():
+        progress(f"{env}: nothing deployed")
+        return False
+    if record["fingerprint"]["target"] == _target_identity(settings):
+        source = settings.project_dir / "infra" / "envs" / env
+        tf_env = terraform.environment(settings, work / "data", settings.endpoint)
+        tfvars = work / "harness.auto.tfvars.json"
+        terraform.run(
+            [
+                "destroy",
+                "-auto-approve",
+                "-input=false",
+                f"-var-file={tfvars}",
+                "-state",
+                str(work / "terraform.tfstate"),
+            ],
+            source,
+            tf_env,
+            progress,
+        )
+    else:
+        progress(f"{env}: LocalStack was restarted since the deploy; its resources are gone")
+    (work / "terraform.tfstate").unlink(missing_ok=True)
+    _record_path(settings, env).unlink(missing_ok=True)
+    return True
+
+
+def outputs(settings: Settings, env: str = "local") -> dict:
+    record = deployed(settings, env)
+    if record is None:
+        raise HarnessError(f"nothing is deployed to {env}; run `harness deploy` first")
+    return record["outputs"]

@@ -1,0 +1,1 @@
+"""LocalStack Lambda runtime executor running Python functions as local processes."""

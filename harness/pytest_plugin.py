@@ -1,0 +1,82 @@
+"""pytest plugin (entry point `harness`): one local stack per test session.
+
+The stack is started at most once per session, or reused when `harness up` left one
+running. Whatever the session started is stopped at the end, also after a failure,
+Ctrl-C or SIGTERM, so no process outlives the run.
+"""
+
+from __future__ import annotations
+
+import atexit
+import signal
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from harness import aws, config, stack
+from harness.config import Settings
+
+
+class _SessionStack:
+    """Starts the stack lazily on first use and remembers what it has to stop."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.state: stack.StackState | None = None
+        self._owned = False
+
+    def get(self) -> stack.StackState:
+        if self.state is None:
+            self.state = stack.up(self.settings, progress=lambda m: print(f"[harness] {m}"))
+            self._owned = self.state.started_localstack or self.state.started_stubs
+            if self._owned:
+                atexit.register(self.close)
+                _stop_on_sigterm(self.close)
+        return self.state
+
+    def close(self) -> None:
+        if self._owned:
+            self._owned = False
+            stack.down(self.settings)
+
+
+def _stop_on_sigterm(close: Callable[[], None]) -> None:
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def handler(signum, frame):
+        close()
+        if callable(previous):
+            previous(signum, frame)
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+@pytest.fixture(scope="session")
+def harness_settings() -> Settings:
+    return config.load()
+
+
+@pytest.fixture(scope="session")
+def _harness_session_stack(harness_settings: Settings) -> Iterator[_SessionStack]:
+    session_stack = _SessionStack(harness_settings)
+    try:
+        yield session_stack
+    finally:
+        session_stack.close()
+
+
+@pytest.fixture(scope="session")
+def harness_stack(_harness_session_stack: _SessionStack) -> stack.StackState:
+    """The running local stack (LocalStack + stubs), started once per session."""
+    return _harness_session_stack.get()
+
+
+@pytest.fixture(scope="session")
+def aws_client(harness_stack: stack.StackState, harness_settings: Settings):
+    """Factory: `aws_client("s3")` gives a boto3 client for the local stack."""
+
+    def make(service: str):
+        return aws.client(service, harness_settings, endpoint=harness_stack.endpoint)
+
+    return make

@@ -1,0 +1,130 @@
+"""Running Terraform (through `tflocal` for LocalStack) with the harness's settings.
+
+Provider installation works offline through an optional filesystem mirror:
+`HARNESS_TF_PROVIDER_MIRROR=<dir holding registry.terraform.io/...>`. Without it the
+harness looks in Terraform's own implied mirror folders and in `/opt/*`, and failing
+that lets Terraform download from the registry as usual.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from harness.config import Settings
+from harness.errors import HarnessError
+
+IMPLIED_MIRRORS = (
+    "~/.terraform.d/plugins",
+    "~/.local/share/terraform/plugins",
+    "/usr/local/share/terraform/plugins",
+    "/usr/share/terraform/plugins",
+)
+AWS_PROVIDER = "registry.terraform.io/hashicorp/aws"
+
+
+def find_provider_mirror(settings: Settings) -> str | None:
+    if settings.tf_provider_mirror:
+        mirror = Path(settings.tf_provider_mirror).expanduser()
+        if not (mirror / AWS_PROVIDER).is_dir():
+            raise HarnessError(
+                f"HARNESS_TF_PROVIDER_MIRROR={mirror} holds no {AWS_PROVIDER}; point it at "
+                "the folder that contains registry.terraform.io"
+            )
+        return str(mirror)
+    candidates = [Path(p).expanduser() for p in IMPLIED_MIRRORS]
+    candidates += [
+        Path(p).parent.parent.parent for p in sorted(glob.glob(f"/opt/*/{AWS_PROVIDER}"))
+    ]
+    for candidate in candidates:
+        if (candidate / AWS_PROVIDER).is_dir():
+            return str(candidate)
+    return None
+
+
+def cli_config(settings: Settings) -> Path | None:
+    """Write the Terraform CLI config the harness uses; None means Terraform's defaults."""
+    mirror = find_provider_mirror(settings)
+    cache = settings.cache_dir / "terraform-plugin-cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    lines = [
+        f'plugin_cache_dir = "{cache}"',
+        "plugin_cache_may_break_dependency_lock_file = true",
+    ]
+    if mirror:
+        lines += [
+            "provider_installation {",
+            f'  filesystem_mirror {{\n    path = "{mirror}"\n  }}',
+            "}",
+        ]
+    path = settings.state_dir / "terraform" / "cli.tfrc"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def environment(settings: Settings, data_dir: Path, endpoint: str | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TF_"))}
+    env.update(
+        {
+            "TF_DATA_DIR": str(data_dir),
+            "TF_IN_AUTOMATION": "1",
+            "TF_INPUT": "0",
+            "CHECKPOINT_DISABLE": "1",
+        }
+    )
+    config = cli_config(settings)
+    if config:
+        env["TF_CLI_CONFIG_FILE"] = str(config)
+    if endpoint:
+        env.update(
+            {
+                "AWS_ENDPOINT_URL": endpoint,
+                "S3_HOSTNAME": settings.host,
+                "AWS_DEFAULT_REGION": settings.region,
+                "AWS_ACCESS_KEY_ID": "test",
+                "AWS_SECRET_ACCESS_KEY": "test",
+            }
+        )
+    return env
+
+
+def require_terraform() -> str:
+    path = shutil.which("terraform")
+    if not path:
+        raise HarnessError(
+            "terraform is not on PATH; install Terraform 1.7 or newer "
+            "(https://developer.hashicorp.com/terraform/install)"
+        )
+    return path
+
+
+def run(
+    args: list[str],
+    cwd: Path,
+    env: dict[str, str],
+    progress: Callable[[str], None] = print,
+    local: bool = True,
+    capture: bool = False,
+) -> str:
+    """Run `tflocal ARGS` (or `terraform ARGS`) and raise with its output on failure."""
+    require_terraform()
+    if local:
+        tflocal = shutil.which("tflocal") or str(Path(sys.executable).parent / "tflocal")
+        cmd = [tflocal, *args]
+    else:
+        cmd = ["terraform", *args]
+    started = time.monotonic()
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-30:])
+        raise HarnessError(f"`{' '.join(['terraform', *args[:1]])}` failed in {cwd}:\n{tail}")
+    if not capture:
+        progress(f"terraform {args[0]} done in {time.monotonic() - started:.1f} s")
+    return result.stdout

@@ -1,0 +1,3 @@
+"""Stands in for a dependency bundled in the deployment zip."""
+
+VALUE = "bundled"

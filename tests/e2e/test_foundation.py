@@ -1,0 +1,231 @@
+"""The foundation, against the real embedded LocalStack: services, Lambda without Docker."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from harness.packaging import zip_dirs
+
+PROBE = Path(__file__).parent / "functions" / "probe"
+TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+)
+
+
+def wait_for(check, timeout: float = 30.0, interval: float = 0.2):
+    """Poll `check` until it returns something truthy; fail with the last value."""
+    deadline = time.monotonic() + timeout
+    value = None
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(interval)
+    pytest.fail(f"condition not met in {timeout} s (last value: {value!r})")
+
+
+@pytest.fixture(scope="module")
+def probe_zip(tmp_path_factory) -> bytes:
+    return zip_dirs(tmp_path_factory.mktemp("probe") / "probe.zip", PROBE).read_bytes()
+
+
+@pytest.fixture(scope="module")
+def marker_bucket(aws_client) -> str:
+    name = f"probe-markers-{uuid.uuid4().hex[:8]}"
+    aws_client("s3").create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture(scope="module")
+def make_function(aws_client, probe_zip, marker_bucket):
+    lam = aws_client("lambda")
+    role = aws_client("iam").create_role(
+        RoleName=f"probe-{uuid.uuid4().hex[:8]}", AssumeRolePolicyDocument=TRUST
+    )["Role"]["Arn"]
+    created = []
+
+    def make(timeout: int = 3, runtime: str = "python3.12", handler: str = "app.handler") -> str:
+        name = f"probe-{uuid.uuid4().hex[:8]}"
+        lam.create_function(
+            FunctionName=name,
+            Runtime=runtime,
+            Handler=handler,
+            Role=role,
+            Code={"ZipFile": probe_zip},
+            Timeout=timeout,
+            Environment={"Variables": {"MARKER_BUCKET": marker_bucket}},
+        )
+        lam.get_waiter("function_active_v2").wait(FunctionName=name)
+        created.append(name)
+        return name
+
+    yield make
+    for name in created:
+        lam.delete_function(FunctionName=name)
+
+
+def invoke(aws_client, name: str, payload: dict) -> tuple[dict, str | None]:
+    response = aws_client("lambda").invoke(FunctionName=name, Payload=json.dumps(payload))
+    return json.loads(response["Payload"].read()), response.get("FunctionError")
+
+
+@pytest.mark.parametrize(
+    "service, call",
+    [
+        ("s3", lambda c: c.list_buckets()),
+        ("sns", lambda c: c.list_topics()),
+        ("sqs", lambda c: c.list_queues()),
+        ("lambda", lambda c: c.list_functions()),
+        ("cloudwatch", lambda c: c.describe_alarms()),
+        ("logs", lambda c: c.describe_log_groups()),
+        ("iam", lambda c: c.list_roles()),
+        ("sts", lambda c: c.get_caller_identity()),
+        ("events", lambda c: c.list_rules()),
+        ("secretsmanager", lambda c: c.list_secrets()),
+        ("ssm", lambda c: c.describe_parameters()),
+    ],
+)
+def test_service_answers(aws_client, service, call):
+    response = call(aws_client(service))
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 200
+
+
+def test_localstack_binds_loopback_only(harness_stack):
+    assert harness_stack.endpoint.startswith("http://127.0.0.1:")
+
+
+def test_zipped_function_runs_and_logs_reach_cloudwatch(aws_client, make_function):
+    name = make_function()
+    state = aws_client("lambda").get_function(FunctionName=name)["Configuration"]["State"]
+    assert state == "Active"
+    result, error = invoke(aws_client, name, {"hello": "world"})
+    assert error is None
+    assert result["echo"] == {"hello": "world"}
+    assert result["function"] == name
+    # The bundled dependency is imported from the code root, as on Lambda.
+    assert result["dep"] == "bundled"
+    assert result["dep_file"].startswith(result["task_root"])
+    assert 0 < result["remaining_ms"] <= 3000
+    # A clean environment: nothing of the host's AWS settings leaks into the function.
+    assert result["home_aws_profile"] is None
+
+    logs = aws_client("logs")
+
+    def log_text():
+        try:
+            events = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
+        except logs.exceptions.ResourceNotFoundException:
+            return ""
+        text = "".join(e["message"] for e in events)
+        return text if "REPORT RequestId" in text else ""
+
+    text = wait_for(log_text)
+    assert "START RequestId" in text
+    assert 'probe invoked: {"hello": "world"}' in text
+    assert "END RequestId" in text
+
+
+def test_handler_exception_is_a_function_error(aws_client, make_function):
+    name = make_function()
+    result, error = invoke(aws_client, name, {"fail": "on purpose"})
+    assert error == "Unhandled"
+    assert result["errorType"] == "ValueError"
+    assert result["errorMessage"] == "asked to fail: on purpose"
+
+
+def test_timeout_kills_the_function_and_reports_it(aws_client, make_function):
+    name = make_function(timeout=1)
+    result, error = invoke(aws_client, name, {"sleep": 5})
+    assert error == "Unhandled"
+    assert result["errorType"] == "Sandbox.Timedout"
+    assert "Task timed out after 1.00 seconds" in result["errorMessage"]
+    # The environment is usable again after the kill (init runs again).
+    result, error = invoke(aws_client, name, {"after": "timeout"})
+    assert error is None and result["echo"] == {"after": "timeout"}
+
+
+def test_two_concurrent_invokes_run_in_separate_environments(aws_client, make_function):
+    name = make_function()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(lambda i: invoke(aws_client, name, {"sleep": 1, "i": i}), [1, 2]))
+    assert [error for _, error in results] == [None, None]
+    assert {r["echo"]["i"] for r, _ in results} == {1, 2}
+    assert results[0][0]["pid"] != results[1][0]["pid"]
+
+
+def test_import_error_is_reported_like_aws(aws_client, make_function):
+    name = make_function(handler="missing_module.handler")
+    result, error = invoke(aws_client, name, {})
+    assert error == "Unhandled"
+    assert result["errorType"] == "Runtime.ImportModuleError"
+
+
+def test_runtime_without_interpreter_falls_back_with_a_warning(aws_client, make_function):
+    name = make_function(runtime="python3.13")
+    result, error = invoke(aws_client, name, {"x": 1})
+    assert error is None and result["echo"] == {"x": 1}
+    logs = aws_client("logs")
+
+    def warning():
+        try:
+            events = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
+        except logs.exceptions.ResourceNotFoundException:
+            return None
+        return [e for e in events if "no python3.13 interpreter" in e["message"]]
+
+    assert wait_for(warning)
+
+
+def _marker_keys(aws_client, bucket: str, prefix: str) -> list[str]:
+    listing = aws_client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix)
+    return [o["Key"] for o in listing.get("Contents", [])]
+
+
+def test_sqs_event_source_mapping_invokes_the_function(aws_client, make_function, marker_bucket):
+    name = make_function()
+    sqs = aws_client("sqs")
+    queue_url = sqs.create_queue(QueueName=f"probe-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    aws_client("lambda").create_event_source_mapping(
+        EventSourceArn=queue_arn, FunctionName=name, BatchSize=10
+    )
+    body = f"sqs-{uuid.uuid4().hex}"
+    sqs.send_message(QueueUrl=queue_url, MessageBody=body)
+    assert wait_for(lambda: _marker_keys(aws_client, marker_bucket, f"aws:sqs/{body}"), 60)
+
+
+def test_sns_subscription_invokes_the_function(aws_client, make_function, marker_bucket):
+    name = make_function()
+    sns = aws_client("sns")
+    topic = sns.create_topic(Name=f"probe-{uuid.uuid4().hex[:8]}")["TopicArn"]
+    function_arn = aws_client("lambda").get_function(FunctionName=name)["Configuration"][
+        "FunctionArn"
+    ]
+    aws_client("lambda").add_permission(
+        FunctionName=name,
+        StatementId="sns",
+        Action="lambda:InvokeFunction",
+        Principal="sns.amazonaws.com",
+        SourceArn=topic,
+    )
+    sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=function_arn)
+    message = f"sns-{uuid.uuid4().hex}"
+    sns.publish(TopicArn=topic, Message=message)
+    assert wait_for(lambda: _marker_keys(aws_client, marker_bucket, f"aws:sns/{message}"), 30)
