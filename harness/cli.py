@@ -11,7 +11,10 @@ from rich.console import Console
 from rich.table import Table
 
 from harness import config, stack
+from harness import deploy as deploy_module
+from harness import dlq as dlq_module
 from harness.errors import HarnessError
+from harness.labeling import LabelingPipeline
 
 console = Console(stderr=True)
 
@@ -91,8 +94,86 @@ def status(as_json: bool) -> None:
     )
     for proc in info["processes"]:
         console.print(f"  pid {proc['pid']}: {proc['name']}")
-    for env, deployed in info.get("deployments", {}).items():
+    for env, deployed in info["deployments"].items():
         console.print(f"deployed: {env} ({deployed})")
+
+
+@main.command()
+@click.option("--force", is_flag=True, help="Apply even if nothing changed.")
+def deploy(force: bool) -> None:
+    """Deploy infra/envs/local with tflocal; skipped when infra/ and lambdas/ are unchanged."""
+    settings = config.load()
+    stack.up(settings, _progress)
+    record = deploy_module.deploy(settings, force=force, progress=_progress)
+    if record["applied"]:
+        _progress(f"deployed in {record['apply_seconds']:.1f} s")
+    table = Table("output", "value", title="infra/envs/local outputs")
+    for name, value in sorted(record["outputs"].items()):
+        table.add_row(name, str(value))
+    console.print(table)
+
+
+@main.command()
+def destroy() -> None:
+    """Destroy what `harness deploy` created on the local stack."""
+    settings = config.load()
+    if deploy_module.destroy(settings, progress=_progress):
+        _progress("destroyed")
+
+
+@main.group()
+def dlq() -> None:
+    """Inspect and redrive the labeling dead-letter queue."""
+
+
+def _pipeline():
+    settings = config.load()
+    return LabelingPipeline(settings, deploy_module.outputs(settings))
+
+
+@dlq.command("show")
+@click.option("--limit", default=100, show_default=True, help="Messages to read at most.")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+def dlq_show(limit: int, as_json: bool) -> None:
+    """List DLQ messages with their objects and failure reasons (messages stay queued)."""
+    pipeline = _pipeline()
+    letters = dlq_module.show(pipeline.s3, pipeline.sqs, pipeline.outputs, limit)
+    if as_json:
+        click.echo(json.dumps([letter.__dict__ | {"reason": letter.reason} for letter in letters],
+                              indent=2, ensure_ascii=False))
+        return
+    table = Table("message", "object(s)", "attempts", "reason", title=f"DLQ: {len(letters)}")
+    for letter in letters:
+        table.add_row(letter.message_id[:8], "\n".join(letter.objects) or "-",
+                      str(letter.receive_count), letter.reason)
+    console.print(table)
+
+
+@dlq.command("redrive")
+@click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for the move.")
+def dlq_redrive(timeout: float) -> None:
+    """Move every DLQ message back to the labeling queue and report the counts."""
+    pipeline = _pipeline()
+    report = dlq_module.redrive(pipeline.sqs, pipeline.outputs, timeout, progress=_progress)
+    _progress(f"moved {report['moved']} message(s); DLQ before {report['before']}, "
+              f"after {report['after']}")
+
+
+@main.command()
+@click.option("--keep", is_flag=True, help="Leave the stack running afterwards.")
+def demo(keep: bool) -> None:
+    """Bring the stack up, deploy, and show the labeling pipeline at work end to end."""
+    from harness import demo as demo_module
+
+    settings = config.load()
+    try:
+        demo_module.run(settings, console, _progress)
+    finally:
+        if keep:
+            _progress("stack left running: `harness status`, `harness dlq show`, `harness down`")
+        else:
+            stopped = stack.down(settings)
+            _progress("stopped: " + (", ".join(stopped) or "nothing (it was already running)"))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -53,13 +54,28 @@ def _target_identity(settings: Settings) -> str:
     return f"{settings.backend}:{settings.endpoint}"
 
 
-def _fingerprint(settings: Settings) -> dict:
+def fingerprint(settings: Settings) -> dict:
     return {
         "source": source_hash(settings),
         "target": _target_identity(settings),
         "stubs": [settings.rekognition_endpoint, settings.slack_endpoint],
         "region": settings.region,
     }
+
+
+def _staged_sources(settings: Settings, env: str) -> Path:
+    """Copy infra/ next to the state: tflocal writes an override file into the folder
+    it runs in, and two runs in the source tree would collide (or leave it behind)."""
+    staged = _work_dir(settings, env) / "src"
+    shutil.rmtree(staged, ignore_errors=True)
+    shutil.copytree(
+        settings.project_dir / "infra",
+        staged / "infra",
+        ignore=shutil.ignore_patterns(
+            ".terraform", "*.tfstate*", ".terraform.lock.hcl", "localstack_providers_override.tf"
+        ),
+    )
+    return staged / "infra" / "envs" / env
 
 
 def deployed(settings: Settings, env: str = "local") -> dict | None:
@@ -100,13 +116,13 @@ def deploy(
     progress: Callable[[str], None] = print,
 ) -> dict:
     """Apply `infra/envs/<env>` unless the same thing is already deployed there."""
-    fingerprint = _fingerprint(settings)
+    current = fingerprint(settings)
     previous = deployed(settings, env)
-    if previous and previous["fingerprint"] == fingerprint and not force:
+    if previous and previous["fingerprint"] == current and not force:
         progress(f"{env}: up to date (no change in infra/ or lambdas/), nothing to apply")
         return previous | {"applied": False}
     work = _work_dir(settings, env)
-    if previous and previous["fingerprint"]["target"] != fingerprint["target"]:
+    if previous and previous["fingerprint"]["target"] != current["target"]:
         progress(f"{env}: LocalStack was restarted; its old Terraform state is discarded")
         (work / "terraform.tfstate").unlink(missing_ok=True)
         _record_path(settings, env).unlink(missing_ok=True)
@@ -114,28 +130,25 @@ def deploy(
     work.mkdir(parents=True, exist_ok=True)
     tfvars = work / "harness.auto.tfvars.json"
     tfvars.write_text(json.dumps(_tfvars(settings, packages), indent=2))
-    source = settings.project_dir / "infra" / "envs" / env
+    source = _staged_sources(settings, env)
     tf_env = terraform.environment(settings, work / "data", settings.endpoint)
     state = ["-state", str(work / "terraform.tfstate")]
     started = time.monotonic()
-    if not (work / "data" / "providers").exists() and not (work / "data" / "modules").exists():
-        terraform.run(["init", "-input=false", "-backend=false"], source, tf_env, progress)
-    else:
-        # Modules may have been added since the last init: refresh their links quickly.
-        terraform.run(["get"], source, tf_env, progress)
+    terraform.run(["init", "-input=false", "-backend=false", "-no-color"], source, tf_env, progress)
     progress(f"{env}: applying Terraform (the first apply takes about a minute) ...")
     terraform.run(
-        ["apply", "-auto-approve", "-input=false", f"-var-file={tfvars}", *state],
+        ["apply", "-auto-approve", "-input=false", "-no-color", f"-var-file={tfvars}", *state],
         source,
         tf_env,
         progress,
+        log_path=work / "apply.log",
     )
     outputs = json.loads(
-        terraform.run(["output", "-json", *state], source, tf_env, progress, capture=True)
+        terraform.run(["output", "-json", *state], source, tf_env, local=False, capture=True)
     )
     record = {
         "env": env,
-        "fingerprint": fingerprint,
+        "fingerprint": current,
         "outputs": {name: value["value"] for name, value in outputs.items()},
         "applied_at": time.time(),
         "apply_seconds": round(time.monotonic() - started, 1),
@@ -153,8 +166,9 @@ def destroy(
         progress(f"{env}: nothing deployed")
         return False
     if record["fingerprint"]["target"] == _target_identity(settings):
-        source = settings.project_dir / "infra" / "envs" / env
+        source = _staged_sources(settings, env)
         tf_env = terraform.environment(settings, work / "data", settings.endpoint)
+        terraform.run(["init", "-input=false", "-backend=false", "-no-color"], source, tf_env)
         tfvars = work / "harness.auto.tfvars.json"
         terraform.run(
             [

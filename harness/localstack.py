@@ -101,7 +101,9 @@ def _environment(
             "DNS_ADDRESS": "0",
             "DISABLE_EVENTS": "1",
             "SKIP_SSL_CERT_DOWNLOAD": "1",
-            "SQS_ENDPOINT_STRATEGY": "path",
+            # Queue URLs http://127.0.0.1:4566/<account>/<name>: they need no DNS, and the
+            # AWS provider can parse them (it rejects the "path" strategy's URLs).
+            "SQS_ENDPOINT_STRATEGY": "off",
             "SERVICES": settings.services,
             "EAGER_SERVICE_LOADING": os.environ.get("HARNESS_EAGER_SERVICES", "1"),
             "LAMBDA_RUNTIME_EXECUTOR": "local-process",

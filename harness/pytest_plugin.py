@@ -80,3 +80,22 @@ def aws_client(harness_stack: stack.StackState, harness_settings: Settings):
         return aws.client(service, harness_settings, endpoint=harness_stack.endpoint)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def labeling_deployment(harness_stack: stack.StackState, harness_settings: Settings) -> dict:
+    """`infra/envs/local` deployed once per session (skipped when nothing changed)."""
+    from harness import deploy
+
+    record = deploy.deploy(harness_settings, progress=lambda m: print(f"[harness] {m}"))
+    return record["outputs"]
+
+
+@pytest.fixture
+def labeling(labeling_deployment: dict, harness_settings: Settings):
+    """The labeling pipeline, emptied before the test: buckets, queues, stubs, alarm."""
+    from harness.labeling import LabelingPipeline
+
+    pipeline = LabelingPipeline(harness_settings, labeling_deployment)
+    pipeline.reset()
+    return pipeline

@@ -8,11 +8,15 @@ that lets Terraform download from the registry as usual.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +31,7 @@ IMPLIED_MIRRORS = (
     "/usr/share/terraform/plugins",
 )
 AWS_PROVIDER = "registry.terraform.io/hashicorp/aws"
+PROGRESS_RE = re.compile(r"(Creation|Modifications|Destruction) complete|^Error")
 
 
 def find_provider_mirror(settings: Settings) -> str | None:
@@ -112,19 +117,58 @@ def run(
     progress: Callable[[str], None] = print,
     local: bool = True,
     capture: bool = False,
+    log_path: Path | None = None,
 ) -> str:
-    """Run `tflocal ARGS` (or `terraform ARGS`) and raise with its output on failure."""
+    """Run `tflocal ARGS` (or `terraform ARGS`), streaming resource progress.
+
+    The whole process group is killed after HARNESS_TF_TIMEOUT seconds (default 900):
+    the AWS provider retries 5xx answers for many minutes, which looks like a hang.
+    """
     require_terraform()
     if local:
         tflocal = shutil.which("tflocal") or str(Path(sys.executable).parent / "tflocal")
         cmd = [tflocal, *args]
     else:
         cmd = ["terraform", *args]
+    timeout = float(os.environ.get("HARNESS_TF_TIMEOUT", "900"))
     started = time.monotonic()
-    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
-    if result.returncode != 0:
-        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-30:])
-        raise HarnessError(f"`{' '.join(['terraform', *args[:1]])}` failed in {cwd}:\n{tail}")
+    lines: list[str] = []
+    process = subprocess.Popen(
+        cmd,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    timer = threading.Timer(timeout, lambda: _kill_group(process))
+    timer.start()
+    try:
+        for line in process.stdout:
+            lines.append(line)
+            if not capture and PROGRESS_RE.search(line):
+                progress(f"  {line.strip()}")
+        process.wait()
+    finally:
+        timer.cancel()
+    output = "".join(lines)
+    if log_path:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_path.write_text(output)
+    if process.returncode != 0:
+        tail = "\n".join(output.strip().splitlines()[-30:])
+        reason = (
+            f"timed out after {timeout:.0f} s"
+            if time.monotonic() - started >= timeout
+            else "failed"
+        )
+        raise HarnessError(f"`terraform {args[0]}` {reason} in {cwd}:\n{tail}")
     if not capture:
         progress(f"terraform {args[0]} done in {time.monotonic() - started:.1f} s")
-    return result.stdout
+    return output
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)

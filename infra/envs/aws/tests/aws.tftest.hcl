@@ -1,0 +1,131 @@
+# Plan-only tests of the production wiring against a mocked provider (offline;
+# the S3 backend is not used by `terraform test`).
+
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "123456789012" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_data "aws_region" {
+    defaults = { name = "ap-northeast-2" }
+  }
+}
+
+variables {
+  region              = "ap-northeast-2"
+  labeler_zip_path    = "build/lambdas/labeler.zip"
+  labeler_zip_sha256  = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+  notifier_zip_path   = "build/lambdas/slack_notifier.zip"
+  notifier_zip_sha256 = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+  slack_webhook_url   = "https://hooks.slack.com/services/T000/B000/secret-token"
+}
+
+run "no_emulator_endpoints" {
+  command = plan
+
+  assert {
+    condition = length([
+      for k in concat(keys(module.labeling.function_environment), keys(module.alerting.notifier_environment)) :
+      k if startswith(k, "AWS_ENDPOINT_URL")
+    ]) == 0
+    error_message = "No AWS_ENDPOINT_URL_* variable on AWS."
+  }
+
+  assert {
+    condition     = alltrue([for v in values(module.alerting.notifier_environment) : !strcontains(v, "hooks.slack.com")])
+    error_message = "No plaintext webhook URL in the notifier environment."
+  }
+}
+
+run "seed_alarm_semantics" {
+  command = plan
+
+  assert {
+    condition = module.alerting.alarm_settings["labeler_dlq"] == {
+      queue_name          = "imgpipe-labeler-dlq"
+      statistic           = "Average"
+      period              = 300
+      evaluation_periods  = 2
+      datapoints_to_alarm = 2
+      threshold           = 1
+      comparison_operator = "GreaterThanOrEqualToThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    error_message = "Average over 300 s, 2 of 2 periods, >= 1 message in the DLQ."
+  }
+
+  assert {
+    condition     = module.alerting.subscription_filter_policy == { AlarmArn = ["arn:aws:cloudwatch:ap-northeast-2:123456789012:alarm:imgpipe-labeler-dlq-not-empty"] }
+    error_message = "The notifier filter names the DLQ alarm."
+  }
+
+  assert {
+    condition     = module.labeling.trusted_alarm_arns == module.alerting.subscription_filter_policy.AlarmArn
+    error_message = "The topic trusts exactly the alarms the notifier filters on."
+  }
+
+  assert {
+    condition     = module.alerting.notifier_timeout == 10
+    error_message = "Notifier timeout 10 s."
+  }
+}
+
+run "queue_and_function_values" {
+  command = plan
+
+  assert {
+    condition = (
+      module.labeling.function_timeout == 60 &&
+      module.labeling.queue_settings.visibility_timeout_seconds == 6 * module.labeling.function_timeout + module.labeling.event_source_mapping_settings.maximum_batching_window_in_seconds &&
+      module.labeling.queue_settings.message_retention_seconds == 172800 &&
+      module.labeling.queue_settings.receive_wait_time_seconds == 15 &&
+      module.labeling.queue_settings.redrive_policy.maxReceiveCount == 5
+    )
+    error_message = "60 s labeler, visibility 6x + batching window, 2 days retention, 15 s polling, 5 receives."
+  }
+
+  assert {
+    condition     = module.labeling.event_source_mapping_settings.maximum_concurrency == 5
+    error_message = "Concurrency is capped on AWS."
+  }
+
+  assert {
+    condition = (
+      output.bucket == "imgpipe-images-123456789012-ap-northeast-2" &&
+      module.labeling.bucket_settings == { force_destroy = false, versioning_enabled = true }
+    )
+    error_message = "Globally unique, versioned, protected bucket."
+  }
+}
+
+run "topic_is_encrypted_with_the_cmk" {
+  command = plan
+
+  assert {
+    condition     = module.labeling.kms_alias_name == "alias/imgpipe-events"
+    error_message = "On AWS the topic is encrypted with the module's customer-managed key."
+  }
+}
+
+run "explicit_bucket_name" {
+  command = plan
+
+  variables {
+    bucket_name = "my-company-imgpipe"
+  }
+
+  assert {
+    condition     = output.bucket == "my-company-imgpipe"
+    error_message = "bucket_name overrides the derived name."
+  }
+}
+
+run "plain_http_webhook_is_rejected" {
+  command = plan
+  variables {
+    slack_webhook_url = "http://hooks.slack.com/services/T000/B000/secret-token"
+  }
+  expect_failures = [var.slack_webhook_url]
+}

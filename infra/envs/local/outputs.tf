@@ -1,0 +1,96 @@
+# Read by the harness with `terraform output -json`.
+
+output "region" {
+  description = "Region of the stack."
+  value       = data.aws_region.current.name
+}
+
+output "account_id" {
+  description = "Account of the stack (000000000000 on LocalStack)."
+  value       = data.aws_caller_identity.current.account_id
+}
+
+output "bucket" {
+  description = "Images bucket."
+  value       = module.labeling.bucket_name
+}
+
+output "ingest_prefix" {
+  description = "Uploads under this prefix are labeled."
+  value       = module.labeling.prefixes.ingest
+}
+
+output "results_prefix" {
+  description = "Prefix of the result JSON objects."
+  value       = module.labeling.prefixes.results
+}
+
+output "failures_prefix" {
+  description = "Prefix of the failure records."
+  value       = module.labeling.prefixes.failures
+}
+
+output "topic_arn" {
+  description = "Events topic (S3 notifications and alarm notifications)."
+  value       = module.labeling.topic_arn
+}
+
+output "queue_url" {
+  description = "Labeler queue URL."
+  value       = module.labeling.queue_url
+}
+
+output "queue_name" {
+  description = "Labeler queue name."
+  value       = module.labeling.queue_name
+}
+
+output "dlq_url" {
+  description = "Dead-letter queue URL."
+  value       = module.labeling.dlq_url
+}
+
+output "dlq_name" {
+  description = "Dead-letter queue name."
+  value       = module.labeling.dlq_name
+}
+
+output "max_receive_count" {
+  description = "Receives before a message moves to the DLQ."
+  value       = module.labeling.max_receive_count
+}
+
+output "alarm_name" {
+  description = "Alarm on the DLQ depth."
+  value       = module.alerting.alarm_names["labeler_dlq"]
+}
+
+output "alarm_arn" {
+  description = "ARN of the DLQ alarm."
+  value       = module.alerting.alarm_arns["labeler_dlq"]
+}
+
+output "labeler_function" {
+  description = "Labeler function name."
+  value       = module.labeling.function_name
+}
+
+output "labeler_log_group" {
+  description = "Labeler log group."
+  value       = module.labeling.log_group_name
+}
+
+output "notifier_function" {
+  description = "Slack notifier function name."
+  value       = module.alerting.notifier_function_name
+}
+
+output "notifier_log_group" {
+  description = "Slack notifier log group."
+  value       = module.alerting.notifier_log_group_name
+}
+
+output "webhook_parameter_name" {
+  description = "SSM parameter holding the webhook URL."
+  value       = module.alerting.webhook_parameter_name
+}

@@ -1,0 +1,165 @@
+# Plan-only tests of the LocalStack wiring against a mocked provider (offline).
+
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "000000000000" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_data "aws_region" {
+    defaults = { name = "us-east-1" }
+  }
+}
+
+variables {
+  labeler_zip_path    = "build/lambdas/labeler.zip"
+  labeler_zip_sha256  = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+  notifier_zip_path   = "build/lambdas/slack_notifier.zip"
+  notifier_zip_sha256 = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+}
+
+run "outputs_the_harness_reads" {
+  command = plan
+
+  assert {
+    condition = (
+      output.region == "us-east-1" &&
+      output.account_id == "000000000000" &&
+      output.bucket == "imgpipe-images" &&
+      output.ingest_prefix == "ingest/" &&
+      output.results_prefix == "results/" &&
+      output.failures_prefix == "failures/" &&
+      output.queue_name == "imgpipe-labeler" &&
+      output.dlq_name == "imgpipe-labeler-dlq" &&
+      output.max_receive_count == 3 &&
+      output.alarm_name == "imgpipe-labeler-dlq-not-empty" &&
+      output.labeler_function == "imgpipe-labeler" &&
+      output.labeler_log_group == "/aws/lambda/imgpipe-labeler" &&
+      output.notifier_function == "imgpipe-slack-notifier" &&
+      output.notifier_log_group == "/aws/lambda/imgpipe-slack-notifier" &&
+      output.webhook_parameter_name == "/imgpipe/slack-webhook-url"
+    )
+    error_message = "Outputs known at plan time have their expected values."
+  }
+}
+
+run "alarm_topic_policy_and_notifier_filter_agree" {
+  command = plan
+
+  assert {
+    condition     = module.labeling.trusted_alarm_arns == module.alerting.subscription_filter_policy.AlarmArn
+    error_message = "The alarm ARNs the topic trusts must be those the notifier filters on."
+  }
+
+  assert {
+    condition     = module.alerting.subscription_filter_policy == { AlarmArn = ["arn:aws:cloudwatch:us-east-1:000000000000:alarm:imgpipe-labeler-dlq-not-empty"] }
+    error_message = "Alarm ARNs use LocalStack's account and region."
+  }
+
+  assert {
+    condition     = module.alerting.alarm_settings["labeler_dlq"].queue_name == "imgpipe-labeler-dlq"
+    error_message = "The alarm watches the DLQ."
+  }
+}
+
+run "fast_local_values" {
+  command = plan
+
+  assert {
+    condition = module.alerting.alarm_settings["labeler_dlq"] == {
+      queue_name          = "imgpipe-labeler-dlq"
+      statistic           = "Maximum"
+      period              = 10
+      evaluation_periods  = 1
+      datapoints_to_alarm = 1
+      threshold           = 1
+      comparison_operator = "GreaterThanOrEqualToThreshold"
+      treat_missing_data  = "notBreaching"
+    }
+    error_message = "The alarm fires on the first 10 s sample."
+  }
+
+  assert {
+    condition = (
+      module.labeling.function_timeout == 10 &&
+      module.labeling.queue_settings.visibility_timeout_seconds == 10 &&
+      module.labeling.queue_settings.receive_wait_time_seconds == 0 &&
+      module.labeling.queue_settings.redrive_policy.maxReceiveCount == 3 &&
+      module.labeling.event_source_mapping_settings.maximum_batching_window_in_seconds == 0
+    )
+    error_message = "Short timeouts, no long polling, 3 receives."
+  }
+
+  assert {
+    condition     = module.labeling.bucket_settings.force_destroy
+    error_message = "The local bucket can be destroyed with its objects."
+  }
+}
+
+run "stubs_are_wired_without_leaking_the_webhook" {
+  command = plan
+
+  assert {
+    condition     = module.labeling.function_environment["AWS_ENDPOINT_URL_REKOGNITION"] == "http://127.0.0.1:4580"
+    error_message = "The labeler calls the Rekognition stub."
+  }
+
+  assert {
+    condition     = alltrue([for v in values(module.alerting.notifier_environment) : !strcontains(v, "4581")])
+    error_message = "No plaintext webhook URL in the notifier environment."
+  }
+
+  assert {
+    condition     = module.alerting.notifier_environment["WEBHOOK_PARAMETER_NAME"] == output.webhook_parameter_name
+    error_message = "The notifier reads the webhook from the parameter."
+  }
+}
+
+run "name_prefix_renames_everything" {
+  command = plan
+
+  variables {
+    name_prefix = "e2e-1234"
+  }
+
+  assert {
+    condition = (
+      output.bucket == "e2e-1234-images" &&
+      output.queue_name == "e2e-1234-labeler" &&
+      output.alarm_name == "e2e-1234-labeler-dlq-not-empty" &&
+      output.webhook_parameter_name == "/e2e-1234/slack-webhook-url"
+    )
+    error_message = "Parallel stacks differ by name_prefix."
+  }
+}
+
+run "topic_key_as_on_aws_by_default" {
+  command = plan
+
+  assert {
+    condition     = module.labeling.kms_alias_name == "alias/imgpipe-events"
+    error_message = "The topic is encrypted with the module's key, as on AWS."
+  }
+}
+
+run "topic_key_can_be_turned_off" {
+  command = plan
+
+  variables {
+    encrypt_topic = false
+  }
+
+  assert {
+    condition     = module.labeling.kms_alias_name == null
+    error_message = "encrypt_topic = false creates no key."
+  }
+}
+
+run "labeler_timeout_out_of_range_is_rejected" {
+  command = plan
+  variables {
+    labeler_timeout = 120
+  }
+  expect_failures = [var.labeler_timeout]
+}

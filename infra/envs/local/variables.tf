@@ -1,0 +1,61 @@
+variable "region" {
+  description = "Region of the emulated account."
+  type        = string
+  default     = "us-east-1"
+}
+
+variable "name_prefix" {
+  description = "Prefix of every resource name; use distinct values to run several stacks side by side."
+  type        = string
+  default     = "imgpipe"
+}
+
+variable "labeler_zip_path" {
+  description = "Path of the labeler zip built by the harness (build/lambdas/labeler.zip)."
+  type        = string
+}
+
+variable "labeler_zip_sha256" {
+  description = "Base64-encoded SHA-256 of the labeler zip."
+  type        = string
+}
+
+variable "notifier_zip_path" {
+  description = "Path of the Slack notifier zip built by the harness (build/lambdas/slack_notifier.zip)."
+  type        = string
+}
+
+variable "notifier_zip_sha256" {
+  description = "Base64-encoded SHA-256 of the Slack notifier zip."
+  type        = string
+}
+
+variable "rekognition_endpoint" {
+  description = "URL of the Rekognition stub (LocalStack community does not emulate Rekognition)."
+  type        = string
+  default     = "http://127.0.0.1:4580"
+}
+
+variable "slack_webhook_url" {
+  description = "Webhook URL of the Slack sink stub."
+  type        = string
+  default     = "http://127.0.0.1:4581/services/T000LOCAL/B000LOCAL/localsecret"
+  sensitive   = true
+}
+
+variable "labeler_timeout" {
+  description = "Labeler timeout in seconds; also the queue visibility timeout, so a failed message is retried after this long and reaches the DLQ after about max_receive_count x this."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.labeler_timeout >= 3 && var.labeler_timeout <= 60
+    error_message = "labeler_timeout must be from 3 to 60 seconds locally."
+  }
+}
+
+variable "encrypt_topic" {
+  description = "Encrypt the topic with the customer-managed KMS key, as on AWS. Set false for a LocalStack 4.13.x running on Python 3.11 without the harness's shim: its KMS CreateKey fails there (uuid5 with a bytes name, a Python 3.12 feature). LocalStack does not enforce key policies either way."
+  type        = bool
+  default     = true
+}

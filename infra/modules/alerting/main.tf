@@ -1,0 +1,189 @@
+# Generic queue alerting: one CloudWatch alarm per watched queue on
+# ApproximateNumberOfMessagesVisible -> SNS topic (given) -> Slack notifier
+# Lambda, subscribed with a filter policy on the alarms' ARNs so the other
+# traffic on a shared topic (e.g. S3 events) never reaches it.
+
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  partition  = data.aws_partition.current.partition
+  region     = data.aws_region.current.name
+
+  function_name          = "${var.name}-slack-notifier"
+  log_group_name         = "/aws/lambda/${local.function_name}"
+  log_group_arn          = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${local.log_group_name}"
+  webhook_parameter_name = coalesce(var.webhook_parameter_name, "/${var.name}/slack-webhook-url")
+  webhook_parameter_arn  = "arn:${local.partition}:ssm:${local.region}:${local.account_id}:parameter${local.webhook_parameter_name}"
+
+  # Derived like the caller derives them for the topic policy; postconditions
+  # on the alarms check the format.
+  alarm_arns = {
+    for k, q in var.watched_queues :
+    k => "arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${q.alarm_name}"
+  }
+}
+
+# --- alarms -------------------------------------------------------------------
+
+resource "aws_cloudwatch_metric_alarm" "queue_depth" {
+  for_each = var.watched_queues
+
+  alarm_name          = each.value.alarm_name
+  alarm_description   = coalesce(each.value.alarm_description, "Messages are waiting in ${each.value.queue_name}")
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = each.value.queue_name }
+  statistic           = var.alarm_statistic
+  period              = var.alarm_period
+  evaluation_periods  = var.alarm_evaluation_periods
+  datapoints_to_alarm = var.alarm_datapoints_to_alarm
+  threshold           = var.alarm_threshold
+  comparison_operator = var.alarm_comparison_operator
+  treat_missing_data  = var.alarm_treat_missing_data
+  alarm_actions       = [var.alarm_topic_arn]
+  ok_actions          = [var.alarm_topic_arn]
+  tags                = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = var.alarm_datapoints_to_alarm == null ? true : var.alarm_datapoints_to_alarm <= var.alarm_evaluation_periods
+      error_message = "alarm_datapoints_to_alarm must not exceed alarm_evaluation_periods."
+    }
+    postcondition {
+      condition     = self.arn == local.alarm_arns[each.key]
+      error_message = "The alarm ARN (${self.arn}) differs from the derived one (${local.alarm_arns[each.key]}) used in the subscription filter."
+    }
+  }
+}
+
+# --- webhook secret -----------------------------------------------------------
+
+resource "aws_ssm_parameter" "webhook_url" {
+  name        = local.webhook_parameter_name
+  description = "Slack incoming-webhook URL of ${local.function_name}"
+  type        = "SecureString"
+  key_id      = var.ssm_kms_key_arn # null: the AWS-managed aws/ssm key
+  value       = var.slack_webhook_url
+  tags        = var.tags
+}
+
+# --- notifier function --------------------------------------------------------
+
+resource "aws_cloudwatch_log_group" "this" {
+  name              = local.log_group_name
+  retention_in_days = var.log_retention_in_days
+  tags              = var.tags
+}
+
+resource "aws_iam_role" "this" {
+  name = local.function_name
+  tags = var.tags
+
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "lambda.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+    }]
+  })
+}
+
+resource "aws_iam_role_policy" "this" {
+  name = "slack-notifier"
+  role = aws_iam_role.this.id
+
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = concat(
+      [
+        {
+          Sid      = "WriteOwnLogs"
+          Effect   = "Allow"
+          Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+          Resource = "${local.log_group_arn}:*"
+        },
+        {
+          Sid      = "ReadWebhookUrl"
+          Effect   = "Allow"
+          Action   = "ssm:GetParameter"
+          Resource = local.webhook_parameter_arn
+        },
+        {
+          # To add the queue's current depth to the notice.
+          Sid      = "DescribeWatchedQueues"
+          Effect   = "Allow"
+          Action   = ["sqs:GetQueueUrl", "sqs:GetQueueAttributes"]
+          Resource = [for q in values(var.watched_queues) : q.queue_arn]
+        },
+      ],
+      # The AWS-managed aws/ssm key needs no statement (its key policy allows
+      # use through SSM by principals of the account); a customer-managed key
+      # does.
+      var.ssm_kms_key_arn == null ? [] : [
+        {
+          Sid       = "DecryptWebhookUrl"
+          Effect    = "Allow"
+          Action    = "kms:Decrypt"
+          Resource  = var.ssm_kms_key_arn
+          Condition = { StringEquals = { "kms:ViaService" = "ssm.${local.region}.amazonaws.com" } }
+        },
+      ],
+    )
+  })
+}
+
+resource "aws_lambda_function" "this" {
+  function_name    = local.function_name
+  description      = "Posts CloudWatch alarm notifications to Slack"
+  role             = aws_iam_role.this.arn
+  runtime          = "python3.12"
+  handler          = "app.handler"
+  filename         = var.lambda_zip_path
+  source_code_hash = var.lambda_zip_sha256
+  memory_size      = var.lambda_memory_size
+  timeout          = var.lambda_timeout
+  architectures    = [var.lambda_architecture]
+  tags             = var.tags
+
+  # The webhook URL itself is never an environment variable (visible to anyone
+  # with lambda:GetFunctionConfiguration): the function reads the parameter.
+  environment {
+    variables = {
+      WEBHOOK_PARAMETER_NAME = aws_ssm_parameter.webhook_url.name
+      NOTIFY_ON_OK           = tostring(var.notify_on_ok)
+      HTTP_TIMEOUT_SECONDS   = tostring(var.http_timeout_seconds)
+    }
+  }
+
+  depends_on = [aws_cloudwatch_log_group.this, aws_iam_role_policy.this]
+
+  lifecycle {
+    precondition {
+      condition     = var.http_timeout_seconds < var.lambda_timeout
+      error_message = "http_timeout_seconds must be below lambda_timeout, or a slow webhook times the function out before the error is raised."
+    }
+  }
+}
+
+# The seed had no such permission: SNS could not invoke its Slack function.
+resource "aws_lambda_permission" "sns" {
+  statement_id  = "AllowInvokeFromAlarmTopic"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.this.function_name
+  principal     = "sns.amazonaws.com"
+  source_arn    = var.alarm_topic_arn
+}
+
+resource "aws_sns_topic_subscription" "notifier" {
+  topic_arn           = var.alarm_topic_arn
+  protocol            = "lambda"
+  endpoint            = aws_lambda_function.this.arn
+  filter_policy_scope = "MessageBody"
+  filter_policy       = jsonencode({ AlarmArn = values(local.alarm_arns) })
+
+  depends_on = [aws_lambda_permission.sns]
+}

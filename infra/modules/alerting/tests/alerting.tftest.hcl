@@ -1,0 +1,290 @@
+# Plan-only tests against a mocked provider: offline, a few seconds.
+
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "123456789012" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_data "aws_region" {
+    defaults = { name = "eu-west-1" }
+  }
+}
+
+variables {
+  name            = "imgpipe"
+  alarm_topic_arn = "arn:aws:sns:eu-west-1:123456789012:imgpipe-events"
+  watched_queues = {
+    labeler_dlq = {
+      queue_name = "imgpipe-labeler-dlq"
+      queue_arn  = "arn:aws:sqs:eu-west-1:123456789012:imgpipe-labeler-dlq"
+      alarm_name = "imgpipe-labeler-dlq-not-empty"
+    }
+  }
+  slack_webhook_url = "https://hooks.slack.com/services/T000/B000/secret-token"
+  lambda_zip_path   = "build/lambdas/slack_notifier.zip"
+  lambda_zip_sha256 = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+}
+
+run "alarm_has_seed_semantics_by_default" {
+  command = plan
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.queue_depth["labeler_dlq"].alarm_name == "imgpipe-labeler-dlq-not-empty" &&
+      aws_cloudwatch_metric_alarm.queue_depth["labeler_dlq"].namespace == "AWS/SQS" &&
+      aws_cloudwatch_metric_alarm.queue_depth["labeler_dlq"].metric_name == "ApproximateNumberOfMessagesVisible" &&
+      aws_cloudwatch_metric_alarm.queue_depth["labeler_dlq"].dimensions == tomap({ QueueName = "imgpipe-labeler-dlq" })
+    )
+    error_message = "One alarm on the DLQ's visible messages."
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.queue_depth["labeler_dlq"].statistic == "Average" &&
+      aws_cloudwatch_metric_alarm.queue_depth["labeler_dlq"].period == 300 &&
+      aws_cloudwatch_metric_alarm.queue_depth["labeler_dlq"].evaluation_periods == 2 &&
+      aws_cloudwatch_metric_alarm.queue_depth["labeler_dlq"].threshold == 1 &&
+      aws_cloudwatch_metric_alarm.queue_depth["labeler_dlq"].comparison_operator == "GreaterThanOrEqualToThreshold" &&
+      aws_cloudwatch_metric_alarm.queue_depth["labeler_dlq"].treat_missing_data == "notBreaching"
+    )
+    error_message = "Seed alarm semantics: Average, 300 s, 2 periods, >= 1, missing data not breaching."
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.queue_depth["labeler_dlq"].alarm_actions == toset(["arn:aws:sns:eu-west-1:123456789012:imgpipe-events"]) &&
+      aws_cloudwatch_metric_alarm.queue_depth["labeler_dlq"].ok_actions == toset(["arn:aws:sns:eu-west-1:123456789012:imgpipe-events"])
+    )
+    error_message = "ALARM and OK transitions publish to the topic."
+  }
+}
+
+run "notifier_subscription_permission_and_secret" {
+  command = plan
+
+  assert {
+    condition = (
+      aws_sns_topic_subscription.notifier.protocol == "lambda" &&
+      aws_sns_topic_subscription.notifier.topic_arn == "arn:aws:sns:eu-west-1:123456789012:imgpipe-events" &&
+      aws_sns_topic_subscription.notifier.filter_policy_scope == "MessageBody"
+    )
+    error_message = "The notifier is subscribed to the topic with a body filter."
+  }
+
+  assert {
+    condition = jsondecode(aws_sns_topic_subscription.notifier.filter_policy) == {
+      AlarmArn = ["arn:aws:cloudwatch:eu-west-1:123456789012:alarm:imgpipe-labeler-dlq-not-empty"]
+    }
+    error_message = "The filter policy lets only the watched alarms through."
+  }
+
+  assert {
+    condition = (
+      aws_lambda_permission.sns.principal == "sns.amazonaws.com" &&
+      aws_lambda_permission.sns.action == "lambda:InvokeFunction" &&
+      aws_lambda_permission.sns.source_arn == "arn:aws:sns:eu-west-1:123456789012:imgpipe-events" &&
+      aws_lambda_permission.sns.function_name == "imgpipe-slack-notifier"
+    )
+    error_message = "SNS may invoke the notifier, from the topic only (the seed lacked this permission)."
+  }
+
+  assert {
+    condition = (
+      aws_ssm_parameter.webhook_url.type == "SecureString" &&
+      aws_ssm_parameter.webhook_url.name == "/imgpipe/slack-webhook-url"
+    )
+    error_message = "The webhook URL is a SecureString parameter."
+  }
+
+  assert {
+    condition = aws_lambda_function.this.environment[0].variables == tomap({
+      WEBHOOK_PARAMETER_NAME = "/imgpipe/slack-webhook-url"
+      NOTIFY_ON_OK           = "false"
+      HTTP_TIMEOUT_SECONDS   = "5"
+    })
+    error_message = "The environment names the parameter; it does not hold the URL."
+  }
+
+  assert {
+    condition = alltrue([
+      for v in values(aws_lambda_function.this.environment[0].variables) : !strcontains(v, "hooks.slack.com")
+    ])
+    error_message = "No plaintext webhook URL in the function environment."
+  }
+
+  assert {
+    condition = (
+      aws_lambda_function.this.runtime == "python3.12" &&
+      aws_lambda_function.this.handler == "app.handler" &&
+      aws_lambda_function.this.timeout == 10 &&
+      aws_lambda_function.this.memory_size == 128
+    )
+    error_message = "Notifier: python3.12, 10 s (the seed's 3 s was too short), 128 MB."
+  }
+
+  assert {
+    condition     = aws_cloudwatch_log_group.this.name == "/aws/lambda/imgpipe-slack-notifier"
+    error_message = "The notifier has its own log group."
+  }
+}
+
+run "notifier_role_is_least_privilege" {
+  command = plan
+
+  assert {
+    condition = { for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s.Sid => [s.Action, s.Resource] } == {
+      WriteOwnLogs          = [["logs:CreateLogStream", "logs:PutLogEvents"], "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/imgpipe-slack-notifier:*"]
+      ReadWebhookUrl        = ["ssm:GetParameter", "arn:aws:ssm:eu-west-1:123456789012:parameter/imgpipe/slack-webhook-url"]
+      DescribeWatchedQueues = [["sqs:GetQueueUrl", "sqs:GetQueueAttributes"], ["arn:aws:sqs:eu-west-1:123456789012:imgpipe-labeler-dlq"]]
+    }
+    error_message = "Logs on its group, the one parameter, the watched queues; no KMS statement with the aws/ssm key."
+  }
+}
+
+run "customer_managed_ssm_key_adds_scoped_decrypt" {
+  command = plan
+
+  variables {
+    ssm_kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+  }
+
+  assert {
+    condition = [for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s if s.Sid == "DecryptWebhookUrl"][0] == {
+      Sid       = "DecryptWebhookUrl"
+      Effect    = "Allow"
+      Action    = "kms:Decrypt"
+      Resource  = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+      Condition = { StringEquals = { "kms:ViaService" = "ssm.eu-west-1.amazonaws.com" } }
+    }
+    error_message = "A customer-managed key adds kms:Decrypt through SSM only."
+  }
+}
+
+run "fast_local_alarm" {
+  command = plan
+
+  variables {
+    alarm_period              = 10
+    alarm_evaluation_periods  = 1
+    alarm_datapoints_to_alarm = 1
+    alarm_statistic           = "Maximum"
+    notify_on_ok              = true
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.queue_depth["labeler_dlq"].period == 10 &&
+      aws_cloudwatch_metric_alarm.queue_depth["labeler_dlq"].evaluation_periods == 1 &&
+      aws_cloudwatch_metric_alarm.queue_depth["labeler_dlq"].datapoints_to_alarm == 1 &&
+      aws_cloudwatch_metric_alarm.queue_depth["labeler_dlq"].statistic == "Maximum"
+    )
+    error_message = "Alarm settings follow the variables."
+  }
+
+  assert {
+    condition     = aws_lambda_function.this.environment[0].variables["NOTIFY_ON_OK"] == "true"
+    error_message = "notify_on_ok reaches the environment."
+  }
+}
+
+run "two_queues_two_alarms_one_filter" {
+  command = plan
+
+  variables {
+    watched_queues = {
+      a_dlq = {
+        queue_name = "a-dlq"
+        queue_arn  = "arn:aws:sqs:eu-west-1:123456789012:a-dlq"
+        alarm_name = "a-dlq-not-empty"
+      }
+      b_dlq = {
+        queue_name        = "b-dlq"
+        queue_arn         = "arn:aws:sqs:eu-west-1:123456789012:b-dlq"
+        alarm_name        = "b-dlq-not-empty"
+        alarm_description = "B is failing"
+      }
+    }
+  }
+
+  assert {
+    condition = jsondecode(aws_sns_topic_subscription.notifier.filter_policy).AlarmArn == [
+      "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:a-dlq-not-empty",
+      "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:b-dlq-not-empty",
+    ]
+    error_message = "One subscription filter covers every alarm."
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.queue_depth["b_dlq"].alarm_description == "B is failing"
+    error_message = "alarm_description is used when given."
+  }
+}
+
+# --- rejected inputs ----------------------------------------------------------
+
+run "period_of_45_is_rejected" {
+  command = plan
+  variables {
+    alarm_period = 45
+  }
+  expect_failures = [var.alarm_period]
+}
+
+run "period_of_90_is_rejected" {
+  command = plan
+  variables {
+    alarm_period = 90
+  }
+  expect_failures = [var.alarm_period]
+}
+
+run "datapoints_above_evaluation_periods_is_rejected" {
+  command = plan
+  variables {
+    alarm_evaluation_periods  = 1
+    alarm_datapoints_to_alarm = 2
+  }
+  expect_failures = [aws_cloudwatch_metric_alarm.queue_depth]
+}
+
+run "bad_statistic_is_rejected" {
+  command = plan
+  variables {
+    alarm_statistic = "p99"
+  }
+  expect_failures = [var.alarm_statistic]
+}
+
+run "webhook_that_is_not_a_url_is_rejected" {
+  command = plan
+  variables {
+    slack_webhook_url = "hooks.slack.com/services/T000/B000/secret"
+  }
+  expect_failures = [var.slack_webhook_url]
+}
+
+run "no_watched_queue_is_rejected" {
+  command = plan
+  variables {
+    watched_queues = {}
+  }
+  expect_failures = [var.watched_queues]
+}
+
+run "http_timeout_not_below_lambda_timeout_is_rejected" {
+  command = plan
+  variables {
+    http_timeout_seconds = 10
+  }
+  expect_failures = [aws_lambda_function.this]
+}
+
+run "bad_treat_missing_data_is_rejected" {
+  command = plan
+  variables {
+    alarm_treat_missing_data = "zero"
+  }
+  expect_failures = [var.alarm_treat_missing_data]
+}

@@ -1,0 +1,143 @@
+"""System A end to end, deployed by Terraform on the embedded LocalStack."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+from harness import dlq
+from harness.fixtures import ImageSpec, render
+from harness.labeling import wait_for
+
+JPEG = render(ImageSpec(seed=1))
+PNG = render(ImageSpec(format="png", seed=2, mode="RGBA"))
+CORRUPT_JPEG = render(ImageSpec(seed=3, damage="truncated"))
+NOT_AN_IMAGE = render(ImageSpec(damage="text"))
+
+
+def unique(prefix: str = "ingest/") -> str:
+    return f"{prefix}t-{uuid.uuid4().hex[:8]}/"
+
+
+def test_happy_path_writes_labels_with_source_and_model(labeling):
+    key = unique() + "street.jpg"
+    labeling.upload(key, JPEG)
+    result = labeling.wait_result(key)
+    names = {label["Name"] for label in result["labels"]}
+    assert {"Person", "City"} <= names
+    assert result["label_model_version"] == "3.0"
+    head = labeling.s3.head_object(Bucket=labeling.bucket, Key=key)
+    assert result["source"]["key"] == key
+    assert result["source"]["size"] == len(JPEG)
+    assert result["source"]["etag"].strip('"') == head["ETag"].strip('"')
+    assert result["labeled_at"].endswith("Z")
+
+
+def test_png_and_upper_case_extensions_are_labeled(labeling):
+    folder = unique()
+    keys = [folder + "alpha.png", folder + "SHOUT.JPG", folder + "long.jpeg"]
+    for key, data in zip(keys, [PNG, JPEG, JPEG], strict=True):
+        labeling.upload(key, data)
+    for key in keys:
+        assert labeling.wait_result(key)["source"]["key"] == key
+
+
+def test_keys_with_spaces_plus_and_korean(labeling):
+    folder = unique()
+    keys = [folder + "summer trip/beach day +1.jpg", folder + "고양이/사진 1.jpg"]
+    for key in keys:
+        labeling.upload(key, JPEG)
+    for key in keys:
+        assert labeling.wait_result(key)["source"]["key"] == key
+
+
+def test_same_file_name_in_two_folders_gives_two_results(labeling):
+    folder = unique()
+    alice, bob = folder + "alice/photo.jpg", folder + "bob/photo.jpg"
+    labeling.upload(alice, JPEG)
+    labeling.upload(bob, PNG)
+    assert labeling.wait_result(alice)["source"]["key"] == alice
+    assert labeling.wait_result(bob)["source"]["key"] == bob
+    assert labeling.result_key(alice) != labeling.result_key(bob)
+
+
+def test_objects_outside_ingest_are_not_labeled(labeling):
+    labeling.upload("elsewhere/photo.jpg", JPEG)
+    probe = unique() + "after.jpg"
+    labeling.upload(probe, JPEG)
+    labeling.wait_result(probe)  # the pipeline has caught up
+    called = {call.get("key") for call in labeling.rekognition.calls()}
+    assert "elsewhere/photo.jpg" not in called
+    assert labeling.keys("results/elsewhere") == []
+
+
+def test_bad_inputs_end_in_the_dlq_with_reasons_and_alarm_posts_once(labeling, harness_settings):
+    folder = unique()
+    not_image, corrupt = folder + "notes.jpg", folder + "broken.jpg"
+    labeling.upload(not_image, NOT_AN_IMAGE, "text/plain")
+    labeling.upload(corrupt, CORRUPT_JPEG)
+    max_receive = int(labeling.outputs["max_receive_count"])
+
+    letters = wait_for(
+        lambda: (ls := labeling.dead_letters()) and len(ls) == 2 and ls,
+        timeout=90,
+        what="both bad objects in the DLQ",
+        interval=1,
+    )
+    by_key = {letter.objects[0]: letter for letter in letters}
+    assert set(by_key) == {not_image, corrupt}
+    for letter in letters:
+        assert letter.reasons, f"no failure record for {letter.objects}"
+        assert letter.reasons[0]["error_code"] == "InvalidImageFormatException"
+        assert letter.reasons[0]["receive_count"] == max_receive
+        assert "invalid image format" in letter.reason.lower()
+    assert labeling.result(not_image) is None and labeling.result(corrupt) is None
+
+    payloads = labeling.slack.wait_for_messages(1, timeout=60)
+    time.sleep(3)  # a second post would arrive within the next evaluation period
+    payloads = labeling.slack.messages()
+    assert len(payloads) == 1
+    text = payloads[0]["body"]["text"]
+    assert labeling.outputs["alarm_name"] in text
+    assert labeling.outputs["dlq_name"] in text
+    assert labeling.alarm_state() == "ALARM"
+
+
+def test_redrive_after_the_stub_heals_delivers_every_result(labeling, harness_settings):
+    folder = unique()
+    keys = [folder + f"img-{i}.jpg" for i in range(3)]
+    labeling.rekognition.add_fault("ThrottlingException", rate=1.0, key_glob=folder + "*")
+    for key in keys:
+        labeling.upload(key, JPEG)
+    wait_for(lambda: labeling.dlq_depth() == 3, 90, "3 messages in the DLQ", interval=1)
+    letters = labeling.dead_letters()
+    assert all(letter.reasons[0]["error_code"] == "ThrottlingException" for letter in letters)
+    assert all(letter.reasons[0]["transient"] is True for letter in letters)
+
+    labeling.rekognition.clear_faults()
+    report = dlq.redrive(labeling.sqs, labeling.outputs, progress=lambda m: None)
+    assert report["moved"] == 3 and report["after"] == 0
+    for key in keys:
+        assert labeling.wait_result(key)["source"]["key"] == key
+    # A success removes the failure record, so failures/ only lists what is still broken.
+    assert labeling.keys(labeling.outputs["failures_prefix"] + folder.removeprefix("ingest/")) == []
+    assert labeling.dlq_depth() == 0
+
+
+def test_batch_of_ten_with_one_bad_image_labels_the_nine_once(labeling):
+    folder = unique()
+    good = [folder + f"good-{i}.jpg" for i in range(9)]
+    bad = folder + "bad.jpg"
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        list(pool.map(lambda k: labeling.upload(k, JPEG), good))
+        pool.submit(labeling.upload, bad, CORRUPT_JPEG).result()
+    for key in good:
+        labeling.wait_result(key)
+    wait_for(lambda: labeling.dlq_depth() == 1, 90, "the bad image in the DLQ", interval=1)
+    calls = [c for c in labeling.rekognition.calls() if (c.get("key") or "").startswith(folder)]
+    per_key = {}
+    for call in calls:
+        per_key[call["key"]] = per_key.get(call["key"], 0) + 1
+    assert {k: per_key.get(k) for k in good} == dict.fromkeys(good, 1)
+    assert per_key[bad] == int(labeling.outputs["max_receive_count"])
