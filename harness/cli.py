@@ -145,7 +145,7 @@ def dlq_show(limit: int, as_json: bool) -> None:
     table = Table("message", "object(s)", "attempts", "reason", title=f"DLQ: {len(letters)}")
     for letter in letters:
         table.add_row(letter.message_id[:8], "\n".join(letter.objects) or "-",
-                      str(letter.receive_count), letter.reason)
+                      str(letter.attempts), letter.reason)
     console.print(table)
 
 

@@ -83,5 +83,5 @@ def run(settings: Settings, console: Console, progress: Callable[[str], None]) -
 def _print_dlq(console: Console, pipeline: LabelingPipeline) -> None:
     table = Table("object", "attempts", "reason")
     for letter in pipeline.dead_letters():
-        table.add_row(", ".join(letter.objects), str(letter.receive_count), letter.reason)
+        table.add_row(", ".join(letter.objects), str(letter.attempts), letter.reason)
     console.print(table)

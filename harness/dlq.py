@@ -26,6 +26,13 @@ class DeadLetter:
     reasons: list[dict] = field(default_factory=list)
 
     @property
+    def attempts(self) -> int:
+        """Labeling attempts, from the failure record: peeking at the DLQ also raises
+        SQS's own receive count, so that one overstates them."""
+        counts = [int(r["receive_count"]) for r in self.reasons if "receive_count" in r]
+        return max(counts, default=self.receive_count)
+
+    @property
     def reason(self) -> str:
         if not self.objects:
             return "message names no S3 object (malformed event)"
