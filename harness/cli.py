@@ -139,13 +139,22 @@ def dlq_show(limit: int, as_json: bool) -> None:
     pipeline = _pipeline()
     letters = dlq_module.show(pipeline.s3, pipeline.sqs, pipeline.outputs, limit)
     if as_json:
-        click.echo(json.dumps([letter.__dict__ | {"reason": letter.reason} for letter in letters],
-                              indent=2, ensure_ascii=False))
+        click.echo(
+            json.dumps(
+                [letter.__dict__ | {"reason": letter.reason} for letter in letters],
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
         return
     table = Table("message", "object(s)", "attempts", "reason", title=f"DLQ: {len(letters)}")
     for letter in letters:
-        table.add_row(letter.message_id[:8], "\n".join(letter.objects) or "-",
-                      str(letter.attempts), letter.reason)
+        table.add_row(
+            letter.message_id[:8],
+            "\n".join(letter.objects) or "-",
+            str(letter.attempts),
+            letter.reason,
+        )
     console.print(table)
 
 
@@ -155,8 +164,10 @@ def dlq_redrive(timeout: float) -> None:
     """Move every DLQ message back to the labeling queue and report the counts."""
     pipeline = _pipeline()
     report = dlq_module.redrive(pipeline.sqs, pipeline.outputs, timeout, progress=_progress)
-    _progress(f"moved {report['moved']} message(s); DLQ before {report['before']}, "
-              f"after {report['after']}")
+    _progress(
+        f"moved {report['moved']} message(s); DLQ before {report['before']}, "
+        f"after {report['after']}"
+    )
 
 
 @main.command()

@@ -71,6 +71,9 @@ class Settings:
     )
     rekognition_port: int = field(default_factory=lambda: _int("HARNESS_REKOGNITION_PORT", 4580))
     slack_port: int = field(default_factory=lambda: _int("HARNESS_SLACK_PORT", 4581))
+    name_prefix: str = field(
+        default_factory=lambda: os.environ.get("HARNESS_NAME_PREFIX", "imgpipe")
+    )
     tf_provider_mirror: str | None = field(
         default_factory=lambda: os.environ.get("HARNESS_TF_PROVIDER_MIRROR") or None
     )

@@ -60,6 +60,7 @@ def fingerprint(settings: Settings) -> dict:
         "target": _target_identity(settings),
         "stubs": [settings.rekognition_endpoint, settings.slack_endpoint],
         "region": settings.region,
+        "name_prefix": settings.name_prefix,
     }
 
 
@@ -100,6 +101,7 @@ def build_functions(settings: Settings, progress: Callable[[str], None] = print)
 def _tfvars(settings: Settings, packages: dict) -> dict:
     return {
         "region": settings.region,
+        "name_prefix": settings.name_prefix,
         "labeler_zip_path": str(packages["labeler"].path),
         "labeler_zip_sha256": packages["labeler"].sha256_base64,
         "notifier_zip_path": str(packages["slack_notifier"].path),

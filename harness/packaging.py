@@ -50,7 +50,7 @@ def zip_dirs(dest: Path, *roots: Path) -> Path:
         for name, path in _files(root):
             entries.setdefault(name, path)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_suffix(".zip.tmp")
+    tmp = dest.with_suffix(f".zip.{os.getpid()}.tmp")
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
         for name in sorted(entries):
             info = zipfile.ZipInfo(name, FIXED_TIME)
