@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from pathlib import Path
 
 import click
 from rich.console import Console
@@ -45,10 +46,20 @@ def main() -> None:
 
 
 @main.command()
-def up() -> None:
-    """Start LocalStack and the stubs (reusing what already runs) and print endpoints."""
+@click.option(
+    "--deploy/--no-deploy",
+    default=True,
+    show_default=True,
+    help="Also deploy infra/envs/local (skipped when nothing changed).",
+)
+def up(deploy: bool) -> None:
+    """Start LocalStack and the stubs (reusing what already runs), deploy, print endpoints."""
     settings = config.load()
     state = stack.up(settings, _progress)
+    if deploy:
+        record = deploy_module.deploy(settings, progress=_progress)
+        if record["applied"]:
+            _progress(f"deployed in {record['apply_seconds']:.1f} s")
     table = Table(title="Local stack", show_header=True)
     table.add_column("component")
     table.add_column("endpoint")
@@ -168,6 +179,41 @@ def dlq_redrive(timeout: float) -> None:
         f"moved {report['moved']} message(s); DLQ before {report['before']}, "
         f"after {report['after']}"
     )
+
+
+@main.group(invoke_without_command=True)
+@click.option("--images", default=300, show_default=True, help="Uploads for the latency run.")
+@click.option("--no-cold", is_flag=True, help="Skip the cold start (it restarts LocalStack).")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Output folder (default reports/bench-<time>).",
+)
+@click.pass_context
+def bench(ctx: click.Context, images: int, no_cold: bool, out: Path | None) -> None:
+    """Benchmark the local labeling pipeline: start times, latency, throughput, memory.
+
+    Writes bench.json and bench.png. Subcommands benchmark single parts.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from harness import bench as bench_module
+
+    settings = config.load()
+    out = out or settings.project_dir / "reports" / time.strftime("bench-%Y%m%d-%H%M%S")
+    results = bench_module.run(settings, out, images=images, cold=not no_cold, progress=_progress)
+    table = Table("measure", "value", "target", "met", title=f"harness bench -> {out}")
+    for name, verdict in results["verdict"].items():
+        if isinstance(verdict, dict):
+            table.add_row(
+                name,
+                str(verdict["measured"]),
+                str(verdict["target"]),
+                "yes" if verdict["met"] else "NO",
+            )
+    console.print(table)
+    console.print(results["verdict"]["where_latency_goes"])
 
 
 @main.command()

@@ -15,13 +15,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from harness import localstack, packaging, terraform
+from harness import aws, localstack, packaging, terraform
 from harness.config import Settings
 from harness.errors import HarnessError
 from harness.processes import ProcessRecords
 
 FUNCTIONS = ("labeler", "slack_notifier")
-HASHED_TREES = ("infra/modules", "infra/envs/local", "lambdas")
+# Where each function's deployed name is found in the Terraform outputs.
+FUNCTION_OUTPUTS = {"slack_notifier": "notifier_function"}
+INFRA_TREES = ("infra/modules", "infra/envs/local")
 SKIP_PARTS = {".terraform", "__pycache__", "tests", ".pytest_cache"}
 
 
@@ -33,9 +35,9 @@ def _record_path(settings: Settings, env: str) -> Path:
     return _work_dir(settings, env) / "deployment.json"
 
 
-def source_hash(settings: Settings) -> str:
+def source_hash(settings: Settings, trees: tuple[str, ...]) -> str:
     digest = hashlib.sha256()
-    for tree in HASHED_TREES:
+    for tree in trees:
         root = settings.project_dir / tree
         for path in sorted(root.rglob("*")):
             if path.is_file() and not SKIP_PARTS & set(path.relative_to(root).parts):
@@ -56,7 +58,8 @@ def _target_identity(settings: Settings) -> str:
 
 def fingerprint(settings: Settings) -> dict:
     return {
-        "source": source_hash(settings),
+        "infra": source_hash(settings, INFRA_TREES),
+        "lambdas": source_hash(settings, ("lambdas",)),
         "target": _target_identity(settings),
         "stubs": [settings.rekognition_endpoint, settings.slack_endpoint],
         "region": settings.region,
@@ -123,6 +126,8 @@ def deploy(
     if previous and previous["fingerprint"] == current and not force:
         progress(f"{env}: up to date (no change in infra/ or lambdas/), nothing to apply")
         return previous | {"applied": False}
+    if previous and not force and _only_code_changed(previous["fingerprint"], current):
+        return _update_code(settings, env, previous, current, progress)
     work = _work_dir(settings, env)
     if previous and previous["fingerprint"]["target"] != current["target"]:
         progress(f"{env}: LocalStack was restarted; its old Terraform state is discarded")
@@ -151,12 +156,45 @@ def deploy(
     record = {
         "env": env,
         "fingerprint": current,
+        "packages": {name: package.sha256_base64 for name, package in packages.items()},
         "outputs": {name: value["value"] for name, value in outputs.items()},
         "applied_at": time.time(),
         "apply_seconds": round(time.monotonic() - started, 1),
     }
     _record_path(settings, env).write_text(json.dumps(record, indent=2))
     return record | {"applied": True}
+
+
+def _only_code_changed(previous: dict, current: dict) -> bool:
+    unchanged = {k: v for k, v in current.items() if k != "lambdas"}
+    return {k: v for k, v in previous.items() if k != "lambdas"} == unchanged
+
+
+def _update_code(
+    settings: Settings, env: str, previous: dict, current: dict, progress: Callable[[str], None]
+) -> dict:
+    """Only function code changed: upload it with UpdateFunctionCode, no Terraform run.
+
+    The next real apply sees new zip hashes in its variables and re-uploads the same
+    code, so Terraform's state and the functions never disagree for long.
+    """
+    packages = build_functions(settings, progress)
+    lam = aws.client("lambda", settings)
+    updated = []
+    for name, package in packages.items():
+        if previous.get("packages", {}).get(name) == package.sha256_base64:
+            continue
+        function = previous["outputs"][FUNCTION_OUTPUTS.get(name, f"{name}_function")]
+        lam.update_function_code(FunctionName=function, ZipFile=package.path.read_bytes())
+        lam.get_waiter("function_updated_v2").wait(FunctionName=function)
+        updated.append(name)
+        progress(f"{env}: updated the code of {function} (no Terraform run)")
+    record = previous | {
+        "fingerprint": current,
+        "packages": {name: package.sha256_base64 for name, package in packages.items()},
+    }
+    _record_path(settings, env).write_text(json.dumps(record, indent=2))
+    return record | {"applied": False, "updated_functions": updated}
 
 
 def destroy(

@@ -1,0 +1,89 @@
+"""Envelope parsing, DLQ helpers, the Python 3.11 shim and the CLI's error handling."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from harness import cli
+from harness.dlq import DeadLetter, failure_record_key
+from harness.events import ObjectRef, object_refs
+
+EVENTS = Path(__file__).parent / "events"
+PLUGIN = Path(__file__).resolve().parents[2] / "harness" / "localstack_plugin"
+
+
+def test_object_refs_unwrap_sqs_sns_s3_and_decode_keys():
+    event = json.loads((EVENTS / "sqs_sns_s3_key_korean.json").read_text())
+    refs = object_refs(event)
+    assert [r.key for r in refs] == ["ingest/고양이/사진 1.jpg"]
+    # The same message as an SQS ReceiveMessage result and as the bare SNS body.
+    body = event["Records"][0]["body"]
+    assert object_refs({"MessageId": "m", "Body": body}) == refs
+    assert object_refs(body) == refs
+
+
+def test_object_refs_reads_every_record_and_ignores_junk():
+    event = json.loads((EVENTS / "sqs_sns_s3_multi_record.json").read_text())
+    keys = [r.key for r in object_refs(event)]
+    assert keys == ["ingest/users/alice/photo.jpg", "ingest/users/bob/photo.jpg"]
+    assert object_refs("not json") == []
+    assert object_refs({"Records": [{"s3": {"bucket": {}}}]}) == []
+    raw = {
+        "Records": [
+            {
+                "eventName": "ObjectCreated:Put",
+                "s3": {"bucket": {"name": "b"}, "object": {"key": "a+b%2B1.jpg"}},
+            }
+        ]
+    }
+    assert object_refs(raw) == [ObjectRef("b", "a b+1.jpg", "ObjectCreated:Put")]
+
+
+def test_dead_letter_reason_and_attempts_come_from_the_failure_record():
+    letter = DeadLetter("m1", receive_count=9, sent_at=0, objects=["ingest/a.jpg"])
+    assert letter.reason == "no failure record found"
+    assert letter.attempts == 9
+    letter.reasons.append({"reason": "Request has invalid image format", "receive_count": 3})
+    assert letter.reason == "Request has invalid image format"
+    assert letter.attempts == 3
+    assert DeadLetter("m2", 1, 0, objects=[]).reason.startswith("message names no S3 object")
+    assert failure_record_key("ingest/x/y.jpg", "ingest/", "failures/") == "failures/x/y.jpg.json"
+
+
+def test_uuid5_shim_matches_python_312_for_bytes_and_str():
+    code = (
+        "import uuid; ns = uuid.UUID('12345678-1234-5678-1234-567812345678');"
+        "print(uuid.uuid5(ns, b'key material'), uuid.uuid5(ns, 'name'))"
+    )
+    env = {"PYTHONPATH": str(PLUGIN), "PATH": "/usr/bin:/bin"}
+    shimmed = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert shimmed.returncode == 0, shimmed.stderr
+    ns = uuid.UUID("12345678-1234-5678-1234-567812345678")
+    import hashlib
+
+    expected = uuid.UUID(bytes=hashlib.sha1(ns.bytes + b"key material").digest()[:16], version=5)
+    assert shimmed.stdout.split() == [str(expected), str(uuid.uuid5(ns, "name"))]
+
+
+def test_cli_help_reads_well():
+    runner = CliRunner()
+    result = runner.invoke(cli.main, ["--help"])
+    assert result.exit_code == 0
+    for command in ("up", "down", "status", "deploy", "destroy", "dlq", "demo", "bench"):
+        assert command in result.output
+    dlq_help = runner.invoke(cli.main, ["dlq", "--help"])
+    assert "redrive" in dlq_help.output and "show" in dlq_help.output
+
+
+def test_cli_turns_harness_errors_into_one_line_and_exit_2(monkeypatch):
+    monkeypatch.setenv("HARNESS_BACKEND", "nonsense")
+    result = CliRunner().invoke(cli.main, ["up", "--no-deploy"])
+    assert result.exit_code == 2
+    assert "HARNESS_BACKEND='nonsense' is unknown" in result.output
+    assert "Traceback" not in result.output
