@@ -1,0 +1,75 @@
+"""No process outlives a test session: not after a failure, not after Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.processes import is_alive
+
+CHILD_TEST = """
+import json, os, time
+from pathlib import Path
+
+def test_uses_the_stack(harness_stack, harness_settings):
+    records = sorted(Path(harness_settings.state_dir, "processes").glob("*.json"))
+    pids = [json.loads(p.read_text()) for p in records]
+    Path(os.environ["MARKER"]).write_text(json.dumps(pids))
+    if os.environ["MODE"] == "fail":
+        assert False, "failing on purpose"
+    time.sleep(120)
+"""
+
+
+def _free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+@pytest.mark.parametrize("mode", ["fail", "interrupt"])
+def test_session_stops_everything_it_started(tmp_path, mode):
+    (tmp_path / "test_child.py").write_text(CHILD_TEST)
+    port, rekognition, slack = _free_ports(3)
+    marker = tmp_path / "pids.json"
+    env = os.environ | {
+        "HARNESS_PORT": str(port),
+        "HARNESS_REKOGNITION_PORT": str(rekognition),
+        "HARNESS_SLACK_PORT": str(slack),
+        "HARNESS_STATE_DIR": str(tmp_path / "state"),
+        "MARKER": str(marker),
+        "MODE": mode,
+    }
+    child = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not marker.exists() and time.monotonic() < deadline and child.poll() is None:
+        time.sleep(0.2)
+    assert marker.exists(), child.communicate()[0][-3000:]
+    started = json.loads(marker.read_text())
+    assert {p["name"] for p in started} >= {"localstack", "stubs"}
+    if mode == "interrupt":
+        child.send_signal(signal.SIGINT)
+    output = child.communicate(timeout=60)[0]
+    assert child.returncode != 0, output[-2000:]
+    for process in started:
+        assert not is_alive(process["pid"], process["start_ticks"]), (process, output[-2000:])
+    assert not list(Path(tmp_path, "state", "processes").glob("*.json"))
