@@ -87,12 +87,19 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def _upload_and_time(
-    pipeline: LabelingPipeline, count: int, uploaders: int, prefix: str, timeout: float = 300
+    pipeline: LabelingPipeline,
+    count: int,
+    uploaders: int,
+    prefix: str,
+    rate: float | None = None,
+    timeout: float = 300,
 ) -> dict:
     """Upload `count` images with `uploaders` threads; time each until its result exists.
 
-    A poller lists `results/` every 50 ms and notes when each result first appears, so
-    latency is measured from outside, as a user would see it (resolution ~50 ms).
+    With `rate` (images/s) uploads are paced, so latency is measured at a load the
+    pipeline sustains; without it they go as fast as possible (throughput). A poller
+    lists `results/` every 50 ms and notes when each result first appears, so latency is
+    measured from outside, as a user would see it (resolution ~50 ms).
     """
     image = render(ImageSpec(seed=42, width=320, height=240))
     keys = [f"{prefix}{i:04}.jpg" for i in range(count)]
@@ -116,7 +123,12 @@ def _upload_and_time(
     poller.start()
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=uploaders) as pool:
-        list(pool.map(upload, keys))
+        if rate:
+            for index, key in enumerate(keys):
+                time.sleep(max(0.0, started + index / rate - time.monotonic()))
+                pool.submit(upload, key)
+        else:
+            list(pool.map(upload, keys))
     try:
         wait_for(
             lambda: all(pipeline.result_key(k) in seen for k in keys),
@@ -190,6 +202,7 @@ def run(
     settings: Settings,
     out_dir: Path,
     images: int = 300,
+    rate: float = 10.0,
     cold: bool = True,
     progress: Callable[[str], None] = print,
 ) -> dict:
@@ -198,14 +211,19 @@ def run(
         progress("cold start: stopping everything, then up + deploy from nothing")
         stack.down(settings)
         _, results["cold_start_s"] = _ready(settings, progress)
+    else:
+        _ready(settings, progress)  # deploy any change first: warm means nothing changed
     progress("warm start: up + deploy (no change) + reset")
     pipeline, results["warm_start_s"] = _ready(settings, progress)
     results["reset_s"] = round(pipeline.reset(), 3)
 
     with MemorySampler(settings) as memory:
         since = time.time()
-        progress(f"latency: {images} uploads, 4 uploaders, batch size 10")
-        results["latency"] = _upload_and_time(pipeline, images, 4, "ingest/bench/latency/")
+        progress(f"latency: {images} uploads paced at {rate}/s, batch size 10")
+        results["latency"] = _upload_and_time(
+            pipeline, images, 4, "ingest/bench/latency/", rate=rate
+        )
+        results["latency"]["rate_per_s"] = rate
         durations = _lambda_durations_ms(pipeline, since)
         results["lambda_duration_ms"] = {
             "invocations": len(durations),

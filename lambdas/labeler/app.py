@@ -1,7 +1,7 @@
 """Lambda entry point of the labeler (handler string `app.handler`).
 
 Triggered by the main SQS queue with `ReportBatchItemFailures`: Powertools'
-BatchProcessor reports only the failed messages, so one bad image never makes
+AsyncBatchProcessor reports only the failed messages, so one bad image never makes
 SQS redeliver the good ones (and the function never deletes messages itself).
 The work is done in labeling.py; this module holds the Lambda glue only.
 requirements.txt bundles Powertools; boto3 comes with the runtime.
@@ -9,16 +9,18 @@ requirements.txt bundles Powertools; boto3 comes with the runtime.
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import threading
 from typing import Any
 
 import boto3
 import labeling
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
+    AsyncBatchProcessor,
     EventType,
-    process_partial_response,
+    async_process_partial_response,
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -27,7 +29,10 @@ from botocore.config import Config
 logger = Logger(service="labeler")
 # raise_on_entire_batch_failure=False: a batch where every message failed is
 # reported like any other (all ids listed), not as a function error.
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+# The messages of a batch are labeled concurrently (each in a thread: the work is waiting
+# on S3 and Rekognition), so a batch takes about as long as its slowest message.
+processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+_clients_lock = threading.Lock()
 
 _clients: dict[str, Any] = {}
 # Failed calls are retried by SQS redelivery (the visibility timeout is the backoff),
@@ -44,8 +49,9 @@ def client(name: str) -> Any:
     tests put fakes in `_clients`). The Rekognition endpoint can be pointed at
     a stub with boto3's own AWS_ENDPOINT_URL_REKOGNITION.
     """
-    if name not in _clients:
-        _clients[name] = boto3.client(name, config=_CLIENT_CONFIG)
+    with _clients_lock:  # creating clients from boto3's default session is not thread-safe
+        if name not in _clients:
+            _clients[name] = boto3.client(name, config=_CLIENT_CONFIG)
     return _clients[name]
 
 
@@ -60,7 +66,7 @@ def record_handler(
         return lambda_context.get_remaining_time_in_millis() < config.safety_margin_ms
 
     attributes = record.raw_event.get("attributes") or {}
-    logger.append_keys(message_id=record.message_id)
+    logger.thread_safe_append_keys(message_id=record.message_id)
     try:
         labeling.process_message(
             record.body,
@@ -72,16 +78,22 @@ def record_handler(
             out_of_time=out_of_time,
         )
     finally:
-        logger.remove_keys(["message_id"])
+        logger.thread_safe_remove_keys(["message_id"])
+
+
+async def async_record_handler(
+    record: SQSRecord, config: labeling.Config, lambda_context: LambdaContext | None = None
+) -> None:
+    await asyncio.to_thread(record_handler, record, config, lambda_context)
 
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Returns `{"batchItemFailures": [{"itemIdentifier": <messageId>}, ...]}`."""
     config = labeling.Config.from_env()
-    return process_partial_response(
+    return async_process_partial_response(
         event=event,
-        record_handler=functools.partial(record_handler, config=config),
+        record_handler=functools.partial(async_record_handler, config=config),
         processor=processor,
         context=context,
     )
