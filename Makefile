@@ -7,7 +7,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint unit e2e clean down help
+.PHONY: demo test lint unit e2e clean down help browser
 
 help:
 	@echo "make demo   bring the local stack up and run the demo"
@@ -25,13 +25,18 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/harness demo
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-unit: $(STAMP)
+unit: $(STAMP) browser
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+# Headless Chromium (Debian package `chromium`) for the HTML report test: installed
+# with apt-get once when missing, nothing to do afterwards.
+browser: $(STAMP)
+	@$(BIN)/python -m harness.browser
 
 down: $(STAMP)
 	$(BIN)/harness down

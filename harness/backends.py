@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from harness import localstack
+from harness import docker_backend, localstack
 from harness.config import Settings
 from harness.errors import HarnessError
 
-BACKENDS = ("embedded", "external", "docker")
+BACKENDS = ("embedded", "external", "docker", "auto")
 
 
 @dataclass
@@ -23,9 +23,11 @@ class BackendState:
     started: bool  # False when an already running LocalStack was reused
     seconds: float = 0.0
     pid: int | None = None
+    provides_stubs: bool = False  # docker: the stubs run in a container of the backend
 
 
 def up(settings: Settings, progress: Callable[[str], None] = print) -> BackendState:
+    settings = docker_backend.resolve_auto(settings)  # config.load() has done it already
     if settings.backend == "embedded":
         record = localstack.start(settings, progress)
         return BackendState(
@@ -43,8 +45,13 @@ def up(settings: Settings, progress: Callable[[str], None] = print) -> BackendSt
             )
         return BackendState("external", settings.endpoint, started=False)
     if settings.backend == "docker":
-        raise HarnessError(
-            "HARNESS_BACKEND=docker is not available yet; use embedded (the default) or external"
+        record = docker_backend.start(settings, progress)
+        return BackendState(
+            "docker",
+            record["endpoint"],
+            started=not record["reused"],
+            seconds=record["seconds"],
+            provides_stubs=True,
         )
     raise HarnessError(
         f"HARNESS_BACKEND={settings.backend!r} is unknown; choose one of {', '.join(BACKENDS)}"
@@ -53,9 +60,19 @@ def up(settings: Settings, progress: Callable[[str], None] = print) -> BackendSt
 
 def down(settings: Settings) -> bool:
     """Stop what this backend started; an external LocalStack is never touched."""
+    settings = docker_backend.resolve_auto(settings)
     if settings.backend == "embedded":
         return localstack.stop(settings)
+    if settings.backend == "docker":
+        return docker_backend.stop(settings)
     return False
+
+
+def lambda_stub_endpoints(settings: Settings) -> tuple[str, str]:
+    """(Rekognition endpoint, Slack base URL) as the Lambda functions reach the stubs."""
+    if settings.backend == "docker":
+        return docker_backend.lambda_stub_endpoints()
+    return settings.rekognition_endpoint, settings.slack_endpoint
 
 
 def is_healthy(settings: Settings) -> dict | None:

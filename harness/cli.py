@@ -11,11 +11,16 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from harness import config, stack
+from harness import cli_catalog, config, stack
 from harness import deploy as deploy_module
 from harness import dlq as dlq_module
 from harness.errors import HarnessError
+from harness.fixtures_cli import fixtures_group
 from harness.labeling import LabelingPipeline
+from harness.promote_cli import promote
+from harness.replay_cli import record_command, replay_command
+from harness.scenarios.cli import run_command as scenario_run_command
+from harness.scenarios.cli import scenarios_group
 
 console = Console(stderr=True)
 
@@ -183,6 +188,9 @@ def dlq_redrive(timeout: float) -> None:
 
 @main.group(invoke_without_command=True)
 @click.option("--images", default=300, show_default=True, help="Uploads for the latency run.")
+@click.option(
+    "--rate", default=10.0, show_default=True, help="Upload pace (images/s) for the latency run."
+)
 @click.option("--no-cold", is_flag=True, help="Skip the cold start (it restarts LocalStack).")
 @click.option(
     "--out",
@@ -191,7 +199,7 @@ def dlq_redrive(timeout: float) -> None:
     help="Output folder (default reports/bench-<time>).",
 )
 @click.pass_context
-def bench(ctx: click.Context, images: int, no_cold: bool, out: Path | None) -> None:
+def bench(ctx: click.Context, images: int, rate: float, no_cold: bool, out: Path | None) -> None:
     """Benchmark the local labeling pipeline: start times, latency, throughput, memory.
 
     Writes bench.json and bench.png. Subcommands benchmark single parts.
@@ -202,7 +210,9 @@ def bench(ctx: click.Context, images: int, no_cold: bool, out: Path | None) -> N
 
     settings = config.load()
     out = out or settings.project_dir / "reports" / time.strftime("bench-%Y%m%d-%H%M%S")
-    results = bench_module.run(settings, out, images=images, cold=not no_cold, progress=_progress)
+    results = bench_module.run(
+        settings, out, images=images, rate=rate, cold=not no_cold, progress=_progress
+    )
     table = Table("measure", "value", "target", "met", title=f"harness bench -> {out}")
     for name, verdict in results["verdict"].items():
         if isinstance(verdict, dict):
@@ -232,6 +242,14 @@ def demo(keep: bool) -> None:
             stopped = stack.down(settings)
             _progress("stopped: " + (", ".join(stopped) or "nothing (it was already running)"))
 
+
+main.add_command(fixtures_group)
+main.add_command(replay_command)
+main.add_command(record_command)
+main.add_command(scenario_run_command)
+main.add_command(scenarios_group)
+main.add_command(promote)
+cli_catalog.register(main)  # system B: upload, verify, rejects, clock, db, bench resize
 
 if __name__ == "__main__":
     main()

@@ -70,6 +70,11 @@ class Settings:
         )
     )
     rekognition_port: int = field(default_factory=lambda: _int("HARNESS_REKOGNITION_PORT", 4580))
+    # Host name in the stub endpoints: "stubs" when the harness itself runs in a container
+    # of docker-compose.yml; the stubs then run in a container of their own.
+    stubs_endpoint_host: str = field(
+        default_factory=lambda: os.environ.get("HARNESS_STUBS_ENDPOINT_HOST", "127.0.0.1")
+    )
     slack_port: int = field(default_factory=lambda: _int("HARNESS_SLACK_PORT", 4581))
     name_prefix: str = field(
         default_factory=lambda: os.environ.get("HARNESS_NAME_PREFIX", "imgpipe")
@@ -98,12 +103,18 @@ class Settings:
 
     @property
     def rekognition_endpoint(self) -> str:
-        return f"http://{self.host}:{self.rekognition_port}"
+        return f"http://{self.stubs_endpoint_host}:{self.rekognition_port}"
 
     @property
     def slack_endpoint(self) -> str:
-        return f"http://{self.host}:{self.slack_port}"
+        return f"http://{self.stubs_endpoint_host}:{self.slack_port}"
 
 
 def load() -> Settings:
-    return Settings()
+    settings = Settings()
+    if settings.backend == "auto":
+        # Imported here: only `auto` needs to ask whether a Docker daemon answers.
+        from harness.docker_backend import resolve_auto
+
+        settings = resolve_auto(settings)
+    return settings

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from rich.console import Console
 from rich.table import Table
 
-from harness import deploy, dlq, stack
+from harness import demo_catalog, deploy, dlq, stack
 from harness.config import Settings
 from harness.fixtures import ImageSpec, render
 from harness.labeling import LabelingPipeline, wait_for
@@ -77,6 +77,7 @@ def run(settings: Settings, console: Console, progress: Callable[[str], None]) -
     progress(f"{NOT_AN_IMAGE} fails again and returns to the DLQ: nothing is lost")
     wait_for(lambda: pipeline.dlq_depth() >= 1, 120, "the non-image back in the DLQ", interval=1)
     _print_dlq(console, pipeline)
+    demo_catalog.run(settings, outputs, console, progress)  # system B
     console.rule("Demo complete")
 
 

@@ -15,12 +15,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from harness import aws, localstack, packaging, terraform
+from harness import aws, backends, docker_backend, localstack, packaging, terraform
 from harness.config import Settings
 from harness.errors import HarnessError
 from harness.processes import ProcessRecords
 
-FUNCTIONS = ("labeler", "slack_notifier")
+FUNCTIONS = ("labeler", "slack_notifier", "resize", "catalog_loader")
 # Where each function's deployed name is found in the Terraform outputs.
 FUNCTION_OUTPUTS = {"slack_notifier": "notifier_function"}
 INFRA_TREES = ("infra/modules", "infra/envs/local")
@@ -51,6 +51,8 @@ def source_hash(settings: Settings, trees: tuple[str, ...]) -> str:
 def _target_identity(settings: Settings) -> str:
     """Which LocalStack instance we deploy to: a restarted one has lost every resource."""
     record = ProcessRecords(settings.state_dir).get(localstack.RECORD)
+    if settings.backend == "docker":
+        return docker_backend.identity(settings)
     if settings.backend == "embedded" and record:
         return f"embedded:{record['pid']}:{record['start_ticks']}"
     return f"{settings.backend}:{settings.endpoint}"
@@ -102,6 +104,8 @@ def build_functions(settings: Settings, progress: Callable[[str], None] = print)
 
 
 def _tfvars(settings: Settings, packages: dict) -> dict:
+    # The stubs as the functions see them (a Docker network name with the docker backend).
+    rekognition, slack = backends.lambda_stub_endpoints(settings)
     return {
         "region": settings.region,
         "name_prefix": settings.name_prefix,
@@ -109,8 +113,12 @@ def _tfvars(settings: Settings, packages: dict) -> dict:
         "labeler_zip_sha256": packages["labeler"].sha256_base64,
         "notifier_zip_path": str(packages["slack_notifier"].path),
         "notifier_zip_sha256": packages["slack_notifier"].sha256_base64,
-        "rekognition_endpoint": settings.rekognition_endpoint,
-        "slack_webhook_url": f"{settings.slack_endpoint}/services/T000LOCAL/B000LOCAL/localsecret",
+        "resize_zip_path": str(packages["resize"].path),
+        "resize_zip_sha256": packages["resize"].sha256_base64,
+        "loader_zip_path": str(packages["catalog_loader"].path),
+        "loader_zip_sha256": packages["catalog_loader"].sha256_base64,
+        "rekognition_endpoint": rekognition,
+        "slack_webhook_url": f"{slack}/services/T000LOCAL/B000LOCAL/localsecret",
     }
 
 

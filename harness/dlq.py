@@ -48,26 +48,51 @@ def failure_record_key(key: str, ingest_prefix: str, failures_prefix: str) -> st
 def peek(sqs, queue_url: str, limit: int = 100) -> list[dict]:
     """Read up to `limit` messages without consuming them.
 
-    VisibilityTimeout=0 leaves each message visible at once; the receive count grows,
-    which is harmless on a DLQ (it has no redrive policy of its own).
+    A receive returns at most 10 messages, and with VisibilityTimeout=0 the same ones
+    again, so beyond 10 messages each page is hidden for a moment (the next receive then
+    returns others) and every message is made visible again before returning. The receive
+    count grows, which is harmless on a DLQ (it has no redrive policy of its own).
     """
+    first = sqs.receive_message(
+        QueueUrl=queue_url,
+        MaxNumberOfMessages=10,
+        VisibilityTimeout=0,
+        WaitTimeSeconds=0,
+        AttributeNames=["All"],
+    ).get("Messages", [])
+    if len(first) < 10:
+        # Everything fits in one page: nothing is hidden, so reading the DLQ never makes
+        # its depth alarm see an empty queue (and flap, and post to Slack again).
+        return first[:limit]
     seen: dict[str, dict] = {}
     empty_polls = 0
-    while len(seen) < limit and empty_polls < 3:
-        response = sqs.receive_message(
-            QueueUrl=queue_url,
-            MaxNumberOfMessages=10,
-            VisibilityTimeout=0,
-            WaitTimeSeconds=0,
-            AttributeNames=["All"],
-        )
-        messages = response.get("Messages", [])
-        new = [m for m in messages if m["MessageId"] not in seen]
-        if not new:
-            empty_polls += 1
-        for message in new:
-            seen[message["MessageId"]] = message
+    try:
+        while len(seen) < limit and empty_polls < 3:
+            response = sqs.receive_message(
+                QueueUrl=queue_url,
+                MaxNumberOfMessages=10,
+                VisibilityTimeout=30,
+                WaitTimeSeconds=0,
+                AttributeNames=["All"],
+            )
+            messages = response.get("Messages", [])
+            if not messages:
+                empty_polls += 1
+            for message in messages:
+                seen[message["MessageId"]] = message
+    finally:
+        _release(sqs, queue_url, list(seen.values()))
     return list(seen.values())[:limit]
+
+
+def _release(sqs, queue_url: str, messages: list[dict]) -> None:
+    """Make peeked messages visible again at once."""
+    for start in range(0, len(messages), 10):
+        entries = [
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+            for i, m in enumerate(messages[start : start + 10])
+        ]
+        sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=entries)
 
 
 def show(s3, sqs, outputs: dict, limit: int = 100) -> list[DeadLetter]:

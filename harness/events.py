@@ -61,6 +61,200 @@ def object_refs(payload: object) -> list[ObjectRef]:
         return refs
     if payload.get("Type") == "Notification" and "Message" in payload:
         return object_refs(payload["Message"])
+    if payload.get("source") == "aws.s3" and isinstance(payload.get("detail"), dict):
+        try:
+            return object_refs(eventbridge_to_s3_event(payload))
+        except NotAnS3Event:
+            return []
     if "Body" in payload:  # an SQS ReceiveMessage message
         return object_refs(payload["Body"])
     return []
+
+
+# --- shapes AWS records S3 events in (used by `harness replay`) --------------------
+
+SHAPES = (
+    "s3-event",  # an S3 event notification: {"Records": [{"eventSource": "aws:s3", ...}]}
+    "s3-test-event",  # what S3 sends once when a notification is configured
+    "sns-envelope",  # an SNS notification whose Message is the S3 event (a JSON string)
+    "sns-lambda-event",  # SNS -> Lambda: {"Records": [{"EventSource": "aws:sns", "Sns": ...}]}
+    "sqs-message",  # an SQS ReceiveMessage message: {"MessageId", "ReceiptHandle", "Body"}
+    "sqs-record",  # one record of a Lambda SQS event: {"messageId", "body", "eventSource"}
+    "sqs-lambda-event",  # a whole Lambda SQS event: {"Records": [sqs-record, ...]}
+    "eventbridge",  # an EventBridge event from S3: {"source": "aws.s3", "detail-type", ...}
+)
+
+# EventBridge names the API call in `detail.reason`; S3 notifications name the event.
+_EVENTBRIDGE_EVENT_NAMES = {
+    ("Object Created", "PutObject"): "ObjectCreated:Put",
+    ("Object Created", "POST Object"): "ObjectCreated:Post",
+    ("Object Created", "CopyObject"): "ObjectCreated:Copy",
+    ("Object Created", "CompleteMultipartUpload"): "ObjectCreated:CompleteMultipartUpload",
+    ("Object Deleted", "DeleteObject"): "ObjectRemoved:Delete",
+    ("Object Deleted", "Lifecycle Expiration"): "LifecycleExpiration:Delete",
+}
+
+
+class NotAnS3Event(ValueError):
+    """The payload carries no S3 event notification; the message says what it is instead."""
+
+
+@dataclass(frozen=True)
+class S3Notification:
+    """An S3 event notification found in a recorded payload, and how it was wrapped.
+
+    `where` locates it inside a batch (`Records[2]`); `event` is the notification as
+    S3 publishes it to SNS (`{"Records": [...]}`, or the `s3:TestEvent`).
+    """
+
+    shape: str
+    event: dict
+    where: str = ""
+
+
+def eventbridge_to_s3_event(event: dict) -> dict:
+    """The S3 event notification S3 would have sent for this EventBridge event.
+
+    Keys stay URL-encoded, as in both of S3's own formats.
+    """
+    detail = event.get("detail") or {}
+    kind = event.get("detail-type", "")
+    reason = detail.get("reason", "PutObject" if kind == "Object Created" else "DeleteObject")
+    if kind == "Object Deleted" and detail.get("deletion-type") == "Delete Marker Created":
+        name = "ObjectRemoved:DeleteMarkerCreated"
+    else:
+        name = _EVENTBRIDGE_EVENT_NAMES.get((kind, reason), "")
+    if not name:
+        raise NotAnS3Event(
+            f"EventBridge {kind!r} event (reason {reason!r}) has no S3 event notification "
+            "equivalent; only Object Created and Object Deleted can be replayed"
+        )
+    bucket = (detail.get("bucket") or {}).get("name")
+    obj = detail.get("object") or {}
+    if not isinstance(bucket, str) or not isinstance(obj.get("key"), str):
+        raise NotAnS3Event("EventBridge S3 event without detail.bucket.name or detail.object.key")
+    s3_object: dict = {"key": obj["key"]}
+    if "size" in obj:
+        s3_object["size"] = obj["size"]
+    if "etag" in obj:
+        s3_object["eTag"] = obj["etag"]
+    if "version-id" in obj:
+        s3_object["versionId"] = obj["version-id"]
+    s3_object["sequencer"] = obj.get("sequencer", "")
+    return {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": event.get("region", ""),
+                "eventTime": event.get("time", ""),
+                "eventName": name,
+                "userIdentity": {"principalId": str(detail.get("requester", ""))},
+                "requestParameters": {"sourceIPAddress": detail.get("source-ip-address", "")},
+                "responseElements": {"x-amz-request-id": detail.get("request-id", "")},
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "configurationId": "eventbridge",
+                    "bucket": {
+                        "name": bucket,
+                        "ownerIdentity": {"principalId": str(event.get("account", ""))},
+                        "arn": f"arn:aws:s3:::{bucket}",
+                    },
+                    "object": s3_object,
+                },
+            }
+        ]
+    }
+
+
+def _s3_event_or_error(payload: object, what: str) -> dict:
+    """`payload` (a dict or JSON string) as an S3 event notification, or why it is not one."""
+    if isinstance(payload, str):
+        try:
+            payload = json.loads(payload)
+        except json.JSONDecodeError as exc:
+            raise NotAnS3Event(f"{what} is not JSON ({exc.msg} at char {exc.pos})") from None
+    if not isinstance(payload, dict):
+        raise NotAnS3Event(f"{what} is not a JSON object")
+    if payload.get("Event") == "s3:TestEvent":
+        return payload
+    records = payload.get("Records")
+    if (
+        isinstance(records, list)
+        and records
+        and all(isinstance(r, dict) and "s3" in r for r in records)
+    ):
+        return payload
+    if "AlarmName" in payload:
+        raise NotAnS3Event(f"{what} is a CloudWatch alarm notification, not an S3 event")
+    if payload.get("Type") == "Notification" and "Message" in payload:
+        # S3 -> SNS -> SQS without raw delivery, seen from the SQS side.
+        return _s3_event_or_error(payload["Message"], f"{what} (SNS Message)")
+    keys = ", ".join(sorted(payload)[:6]) or "none"
+    raise NotAnS3Event(f"{what} is not an S3 event notification (its keys: {keys})")
+
+
+def _unwrap_one(payload: dict) -> S3Notification:
+    if payload.get("Event") == "s3:TestEvent":
+        return S3Notification("s3-test-event", payload)
+    if payload.get("Type") == "Notification" and "Message" in payload:
+        return S3Notification("sns-envelope", _s3_event_or_error(payload["Message"], "SNS Message"))
+    if "Body" in payload and ("MessageId" in payload or "ReceiptHandle" in payload):
+        return S3Notification("sqs-message", _s3_event_or_error(payload["Body"], "SQS Body"))
+    if "body" in payload and payload.get("eventSource") == "aws:sqs":
+        return S3Notification("sqs-record", _s3_event_or_error(payload["body"], "SQS body"))
+    if payload.get("source") == "aws.s3" and "detail-type" in payload:
+        return S3Notification("eventbridge", eventbridge_to_s3_event(payload))
+    if "Sns" in payload and isinstance(payload["Sns"], dict):
+        return S3Notification(
+            "sns-lambda-event", _s3_event_or_error(payload["Sns"].get("Message"), "Sns.Message")
+        )
+    keys = ", ".join(sorted(payload)[:6]) or "none"
+    raise NotAnS3Event(
+        "unknown shape: not an S3 event notification, SNS envelope, SQS message or record, "
+        f"or EventBridge S3 event (its keys: {keys})"
+    )
+
+
+def s3_notifications(payload: object) -> list[S3Notification | NotAnS3Event]:
+    """Every S3 event notification in one recorded payload, whatever AWS wrapped it in.
+
+    A batch (a Lambda SQS or SNS event) gives one item per record; a record that cannot
+    be read gives a `NotAnS3Event` in its place, so the others still replay.
+    """
+    if not isinstance(payload, dict):
+        return [NotAnS3Event(f"a JSON {type(payload).__name__}, not an object")]
+    if isinstance(payload.get("Messages"), list):  # `aws sqs receive-message` output
+        found: list[S3Notification | NotAnS3Event] = []
+        for index, message in enumerate(payload["Messages"]):
+            for item in s3_notifications(message):
+                if isinstance(item, NotAnS3Event):
+                    found.append(NotAnS3Event(f"Messages[{index}]: {item}"))
+                else:
+                    found.append(S3Notification(item.shape, item.event, f"Messages[{index}]"))
+        return found or [NotAnS3Event("Messages is empty")]
+    records = payload.get("Records")
+    if isinstance(records, list) and "Type" not in payload:
+        if not records:
+            return [NotAnS3Event("Records is empty")]
+        if all(isinstance(r, dict) and "s3" in r for r in records):
+            return [S3Notification("s3-event", payload)]
+        batch_shape = {"aws:sqs": "sqs-lambda-event", "aws:sns": "sns-lambda-event"}
+        found = []
+        for index, record in enumerate(records):
+            where = f"Records[{index}]"
+            if not isinstance(record, dict):
+                found.append(NotAnS3Event(f"{where} is not a JSON object"))
+                continue
+            source = record.get("eventSource") or record.get("EventSource")
+            try:
+                inner = _unwrap_one(record)
+            except NotAnS3Event as exc:
+                found.append(NotAnS3Event(f"{where}: {exc}"))
+                continue
+            found.append(S3Notification(batch_shape.get(source, inner.shape), inner.event, where))
+        return found
+    try:
+        return [_unwrap_one(payload)]
+    except NotAnS3Event as exc:
+        return [exc]

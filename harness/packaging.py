@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -22,6 +23,8 @@ from pathlib import Path
 from harness.errors import HarnessError
 
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+# Lambda architecture -> the manylinux platform tag pip installs wheels for.
+PLATFORMS = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}
 SKIP_DIRS = {"__pycache__", ".pytest_cache", "tests"}
 SKIP_SUFFIXES = {".pyc", ".pyo"}
 
@@ -106,7 +109,13 @@ def build_function(
     """Build `build_dir/<name>.zip` from a function folder and its requirements.txt."""
     if not (source / "app.py").exists():
         raise HarnessError(f"{source} has no app.py: not a Lambda function folder")
-    platform = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}[architecture]
+    if architecture not in PLATFORMS:
+        raise HarnessError(
+            f"architecture {architecture!r} is not a Lambda architecture: use x86_64 or arm64"
+        )
+    if not re.fullmatch(r"3\.\d+", python_version):
+        raise HarnessError(f"python_version {python_version!r} must look like 3.12")
+    platform = PLATFORMS[architecture]
     roots = [source]
     requirements = source / "requirements.txt"
     lines = (
@@ -130,6 +139,9 @@ def build_function(
             for record in deps.glob("*.dist-info/RECORD"):
                 record.unlink()
             (deps / ".complete").write_text("")
+        # Scripts (e.g. jmespath's bin/jp.py) carry this machine's interpreter in their
+        # shebang, and Lambda never runs them: leave them out (also of older caches).
+        shutil.rmtree(deps / "bin", ignore_errors=True)
         roots.append(deps)
     zip_path = zip_dirs(build_dir / f"{source.name}.zip", *roots)
     return Package(source.name, zip_path, sha256_base64(zip_path))

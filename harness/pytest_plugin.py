@@ -52,6 +52,13 @@ def _stop_on_sigterm(close: Callable[[], None]) -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Scenario files (scenarios/*.yaml) become test items (harness/scenarios/pytest_items.py)."""
+    from harness.scenarios import pytest_items
+
+    config.pluginmanager.register(pytest_items, "harness-scenarios")
+
+
 @pytest.fixture(scope="session")
 def harness_settings() -> Settings:
     return config.load()
@@ -99,3 +106,29 @@ def labeling(labeling_deployment: dict, harness_settings: Settings):
     pipeline = LabelingPipeline(harness_settings, labeling_deployment)
     pipeline.reset()
     return pipeline
+
+
+@pytest.fixture(scope="session")
+def catalog_pipeline(labeling_deployment: dict, harness_settings: Settings):
+    """System B deployed, its database started and migrated, once per session.
+
+    A MariaDB the session started is stopped at its end (one that ran before stays).
+    """
+    from harness import mariadb
+    from harness.catalog import CatalogPipeline
+    from harness.processes import ProcessRecords
+
+    ran_before = ProcessRecords(harness_settings.state_dir).get(mariadb.RECORD) is not None
+    pipeline = CatalogPipeline.open(
+        harness_settings, labeling_deployment, progress=lambda m: print(f"[harness] {m}")
+    )
+    yield pipeline
+    if not ran_before:
+        mariadb.stop(harness_settings)
+
+
+@pytest.fixture
+def catalog(catalog_pipeline):
+    """The catalog pipeline (system B), emptied before the test: buckets, queues, table."""
+    catalog_pipeline.reset()
+    return catalog_pipeline

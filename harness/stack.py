@@ -13,7 +13,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from harness import backends, localstack
+from harness import backends, localstack, mariadb
 from harness.config import Settings
 from harness.errors import HarnessError
 from harness.processes import ProcessRecords
@@ -44,6 +44,13 @@ def _stubs_healthy(settings: Settings) -> bool:
 
 def start_stubs(settings: Settings) -> bool:
     """Start the Rekognition stub and Slack sink unless ours already run; True if started."""
+    if settings.stubs_endpoint_host != settings.host:  # they run elsewhere (compose)
+        if not _stubs_healthy(settings):
+            raise HarnessError(
+                f"the stubs do not answer at {settings.rekognition_endpoint} and "
+                f"{settings.slack_endpoint} (HARNESS_STUBS_ENDPOINT_HOST)"
+            )
+        return False
     records = ProcessRecords(settings.state_dir)
     if records.get(STUBS) and _stubs_healthy(settings):
         return False
@@ -91,7 +98,7 @@ def up(settings: Settings, progress: Callable[[str], None] = print) -> StackStat
     started = time.monotonic()
     backend = backends.up(settings, progress)
     try:
-        started_stubs = start_stubs(settings)
+        started_stubs = False if backend.provides_stubs else start_stubs(settings)
     except BaseException:
         if backend.started:
             backends.down(settings)
@@ -116,6 +123,8 @@ def down(settings: Settings) -> list[str]:
         stopped.append("stubs")
     if backends.down(settings):
         stopped.append("localstack")
+    if mariadb.stop(settings):  # system B's database, when the harness started one
+        stopped.append("mariadb")
     return stopped
 
 

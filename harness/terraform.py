@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from harness.config import Settings
 from harness.errors import HarnessError
@@ -91,7 +92,8 @@ def environment(settings: Settings, data_dir: Path, endpoint: str | None) -> dic
         env.update(
             {
                 "AWS_ENDPOINT_URL": endpoint,
-                "S3_HOSTNAME": settings.host,
+                # The endpoint's own host: "localstack" for the compose deployer.
+                "S3_HOSTNAME": urlsplit(endpoint).hostname or settings.host,
                 "AWS_DEFAULT_REGION": settings.region,
                 "AWS_ACCESS_KEY_ID": "test",
                 "AWS_SECRET_ACCESS_KEY": "test",

@@ -17,6 +17,7 @@ import sys
 import threading
 from types import FrameType
 
+from harness.stubs._http import HOST
 from harness.stubs.server import DEFAULT_REKOGNITION_PORT, DEFAULT_SLACK_PORT, StubServers
 
 
@@ -44,6 +45,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=_default_s3_endpoint(),
         help="S3 endpoint the Rekognition stub reads S3Object images from (default %(default)s)",
     )
+    parser.add_argument(
+        "--host",
+        default=os.environ.get("HARNESS_STUB_HOST", HOST),
+        help="address to bind (default %(default)s; env HARNESS_STUB_HOST). Anything but "
+        "127.0.0.1 is for a container on a Docker network only (docker-compose.yml)",
+    )
     parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
     return parser.parse_args(argv)
 
@@ -62,7 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
-    servers = StubServers(args.rekognition_port, args.slack_port, s3_endpoint=args.s3_endpoint)
+    servers = StubServers(
+        args.rekognition_port, args.slack_port, s3_endpoint=args.s3_endpoint, host=args.host
+    )
     try:
         servers.start()
     except OSError as exc:

@@ -153,8 +153,8 @@ class StubHTTPServer(ThreadingHTTPServer):
     daemon_threads = True  # a stuck handler (latency fault, open keep-alive) never blocks exit
     allow_reuse_address = True
 
-    def __init__(self, port: int, handler: type[StubHandler], state: Any) -> None:
-        super().__init__((HOST, port), handler)
+    def __init__(self, port: int, handler: type[StubHandler], state: Any, host: str = HOST) -> None:
+        super().__init__((host, port), handler)
         self.state = state
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
@@ -181,7 +181,8 @@ class BackgroundServer:
 
     name = "stub"
 
-    def __init__(self, port: int, handler: type[StubHandler], state: Any) -> None:
+    def __init__(self, port: int, handler: type[StubHandler], state: Any, host: str = HOST) -> None:
+        self.host = host  # anything but 127.0.0.1 only inside a Docker network (compose)
         self._requested_port = port
         self._handler = handler
         self.state = state
@@ -196,11 +197,11 @@ class BackgroundServer:
 
     @property
     def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
+        return f"http://{HOST if self.host == '0.0.0.0' else self.host}:{self.port}"
 
     def start(self) -> Self:
         if self._httpd is None:
-            self._httpd = StubHTTPServer(self._requested_port, self._handler, self.state)
+            self._httpd = StubHTTPServer(self._requested_port, self._handler, self.state, self.host)
             self._thread = threading.Thread(
                 target=self._httpd.serve_forever,
                 kwargs={"poll_interval": 0.1},

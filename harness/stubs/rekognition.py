@@ -46,7 +46,14 @@ import uuid
 from collections import deque
 from typing import Any
 
-from harness.stubs._http import BackgroundServer, ControlError, ControlRoute, StubHandler, log
+from harness.stubs._http import (
+    HOST,
+    BackgroundServer,
+    ControlError,
+    ControlRoute,
+    StubHandler,
+    log,
+)
 from harness.stubs.faults import Fault, parse_faults, roll_faults
 from harness.stubs.images import inspect_image, sha256_hex
 from harness.stubs.labels import (
@@ -290,8 +297,12 @@ class RekognitionStub(BackgroundServer):
     name = "rekognition"
 
     def __init__(
-        self, port: int = 0, s3_endpoint: str | None = None, s3_reader: S3Reader | None = None
+        self,
+        port: int = 0,
+        s3_endpoint: str | None = None,
+        s3_reader: S3Reader | None = None,
+        host: str = HOST,
     ) -> None:
         reader = s3_reader or boto3_s3_reader(s3_endpoint)
-        super().__init__(port, RekognitionHandler, RekognitionState(reader))
+        super().__init__(port, RekognitionHandler, RekognitionState(reader), host)
         self.state: RekognitionState

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Self
 
+from harness.stubs._http import HOST
 from harness.stubs.client import RekognitionStubClient, SlackSinkClient
 from harness.stubs.rekognition import RekognitionStub
 from harness.stubs.s3_reader import S3Reader
@@ -31,9 +32,10 @@ class StubServers:
         slack_port: int = 0,
         s3_endpoint: str | None = None,
         s3_reader: S3Reader | None = None,
+        host: str = HOST,
     ) -> None:
-        self.rekognition = RekognitionStub(rekognition_port, s3_endpoint, s3_reader)
-        self.slack = SlackSink(slack_port)
+        self.rekognition = RekognitionStub(rekognition_port, s3_endpoint, s3_reader, host)
+        self.slack = SlackSink(slack_port, host)
 
     def start(self) -> Self:
         self.rekognition.start()

@@ -45,7 +45,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from harness.stubs._http import BackgroundServer, ControlError, StubHandler
+from harness.stubs._http import HOST, BackgroundServer, ControlError, StubHandler
 from harness.stubs.slack_page import render_page
 
 _TEXT = "text/plain; charset=utf-8"
@@ -243,8 +243,8 @@ class SlackSink(BackgroundServer):
 
     name = "slack"
 
-    def __init__(self, port: int = 0) -> None:
-        super().__init__(port, SlackHandler, SlackState())
+    def __init__(self, port: int = 0, host: str = HOST) -> None:
+        super().__init__(port, SlackHandler, SlackState(), host)
         self.state: SlackState
 
     def webhook_url(self, path: str = "/services/T000/B000/XXXX") -> str:

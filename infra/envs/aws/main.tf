@@ -17,6 +17,15 @@ locals {
   dlq_alarm_name  = "${var.name_prefix}-labeler-dlq-not-empty"
   labeler_timeout = 60
   batching_window = 5
+
+  # Every alarm that publishes to the events topic, keyed like the alerting
+  # module's watched_queues: values() lists both maps in the same (key) order.
+  alarm_names = {
+    catalog_dlq     = "${var.name_prefix}-catalog-dlq-not-empty"
+    labeler_dlq     = local.dlq_alarm_name
+    resize_failures = "${var.name_prefix}-resize-failures-not-empty"
+  }
+  catalog_bucket_suffix = "${data.aws_caller_identity.current.account_id}-${data.aws_region.current.name}"
 }
 
 module "labeling" {
@@ -25,7 +34,7 @@ module "labeling" {
   name                      = var.name_prefix
   bucket_name               = local.bucket_name
   bucket_versioning_enabled = true
-  alarm_names               = [local.dlq_alarm_name]
+  alarm_names               = values(local.alarm_names)
 
   # Seed: 2 days retention, 15 s long polling. Visibility follows AWS's
   # recommendation, 6x the function timeout plus the batching window (the
@@ -42,6 +51,8 @@ module "labeling" {
 
   lambda_zip_path       = var.labeler_zip_path
   lambda_zip_sha256     = var.labeler_zip_sha256
+  lambda_architecture   = var.lambda_architecture
+  lambda_runtime        = var.lambda_runtime
   lambda_timeout        = local.labeler_timeout
   lambda_memory_size    = 512
   log_retention_in_days = 30
@@ -66,6 +77,16 @@ module "alerting" {
       queue_arn  = module.labeling.dlq_arn
       alarm_name = local.dlq_alarm_name
     }
+    catalog_dlq = {
+      queue_name = module.catalog.dlq_name
+      queue_arn  = module.catalog.dlq_arn
+      alarm_name = local.alarm_names.catalog_dlq
+    }
+    resize_failures = {
+      queue_name = module.catalog.resize_failures_queue_name
+      queue_arn  = module.catalog.resize_failures_queue_arn
+      alarm_name = local.alarm_names.resize_failures
+    }
   }
 
   # Seed semantics: Average over 5 minutes, 2 of 2 periods, threshold 1.
@@ -78,8 +99,34 @@ module "alerting" {
   slack_webhook_url     = var.slack_webhook_url
   lambda_zip_path       = var.notifier_zip_path
   lambda_zip_sha256     = var.notifier_zip_sha256
+  lambda_architecture   = var.lambda_architecture
+  lambda_runtime        = var.lambda_runtime
   lambda_timeout        = 10
   log_retention_in_days = 30
 
   tags = local.tags
+}
+
+# System B: the module's defaults are the production values (four sizes, every
+# minute 07:00-20:59 Asia/Seoul, 4 days in the work queue, 5 receives).
+module "catalog" {
+  source = "../../modules/catalog"
+
+  name                      = var.name_prefix
+  upload_bucket_name        = coalesce(var.catalog_upload_bucket_name, "${var.name_prefix}-image-upload-${local.catalog_bucket_suffix}")
+  served_bucket_name        = coalesce(var.catalog_served_bucket_name, "${var.name_prefix}-image-served-${local.catalog_bucket_suffix}")
+  bucket_versioning_enabled = true
+  cdn_host                  = var.catalog_cdn_host
+  cdn_distribution_arn      = var.catalog_cdn_distribution_arn
+
+  resize_zip_path     = var.resize_zip_path
+  resize_zip_sha256   = var.resize_zip_sha256
+  loader_zip_path     = var.loader_zip_path
+  loader_zip_sha256   = var.loader_zip_sha256
+  loader_vpc_config   = var.catalog_loader_vpc_config
+  lambda_architecture = var.lambda_architecture
+  lambda_runtime      = var.lambda_runtime
+
+  log_retention_in_days = 30
+  tags                  = local.tags
 }

@@ -51,8 +51,84 @@ variable "slack_webhook_url" {
   }
 }
 
+variable "lambda_architecture" {
+  description = "Instruction set of both functions: x86_64 or arm64 (arm64 costs less per GB-second). The zips must be built for it: `harness promote` does."
+  type        = string
+  default     = "x86_64"
+
+  validation {
+    condition     = contains(["x86_64", "arm64"], var.lambda_architecture)
+    error_message = "lambda_architecture must be x86_64 or arm64."
+  }
+}
+
+variable "lambda_runtime" {
+  description = "Lambda runtime of both functions (python3.12, ...); the zips' dependencies must be built for its Python version: `harness promote` does."
+  type        = string
+  default     = "python3.12"
+
+  validation {
+    condition     = can(regex("^python3\\.1[2-9]$", var.lambda_runtime))
+    error_message = "lambda_runtime must be python3.12 or a later python3 runtime."
+  }
+}
+
 variable "tags" {
   description = "Extra tags for every resource."
   type        = map(string)
   default     = {}
+}
+
+# --- system B (catalog) ---------------------------------------------------------
+
+variable "resize_zip_path" {
+  description = "Path of the resize zip (build/lambdas/resize.zip)."
+  type        = string
+}
+
+variable "resize_zip_sha256" {
+  description = "Base64-encoded SHA-256 of the resize zip."
+  type        = string
+}
+
+variable "loader_zip_path" {
+  description = "Path of the catalog loader zip (build/lambdas/catalog_loader.zip)."
+  type        = string
+}
+
+variable "loader_zip_sha256" {
+  description = "Base64-encoded SHA-256 of the catalog loader zip."
+  type        = string
+}
+
+variable "catalog_cdn_host" {
+  description = "Host of the catalog URLs, the CDN in front of the served bucket (seed: image.mycelebs.com)."
+  type        = string
+}
+
+variable "catalog_cdn_distribution_arn" {
+  description = "CloudFront distribution allowed to read the served bucket; null = none yet."
+  type        = string
+  default     = null
+}
+
+variable "catalog_upload_bucket_name" {
+  description = "Upload bucket name; null = `<name_prefix>-image-upload-<account id>-<region>`."
+  type        = string
+  default     = null
+}
+
+variable "catalog_served_bucket_name" {
+  description = "Served bucket name; null = `<name_prefix>-image-served-<account id>-<region>`."
+  type        = string
+  default     = null
+}
+
+variable "catalog_loader_vpc_config" {
+  description = "Subnets and security groups of the loader when the database (RDS) is in a VPC; null = no VPC."
+  type = object({
+    subnet_ids         = list(string)
+    security_group_ids = list(string)
+  })
+  default = null
 }

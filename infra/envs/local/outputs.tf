@@ -94,3 +94,45 @@ output "webhook_parameter_name" {
   description = "SSM parameter holding the webhook URL."
   value       = module.alerting.webhook_parameter_name
 }
+
+# --- system B (catalog) ---------------------------------------------------------
+
+output "resize_function" {
+  description = "Resize function name."
+  value       = module.catalog.resize_function_name
+}
+
+output "catalog_loader_function" {
+  description = "Catalog loader function name."
+  value       = module.catalog.loader_function_name
+}
+
+output "catalog" {
+  description = "Everything the harness needs to drive system B (buckets, queues, schedule, secret, sizes)."
+  value = {
+    upload_bucket              = module.catalog.upload_bucket_name
+    served_bucket              = module.catalog.served_bucket_name
+    origin_prefix              = module.catalog.prefixes.origin
+    rejected_prefix            = module.catalog.prefixes.rejected
+    image_sizes                = module.catalog.image_sizes
+    cdn_host                   = module.catalog.cdn_host
+    queue_url                  = module.catalog.queue_url
+    queue_name                 = module.catalog.queue_name
+    dlq_url                    = module.catalog.dlq_url
+    dlq_name                   = module.catalog.dlq_name
+    resize_failures_queue_url  = module.catalog.resize_failures_queue_url
+    resize_failures_queue_name = module.catalog.resize_failures_queue_name
+    resize_function            = module.catalog.resize_function_name
+    resize_log_group           = module.catalog.resize_log_group_name
+    loader_function            = module.catalog.loader_function_name
+    loader_function_arn        = module.catalog.loader_function_arn
+    loader_log_group           = module.catalog.loader_log_group_name
+    db_secret_arn              = module.catalog.db_secret_arn
+    schedule_name              = module.catalog.schedule.name
+    schedule_group             = module.catalog.schedule.group
+    schedule_expression        = module.catalog.schedule.expression
+    schedule_timezone          = module.catalog.schedule.timezone
+    dlq_alarm_name             = module.alerting.alarm_names["catalog_dlq"]
+    resize_failures_alarm_name = module.alerting.alarm_names["resize_failures"]
+  }
+}

@@ -59,3 +59,35 @@ variable "encrypt_topic" {
   type        = bool
   default     = true
 }
+
+variable "resize_zip_path" {
+  description = "Path of the resize zip built by the harness (build/lambdas/resize.zip)."
+  type        = string
+}
+
+variable "resize_zip_sha256" {
+  description = "Base64-encoded SHA-256 of the resize zip."
+  type        = string
+}
+
+variable "loader_zip_path" {
+  description = "Path of the catalog loader zip built by the harness (build/lambdas/catalog_loader.zip)."
+  type        = string
+}
+
+variable "loader_zip_sha256" {
+  description = "Base64-encoded SHA-256 of the catalog loader zip."
+  type        = string
+}
+
+variable "cdn_host" {
+  description = "Host of the catalog URLs (a reserved .test name: nothing serves it locally)."
+  type        = string
+  default     = "image.catalog.test"
+}
+
+variable "resize_concurrency" {
+  description = "Reserved concurrency of the resize function: each execution environment is a local Python process, so a bulk upload starts at most this many."
+  type        = number
+  default     = 8
+}

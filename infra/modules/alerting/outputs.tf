@@ -70,3 +70,12 @@ output "notifier_timeout" {
   description = "Timeout of the notifier in seconds."
   value       = aws_lambda_function.this.timeout
 }
+
+output "notifier_code" {
+  description = "Runtime, architectures and code hash of the notifier: what decides a code redeploy."
+  value = {
+    runtime          = aws_lambda_function.this.runtime
+    architectures    = aws_lambda_function.this.architectures
+    source_code_hash = aws_lambda_function.this.source_code_hash
+  }
+}

@@ -199,6 +199,17 @@ variable "lambda_memory_size" {
   }
 }
 
+variable "lambda_runtime" {
+  description = "Lambda runtime of the notifier; must match the Python version the zip's dependencies were built for (harness promote --python-version)."
+  type        = string
+  default     = "python3.12"
+
+  validation {
+    condition     = can(regex("^python3\\.1[2-9]$", var.lambda_runtime))
+    error_message = "lambda_runtime must be python3.12 or a later python3 runtime."
+  }
+}
+
 variable "lambda_architecture" {
   description = "Instruction set of the notifier: x86_64 or arm64."
   type        = string

@@ -132,3 +132,12 @@ output "bucket_settings" {
     versioning_enabled = length(aws_s3_bucket_versioning.this) == 1
   }
 }
+
+output "function_code" {
+  description = "Runtime, architectures and code hash of the labeler: what decides a code redeploy."
+  value = {
+    runtime          = aws_lambda_function.this.runtime
+    architectures    = aws_lambda_function.this.architectures
+    source_code_hash = aws_lambda_function.this.source_code_hash
+  }
+}

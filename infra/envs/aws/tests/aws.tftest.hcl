@@ -20,6 +20,11 @@ variables {
   notifier_zip_path   = "build/lambdas/slack_notifier.zip"
   notifier_zip_sha256 = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
   slack_webhook_url   = "https://hooks.slack.com/services/T000/B000/secret-token"
+  resize_zip_path     = "build/lambdas/resize.zip"
+  resize_zip_sha256   = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+  loader_zip_path     = "build/lambdas/catalog_loader.zip"
+  loader_zip_sha256   = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+  catalog_cdn_host    = "image.mycelebs.com"
 }
 
 run "no_emulator_endpoints" {
@@ -57,8 +62,12 @@ run "seed_alarm_semantics" {
   }
 
   assert {
-    condition     = module.alerting.subscription_filter_policy == { AlarmArn = ["arn:aws:cloudwatch:ap-northeast-2:123456789012:alarm:imgpipe-labeler-dlq-not-empty"] }
-    error_message = "The notifier filter names the DLQ alarm."
+    condition = module.alerting.subscription_filter_policy == { AlarmArn = [
+      "arn:aws:cloudwatch:ap-northeast-2:123456789012:alarm:imgpipe-catalog-dlq-not-empty",
+      "arn:aws:cloudwatch:ap-northeast-2:123456789012:alarm:imgpipe-labeler-dlq-not-empty",
+      "arn:aws:cloudwatch:ap-northeast-2:123456789012:alarm:imgpipe-resize-failures-not-empty",
+    ] }
+    error_message = "The notifier filter names the DLQ alarms of both systems."
   }
 
   assert {
@@ -128,4 +137,114 @@ run "plain_http_webhook_is_rejected" {
     slack_webhook_url = "http://hooks.slack.com/services/T000/B000/secret-token"
   }
   expect_failures = [var.slack_webhook_url]
+}
+
+run "packages_follow_the_configured_platform" {
+  command = plan
+
+  variables {
+    lambda_architecture = "arm64"
+    lambda_runtime      = "python3.13"
+    labeler_zip_sha256  = "LABELERLABELERLABELERLABELERLABELERLABELER0="
+    notifier_zip_sha256 = "NOTIFIERNOTIFIERNOTIFIERNOTIFIERNOTIFIER000="
+  }
+
+  assert {
+    condition = (
+      module.labeling.function_code.runtime == "python3.13" &&
+      module.labeling.function_code.architectures == tolist(["arm64"]) &&
+      module.labeling.function_code.source_code_hash == "LABELERLABELERLABELERLABELERLABELERLABELER0="
+    )
+    error_message = "The labeler runs on the configured runtime and architecture, with its own zip hash."
+  }
+
+  assert {
+    condition = (
+      module.alerting.notifier_code.runtime == "python3.13" &&
+      module.alerting.notifier_code.architectures == tolist(["arm64"]) &&
+      module.alerting.notifier_code.source_code_hash == "NOTIFIERNOTIFIERNOTIFIERNOTIFIERNOTIFIER000="
+    )
+    error_message = "The notifier runs on the configured runtime and architecture, with its own zip hash."
+  }
+}
+
+run "production_defaults_x86_64_python3_12" {
+  command = plan
+
+  assert {
+    condition = (
+      module.labeling.function_code.runtime == "python3.12" &&
+      module.labeling.function_code.architectures == tolist(["x86_64"]) &&
+      module.alerting.notifier_code.architectures == tolist(["x86_64"])
+    )
+    error_message = "Defaults: python3.12 on x86_64, the platform the harness builds for by default."
+  }
+}
+
+run "redrive_reaches_the_dlq_within_an_hour" {
+  command = plan
+
+  assert {
+    condition     = module.labeling.queue_settings.redrive_policy.maxReceiveCount * module.labeling.queue_settings.visibility_timeout_seconds <= 3600
+    error_message = "maxReceiveCount x visibility bounds how long a poison image cycles before the DLQ alarm can fire (the seed's was ~8 hours)."
+  }
+
+  assert {
+    condition     = module.labeling.queue_settings.redrive_policy.deadLetterTargetArn == "arn:aws:sqs:ap-northeast-2:123456789012:imgpipe-labeler-dlq"
+    error_message = "The labeler queue redrives to its DLQ."
+  }
+}
+
+run "unsupported_architecture_is_rejected" {
+  command = plan
+  variables {
+    lambda_architecture = "aarch64"
+  }
+  expect_failures = [var.lambda_architecture]
+}
+
+run "unsupported_runtime_is_rejected" {
+  command = plan
+  variables {
+    lambda_runtime = "python3.9"
+  }
+  expect_failures = [var.lambda_runtime]
+}
+
+run "catalog_production_values" {
+  command = plan
+
+  assert {
+    condition = (
+      output.catalog.schedule_expression == "cron(* 7-20 * * ? *)" &&
+      output.catalog.schedule_timezone == "Asia/Seoul" &&
+      output.catalog.cdn_host == "image.mycelebs.com" &&
+      output.catalog.upload_bucket == "imgpipe-image-upload-123456789012-ap-northeast-2" &&
+      output.catalog.served_bucket == "imgpipe-image-served-123456789012-ap-northeast-2"
+    )
+    error_message = "Every minute 07:00-20:59 Korean time; globally unique bucket names."
+  }
+
+  assert {
+    condition = (
+      module.catalog.bucket_settings == { force_destroy = false, versioning_enabled = true } &&
+      module.catalog.queue_settings.redrive_policy.maxReceiveCount == 5 &&
+      module.catalog.queue_settings.message_retention_seconds == 345600 &&
+      module.catalog.function_settings.loader_timeout < 60
+    )
+    error_message = "Protected versioned buckets, 5 receives, 4 days retention, a run ends before the next minute."
+  }
+
+  assert {
+    condition = length([
+      for k in concat(keys(module.catalog.resize_environment), keys(module.catalog.loader_environment)) :
+      k if startswith(k, "AWS_ENDPOINT_URL")
+    ]) == 0
+    error_message = "No emulator endpoints in system B's functions."
+  }
+
+  assert {
+    condition     = module.alerting.alarm_settings["catalog_dlq"].statistic == "Average" && module.alerting.alarm_settings["resize_failures"].period == 300
+    error_message = "System B's queues are alarmed like system A's DLQ."
+  }
 }

@@ -17,6 +17,10 @@ variables {
   labeler_zip_sha256  = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
   notifier_zip_path   = "build/lambdas/slack_notifier.zip"
   notifier_zip_sha256 = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+  resize_zip_path     = "build/lambdas/resize.zip"
+  resize_zip_sha256   = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+  loader_zip_path     = "build/lambdas/catalog_loader.zip"
+  loader_zip_sha256   = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
 }
 
 run "outputs_the_harness_reads" {
@@ -53,8 +57,12 @@ run "alarm_topic_policy_and_notifier_filter_agree" {
   }
 
   assert {
-    condition     = module.alerting.subscription_filter_policy == { AlarmArn = ["arn:aws:cloudwatch:us-east-1:000000000000:alarm:imgpipe-labeler-dlq-not-empty"] }
-    error_message = "Alarm ARNs use LocalStack's account and region."
+    condition = module.alerting.subscription_filter_policy == { AlarmArn = [
+      "arn:aws:cloudwatch:us-east-1:000000000000:alarm:imgpipe-catalog-dlq-not-empty",
+      "arn:aws:cloudwatch:us-east-1:000000000000:alarm:imgpipe-labeler-dlq-not-empty",
+      "arn:aws:cloudwatch:us-east-1:000000000000:alarm:imgpipe-resize-failures-not-empty",
+    ] }
+    error_message = "Alarm ARNs use LocalStack's account and region; system B's two queues are watched too."
   }
 
   assert {
@@ -75,9 +83,9 @@ run "fast_local_values" {
       datapoints_to_alarm = 1
       threshold           = 1
       comparison_operator = "GreaterThanOrEqualToThreshold"
-      treat_missing_data  = "notBreaching"
+      treat_missing_data  = "ignore"
     }
-    error_message = "The alarm fires on the first 10 s sample."
+    error_message = "The alarm fires on the first 10 s sample and keeps its state when LocalStack skips a sample."
   }
 
   assert {
@@ -162,4 +170,44 @@ run "labeler_timeout_out_of_range_is_rejected" {
     labeler_timeout = 120
   }
   expect_failures = [var.labeler_timeout]
+}
+
+run "catalog_is_wired_for_local_use" {
+  command = plan
+
+  assert {
+    condition = (
+      output.catalog.upload_bucket == "imgpipe-catalog-upload" &&
+      output.catalog.served_bucket == "imgpipe-catalog-served" &&
+      output.catalog.origin_prefix == "origin/" &&
+      output.catalog.cdn_host == "image.catalog.test" &&
+      output.catalog.schedule_expression == "cron(* 7-20 * * ? *)" &&
+      output.catalog.schedule_timezone == "Asia/Seoul" &&
+      output.catalog.dlq_alarm_name == "imgpipe-catalog-dlq-not-empty" &&
+      output.resize_function == "imgpipe-resize" &&
+      output.catalog_loader_function == "imgpipe-catalog-loader"
+    )
+    error_message = "The harness finds system B through these outputs."
+  }
+
+  assert {
+    condition = (
+      module.alerting.alarm_settings["catalog_dlq"].queue_name == "imgpipe-catalog-dlq" &&
+      module.alerting.alarm_settings["resize_failures"].queue_name == "imgpipe-resize-failures" &&
+      module.alerting.alarm_settings["catalog_dlq"].period == 10
+    )
+    error_message = "The catalog DLQ and the resize-failures queue have fast local alarms."
+  }
+
+  assert {
+    condition = (
+      module.catalog.function_settings.loader_timeout == 30 &&
+      module.catalog.queue_settings.visibility_timeout_seconds == 30 &&
+      module.catalog.queue_settings.redrive_policy.maxReceiveCount == 3 &&
+      module.catalog.function_settings.resize_reserved_concurrency == 8 &&
+      module.catalog.loader_environment["RECEIVE_WAIT_SECONDS"] == "0" &&
+      module.catalog.bucket_settings.force_destroy
+    )
+    error_message = "Short local timeouts, bounded resize processes, no long polling."
+  }
 }

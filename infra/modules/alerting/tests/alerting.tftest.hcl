@@ -288,3 +288,17 @@ run "bad_treat_missing_data_is_rejected" {
   }
   expect_failures = [var.alarm_treat_missing_data]
 }
+
+run "queue_in_another_account_is_rejected" {
+  command = plan
+  variables {
+    watched_queues = {
+      labeler_dlq = {
+        queue_name = "imgpipe-labeler-dlq"
+        queue_arn  = "arn:aws:sqs:eu-west-1:999999999999:imgpipe-labeler-dlq"
+        alarm_name = "imgpipe-labeler-dlq-not-empty"
+      }
+    }
+  }
+  expect_failures = [aws_iam_role_policy.this]
+}

@@ -248,6 +248,7 @@ run "labeler_function_and_least_privilege" {
       INGEST_PREFIX   = "ingest/"
       RESULTS_PREFIX  = "results/"
       FAILURES_PREFIX = "failures/"
+      FAILURES_BUCKET = "imgpipe-test-images"
       MIN_CONFIDENCE  = "70"
       MAX_LABELS      = "25"
     })
@@ -262,7 +263,7 @@ run "labeler_function_and_least_privilege" {
   assert {
     condition = { for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s.Sid => [s.Action, s.Resource] } == {
       WriteOwnLogs         = [["logs:CreateLogStream", "logs:PutLogEvents"], "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/imgpipe-labeler:*"]
-      ConsumeQueue         = [["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"], "arn:aws:sqs:eu-west-1:123456789012:imgpipe-labeler"]
+      ConsumeQueue         = [["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"], "arn:aws:sqs:eu-west-1:123456789012:imgpipe-labeler"]
       ReadIngest           = ["s3:GetObject", "arn:aws:s3:::imgpipe-test-images/ingest/*"]
       ReadWriteResults     = [["s3:GetObject", "s3:PutObject"], "arn:aws:s3:::imgpipe-test-images/results/*"]
       ManageFailureRecords = [["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], "arn:aws:s3:::imgpipe-test-images/failures/*"]

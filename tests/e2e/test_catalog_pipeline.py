@@ -1,0 +1,359 @@
+"""System B end to end: Terraform on the embedded LocalStack, a real MariaDB.
+
+Upload -> S3 notification -> resize Lambda -> served bucket + work queue ->
+`tick` (the schedule's own target and payload) -> loader Lambda -> MySQL rows.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import uuid
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pymysql
+import pytest
+from click.testing import CliRunner
+
+from harness import catalog_upload, cli, schedule
+from harness.catalog_verify import verify
+from harness.fixtures import ImageSpec, render
+from harness.labeling import wait_for
+
+PROJECT = Path(__file__).resolve().parents[2]
+SEOUL = ZoneInfo("Asia/Seoul")
+
+
+def vertical() -> str:
+    """A fresh vertical per test, so a leftover of another test can never match."""
+    return f"t{uuid.uuid4().hex[:8]}"
+
+
+def write_originals(folder: Path, count: int, first_cd_idx: int = 1000) -> list[Path]:
+    paths = []
+    for i in range(count):
+        path = folder / f"{first_cd_idx + i}_1.jpg"
+        path.write_bytes(render(ImageSpec(width=640, height=480, seed=i, scene="portrait")))
+        paths.append(path)
+    return paths
+
+
+def upload_folder(catalog, folder: Path, name: str) -> catalog_upload.UploadPlan:
+    """What `harness upload FOLDER --vertical NAME` does."""
+    plan = catalog_upload.scan(folder, name, catalog.c["origin_prefix"])
+    existing = catalog.keys(catalog.c["upload_bucket"], f"{catalog.c['origin_prefix']}{name}/")
+    catalog_upload.compare_with_bucket(plan, existing)
+    result = catalog_upload.upload(catalog.s3, catalog.c["upload_bucket"], plan.to_upload)
+    assert result.failed == {}
+    return plan
+
+
+def test_fifty_entities_give_200_rows_and_200_served_objects_after_one_tick(catalog, tmp_path):
+    name = vertical()
+    write_originals(tmp_path, 50)
+    plan = upload_folder(catalog, tmp_path, name)
+    assert (len(plan.to_upload), len(plan.rejected)) == (50, 0)
+    catalog.wait_queued(50)
+    assert catalog.rows(name) == []  # nothing is catalogued before the schedule runs
+
+    tick = catalog.tick()
+    assert tick.ok, tick.error
+    assert tick.result["loaded_messages"] == 50 and tick.result["rows"] == 200
+
+    rows = catalog.rows(name)
+    assert len(rows) == 200
+    assert {(r["cd_idx"], r["image_size"]) for r in rows} == {
+        (cd, size) for cd in range(1000, 1050) for size in ("large", "medium", "small", "thumb")
+    }
+    sample = next(r for r in rows if r["cd_idx"] == 1007 and r["image_size"] == "medium")
+    assert sample["url"] == f"https://{catalog.c['cdn_host']}/{name}/medium/1007_medium_1.jpg"
+    assert (sample["width"], sample["height"]) == (640, 480)  # never upscaled
+    thumb = next(r for r in rows if r["cd_idx"] == 1007 and r["image_size"] == "thumb")
+    assert (thumb["width"], thumb["height"]) == (160, 120)
+    served = catalog.served_keys(name)
+    assert len(served) == 200
+    assert f"{name}/large/1049_large_1.jpg" in served
+    assert catalog.pending() == {"work_queue": 0, "dlq": 0, "resize_failures": 0}
+
+    report = verify(catalog, name)
+    assert report.ok, report.problems
+    assert len(report.entities) == 50
+    assert all((e.rows_found, e.objects_found) == (4, 4) for e in report.entities)
+
+
+def test_bad_names_and_non_jpegs_are_rejected_with_reasons(catalog):
+    name = vertical()
+    origin = f"{catalog.c['origin_prefix']}{name}/"
+    bad = {
+        f"{origin}photo.jpg": (render(ImageSpec(seed=1)), "BadName"),
+        f"{origin}21_1.JPG": (render(ImageSpec(seed=2)), "BadName"),
+        f"{origin}022_1.jpg": (render(ImageSpec(seed=3)), "BadName"),
+        f"{origin}notes.txt": (b"meeting notes\n", "BadName"),
+        f"{origin}23_1.jpg": (render(ImageSpec(format="png", seed=4)), "NotJpeg"),
+        f"{origin}24_1.jpg": (render(ImageSpec(damage="text")), "NotJpeg"),
+        f"{origin}25_1.jpg": (
+            render(ImageSpec(damage="truncated", width=800, height=600)),
+            "Unreadable",
+        ),
+    }
+    good = f"{origin}20_1.jpg"
+    # The seed's `aws s3 cp` would upload all of these: the function must catch them.
+    for key, (data, _) in bad.items():
+        catalog.upload(key, data)
+    catalog.upload(good, render(ImageSpec(seed=5, mode="CMYK")))
+
+    for key, (_, code) in bad.items():
+        record = catalog.wait_rejection(key)
+        assert record["code"] == code, record
+        assert record["reason"] and record["source"]["key"] == key
+    catalog.wait_queued(1)
+    assert catalog.tick().ok
+    assert {r["cd_idx"] for r in catalog.rows(name)} == {20}
+    assert len(catalog.served_keys(name)) == 4  # the good one only
+    assert len(catalog.rejections(name)) == len(bad)
+
+    # verify fails the entities whose upload was rejected, with the reason.
+    report = verify(catalog, name)
+    assert not report.ok
+    assert {r["source"]["key"] for r in report.rejections} == set(bad)
+    problems = {e.cd_idx: e.problems for e in report.entities if not e.ok}
+    assert sorted(problems) == [23, 24, 25]
+    assert all(len(p) == 1 and "image 1 was rejected" in p[0] for p in problems.values())
+    assert "(NotJpeg): the content is not JPEG" in problems[23][0]
+    assert verify(catalog, name, [20]).ok
+
+    # A fixed re-upload under the same key clears its rejection record.
+    fixed = f"{origin}23_1.jpg"
+    catalog.upload(fixed, render(ImageSpec(seed=6)))
+    wait_for(lambda: catalog.rejection(fixed) is None, 30, "the rejection record of the fix gone")
+    assert catalog.wait_queued(1) == 1
+
+
+def _load_catalog_db():
+    """lambdas/catalog_loader/catalog_db.py, as the loader runs it (its zip root on sys.path)."""
+    folder = PROJECT / "lambdas" / "catalog_loader"
+    sys.path.insert(0, str(folder))
+    try:
+        spec = importlib.util.spec_from_file_location("_e2e_catalog_db", folder / "catalog_db.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # dataclasses look their module up while defined
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(folder))
+
+
+def test_reupload_is_idempotent(catalog, tmp_path):
+    name = vertical()
+    paths = write_originals(tmp_path, 3, first_cd_idx=300)
+    upload_folder(catalog, tmp_path, name)
+    catalog.wait_queued(3)
+    assert catalog.tick().ok
+    before = {(r["cd_idx"], r["image_size"]): r for r in catalog.rows(name)}
+    assert len(before) == 12
+
+    # `harness upload` again: everything is already there (same size and ETag).
+    again = upload_folder(catalog, tmp_path, name)
+    assert (len(again.to_upload), len(again.already_uploaded)) == (0, 3)
+
+    # The same objects uploaded again (the seed's `aws s3 cp` would), one of them
+    # with new content: S3 notifies again, the resize runs again, the loader upserts.
+    for path in paths[:2]:
+        catalog.upload(catalog.origin_key(name, int(path.stem.split("_")[0]), 1), path.read_bytes())
+    changed = render(ImageSpec(width=900, height=600, seed=99))
+    catalog.upload(catalog.origin_key(name, 302, 1), changed)
+    catalog.wait_queued(3)
+    tick = catalog.tick()
+    assert tick.ok and tick.result["rows"] == 12
+
+    after = {(r["cd_idx"], r["image_size"]): r for r in catalog.rows(name)}
+    assert len(after) == 12  # no duplicates
+    assert {k: r["id"] for k, r in after.items()} == {k: r["id"] for k, r in before.items()}
+    assert after[(302, "large")]["width"] == 900 != before[(302, "large")]["width"]
+    assert after[(302, "large")]["source_etag"] != before[(302, "large")]["source_etag"]
+    assert after[(300, "large")]["url"] == before[(300, "large")]["url"]
+    assert verify(catalog, name).ok
+
+    # The unique key makes a duplicate row impossible, whoever writes it.
+    row = after[(300, "small")]
+    connection = catalog.database.admin.connect("celeb")
+    try:
+        with connection.cursor() as cursor, pytest.raises(pymysql.err.IntegrityError) as caught:
+            cursor.execute(
+                "INSERT INTO celeb_image_url (vertical, cd_idx, image_size, sequence, url, width,"
+                " height, bytes, resized_at) VALUES (%s, %s, %s, %s, %s, 1, 1, 1, NOW())",
+                (name, 300, "small", 1, row["url"]),
+            )
+    finally:
+        connection.close()
+    assert caught.value.args[0] == 1062  # ER_DUP_ENTRY
+
+
+def test_an_older_message_never_overwrites_a_newer_row(catalog):
+    """Redelivery out of order: the upsert keeps the newest rendition's values."""
+    catalog_db = _load_catalog_db()
+    name = vertical()
+    older = catalog_db.Row(
+        name, 7, "large", 1, "https://h/a", 100, 100, 1, "old", datetime(2026, 1, 1)
+    )
+    newer = catalog_db.Row(
+        name, 7, "large", 1, "https://h/a", 200, 200, 2, "new", datetime(2026, 1, 2)
+    )
+    loader = catalog.database.loader
+    credentials = catalog_db.Credentials(loader.host, loader.port, loader.username, loader.password)
+    connection = catalog_db.connect(credentials)
+    try:
+        catalog_db.upsert(connection, [newer])
+        catalog_db.upsert(connection, [older])
+        catalog_db.upsert(connection, [newer])
+    finally:
+        connection.close()
+    (row,) = catalog.rows(name)
+    assert (row["width"], row["source_etag"]) == (200, "new")
+
+
+def test_database_down_during_a_tick_loses_nothing(catalog, tmp_path):
+    name = vertical()
+    write_originals(tmp_path, 10, first_cd_idx=500)
+    upload_folder(catalog, tmp_path, name)
+    catalog.wait_queued(10)
+
+    with catalog.database_outage():
+        tick = catalog.tick()
+        assert not tick.ok
+        assert "cannot connect" in tick.error
+        assert catalog.queue_depth() == 10  # every message still queued
+        assert catalog.depth(catalog.c["dlq_url"]) == 0
+
+    tick = catalog.tick()
+    assert tick.ok, tick.error
+    assert tick.result["loaded_messages"] == 10
+    assert len(catalog.rows(name)) == 40
+    assert catalog.pending() == {"work_queue": 0, "dlq": 0, "resize_failures": 0}
+    assert verify(catalog, name).ok
+
+
+def test_the_deployed_schedule_runs_every_minute_from_seven_to_nine_seoul(catalog):
+    deployed = catalog.schedule()
+    defined = schedule.from_terraform(PROJECT)
+    assert deployed["ScheduleExpression"] == defined.expression == catalog.c["schedule_expression"]
+    assert deployed["ScheduleExpressionTimezone"] == defined.timezone == "Asia/Seoul"
+    assert deployed["State"] == "ENABLED"
+    assert deployed["FlexibleTimeWindow"] == {"Mode": "OFF"}
+    assert deployed["Target"]["Arn"] == catalog.c["loader_function_arn"]
+
+    cron = catalog.cron()
+    for hour, minute, fires in ((7, 0, True), (20, 59, True), (21, 1, False), (6, 59, False)):
+        at = datetime(2026, 5, 1, hour, minute, tzinfo=SEOUL)
+        assert cron.fires_at(at) is fires, f"{hour:02}:{minute:02} KST"
+
+    at = datetime(2026, 5, 1, 7, 0, tzinfo=SEOUL)
+    tick = catalog.tick(at)
+    assert tick.ok and tick.would_fire
+    assert tick.payload["source"] == "aws.scheduler"
+    assert tick.payload["scheduled_time"] == "2026-04-30T22:00:00Z"
+    assert tick.payload["schedule_arn"] == deployed["Arn"]
+    assert not catalog.tick(datetime(2026, 5, 1, 21, 1, tzinfo=SEOUL)).would_fire
+
+
+def test_a_resize_that_keeps_failing_ends_in_the_failures_queue_with_its_error(catalog):
+    """Not a bad file but a broken dependency (here the bucket the event names is gone):
+    Lambda retries the asynchronous invocation, then its on-failure destination keeps
+    the event and the error, where `harness rejects` shows them. Nothing half-done
+    reaches the work queue."""
+    key = f"{catalog.c['origin_prefix']}{vertical()}/1_1.jpg"
+    event = {
+        "Records": [
+            {
+                "eventSource": "aws:s3",
+                "eventName": "ObjectCreated:Put",
+                "s3": {
+                    "bucket": {"name": f"{catalog.c['upload_bucket']}-gone"},
+                    "object": {"key": key, "size": 1000, "eTag": "0123abcd"},
+                },
+            }
+        ]
+    }
+    catalog.lambda_.invoke(
+        FunctionName=catalog.c["resize_function"],
+        InvocationType="Event",  # as S3 invokes it
+        Payload=json.dumps(event).encode(),
+    )
+    failures = wait_for(
+        lambda: [f for f in catalog.resize_failures() if key in f["objects"]],
+        60,
+        f"the failed resize of {key} in the resize-failures queue",
+        interval=0.5,
+    )
+    assert failures[0]["condition"] == "RetriesExhausted"
+    assert failures[0]["attempts"] == 2  # the first try and the local env's one retry
+    assert "NoSuchBucket" in failures[0]["error"] and key in failures[0]["error"]
+    assert catalog.queue_depth() == 0
+
+
+def test_a_message_in_the_catalog_dlq_posts_to_slack(catalog):
+    """System A's alerting module watches system B's DLQ too."""
+    alarm = catalog.c["dlq_alarm_name"]
+    catalog.sqs.send_message(QueueUrl=catalog.c["dlq_url"], MessageBody='{"not": "loadable"}')
+    wait_for(lambda: catalog.alarm_state(alarm) == "ALARM", 60, f"{alarm} in ALARM", interval=1)
+    texts = wait_for(
+        lambda: [t for t in catalog.slack.texts() if alarm in t], 60, f"a Slack notice of {alarm}"
+    )
+    assert catalog.c["dlq_name"] in texts[0]
+
+
+def test_operator_commands_exit_non_zero_and_name_what_is_missing(catalog, tmp_path):
+    """`harness upload`, `clock tick` and `verify` as an operator runs them."""
+    name = vertical()
+    write_originals(tmp_path, 2, first_cd_idx=70)
+    (tmp_path / "71_2.jpg").write_bytes(render(ImageSpec(format="png")))
+    runner = CliRunner()
+
+    uploaded = runner.invoke(cli.main, ["upload", str(tmp_path), "--vertical", name])
+    assert uploaded.exit_code == 1  # one file was rejected (the others are uploaded)
+    assert "71_2.jpg" in uploaded.output and "not JPEG" in uploaded.output
+    catalog.wait_queued(2)
+
+    missing = runner.invoke(
+        cli.main, ["verify", "--vertical", name, "--cd-idx", "70", "--cd-idx", "99", "--json"]
+    )
+    assert missing.exit_code == 1
+    document = json.loads(missing.stdout)
+    problems = {e["cd_idx"]: e["problems"] for e in document["entities"]}
+    assert "no row for size large of image 1" in problems[70]
+    assert problems[99] == ["no original uploaded and no rows in the catalog"]
+    assert document["pending"]["work_queue"] == 2
+
+    ticked = runner.invoke(cli.main, ["clock", "tick", "--json"])
+    assert ticked.exit_code == 0, ticked.output
+    assert json.loads(ticked.stdout)["result"]["rows"] == 8
+
+    complete = runner.invoke(cli.main, ["verify", "--vertical", name, "--cd-idx", "70"])
+    assert complete.exit_code == 0, complete.output
+    again = runner.invoke(cli.main, ["upload", str(tmp_path), "--vertical", name, "--dry-run"])
+    assert "0 to upload, 2 already uploaded" in again.output
+
+
+def test_migrations_apply_once_and_an_edited_one_is_refused(catalog, tmp_path):
+    from harness import database
+    from harness.errors import HarnessError
+
+    name = f"9999_e2e_{uuid.uuid4().hex[:8]}.sql"
+    table = name.removesuffix(".sql")
+    (tmp_path / name).write_text(f"-- a test migration\nCREATE TABLE `{table}` (x INT);\n")
+    admin = catalog.database.admin
+    try:
+        assert database.migrate(admin, tmp_path) == [name]
+        assert database.migrate(admin, tmp_path) == []  # recorded: not applied twice
+        (tmp_path / name).write_text(f"CREATE TABLE `{table}` (x INT, y INT);\n")
+        with pytest.raises(HarnessError, match=f"migration {name} was changed after it was"):
+            database.migrate(admin, tmp_path)
+    finally:
+        connection = admin.connect("celeb")
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS `{table}`")
+            cursor.execute("DELETE FROM schema_migrations WHERE version = %s", (name,))
+        connection.close()

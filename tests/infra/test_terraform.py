@@ -1,0 +1,132 @@
+"""Offline proof of the Terraform: `validate` and `terraform test` (mock_provider "aws")
+for every module and environment under infra/, and `fmt`.
+
+Folders are discovered, not named, so a new module (system B's catalog) is checked as
+soon as it lands. Terraform runs on a staged copy of infra/ with its data folder in a
+temporary directory, so nothing is written into the source tree, and with the
+harness's CLI config, so providers come from the offline mirror when there is one.
+The folders run in parallel: a few seconds each, mostly provider start-up.
+"""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from harness import config, terraform
+from harness.errors import HarnessError
+from harness.offline_plan import stage_infra
+
+PROJECT = Path(__file__).resolve().parents[2]
+INFRA = PROJECT / "infra"
+FOLDERS = sorted(
+    p.relative_to(INFRA).as_posix()
+    for p in [*INFRA.glob("modules/*"), *INFRA.glob("envs/*")]
+    if p.is_dir() and any(p.glob("*.tf"))
+)
+
+
+def _check_folder(root: Path, data: Path, folder: str) -> tuple[str, str]:
+    """(outcome, output): outcome is "ok" or the step that failed."""
+    settings = config.load()
+    env = terraform.environment(settings, data / folder.replace("/", "_"), endpoint=None)
+    cwd = root / folder
+    steps = [
+        ("init", ["init", "-backend=false", "-input=false", "-no-color"]),
+        ("validate", ["validate", "-no-color"]),
+        ("test", ["test", "-no-color"]),
+    ]
+    output = ""
+    for step, args in steps:
+        try:
+            output = terraform.run(args, cwd, env, local=False, capture=True)
+        except HarnessError as exc:
+            return step, str(exc)
+    return "ok", output
+
+
+@pytest.fixture(scope="module")
+def terraform_results(tmp_path_factory) -> dict[str, tuple[str, str]]:
+    terraform.require_terraform()
+    base = tmp_path_factory.mktemp("tf")
+    root = stage_infra(PROJECT, base / "infra")
+    with ThreadPoolExecutor(max_workers=len(FOLDERS)) as pool:
+        futures = {f: pool.submit(_check_folder, root, base / "data", f) for f in FOLDERS}
+        return {folder: future.result() for folder, future in futures.items()}
+
+
+def test_modules_and_environments_are_discovered():
+    assert {"modules/labeling", "modules/alerting", "envs/local", "envs/aws"} <= set(FOLDERS)
+
+
+@pytest.mark.parametrize("folder", FOLDERS)
+def test_every_folder_has_terraform_tests(folder):
+    tests = list((INFRA / folder / "tests").glob("*.tftest.hcl"))
+    assert tests, f'infra/{folder} has no tests/*.tftest.hcl (plan-only, mock_provider "aws")'
+    for path in tests:
+        assert 'mock_provider "aws"' in path.read_text(), f"{path} must run offline"
+
+
+@pytest.mark.parametrize("folder", FOLDERS)
+def test_validate_and_terraform_test_pass(terraform_results, folder):
+    outcome, output = terraform_results[folder]
+    assert outcome == "ok", f"infra/{folder}: terraform {outcome} failed:\n{output}"
+    summary = re.search(r"Success! (\d+) passed, 0 failed", output)
+    assert summary and int(summary[1]) > 0, output[-2000:]
+
+
+def test_terraform_fmt(tmp_path):
+    settings = config.load()
+    env = terraform.environment(settings, tmp_path / "data", endpoint=None)
+    try:
+        terraform.run(
+            ["fmt", "-check", "-recursive", "-no-color"], INFRA, env, local=False, capture=True
+        )
+    except HarnessError as exc:
+        pytest.fail(f"run `terraform fmt -recursive infra`: {exc}")
+
+
+# --- envs/aws: production only --------------------------------------------------
+
+AWS_ENV = INFRA / "envs" / "aws"
+# What tflocal or a hand-made LocalStack setup would put in: none of it belongs on AWS.
+EMULATOR_MARKERS = re.compile(
+    r"endpoints\s*\{|skip_credentials_validation|skip_requesting_account_id|"
+    r"skip_metadata_api_check|s3_use_path_style|access_key\s*=|secret_key\s*=|"
+    r"localstack|localhost|127\.0\.0\.1|:4566|AWS_ENDPOINT_URL|rekognition_endpoint|"
+    r"\bstub\b|force_destroy\s*=\s*true",
+    re.IGNORECASE,
+)
+
+
+def _aws_env_sources() -> dict[str, str]:
+    return {p.name: p.read_text() for p in sorted(AWS_ENV.glob("*.tf"))}
+
+
+def test_aws_env_has_no_endpoint_overrides_or_stub_settings():
+    hits = [
+        f"{name}:{text[: m.start()].count(chr(10)) + 1}: {m.group(0)}"
+        for name, text in _aws_env_sources().items()
+        for m in EMULATOR_MARKERS.finditer(text)
+        if not text[: m.start()].rsplit("\n", 1)[-1].lstrip().startswith(("#", "//"))
+    ]
+    assert hits == []
+
+
+def test_aws_env_variables_are_production_only():
+    names = set(re.findall(r'variable\s+"([\w-]+)"', "".join(_aws_env_sources().values())))
+    assert not {n for n in names if re.search(r"endpoint|stub|localstack|encrypt_topic", n)}
+    assert "slack_webhook_url" in names
+
+
+def test_aws_env_has_an_encrypted_s3_backend_with_locking():
+    versions = (AWS_ENV / "versions.tf").read_text()
+    backend = re.search(r'backend\s+"(\w+)"\s*\{(.*?)\}', versions, re.S)
+    assert backend and backend[1] == "s3"
+    settings = dict(re.findall(r"(\w+)\s*=\s*(\S+)", backend[2]))
+    assert settings.get("use_lockfile") == "true" and settings.get("encrypt") == "true"
+    # Partial configuration: where the state lives is the user's, given at init.
+    assert "bucket" not in settings and "key" not in settings

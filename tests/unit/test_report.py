@@ -1,0 +1,216 @@
+"""Run reports: JSON round trip, a self-contained and escaped HTML, rendered by Chromium."""
+
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+
+import pytest
+
+from harness import browser, report
+from harness.report import ReportError
+
+T0 = 1_800_000_000.0
+SCRIPT_KEY = 'ingest/</script><script>document.title="pwned"</script>.jpg'
+IMG_KEY = "ingest/<img src=x onerror=\"document.title='pwned'\">.jpg"
+
+
+def hop(dt: float, name: str, **detail) -> dict:
+    return {"at": T0 + dt, "hop": name, "detail": detail}
+
+
+def synthetic_run() -> dict:
+    labeled = [
+        hop(0.0, "upload", size=15620, via="S3 event time"),
+        hop(0.012, "sns_publish", sns_message_id="m-1"),
+        hop(0.020, "sqs_delivery", queue="tap"),
+        hop(1.1, "sqs_receive", receive_count=1, message_id="q-1"),
+        hop(1.1, "lambda", function="labeler", duration_ms=77.5, outcome="labeled", error=None),
+        hop(1.15, "rekognition", outcome="labels", labels=12, error=None),
+        hop(1.25, "result", result_key="results/a.jpg.json", labels=["City", "Person"]),
+    ]
+    poison = [
+        hop(0.0, "upload", size=12),
+        *[
+            hop(
+                1.0 + 10 * i,
+                "lambda",
+                function="labeler",
+                duration_ms=30.0,
+                error="InvalidImageFormatException <b>bad</b>",
+            )
+            for i in range(3)
+        ],
+        hop(21.5, "dlq", attempts=3, error="Request has invalid image format"),
+        hop(35.0, "alarm", to="ALARM", **{"from": "OK"}),
+        hop(35.2, "slack", status=200, text="DLQ depth 1", error=None),
+    ]
+    return {
+        "schema": 1,
+        "started_at": T0 - 2,
+        "finished_at": T0 + 40,
+        "target": "local",
+        "scenarios": [
+            {
+                "name": "happy path",
+                "file": "scenarios/happy.yaml",
+                "status": "passed",
+                "reason": None,
+                "duration_s": 3.2,
+                "steps": [
+                    {
+                        "index": 0,
+                        "kind": "upload",
+                        "status": "passed",
+                        "duration_s": 0.1,
+                        "detail": {"count": 1},
+                        "error": None,
+                    }
+                ],
+                "objects": {"ingest/a.jpg": labeled},
+                "counts": {"uploads": 1, "results": 1},
+            },
+            {
+                "name": "poison <b>goes</b> & stays",
+                "file": "scenarios/poison.yaml",
+                "status": "failed",
+                "reason": 'expected 0 in the DLQ, found 1 <i>"really"</i>',
+                "duration_s": 40.0,
+                "steps": [
+                    {
+                        "index": 0,
+                        "kind": "wait",
+                        "status": "failed",
+                        "duration_s": 30.0,
+                        "detail": {},
+                        "error": "timed out",
+                    }
+                ],
+                "objects": {SCRIPT_KEY: poison, IMG_KEY: [], "ingest/never.jpg": []},
+                "counts": {"dlq": 1},
+            },
+            {
+                "name": "on aws only",
+                "file": "scenarios/aws.yaml",
+                "status": "skipped",
+                "reason": "needs target aws",
+                "duration_s": 0.0,
+                "steps": [],
+                "objects": {},
+                "counts": {},
+            },
+        ],
+    }
+
+
+def embedded_json(page: str) -> dict:
+    match = re.search(r'<script type="application/json" id="run-data">(.*?)</script>', page, re.S)
+    assert match is not None
+    return json.loads(match.group(1))
+
+
+def test_write_creates_both_files_and_the_json_round_trips(tmp_path):
+    run = synthetic_run()
+    json_path, html_path = report.write(run, tmp_path / "nested" / "run")
+    assert json_path == tmp_path / "nested" / "run" / "report.json"
+    assert json.loads(json_path.read_text(encoding="utf-8")) == run
+    assert embedded_json(html_path.read_text(encoding="utf-8")) == run
+
+
+def test_html_is_self_contained_and_run_text_cannot_break_out(tmp_path):
+    page = report.write(synthetic_run(), tmp_path)[1].read_text(encoding="utf-8")
+    assert not re.search(r"(src|href)\s*=\s*[\"']?(https?:)?//", page)
+    assert "<link" not in page and "@import" not in page and "url(" not in page
+    assert page.count("<script") == 2 and page.count("</script>") == 2
+    assert "<b>goes</b>" not in page and "poison &lt;b&gt;goes&lt;/b&gt; &amp; stays" in page
+    assert "&lt;i&gt;&quot;really&quot;&lt;/i&gt;" in page
+    assert "<img" not in page
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda r: r.update(schema=2), "run.schema must be 1"),
+        (lambda r: r.pop("finished_at"), "run.finished_at"),
+        (lambda r: r["scenarios"][1].update(status="broken"), r"scenarios\[1\]\.status"),
+        (lambda r: r["scenarios"][0].update(name=None), r"scenarios\[0\]\.name"),
+        (
+            lambda r: r["scenarios"][0]["objects"]["ingest/a.jpg"].append({"hop": "x"}),
+            r"objects\['ingest/a.jpg'\]",
+        ),
+    ],
+)
+def test_a_run_that_breaks_the_schema_is_refused_naming_the_field(tmp_path, change, message):
+    run = synthetic_run()
+    change(run)
+    with pytest.raises(ReportError, match=message):
+        report.write(run, tmp_path)
+    assert not (tmp_path / "report.html").exists()
+
+
+def test_default_dir_is_new_per_run_and_honours_the_setting(tmp_path, monkeypatch):
+    monkeypatch.setenv("HARNESS_REPORTS_DIR", str(tmp_path))
+    first = report.default_dir(T0)
+    assert first.parent == tmp_path and not first.exists()
+    first.mkdir()
+    second = report.default_dir(T0)
+    assert second != first and second.name.startswith(first.name)
+    monkeypatch.delenv("HARNESS_REPORTS_DIR")
+    assert report.default_dir(T0).parent.name == "reports"
+
+
+class Dom(HTMLParser):
+    """Elements of Chromium's DOM dump: (tag, attributes) in document order."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.elements: list[tuple[str, dict]] = []
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        self.elements.append((tag, dict(attrs)))
+
+    def having_class(self, name: str) -> list[dict]:
+        return [a for _, a in self.elements if name in (a.get("class") or "").split()]
+
+
+def test_headless_chromium_renders_every_hop_and_highlights_errors(tmp_path):
+    run = synthetic_run()
+    html_path = report.write(run, tmp_path)[1]
+    dom_text = browser.dump_dom(html_path)
+    dom = Dom(dom_text)
+
+    body = next(a for tag, a in dom.elements if tag == "body")
+    assert body.get("data-rendered") == "true"  # the script ran to its end
+    assert (
+        "<title>Pipeline harness run" in dom_text and "pwned" not in dom_text.split("</title>")[0]
+    )
+
+    all_hops = [h for s in run["scenarios"] for hops in s["objects"].values() for h in hops]
+    rows = dom.having_class("hop-row")
+    assert [r["data-hop"] for r in rows] == [
+        h["hop"] for s in run["scenarios"] for _, hops in sorted(s["objects"].items()) for h in hops
+    ]
+    erroneous = sum(1 for h in all_hops if h["detail"].get("error"))
+    assert erroneous == 4  # three failed labeler runs and the DLQ
+    assert len([r for r in rows if "error" in r["class"].split()]) == erroneous
+    markers = dom.having_class("marker")
+    assert len(markers) == len(all_hops)
+    assert len([m for m in markers if "error" in m["class"].split()]) == erroneous
+    assert len([r for r in rows if "warn" in r["class"].split()]) == 1  # alarm to ALARM
+    assert len(dom.having_class("scenario-row")) == 3
+    assert len(dom.having_class("object")) == 4
+    assert [a["data-key"] for a in dom.having_class("object") if a.get("data-errors") != "0"] == [
+        SCRIPT_KEY
+    ]
+
+    assert dom_text.count('class="outcome result">result<') == 1
+    assert dom_text.count('class="outcome dlq">dlq<') == 1
+    assert dom_text.count('class="outcome not-processed">not processed<') == 2
+
+    # times are relative to the upload; run text is shown as text, never as markup
+    assert "+0.000 s" in dom_text and "+1.250 s" in dom_text and "+35.200 s" in dom_text
+    assert not any(tag == "img" for tag, _ in dom.elements)
+    assert "&lt;/script&gt;&lt;script&gt;document.title=" in dom_text
+    assert "InvalidImageFormatException &lt;b&gt;bad&lt;/b&gt;" in dom_text
