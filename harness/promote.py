@@ -197,6 +197,14 @@ def check_variables(options: PromoteOptions, environ: Mapping[str, str]) -> None
         or _var_files_define(options.var_files, "slack_webhook_url")
     ):
         raise HarnessError(NO_WEBHOOK)
+    if not (
+        environ.get("TF_VAR_catalog_cdn_host")
+        or _var_files_define(options.var_files, "catalog_cdn_host")
+    ):
+        raise HarnessError(
+            "no catalog_cdn_host: the catalog's image URLs need the CDN host "
+            "(e.g. image.example.com); set it in a --var-file or TF_VAR_catalog_cdn_host"
+        )
 
 
 def preflight(options: PromoteOptions, environ: Mapping[str, str]) -> list[str]:

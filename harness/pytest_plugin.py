@@ -129,6 +129,8 @@ def catalog_pipeline(labeling_deployment: dict, harness_settings: Settings):
 
 @pytest.fixture
 def catalog(catalog_pipeline):
-    """The catalog pipeline (system B), emptied before the test: buckets, queues, table."""
+    """The catalog pipeline (system B), emptied before the test (buckets, queues, table,
+    alarms) and after it, so no message it left can raise an alarm during the next test."""
     catalog_pipeline.reset()
-    return catalog_pipeline
+    yield catalog_pipeline
+    catalog_pipeline.reset()

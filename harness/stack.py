@@ -141,4 +141,16 @@ def status(settings: Settings) -> dict:
         },
         "stubs": {"healthy": _stubs_healthy(settings)},
         "processes": [{"name": r["name"], "pid": r["pid"]} for r in records.all()],
+        "deployments": _deployments(settings),
     }
+
+
+def _deployments(settings: Settings) -> dict[str, str]:
+    from harness import deploy
+
+    record = deploy.deployed(settings, "local")
+    if not record:
+        return {}
+    current = record["fingerprint"] == deploy.fingerprint(settings)
+    applied = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record["applied_at"]))
+    return {"local": f"applied {applied}, " + ("up to date" if current else "out of date")}

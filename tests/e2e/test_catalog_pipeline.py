@@ -259,11 +259,18 @@ def test_the_deployed_schedule_runs_every_minute_from_seven_to_nine_seoul(catalo
     assert not catalog.tick(datetime(2026, 5, 1, 21, 1, tzinfo=SEOUL)).would_fire
 
 
-def test_a_resize_that_keeps_failing_ends_in_the_failures_queue_with_its_error(catalog):
-    """Not a bad file but a broken dependency (here the bucket the event names is gone):
-    Lambda retries the asynchronous invocation, then its on-failure destination keeps
-    the event and the error, where `harness rejects` shows them. Nothing half-done
-    reaches the work queue."""
+def test_failed_work_ends_in_alarmed_queues_and_posts_to_slack(catalog):
+    """A resize that keeps failing (here the bucket the event names is gone, not a bad
+    file): Lambda retries the asynchronous invocation, then its on-failure destination
+    keeps the event and the error, where `harness rejects` shows them; nothing
+    half-done reaches the work queue. That queue and the DLQ are alarmed through system
+    A's alerting module: both alarms post to Slack (one test: the waits overlap)."""
+    alarms = {
+        catalog.c["resize_failures_alarm_name"]: catalog.c["resize_failures_queue_name"],
+        catalog.c["dlq_alarm_name"]: catalog.c["dlq_name"],
+    }
+    for alarm in alarms:
+        wait_for(lambda a=alarm: catalog.alarm_state(a) != "ALARM", 60, f"{alarm} not in ALARM", 1)
     key = f"{catalog.c['origin_prefix']}{vertical()}/1_1.jpg"
     event = {
         "Records": [
@@ -282,6 +289,9 @@ def test_a_resize_that_keeps_failing_ends_in_the_failures_queue_with_its_error(c
         InvocationType="Event",  # as S3 invokes it
         Payload=json.dumps(event).encode(),
     )
+    # What the loader cannot load ends in the DLQ (SQS moves it after maxReceiveCount).
+    catalog.sqs.send_message(QueueUrl=catalog.c["dlq_url"], MessageBody='{"not": "loadable"}')
+
     failures = wait_for(
         lambda: [f for f in catalog.resize_failures() if key in f["objects"]],
         60,
@@ -293,16 +303,13 @@ def test_a_resize_that_keeps_failing_ends_in_the_failures_queue_with_its_error(c
     assert "NoSuchBucket" in failures[0]["error"] and key in failures[0]["error"]
     assert catalog.queue_depth() == 0
 
-
-def test_a_message_in_the_catalog_dlq_posts_to_slack(catalog):
-    """System A's alerting module watches system B's DLQ too."""
-    alarm = catalog.c["dlq_alarm_name"]
-    catalog.sqs.send_message(QueueUrl=catalog.c["dlq_url"], MessageBody='{"not": "loadable"}')
-    wait_for(lambda: catalog.alarm_state(alarm) == "ALARM", 60, f"{alarm} in ALARM", interval=1)
-    texts = wait_for(
-        lambda: [t for t in catalog.slack.texts() if alarm in t], 60, f"a Slack notice of {alarm}"
-    )
-    assert catalog.c["dlq_name"] in texts[0]
+    for alarm, queue in alarms.items():
+        texts = wait_for(
+            lambda a=alarm: [t for t in catalog.slack.texts() if a in t],
+            60,
+            f"a Slack notice of {alarm}",
+        )
+        assert queue in texts[0]
 
 
 def test_operator_commands_exit_non_zero_and_name_what_is_missing(catalog, tmp_path):
@@ -310,12 +317,17 @@ def test_operator_commands_exit_non_zero_and_name_what_is_missing(catalog, tmp_p
     name = vertical()
     write_originals(tmp_path, 2, first_cd_idx=70)
     (tmp_path / "71_2.jpg").write_bytes(render(ImageSpec(format="png")))
+    # A 12-megapixel original over the multipart threshold: resuming must compare
+    # against S3's multipart ETag.
+    big = tmp_path / "72_1.jpg"
+    big.write_bytes(render(ImageSpec(width=4000, height=3000, scene="noise", quality=90)))
+    assert big.stat().st_size > catalog_upload.PART_SIZE
     runner = CliRunner()
 
     uploaded = runner.invoke(cli.main, ["upload", str(tmp_path), "--vertical", name])
     assert uploaded.exit_code == 1  # one file was rejected (the others are uploaded)
     assert "71_2.jpg" in uploaded.output and "not JPEG" in uploaded.output
-    catalog.wait_queued(2)
+    catalog.wait_queued(3)
 
     missing = runner.invoke(
         cli.main, ["verify", "--vertical", name, "--cd-idx", "70", "--cd-idx", "99", "--json"]
@@ -325,16 +337,20 @@ def test_operator_commands_exit_non_zero_and_name_what_is_missing(catalog, tmp_p
     problems = {e["cd_idx"]: e["problems"] for e in document["entities"]}
     assert "no row for size large of image 1" in problems[70]
     assert problems[99] == ["no original uploaded and no rows in the catalog"]
-    assert document["pending"]["work_queue"] == 2
+    assert document["pending"]["work_queue"] == 3
 
     ticked = runner.invoke(cli.main, ["clock", "tick", "--json"])
     assert ticked.exit_code == 0, ticked.output
-    assert json.loads(ticked.stdout)["result"]["rows"] == 8
+    assert json.loads(ticked.stdout)["result"]["rows"] == 12
 
-    complete = runner.invoke(cli.main, ["verify", "--vertical", name, "--cd-idx", "70"])
+    complete = runner.invoke(
+        cli.main, ["verify", "--vertical", name, "--cd-idx", "70", "--cd-idx", "72"]
+    )
     assert complete.exit_code == 0, complete.output
+    large = next(r for r in catalog.rows(name, [72]) if r["image_size"] == "large")
+    assert (large["width"], large["height"]) == (1280, 960)
     again = runner.invoke(cli.main, ["upload", str(tmp_path), "--vertical", name, "--dry-run"])
-    assert "0 to upload, 2 already uploaded" in again.output
+    assert "0 to upload, 3 already uploaded" in again.output
 
 
 def test_migrations_apply_once_and_an_edited_one_is_refused(catalog, tmp_path):

@@ -44,6 +44,7 @@ def user(aws_home, monkeypatch) -> Path:
     )
     monkeypatch.setenv("AWS_PROFILE", "deploy")
     monkeypatch.setenv("TF_VAR_slack_webhook_url", WEBHOOK)
+    monkeypatch.setenv("TF_VAR_catalog_cdn_host", "image.example.com")
     backend = aws_home / "backend.hcl"
     backend.write_text(
         'bucket = "acme-tfstate"\nkey = "imgpipe/system-a.tfstate"\nregion = "ap-northeast-2"\n'
@@ -154,6 +155,10 @@ def test_missing_region_and_webhook_are_refused(user, monkeypatch):
     monkeypatch.delenv("TF_VAR_slack_webhook_url")
     options = PromoteOptions(backend_config=(str(user),), region="ap-northeast-2")
     with pytest.raises(HarnessError, match="TF_VAR_slack_webhook_url"):
+        promote.plan(config.load(), options, runner=runner)
+    monkeypatch.setenv("TF_VAR_slack_webhook_url", WEBHOOK)
+    monkeypatch.delenv("TF_VAR_catalog_cdn_host")
+    with pytest.raises(HarnessError, match="no catalog_cdn_host"):
         promote.plan(config.load(), options, runner=runner)
     assert runner.calls == []
 
