@@ -224,6 +224,8 @@ def bench(ctx: click.Context, images: int, rate: float, no_cold: bool, out: Path
             )
     console.print(table)
     console.print(results["verdict"]["where_latency_goes"])
+    if "where_throughput_goes" in results["verdict"]:
+        console.print(results["verdict"]["where_throughput_goes"])
 
 
 @main.command()

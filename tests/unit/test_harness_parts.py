@@ -87,3 +87,25 @@ def test_cli_turns_harness_errors_into_one_line_and_exit_2(monkeypatch):
     assert result.exit_code == 2
     assert "HARNESS_BACKEND='nonsense' is unknown" in result.output
     assert "Traceback" not in result.output
+
+
+def test_bench_verdict_marks_misses_and_says_where_time_goes():
+    from harness import bench
+
+    results = {
+        "warm_start_s": 0.05,
+        "latency": {"p50_s": 1.5},
+        "throughput": [
+            {"batch_size": 1, "uploaders": 8, "images_per_s": 8.8},
+            {"batch_size": 10, "uploaders": 8, "images_per_s": 18.7},
+        ],
+        "dlq_to_slack_s": 12.5,
+        "lambda_duration_ms": {"p50": 51.0},
+    }
+    verdict = bench._verdict(results)
+    assert verdict["warm_start_s"]["met"] is True
+    assert verdict["latency_p50_s"]["met"] is False
+    assert verdict["throughput_images_per_s"] == {"measured": 18.7, "target": 20.0, "met": False}
+    assert "batch 10, 8 uploaders" in verdict["where_throughput_goes"]
+    assert "median Lambda execution 51 ms of a median 1500 ms" in verdict["where_latency_goes"]
+    assert bench._percentile([5, 1, 3, 2, 4], 50) == 3
