@@ -28,7 +28,7 @@ demo: $(STAMP)
 test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --durations=15 $(PYTEST_ARGS)
 
 unit: $(STAMP) browser
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
