@@ -22,7 +22,7 @@ from harness import aws, deploy, localstack, stack
 from harness.config import Settings
 from harness.fixtures import ImageSpec, render
 from harness.labeling import LabelingPipeline, wait_for
-from harness.processes import ProcessRecords
+from harness.processes import ProcessRecords, peak_rss_mb
 
 TARGETS = {
     "warm_start_s": 5.0,
@@ -31,16 +31,6 @@ TARGETS = {
     "dlq_to_slack_s": 20.0,
 }
 REPORT_RE = re.compile(r"REPORT RequestId: \S+\s+Duration: ([\d.]+) ms")
-
-
-def _peak_rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
 
 
 class MemorySampler:
@@ -56,7 +46,7 @@ class MemorySampler:
     def _run(self) -> None:
         while not self._stop.wait(0.5):
             for record in self.records.all():
-                peak = _peak_rss_mb(record["pid"])
+                peak = peak_rss_mb(record["pid"])
                 if record["name"] == localstack.RECORD:
                     self.localstack_mb = max(self.localstack_mb, peak)
                 elif record["name"].startswith("lambda-"):

@@ -158,14 +158,14 @@ def deploy(
         progress,
         log_path=work / "apply.log",
     )
-    outputs = json.loads(
+    outputs = terraform.output_values(
         terraform.run(["output", "-json", *state], source, tf_env, local=False, capture=True)
     )
     record = {
         "env": env,
         "fingerprint": current,
         "packages": {name: package.sha256_base64 for name, package in packages.items()},
-        "outputs": {name: value["value"] for name, value in outputs.items()},
+        "outputs": outputs,
         "applied_at": time.time(),
         "apply_seconds": round(time.monotonic() - started, 1),
     }

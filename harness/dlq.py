@@ -53,13 +53,7 @@ def peek(sqs, queue_url: str, limit: int = 100) -> list[dict]:
     returns others) and every message is made visible again before returning. The receive
     count grows, which is harmless on a DLQ (it has no redrive policy of its own).
     """
-    first = sqs.receive_message(
-        QueueUrl=queue_url,
-        MaxNumberOfMessages=10,
-        VisibilityTimeout=0,
-        WaitTimeSeconds=0,
-        AttributeNames=["All"],
-    ).get("Messages", [])
+    first = _receive(sqs, queue_url, visibility_timeout=0)
     if len(first) < 10:
         # Everything fits in one page: nothing is hidden, so reading the DLQ never makes
         # its depth alarm see an empty queue (and flap, and post to Slack again).
@@ -68,14 +62,7 @@ def peek(sqs, queue_url: str, limit: int = 100) -> list[dict]:
     empty_polls = 0
     try:
         while len(seen) < limit and empty_polls < 3:
-            response = sqs.receive_message(
-                QueueUrl=queue_url,
-                MaxNumberOfMessages=10,
-                VisibilityTimeout=30,
-                WaitTimeSeconds=0,
-                AttributeNames=["All"],
-            )
-            messages = response.get("Messages", [])
+            messages = _receive(sqs, queue_url, visibility_timeout=30)
             if not messages:
                 empty_polls += 1
             for message in messages:
@@ -83,6 +70,16 @@ def peek(sqs, queue_url: str, limit: int = 100) -> list[dict]:
     finally:
         _release(sqs, queue_url, list(seen.values()))
     return list(seen.values())[:limit]
+
+
+def _receive(sqs, queue_url: str, visibility_timeout: int) -> list[dict]:
+    return sqs.receive_message(
+        QueueUrl=queue_url,
+        MaxNumberOfMessages=10,
+        VisibilityTimeout=visibility_timeout,
+        WaitTimeSeconds=0,
+        AttributeNames=["All"],
+    ).get("Messages", [])
 
 
 def _release(sqs, queue_url: str, messages: list[dict]) -> None:

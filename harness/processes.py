@@ -33,6 +33,17 @@ def is_alive(pid: int, start_ticks: str | None = None) -> bool:
     return start_ticks is None or ticks == start_ticks
 
 
+def peak_rss_mb(pid: int) -> float:
+    """Peak resident memory of a running process (VmHWM), 0 when it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 class ProcessRecords:
     def __init__(self, state_dir: Path) -> None:
         self.dir = state_dir / "processes"

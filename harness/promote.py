@@ -361,8 +361,7 @@ def apply(
     run(init_args(backend), directory, env)
     run(["apply", "-input=false", "-no-color", str(plan_file)], directory, env)
     plan_file.unlink(missing_ok=True)  # a saved plan is applied once
-    outputs = json.loads(run(["output", "-json"], directory, env))
-    values = {name: item["value"] for name, item in outputs.items()}
+    values = terraform.output_values(run(["output", "-json"], directory, env))
     (work / "outputs.json").write_text(json.dumps(values, indent=2))
     return values
 
@@ -380,10 +379,10 @@ def stack_outputs(
     directory = env_dir(settings, options.env)
     env = terraform_env(settings, options.env, environ)
     run(init_args(backend), directory, env)
-    outputs = json.loads(run(["output", "-json"], directory, env))
-    if not outputs:
+    values = terraform.output_values(run(["output", "-json"], directory, env))
+    if not values:
         raise HarnessError("the stack has no outputs: run `harness promote apply` first")
-    return {name: item["value"] for name, item in outputs.items()}
+    return values
 
 
 # --- smoke test -----------------------------------------------------------------

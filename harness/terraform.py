@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import json
 import os
 import re
 import shutil
@@ -100,6 +101,11 @@ def environment(settings: Settings, data_dir: Path, endpoint: str | None) -> dic
             }
         )
     return env
+
+
+def output_values(output_json: str) -> dict:
+    """The values of `terraform output -json` (which wraps each in type and sensitivity)."""
+    return {name: item["value"] for name, item in json.loads(output_json).items()}
 
 
 def require_terraform() -> str:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from harness.labeling import wait_for
 from harness.packaging import zip_dirs
 
 PROBE = Path(__file__).parent / "functions" / "probe"
@@ -25,18 +25,6 @@ TRUST = json.dumps(
         ],
     }
 )
-
-
-def wait_for(check, timeout: float = 30.0, interval: float = 0.2):
-    """Poll `check` until it returns something truthy; fail with the last value."""
-    deadline = time.monotonic() + timeout
-    value = None
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(interval)
-    pytest.fail(f"condition not met in {timeout} s (last value: {value!r})")
 
 
 @pytest.fixture(scope="module")

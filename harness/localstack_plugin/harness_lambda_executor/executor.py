@@ -35,7 +35,7 @@ from localstack.services.lambda_.invocation.runtime_executor import (
     RuntimeExecutor,
 )
 
-from harness.processes import ProcessRecords
+from harness.processes import ProcessRecords, peak_rss_mb
 from harness_lambda_executor import interpreters
 from harness_lambda_executor.runtime_api import (
     PendingInvocation,
@@ -292,15 +292,7 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
 
     def _max_memory_mb(self) -> int:
         process = self._process
-        if process is None:
-            return 0
-        try:
-            for line in Path(f"/proc/{process.pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) // 1024
-        except OSError:
-            pass
-        return 0
+        return 0 if process is None else int(peak_rss_mb(process.pid))
 
     # --- addresses --------------------------------------------------------------------
 
