@@ -36,7 +36,7 @@ unit: $(STAMP) browser
 # Headless Chromium (Debian package `chromium`) for the HTML report test: installed
 # with apt-get once when missing, nothing to do afterwards.
 browser: $(STAMP)
-	@$(BIN)/python -m harness.browser
+	@$(BIN)/python -m harness.observe.browser
 
 down: $(STAMP)
 	$(BIN)/harness down

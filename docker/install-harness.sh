@@ -9,5 +9,5 @@ python -m pip install --no-cache-dir --disable-pip-version-check --quiet "$proje
 harness --help >/dev/null
 harness replay --help >/dev/null
 python -m harness.stubs --help >/dev/null
-python -c "import harness.docker_backend, harness.replay, testcontainers"
+python -c "import harness.runtime.backends.docker, harness.events.replay, testcontainers"
 echo "harness installed: $(command -v harness)"

@@ -37,7 +37,7 @@ def _int(name: str, default: int) -> int:
     try:
         return int(raw)
     except ValueError as exc:
-        from harness.errors import HarnessError
+        from harness.util.errors import HarnessError
 
         raise HarnessError(f"{name}={raw!r} is not a whole number") from exc
 
@@ -114,7 +114,7 @@ def load() -> Settings:
     settings = Settings()
     if settings.backend == "auto":
         # Imported here: only `auto` needs to ask whether a Docker daemon answers.
-        from harness.docker_backend import resolve_auto
+        from harness.runtime.backends.docker import resolve_auto
 
         settings = resolve_auto(settings)
     return settings

@@ -13,8 +13,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from harness import aws, config, stack
+from harness import config
 from harness.config import Settings
+from harness.runtime import aws, stack
 
 
 class _SessionStack:
@@ -92,7 +93,7 @@ def aws_client(harness_stack: stack.StackState, harness_settings: Settings):
 @pytest.fixture(scope="session")
 def labeling_deployment(harness_stack: stack.StackState, harness_settings: Settings) -> dict:
     """`infra/envs/local` deployed once per session (skipped when nothing changed)."""
-    from harness import deploy
+    from harness.build import deploy
 
     record = deploy.deploy(harness_settings, progress=lambda m: print(f"[harness] {m}"))
     return record["outputs"]
@@ -101,7 +102,7 @@ def labeling_deployment(harness_stack: stack.StackState, harness_settings: Setti
 @pytest.fixture
 def labeling(labeling_deployment: dict, harness_settings: Settings):
     """The labeling pipeline, emptied before the test: buckets, queues, stubs, alarm."""
-    from harness.labeling import LabelingPipeline
+    from harness.systems.labeling.pipeline import LabelingPipeline
 
     pipeline = LabelingPipeline(harness_settings, labeling_deployment)
     pipeline.reset()
@@ -114,9 +115,9 @@ def catalog_pipeline(labeling_deployment: dict, harness_settings: Settings):
 
     A MariaDB the session started is stopped at its end (one that ran before stays).
     """
-    from harness import mariadb
-    from harness.catalog import CatalogPipeline
-    from harness.processes import ProcessRecords
+    from harness.runtime import mariadb
+    from harness.systems.catalog.pipeline import CatalogPipeline
+    from harness.util.processes import ProcessRecords
 
     ran_before = ProcessRecords(harness_settings.state_dir).get(mariadb.RECORD) is not None
     pipeline = CatalogPipeline.open(

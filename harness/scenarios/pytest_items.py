@@ -66,7 +66,7 @@ def _test_function(scenario: schema.Scenario):
     """A plain function so pytest injects the plugin's session fixtures into it."""
 
     def run_scenario(request: pytest.FixtureRequest, labeling_deployment: dict, harness_settings):
-        from harness.labeling import LabelingPipeline
+        from harness.systems.labeling.pipeline import LabelingPipeline
 
         pipeline = LabelingPipeline(harness_settings, labeling_deployment)
         result = runner.run_scenario(scenario, pipeline, target="local")

@@ -3,8 +3,8 @@
 One scenario run: reset the stack (see `isolation`), run the steps in order with a
 fresh `{scenario}` key part, stop at the first failed step (the rest are reported as
 not run), then count what happened to the scenario's objects and collect their
-timelines (`harness.timeline`). `run_all` wraps the scenario results in the run
-document that `harness.report` renders (schema in docs/scenarios.md).
+timelines (`harness.observe.timeline`). `run_all` wraps the scenario results in the run
+document that `harness.observe.report` renders (schema in docs/scenarios.md).
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
-from harness.labeling import LabelingPipeline
 from harness.scenarios import isolation
 from harness.scenarios.model import SkipStep, StepFailed
 from harness.scenarios.runtime import Runtime
 from harness.scenarios.schema import Scenario, StepSpec
+from harness.systems.labeling.pipeline import LabelingPipeline
 
 RUN_SCHEMA = 1
 
@@ -112,7 +112,7 @@ def _final_counts(rt: Runtime) -> dict[str, Any]:
 def _start_tap(pipeline: LabelingPipeline, notes: list[str]) -> Any:
     """An unfiltered queue on the topic, for the timelines' SNS/SQS hops (test gear)."""
     try:
-        from harness.tap import Tap
+        from harness.observe.tap import Tap
 
         return Tap(pipeline).start()
     except Exception as exc:  # timelines get fewer hops; the scenario still runs
@@ -125,7 +125,7 @@ def _timelines(rt: Runtime, tap: Any, notes: list[str]) -> dict[str, list[dict]]
     if not keys:
         return {}
     try:
-        from harness import timeline
+        from harness.observe import timeline
     except ImportError as exc:
         notes.append(f"object timelines unavailable: {exc}")
         return {}
@@ -271,7 +271,7 @@ def write_report(run: dict, out_dir: Path | None = None) -> tuple[Path, Path] | 
     """Write the JSON and HTML reports (default: a new `reports/<time>/`); returns their
     paths, or why they were not written."""
     try:
-        from harness import report
+        from harness.observe import report
     except ImportError as exc:
-        return f"report not written: harness.report is not available ({exc})"
+        return f"report not written: harness.observe.report is not available ({exc})"
     return report.write(run, out_dir or report.default_dir(run["started_at"]))

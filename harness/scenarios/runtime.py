@@ -7,10 +7,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness import aws, dlq
-from harness.labeling import LabelingPipeline
+from harness.events import dlq
+from harness.runtime import aws
 from harness.scenarios import templates
 from harness.scenarios.model import ALL_OBJECTS, ObjectsRef
+from harness.systems.labeling.pipeline import LabelingPipeline
 
 TARGETS = ("local", "aws")
 

@@ -17,7 +17,7 @@ import sys
 import threading
 from types import FrameType
 
-from harness.stubs._http import HOST
+from harness.stubs.httpserver import HOST
 from harness.stubs.server import DEFAULT_REKOGNITION_PORT, DEFAULT_SLACK_PORT, StubServers
 
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Self
 
-from harness.stubs._http import HOST
 from harness.stubs.client import RekognitionStubClient, SlackSinkClient
-from harness.stubs.rekognition import RekognitionStub
-from harness.stubs.s3_reader import S3Reader
-from harness.stubs.slack_sink import SlackSink
+from harness.stubs.httpserver import HOST
+from harness.stubs.rekognition.s3_reader import S3Reader
+from harness.stubs.rekognition.stub import RekognitionStub
+from harness.stubs.slack.sink import SlackSink
 
 DEFAULT_REKOGNITION_PORT = 4580
 DEFAULT_SLACK_PORT = 4581

@@ -18,10 +18,12 @@ import pymysql
 import pytest
 from click.testing import CliRunner
 
-from harness import catalog_upload, cli, schedule
-from harness.catalog_verify import verify
-from harness.fixtures import ImageSpec, render
-from harness.labeling import wait_for
+from harness.build.fixtures import ImageSpec, render
+from harness.cli import main as cli
+from harness.systems.catalog import schedule
+from harness.systems.catalog import upload as catalog_upload
+from harness.systems.catalog.verify import verify
+from harness.systems.labeling.pipeline import wait_for
 
 PROJECT = Path(__file__).resolve().parents[2]
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -354,8 +356,8 @@ def test_operator_commands_exit_non_zero_and_name_what_is_missing(catalog, tmp_p
 
 
 def test_migrations_apply_once_and_an_edited_one_is_refused(catalog, tmp_path):
-    from harness import database
-    from harness.errors import HarnessError
+    from harness.systems.catalog import database
+    from harness.util.errors import HarnessError
 
     name = f"9999_e2e_{uuid.uuid4().hex[:8]}.sql"
     table = name.removesuffix(".sql")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.processes import is_alive
+from harness.util.processes import is_alive
 
 CHILD_TEST = """
 import json, os, time

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import yaml
 
-from harness import docker_backend, localstack
+from harness.runtime import localstack
+from harness.runtime.backends import docker as docker_backend
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.labeling import wait_for
-from harness.packaging import zip_dirs
+from harness.build.packaging import zip_dirs
+from harness.systems.labeling.pipeline import wait_for
 
 PROBE = Path(__file__).parent / "functions" / "probe"
 TRUST = json.dumps(

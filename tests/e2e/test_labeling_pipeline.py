@@ -6,9 +6,9 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-from harness import dlq
-from harness.fixtures import ImageSpec, render
-from harness.labeling import wait_for
+from harness.build.fixtures import ImageSpec, render
+from harness.events import dlq
+from harness.systems.labeling.pipeline import wait_for
 
 JPEG = render(ImageSpec(seed=1))
 PNG = render(ImageSpec(format="png", seed=2, mode="RGBA"))

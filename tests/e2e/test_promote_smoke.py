@@ -7,7 +7,8 @@ clean-up are proven offline.
 
 from __future__ import annotations
 
-from harness import aws, promote
+from harness.promote import workflow
+from harness.runtime import aws
 
 
 def test_smoke_labels_posts_and_leaves_nothing_behind(labeling, harness_settings):
@@ -15,19 +16,19 @@ def test_smoke_labels_posts_and_leaves_nothing_behind(labeling, harness_settings
     lambda_client = aws.client("lambda", harness_settings)
     before = set(labeling.keys(""))
 
-    report = promote.run_smoke(
+    report = workflow.run_smoke(
         s3, lambda_client, labeling.outputs, slack=True, timeout=60, progress=lambda _: None
     )
 
-    assert len(report.labels) == len(promote.SMOKE_IMAGES)
+    assert len(report.labels) == len(workflow.SMOKE_IMAGES)
     assert all(report.labels.values()), report.labels
     prefix = labeling.outputs["ingest_prefix"]
     assert {key.removeprefix(prefix).split("/", 1)[1] for key in report.labels} == set(
-        promote.SMOKE_IMAGES
+        workflow.SMOKE_IMAGES
     )
     assert report.slack == "posted a test notice"
     posted = labeling.slack.wait_for_messages(1, timeout=30)
     assert labeling.outputs["alarm_name"] in str(posted[0])
     # Each upload and its result, at least; nothing of the run is left.
-    assert report.deleted >= 2 * len(promote.SMOKE_IMAGES)
+    assert report.deleted >= 2 * len(workflow.SMOKE_IMAGES)
     assert set(labeling.keys("")) == before

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from harness import cli, event_files, record, replay
-from harness.events import object_refs
-from harness.fixtures import ImageSpec, render
+from harness.build.fixtures import ImageSpec, render
+from harness.cli import main as cli
+from harness.events import files, record, replay
+from harness.events.shapes import object_refs
 
 EVENTS = Path(__file__).resolve().parents[2] / "fixtures" / "events"
 SHAPES = {
@@ -28,7 +29,7 @@ SHAPES = {
 
 
 def replay_files(labeling, paths, **options) -> list[replay.EventReport]:
-    recorded, errors = event_files.read(paths)
+    recorded, errors = files.read(paths)
     assert errors == []
     rewriter = replay.Rewriter(
         default_bucket=labeling.bucket,

@@ -11,7 +11,7 @@ import json
 
 from click.testing import CliRunner
 
-from harness.cli import main
+from harness.cli.main import main
 
 WRONG_LABEL = """\
 version: 1

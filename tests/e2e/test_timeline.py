@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 import uuid
 
-from harness import browser, fixtures, report, timeline
-from harness.labeling import wait_for
-from harness.report import SCHEMA
-from harness.tap import Tap
+from harness.build import fixtures
+from harness.observe import browser, report, timeline
+from harness.observe.report import SCHEMA
+from harness.observe.tap import Tap
+from harness.systems.labeling.pipeline import wait_for
 
 # One of each, for an image labeled at the first attempt.
 GOOD_HOPS = [

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from harness import deploy
-from harness.fixtures import ImageSpec, render
+from harness.build import deploy
+from harness.build.fixtures import ImageSpec, render
 
 
 def test_second_deploy_runs_no_terraform(labeling_deployment, harness_settings):

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import deploy, packaging, terraform
-from harness.errors import HarnessError
+from harness.build import deploy, packaging, terraform
+from harness.util.errors import HarnessError
 
 PROJECT = Path(__file__).resolve().parents[2]
 LABELER = PROJECT / "lambdas" / "labeler"

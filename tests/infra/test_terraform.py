@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import config, terraform
-from harness.errors import HarnessError
-from harness.offline_plan import stage_infra
+from harness import config
+from harness.build import terraform
+from harness.promote.offline_plan import stage_infra
+from harness.util.errors import HarnessError
 
 PROJECT = Path(__file__).resolve().parents[2]
 INFRA = PROJECT / "infra"

@@ -12,9 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from security_plans import ENVS, plan_variables
 
-from harness import offline_plan
 from harness.config import Settings
-from harness.plan_audit import Plan
+from harness.promote import offline_plan
+from harness.promote.plan_audit import Plan
 
 
 @pytest.fixture(scope="session")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness import offline_plan
 from harness.config import Settings
+from harness.promote import offline_plan
 
 PROJECT = Path(__file__).resolve().parents[2]
 ENVS = sorted(p.name for p in (PROJECT / "infra" / "envs").iterdir() if any(p.glob("*.tf")))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import checkov
+from harness.promote import checkov
 
 INFRA = Path(__file__).resolve().parents[2] / "infra"
 SKIP_COMMENT = re.compile(r"#\s*checkov:skip=([^\s:]+)(?::(.*))?")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from security_plans import ENVS, WEBHOOK_SENTINEL
 
-from harness import plan_audit
+from harness.promote import plan_audit
 
 pytestmark = pytest.mark.e2e  # the plans are made against the local stack
 LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"

@@ -10,8 +10,8 @@ import json
 
 import pytest
 
-from harness import plan_audit
-from harness.plan_audit import Plan
+from harness.promote import plan_audit
+from harness.promote.plan_audit import Plan
 
 ACCOUNT = "123456789012"
 BUCKET = "imgpipe-images"

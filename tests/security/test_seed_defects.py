@@ -20,7 +20,8 @@ from types import ModuleType
 import pytest
 from security_plans import ENVS
 
-from harness import plan_audit, sns_filter
+from harness.events import sns_filter
+from harness.promote import plan_audit
 
 PROJECT = Path(__file__).resolve().parents[2]
 LAMBDAS = PROJECT / "lambdas"

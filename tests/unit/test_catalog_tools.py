@@ -11,10 +11,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from harness import catalog_upload, database, schedule
-from harness.catalog import SCHEDULER_PLACEHOLDERS, render_scheduler_input
-from harness.errors import HarnessError
-from harness.fixtures import ImageSpec, render
+from harness.build.fixtures import ImageSpec, render
+from harness.systems.catalog import database, schedule
+from harness.systems.catalog import upload as catalog_upload
+from harness.systems.catalog.pipeline import SCHEDULER_PLACEHOLDERS, render_scheduler_input
+from harness.util.errors import HarnessError
 
 PROJECT = Path(__file__).resolve().parents[2]
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -203,7 +204,8 @@ def test_migrations_split_into_statements_without_comments():
 
 
 def test_without_root_or_apt_the_user_is_told_what_to_install(tmp_path, monkeypatch):
-    from harness import config, mariadb
+    from harness import config
+    from harness.runtime import mariadb
 
     monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(mariadb, "binaries", lambda: None)
@@ -216,7 +218,7 @@ def test_without_root_or_apt_the_user_is_told_what_to_install(tmp_path, monkeypa
 def test_a_closed_port_is_not_a_database():
     import socket
 
-    from harness import mariadb
+    from harness.runtime import mariadb
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -225,7 +227,8 @@ def test_a_closed_port_is_not_a_database():
 
 
 def test_long_state_dirs_get_a_short_socket_path(tmp_path, monkeypatch):
-    from harness import config, mariadb
+    from harness import config
+    from harness.runtime import mariadb
 
     monkeypatch.setenv("HARNESS_STATE_DIR", str(tmp_path / ("x" * 120)))
     path = mariadb._socket_path(config.load())
@@ -237,7 +240,7 @@ def test_long_state_dirs_get_a_short_socket_path(tmp_path, monkeypatch):
 
 
 def test_bench_resize_reports_both_methods_and_quality(tmp_path):
-    from harness import bench_resize
+    from harness.systems.catalog import bench as bench_resize
 
     out = tmp_path / "bench.json"
     report = bench_resize.run(

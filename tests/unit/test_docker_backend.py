@@ -14,9 +14,12 @@ from types import SimpleNamespace
 import pytest
 from testcontainers.core.network import Network
 
-from harness import backends, config, deploy, docker_backend
-from harness.errors import HarnessError
+from harness import config
+from harness.build import deploy
+from harness.runtime import backends
+from harness.runtime.backends import docker as docker_backend
 from harness.stubs.__main__ import parse_args
+from harness.util.errors import HarnessError
 
 API = {"version": "1.44"}  # no daemon round trip to learn the version
 

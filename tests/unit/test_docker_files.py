@@ -21,8 +21,11 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from harness import config, database, deploy, docker_backend
+from harness import config
+from harness.build import deploy
+from harness.runtime.backends import docker as docker_backend
 from harness.stubs.__main__ import parse_args
+from harness.systems.catalog import database
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -220,4 +223,4 @@ def test_the_dockerfile_install_step_runs_as_a_script_in_a_fresh_venv(tmp_path):
     )
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert f"harness installed: {venv / 'bin' / 'harness'}" in ran.stdout
-    assert (site / "harness" / "replay.py").is_file()
+    assert (site / "harness" / "events" / "replay.py").is_file()

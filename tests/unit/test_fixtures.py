@@ -14,12 +14,12 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image, ImageOps
 
-from harness import fixtures
-from harness.cli import main
-from harness.fixtures import FixtureError, ImageSpec, materialize, parse_manifest, render
-from harness.stubs.images import MAX_BYTES_SIZE, MAX_S3_SIZE, inspect_image
-from harness.stubs.labels import default_labels
-from harness.stubs.rekognition_errors import RekognitionError
+from harness.build import fixtures
+from harness.build.fixtures import FixtureError, ImageSpec, materialize, parse_manifest, render
+from harness.cli.main import main
+from harness.stubs.rekognition.errors import RekognitionError
+from harness.stubs.rekognition.images import MAX_BYTES_SIZE, MAX_S3_SIZE, inspect_image
+from harness.stubs.rekognition.labels import default_labels
 
 MANIFEST = fixtures.load_manifest()
 LABELER_MIN_CONFIDENCE = 70.0
@@ -105,7 +105,7 @@ def test_manifest_covers_what_the_issue_lists():
 def test_same_spec_and_seed_give_the_same_bytes_in_a_fresh_process(tmp_path):
     """Byte-for-byte, from another interpreter with another hash seed."""
     script = (
-        "import sys; from pathlib import Path; from harness import fixtures; "
+        "import sys; from pathlib import Path; from harness.build import fixtures; "
         "fixtures.generate(out_dir=Path(sys.argv[1]))"
     )
     env = {**os.environ, "PYTHONHASHSEED": "12345"}

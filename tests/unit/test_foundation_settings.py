@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from harness import config, lambda_runtimes, localstack, packaging
-from harness.errors import HarnessError
-from harness.processes import ProcessRecords, is_alive
+from harness import config
+from harness.build import packaging
+from harness.runtime import lambda_runtimes, localstack
+from harness.util.errors import HarnessError
+from harness.util.processes import ProcessRecords, is_alive
 
 PLUGIN = Path(__file__).resolve().parents[2] / "harness" / "localstack_plugin"
 sys.path.insert(0, str(PLUGIN))

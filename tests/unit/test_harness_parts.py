@@ -10,9 +10,9 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from harness import cli
-from harness.dlq import DeadLetter, failure_record_key
-from harness.events import ObjectRef, object_refs
+from harness.cli import main as cli
+from harness.events.dlq import DeadLetter, failure_record_key
+from harness.events.shapes import ObjectRef, object_refs
 
 EVENTS = Path(__file__).parent / "events"
 PLUGIN = Path(__file__).resolve().parents[2] / "harness" / "localstack_plugin"
@@ -90,7 +90,7 @@ def test_cli_turns_harness_errors_into_one_line_and_exit_2(monkeypatch):
 
 
 def test_bench_verdict_marks_misses_and_says_where_time_goes():
-    from harness import bench
+    from harness.systems.labeling import bench
 
     results = {
         "warm_start_s": 0.05,

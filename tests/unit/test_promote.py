@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from harness import cli, config, promote
-from harness.errors import HarnessError
-from harness.promote import PromoteOptions
+from harness import config
+from harness.cli import main as cli
+from harness.promote import workflow
+from harness.promote.workflow import PromoteOptions
+from harness.util.errors import HarnessError
 
 ACCOUNT = "123456789012"
 WEBHOOK = "https://hooks.slack.com/services/T000/B000/unit-test-secret"
@@ -120,17 +122,17 @@ class RecordingTerraform:
 def test_no_credentials_is_refused_with_what_to_do(aws_home):
     options = PromoteOptions(backend_config=("bucket=x", "key=y", "region=z"))
     with pytest.raises(HarnessError, match=r"no AWS credentials found.*AWS_PROFILE"):
-        promote.plan(config.load(), options, runner=RecordingTerraform())
+        workflow.plan(config.load(), options, runner=RecordingTerraform())
 
 
 def test_localstack_credentials_and_endpoints_are_refused(aws_home, monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
     with pytest.raises(HarnessError, match="LocalStack's dummy key"):
-        promote.credential_source()
+        workflow.credential_source()
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
     with pytest.raises(HarnessError, match="AWS_ENDPOINT_URL is set"):
-        promote.plan(config.load(), PromoteOptions(), runner=RecordingTerraform())
+        workflow.plan(config.load(), PromoteOptions(), runner=RecordingTerraform())
 
 
 @pytest.mark.parametrize(
@@ -145,21 +147,21 @@ def test_localstack_credentials_and_endpoints_are_refused(aws_home, monkeypatch)
 def test_incomplete_backend_config_is_refused(user, items, message):
     options = PromoteOptions(backend_config=items, region="ap-northeast-2")
     with pytest.raises(HarnessError, match=message):
-        promote.plan(config.load(), options, runner=RecordingTerraform())
+        workflow.plan(config.load(), options, runner=RecordingTerraform())
 
 
 def test_missing_region_and_webhook_are_refused(user, monkeypatch):
     runner = RecordingTerraform()
     with pytest.raises(HarnessError, match="no region"):
-        promote.plan(config.load(), PromoteOptions(backend_config=(str(user),)), runner=runner)
+        workflow.plan(config.load(), PromoteOptions(backend_config=(str(user),)), runner=runner)
     monkeypatch.delenv("TF_VAR_slack_webhook_url")
     options = PromoteOptions(backend_config=(str(user),), region="ap-northeast-2")
     with pytest.raises(HarnessError, match="TF_VAR_slack_webhook_url"):
-        promote.plan(config.load(), options, runner=runner)
+        workflow.plan(config.load(), options, runner=runner)
     monkeypatch.setenv("TF_VAR_slack_webhook_url", WEBHOOK)
     monkeypatch.delenv("TF_VAR_catalog_cdn_host")
     with pytest.raises(HarnessError, match="no catalog_cdn_host"):
-        promote.plan(config.load(), options, runner=runner)
+        workflow.plan(config.load(), options, runner=runner)
     assert runner.calls == []
 
 
@@ -185,7 +187,7 @@ def test_plan_builds_for_the_platform_and_runs_init_plan_show(user, tmp_path):
         python_version="3.13",
     )
     runner = RecordingTerraform()
-    result = promote.plan(settings, options, runner=runner)
+    result = workflow.plan(settings, options, runner=runner)
 
     env_dir = settings.project_dir / "infra" / "envs" / "aws"
     assert runner.commands() == ["init", "plan", "show"]
@@ -234,20 +236,20 @@ def test_a_plan_failing_the_review_is_refused_and_discarded(user):
     with pytest.raises(
         HarnessError, match=r"(?s)security review.*\[Seed\]: wildcard action 's3:\*'"
     ):
-        promote.plan(config.load(), options, runner=runner)
-    assert not (promote.work_dir(config.load(), "aws") / "promote.tfplan").exists()
+        workflow.plan(config.load(), options, runner=runner)
+    assert not (workflow.work_dir(config.load(), "aws") / "promote.tfplan").exists()
 
 
 def test_apply_needs_the_saved_plan_and_unchanged_packages(user):
     settings = config.load()
     options = PromoteOptions(backend_config=(str(user),), region="ap-northeast-2")
     with pytest.raises(HarnessError, match="run `harness promote plan` first"):
-        promote.apply(settings, options, runner=RecordingTerraform())
+        workflow.apply(settings, options, runner=RecordingTerraform())
 
-    promote.plan(settings, options, runner=RecordingTerraform())
+    workflow.plan(settings, options, runner=RecordingTerraform())
     runner = RecordingTerraform(outputs={"bucket": {"value": "acme-images"}})
-    outputs = promote.apply(settings, options, runner=runner)
-    work = promote.work_dir(settings, "aws")
+    outputs = workflow.apply(settings, options, runner=runner)
+    work = workflow.work_dir(settings, "aws")
     assert runner.commands() == ["init", "apply", "output"]
     assert runner.calls[1][0] == [
         "apply",
@@ -262,8 +264,8 @@ def test_apply_needs_the_saved_plan_and_unchanged_packages(user):
 def test_apply_refuses_packages_rebuilt_since_the_plan(user, tmp_path):
     settings = config.load()
     options = PromoteOptions(backend_config=(str(user),), region="ap-northeast-2")
-    promote.plan(settings, options, runner=RecordingTerraform())
-    record = promote.work_dir(settings, "aws") / "promote-plan.json"
+    workflow.plan(settings, options, runner=RecordingTerraform())
+    record = workflow.work_dir(settings, "aws") / "promote-plan.json"
     planned = json.loads(record.read_text())
     stale = tmp_path / "labeler.zip"
     stale.write_bytes(b"other bytes")
@@ -271,7 +273,7 @@ def test_apply_refuses_packages_rebuilt_since_the_plan(user, tmp_path):
     record.write_text(json.dumps(planned))
     runner = RecordingTerraform()
     with pytest.raises(HarnessError, match="changed since the plan"):
-        promote.apply(settings, options, runner=runner)
+        workflow.apply(settings, options, runner=runner)
     assert runner.calls == []
 
 
@@ -279,5 +281,5 @@ def test_smoke_reads_the_outputs_from_the_state(user):
     runner = RecordingTerraform(outputs={})
     options = PromoteOptions(backend_config=(str(user),))
     with pytest.raises(HarnessError, match="run `harness promote apply` first"):
-        promote.smoke(config.load(), options, runner=runner)
+        workflow.smoke(config.load(), options, runner=runner)
     assert runner.commands() == ["init", "output"]

@@ -23,8 +23,8 @@ from botocore.exceptions import ClientError
 from PIL import Image
 
 from harness.stubs.client import RekognitionStubClient
-from harness.stubs.rekognition import RekognitionStub
-from harness.stubs.s3_reader import dict_s3_reader
+from harness.stubs.rekognition.s3_reader import dict_s3_reader
+from harness.stubs.rekognition.stub import RekognitionStub
 
 BUCKET = "images"
 S3_NOT_FOUND = (

@@ -8,8 +8,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from harness import browser, report
-from harness.report import ReportError
+from harness.observe import browser, report
+from harness.observe.report import ReportError
 
 T0 = 1_800_000_000.0
 SCRIPT_KEY = 'ingest/</script><script>document.title="pwned"</script>.jpg'

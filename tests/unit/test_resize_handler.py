@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from harness.fixtures import ImageSpec, render
+from harness.build.fixtures import ImageSpec, render
 
 UPLOAD, SERVED = "upload-bucket", "served-bucket"
 QUEUE = "https://sqs.ap-northeast-2.amazonaws.com/123456789012/imgpipe-catalog"

@@ -7,7 +7,7 @@ import io
 import pytest
 from PIL import Image
 
-from harness.fixtures import ImageSpec, render
+from harness.build.fixtures import ImageSpec, render
 
 SIZES = {"large": 1280, "medium": 800, "small": 400, "thumb": 160}
 LIMIT = 100_000_000

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from harness.stubs.client import SlackSinkClient
-from harness.stubs.slack_sink import SlackSink
+from harness.stubs.slack.sink import SlackSink
 
 HOOK = "/services/T000/B000/XXXX"
 

@@ -35,7 +35,7 @@ from localstack.services.lambda_.invocation.runtime_executor import (
     RuntimeExecutor,
 )
 
-from harness.processes import ProcessRecords, peak_rss_mb
+from harness.util.processes import ProcessRecords, peak_rss_mb
 from harness_lambda_executor import interpreters
 from harness_lambda_executor.runtime_api import (
     PendingInvocation,

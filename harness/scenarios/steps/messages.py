@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote_plus
 
-from harness import dlq
+from harness.events import dlq
 from harness.scenarios import templates
 from harness.scenarios.model import ObjectsRef, ParseContext, Step, parse_objects, register_step
 from harness.scenarios.runtime import Runtime

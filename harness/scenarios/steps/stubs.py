@@ -32,8 +32,8 @@ from harness.scenarios import templates
 from harness.scenarios.model import ParseContext, Step, register_step
 from harness.scenarios.runtime import Runtime
 from harness.scenarios.source import Src
-from harness.stubs.faults import parse_fault
-from harness.stubs.rules import parse_rule
+from harness.stubs.rekognition.faults import parse_fault
+from harness.stubs.rekognition.rules import parse_rule
 
 _FAULT_FIELDS = ("error", "message", "rate", "first_n", "latency_ms", "for_seconds", "key_glob")
 _TEMPLATED = ("key_glob", "key_regex", "bucket", "name")

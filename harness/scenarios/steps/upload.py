@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness import fixtures
+from harness.build import fixtures
 from harness.scenarios import templates
 from harness.scenarios.model import ParseContext, Step, register_step
 from harness.scenarios.runtime import Runtime

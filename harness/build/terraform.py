@@ -1,0 +1,182 @@
+"""Running Terraform (through `tflocal` for LocalStack) with the harness's settings.
+
+Provider installation works offline through an optional filesystem mirror:
+`HARNESS_TF_PROVIDER_MIRROR=<dir holding registry.terraform.io/...>`. Without it the
+harness looks in Terraform's own implied mirror folders and in `/opt/*`, and failing
+that lets Terraform download from the registry as usual.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from harness.config import Settings
+from harness.util.errors import HarnessError
+
+IMPLIED_MIRRORS = (
+    "~/.terraform.d/plugins",
+    "~/.local/share/terraform/plugins",
+    "/usr/local/share/terraform/plugins",
+    "/usr/share/terraform/plugins",
+)
+AWS_PROVIDER = "registry.terraform.io/hashicorp/aws"
+PROGRESS_RE = re.compile(r"(Creation|Modifications|Destruction) complete|^Error")
+
+
+def find_provider_mirror(settings: Settings) -> str | None:
+    if settings.tf_provider_mirror:
+        mirror = Path(settings.tf_provider_mirror).expanduser()
+        if not (mirror / AWS_PROVIDER).is_dir():
+            raise HarnessError(
+                f"HARNESS_TF_PROVIDER_MIRROR={mirror} holds no {AWS_PROVIDER}; point it at "
+                "the folder that contains registry.terraform.io"
+            )
+        return str(mirror)
+    candidates = [Path(p).expanduser() for p in IMPLIED_MIRRORS]
+    candidates += [
+        Path(p).parent.parent.parent for p in sorted(glob.glob(f"/opt/*/{AWS_PROVIDER}"))
+    ]
+    for candidate in candidates:
+        if (candidate / AWS_PROVIDER).is_dir():
+            return str(candidate)
+    return None
+
+
+def cli_config(settings: Settings) -> Path | None:
+    """Write the Terraform CLI config the harness uses; None means Terraform's defaults."""
+    mirror = find_provider_mirror(settings)
+    cache = settings.cache_dir / "terraform-plugin-cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    lines = [
+        f'plugin_cache_dir = "{cache}"',
+        "plugin_cache_may_break_dependency_lock_file = true",
+    ]
+    if mirror:
+        lines += [
+            "provider_installation {",
+            f'  filesystem_mirror {{\n    path = "{mirror}"\n  }}',
+            "}",
+        ]
+    path = settings.state_dir / "terraform" / "cli.tfrc"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def environment(settings: Settings, data_dir: Path, endpoint: str | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TF_"))}
+    env.update(
+        {
+            "TF_DATA_DIR": str(data_dir),
+            "TF_IN_AUTOMATION": "1",
+            "TF_INPUT": "0",
+            "CHECKPOINT_DISABLE": "1",
+        }
+    )
+    config = cli_config(settings)
+    if config:
+        env["TF_CLI_CONFIG_FILE"] = str(config)
+    if endpoint:
+        env.update(
+            {
+                "AWS_ENDPOINT_URL": endpoint,
+                # The endpoint's own host: "localstack" for the compose deployer.
+                "S3_HOSTNAME": urlsplit(endpoint).hostname or settings.host,
+                "AWS_DEFAULT_REGION": settings.region,
+                "AWS_ACCESS_KEY_ID": "test",
+                "AWS_SECRET_ACCESS_KEY": "test",
+            }
+        )
+    return env
+
+
+def output_values(output_json: str) -> dict:
+    """The values of `terraform output -json` (which wraps each in type and sensitivity)."""
+    return {name: item["value"] for name, item in json.loads(output_json).items()}
+
+
+def require_terraform() -> str:
+    path = shutil.which("terraform")
+    if not path:
+        raise HarnessError(
+            "terraform is not on PATH; install Terraform 1.7 or newer "
+            "(https://developer.hashicorp.com/terraform/install)"
+        )
+    return path
+
+
+def run(
+    args: list[str],
+    cwd: Path,
+    env: dict[str, str],
+    progress: Callable[[str], None] = print,
+    local: bool = True,
+    capture: bool = False,
+    log_path: Path | None = None,
+) -> str:
+    """Run `tflocal ARGS` (or `terraform ARGS`), streaming resource progress.
+
+    The whole process group is killed after HARNESS_TF_TIMEOUT seconds (default 900):
+    the AWS provider retries 5xx answers for many minutes, which looks like a hang.
+    """
+    require_terraform()
+    if local:
+        tflocal = shutil.which("tflocal") or str(Path(sys.executable).parent / "tflocal")
+        cmd = [tflocal, *args]
+    else:
+        cmd = ["terraform", *args]
+    timeout = float(os.environ.get("HARNESS_TF_TIMEOUT", "900"))
+    started = time.monotonic()
+    lines: list[str] = []
+    process = subprocess.Popen(
+        cmd,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    timer = threading.Timer(timeout, lambda: _kill_group(process))
+    timer.start()
+    try:
+        for line in process.stdout:
+            lines.append(line)
+            if not capture and PROGRESS_RE.search(line):
+                progress(f"  {line.strip()}")
+        process.wait()
+    finally:
+        timer.cancel()
+    output = "".join(lines)
+    if log_path:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_path.write_text(output)
+    if process.returncode != 0:
+        tail = "\n".join(output.strip().splitlines()[-30:])
+        reason = (
+            f"timed out after {timeout:.0f} s"
+            if time.monotonic() - started >= timeout
+            else "failed"
+        )
+        raise HarnessError(f"`terraform {args[0]}` {reason} in {cwd}:\n{tail}")
+    if not capture:
+        progress(f"terraform {args[0]} done in {time.monotonic() - started:.1f} s")
+    return output
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)

@@ -1,0 +1,124 @@
+"""`harness promote plan|apply|smoke --env aws`: the CLI of harness/promote.py."""
+
+from __future__ import annotations
+
+import time
+
+import click
+from rich.console import Console
+
+from harness import config
+from harness.promote import workflow as promote_module
+from harness.promote.workflow import PromoteOptions
+
+console = Console(stderr=True)
+
+
+def _progress(message: str) -> None:
+    console.print(f"[dim]{time.strftime('%H:%M:%S')}[/dim] {message}")
+
+
+def _options(function):
+    """Options shared by the three commands (smoke needs only env and backend)."""
+    decorators = [
+        click.option(
+            "--env",
+            type=click.Choice(promote_module.ENVS),
+            default="aws",
+            show_default=True,
+            help="Environment under infra/envs to promote.",
+        ),
+        click.option(
+            "--backend-config",
+            "backend_config",
+            multiple=True,
+            envvar="HARNESS_PROMOTE_BACKEND_CONFIG",
+            help="S3 state backend: a file (bucket, key, region) or name=value; repeatable. "
+            "[env: HARNESS_PROMOTE_BACKEND_CONFIG]",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        function = decorator(function)
+    return function
+
+
+def _build_options(function):
+    decorators = [
+        click.option("--var-file", "var_files", multiple=True, help="Extra .tfvars; repeatable."),
+        click.option("--region", help="AWS region (else from a --var-file or TF_VAR_region)."),
+        click.option(
+            "--architecture",
+            type=click.Choice(["x86_64", "arm64"]),
+            default="x86_64",
+            show_default=True,
+            help="Lambda architecture the packages are built and deployed for.",
+        ),
+        click.option(
+            "--python-version",
+            default="3.12",
+            show_default=True,
+            help="Python of the Lambda runtime (python<version>) and of the bundled wheels.",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        function = decorator(function)
+    return function
+
+
+@click.group()
+def promote() -> None:
+    """Deploy the same Terraform to real AWS (infra/envs/aws) with your credentials.
+
+    Needs AWS credentials (AWS_PROFILE or keys), an S3 state backend (--backend-config)
+    and TF_VAR_slack_webhook_url. `plan` builds the packages and saves a reviewed plan,
+    `apply` applies that plan, `smoke` checks the deployed pipeline and cleans up.
+    """
+
+
+@promote.command("plan")
+@_options
+@_build_options
+def plan_command(env, backend_config, var_files, region, architecture, python_version) -> None:
+    """Build the Lambda packages, plan to a file, and review the plan's security."""
+    options = PromoteOptions(
+        env, tuple(backend_config), tuple(var_files), region, architecture, python_version
+    )
+    result = promote_module.plan(config.load(), options, progress=_progress)
+    for address, actions in sorted(result.changes.items()):
+        console.print(f"  {'/'.join(actions):>16}  {address}")
+    _progress(
+        f"{len(result.changes)} change(s) planned and reviewed; saved to {result.plan_file}. "
+        "Apply it with `harness promote apply`."
+    )
+
+
+@promote.command("apply")
+@_options
+def apply_command(env, backend_config) -> None:
+    """Apply the plan saved by `harness promote plan` (once)."""
+    options = PromoteOptions(env, tuple(backend_config))
+    outputs = promote_module.apply(config.load(), options, progress=_progress)
+    for name, value in sorted(outputs.items()):
+        console.print(f"  {name}: {value}")
+    _progress("applied; check it with `harness promote smoke`")
+
+
+@promote.command("smoke")
+@_options
+@click.option(
+    "--slack/--no-slack",
+    default=False,
+    show_default=True,
+    help="Also have the notifier post a test notice to the real Slack webhook.",
+)
+@click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait per image.")
+def smoke_command(env, backend_config, slack, timeout) -> None:
+    """Label a few fixture images on AWS (real Rekognition), then delete them."""
+    options = PromoteOptions(env, tuple(backend_config))
+    report = promote_module.smoke(
+        config.load(), options, slack=slack, timeout=timeout, progress=_progress
+    )
+    _progress(
+        f"smoke passed: {len(report.labels)} image(s) labeled, Slack {report.slack}, "
+        f"{report.deleted} object version(s) deleted"
+    )

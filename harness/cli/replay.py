@@ -1,0 +1,230 @@
+"""`harness replay` and `harness record`: the command-line side of harness.events.replay."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from harness import config
+from harness.build import deploy
+from harness.events import files as event_files
+from harness.events import record, replay
+from harness.runtime import localstack, stack
+from harness.systems.labeling.pipeline import LabelingPipeline
+from harness.util.errors import HarnessError
+
+console = Console(stderr=True)
+STATUS_STYLE = {
+    "result": "green",
+    "filtered": "cyan",
+    "ignored": "cyan",
+    "dlq": "red",
+    "error": "red",
+    "timeout": "red",
+}
+
+
+def _progress(message: str) -> None:
+    console.print(f"[dim]{time.strftime('%H:%M:%S')}[/dim] {message}")
+
+
+def _running_pipeline(start: bool, must_run: bool = True) -> LabelingPipeline:
+    """The deployed pipeline; with `start`, the stack is started and deployed if needed."""
+    settings = config.load()
+    if start:
+        stack.up(settings, _progress)
+        outputs = deploy.deploy(settings, progress=_progress)["outputs"]
+    else:
+        if must_run and not localstack.health(settings.endpoint):
+            raise HarnessError(
+                f"LocalStack does not answer at {settings.endpoint}; run `harness up` and "
+                "`harness deploy` first"
+            )
+        outputs = deploy.outputs(settings)
+    return LabelingPipeline(settings, outputs)
+
+
+def _print_errors(errors: list[event_files.Unreadable]) -> None:
+    for error in errors:
+        console.print(f"[yellow]unreadable[/yellow] {error}")
+
+
+def _print_plan(planned: list[replay.PlannedEvent]) -> None:
+    table = Table("#", "from", "shape", "event", "local object", "object bytes", "route")
+    for event in planned:
+        names = {o.event_name for o in event.objects} or {"s3:TestEvent"}
+        route = event.route + (f" ({event.route_detail})" if event.route_detail else "")
+        table.add_row(
+            str(event.index),
+            str(event.recorded.location),
+            event.recorded.shape,
+            ", ".join(sorted(names)),
+            "\n".join(f"s3://{o.bucket}/{o.key}" for o in event.objects) or "-",
+            "\n".join(o.source for o in event.objects) or "-",
+            route,
+        )
+    console.print(table)
+
+
+def _print_reports(reports: list[replay.EventReport]) -> None:
+    table = Table("#", "from", "shape", "outcome", "detail", "seconds")
+    for report in reports:
+        style = STATUS_STYLE.get(report.status, "")
+        table.add_row(
+            str(report.planned.index),
+            str(report.planned.recorded.location),
+            report.planned.recorded.shape,
+            f"[{style}]{report.status}[/{style}]" if style else report.status,
+            report.detail,
+            "-" if report.seconds is None else f"{report.seconds:.2f}",
+        )
+    console.print(table)
+
+
+@click.command("replay")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--to",
+    type=click.Choice(["topic", "queue"]),
+    default="topic",
+    show_default=True,
+    help="Publish to the topic as S3 does (filter policies apply) or straight to the queue.",
+)
+@click.option(
+    "--map-bucket",
+    multiple=True,
+    metavar="SOURCE=LOCAL",
+    help="Rewrite bucket SOURCE to LOCAL (repeatable); others go to the deployed bucket.",
+)
+@click.option(
+    "--objects",
+    "objects_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder with the objects' bytes (DIR/<key> or DIR/<file name>); "
+    "missing ones get a placeholder.",
+)
+@click.option(
+    "--keep-order/--any-order",
+    default=True,
+    show_default=True,
+    help="Publish one by one in recorded order, or all at once from several threads.",
+)
+@click.option("--rate", type=click.FloatRange(min=0.01), help="Publish at most this many a second.")
+@click.option(
+    "--timeout",
+    default=120.0,
+    show_default=True,
+    help="Seconds to wait for every event's outcome after publishing.",
+)
+@click.option("--dry-run", is_flag=True, help="Show the plan; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON on stdout.")
+@click.pass_context
+def replay_command(
+    ctx: click.Context,
+    paths: tuple[Path, ...],
+    to: str,
+    map_bucket: tuple[str, ...],
+    objects_dir: Path | None,
+    keep_order: bool,
+    rate: float | None,
+    timeout: float,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Replay recorded S3 events (JSON or JSON Lines files, or folders of them) into the
+    local labeling pipeline and report where each one ended.
+
+    Every shape AWS records is read: S3 event notifications, SNS envelopes, SQS messages
+    and Lambda SQS events carrying them, EventBridge "Object Created" events. Exit code
+    1 when an entry was unreadable or an event failed (DLQ, error, no outcome in time).
+    """
+    try:
+        bucket_map = replay.parse_bucket_map(map_bucket)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--map-bucket") from None
+    recorded, errors = event_files.read(paths)
+    _print_errors(errors)
+    pipeline = _running_pipeline(start=not dry_run, must_run=False)
+    rewriter = replay.Rewriter(
+        default_bucket=pipeline.bucket,
+        region=pipeline.outputs["region"],
+        account=pipeline.outputs["account_id"],
+        bucket_map=bucket_map,
+    )
+    options = replay.Options(
+        to=to, keep_order=keep_order, rate=rate, objects_dir=objects_dir, timeout=timeout
+    )
+    running = bool(localstack.health(pipeline.settings.endpoint))
+    planned = replay.plan(pipeline, recorded, rewriter, options, stack_running=running)
+    _progress(f"read {len(recorded)} event(s); {len(errors)} unreadable entr(ies)")
+    if dry_run:
+        _print_plan(planned)
+        if as_json:
+            click.echo(
+                json.dumps(
+                    {
+                        "plan": [replay.EventReport(p).as_dict() for p in planned],
+                        "unreadable": [str(e) for e in errors],
+                    },
+                    indent=2,
+                    ensure_ascii=False,
+                )
+            )
+        ctx.exit(1 if errors else 0)
+    reports = replay.run(pipeline, planned, options, _progress)
+    _print_reports(reports)
+    failed = [r for r in reports if r.failed]
+    _progress(
+        f"{len(reports)} event(s): "
+        + ", ".join(
+            f"{sum(r.status == s for r in reports)} {s}"
+            for s in ("result", "filtered", "ignored", "dlq", "error", "timeout")
+            if any(r.status == s for r in reports)
+        )
+        + (f"; {len(errors)} unreadable" if errors else "")
+    )
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "events": [r.as_dict() for r in reports],
+                    "unreadable": [str(e) for e in errors],
+                },
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
+    ctx.exit(1 if failed or errors else 0)
+
+
+@click.command("record")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--count", type=click.IntRange(min=1), help="Stop after this many S3 events.")
+@click.option("--duration", type=click.FloatRange(min=0.1), help="Stop after this many seconds.")
+@click.option(
+    "--all",
+    "keep_all",
+    is_flag=True,
+    help="Also keep messages that are not S3 events (alarm notifications).",
+)
+def record_command(out: Path, count: int | None, duration: float | None, keep_all: bool) -> None:
+    """Capture the messages on the local topic into OUT (JSON Lines of SNS envelopes)
+    until Ctrl-C, --count or --duration; `harness replay OUT` replays them."""
+    pipeline = _running_pipeline(start=False)
+    result = record.record(
+        pipeline,
+        out,
+        count=count,
+        duration=duration,
+        keep_all=keep_all,
+        progress=_progress,
+    )
+    _progress(
+        f"wrote {result.written} message(s) to {out} in {result.seconds:.1f} s"
+        + (f"; skipped {result.skipped} that were not S3 events" if result.skipped else "")
+    )

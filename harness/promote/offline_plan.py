@@ -1,0 +1,108 @@
+"""Real plans of `infra/envs/*` made offline, against the local stack, for review.
+
+`terraform test` with a mocked provider proves values but gives no plan document. A
+plan of an environment against LocalStack (through `tflocal`, on an empty state: every
+resource "to create") does, with the same derived ARNs and policies AWS would get,
+only with LocalStack's account. `envs/aws` is planned the same way, with its S3
+backend overridden by a local one in the staged copy: the plan is never applied.
+
+Everything runs on a staged copy of infra/ in a work folder of the caller's, so the
+source tree is never written to.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+from harness.build import terraform
+from harness.config import Settings
+from harness.promote.plan_audit import Plan
+from harness.util.errors import HarnessError
+
+# Placeholder code hash for plans (base64 of SHA-256 of nothing): plans never read zips.
+PLACEHOLDER_SHA256 = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+# Function folders whose Terraform variable prefix differs from the folder name.
+FUNCTION_ALIASES = {"notifier": "slack_notifier", "loader": "catalog_loader"}
+LOCAL_BACKEND = 'terraform {\n  backend "local" {}\n}\n'
+
+
+def stage_infra(project_dir: Path, target: Path) -> Path:
+    """Copy infra/ without Terraform's working files; returns the copy's root."""
+    shutil.copytree(
+        project_dir / "infra",
+        target,
+        ignore=shutil.ignore_patterns(
+            ".terraform", ".terraform.lock.hcl", "*.tfstate*", "localstack_providers_override.tf"
+        ),
+    )
+    return target
+
+
+def zip_variables(env_dir: Path, lambdas_dir: Path) -> dict[str, str]:
+    """{variable prefix: function folder} for each `<prefix>_zip_path` the env declares.
+
+    Read from the environment's own variables, so a function added there (system B's
+    resize, catalog_loader) is built and passed without changing the harness.
+    """
+    text = "".join(p.read_text() for p in sorted(env_dir.glob("*.tf")))
+    found: dict[str, str] = {}
+    for prefix in re.findall(r'variable\s+"([\w-]+)_zip_path"', text):
+        folder = FUNCTION_ALIASES.get(prefix, prefix)
+        if not (lambdas_dir / folder / "app.py").is_file():
+            raise HarnessError(
+                f"{env_dir.name} declares {prefix}_zip_path but lambdas/{folder}/app.py does "
+                "not exist; add the function or an alias in harness.promote.offline_plan.FUNCTION_ALIASES"
+            )
+        found[prefix] = folder
+    return found
+
+
+def placeholder_packages(env_dir: Path, lambdas_dir: Path) -> dict[str, str]:
+    """Zip variables for a plan: `build/lambdas/<folder>.zip` and a placeholder hash."""
+    variables: dict[str, str] = {}
+    for prefix, folder in zip_variables(env_dir, lambdas_dir).items():
+        variables[f"{prefix}_zip_path"] = f"build/lambdas/{folder}.zip"
+        variables[f"{prefix}_zip_sha256"] = PLACEHOLDER_SHA256
+    return variables
+
+
+def plan(
+    settings: Settings, env: str, work: Path, variables: dict, staged: Path | None = None
+) -> Plan:
+    """Plan `infra/envs/<env>` against the local stack on an empty state; returns it.
+
+    `staged` is a copy made by stage_infra (one copy can serve several envs);
+    without it, infra/ is staged into `work`.
+    """
+    root = staged or stage_infra(settings.project_dir, work / "infra")
+    env_dir = root / "envs" / env
+    if not env_dir.is_dir():
+        raise HarnessError(f"infra/envs/{env} does not exist")
+    (env_dir / "zz_offline_plan_override.tf").write_text(LOCAL_BACKEND)
+    work.mkdir(parents=True, exist_ok=True)
+    var_file = work / f"{env}.tfvars.json"
+    var_file.write_text(json.dumps(variables, indent=2))
+    plan_file = work / f"{env}.tfplan"
+    tf_env = terraform.environment(settings, work / f"data-{env}", settings.endpoint)
+    terraform.run(["init", "-input=false", "-no-color"], env_dir, tf_env, capture=True)
+    terraform.run(
+        [
+            "plan",
+            "-input=false",
+            "-no-color",
+            "-refresh=false",
+            f"-var-file={var_file}",
+            f"-state={work / f'{env}.tfstate'}",
+            f"-out={plan_file}",
+        ],
+        env_dir,
+        tf_env,
+        capture=True,
+    )
+    document = terraform.run(
+        ["show", "-json", str(plan_file)], env_dir, tf_env, local=False, capture=True
+    )
+    return Plan(json.loads(document))

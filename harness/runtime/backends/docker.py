@@ -1,0 +1,384 @@
+"""`HARNESS_BACKEND=docker`: LocalStack and the stubs in containers, via testcontainers.
+
+For machines with a Docker daemon. LocalStack runs from the image of the same version
+as the embedded runtime (4.13.1 needs no auth token) and runs Lambda functions in
+containers of their own (`LAMBDA_RUNTIME_EXECUTOR=docker`, through the mounted Docker
+socket), on a Docker network of this stack (`<prefix>-harness`).
+
+The stubs run in a container on that network too (image built from the repo's
+Dockerfile): Lambda containers reach them as `http://stubs:4580`, which works on Linux
+and Docker Desktop alike, while stubs on the host bound to 127.0.0.1 would be out of
+their reach. Every published port is bound to 127.0.0.1 on the host, on the same ports
+as the embedded stack (HARNESS_PORT, HARNESS_REKOGNITION_PORT, HARNESS_SLACK_PORT), so
+endpoints, clients and tests are the same for both backends.
+
+Containers are recorded in the state folder like the embedded processes and removed
+by `harness down` (or at the end of the test session that started them), not by
+testcontainers' Ryuk reaper: `harness up` must be able to leave them running.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from harness.config import Settings
+from harness.runtime import localstack
+from harness.util.errors import HarnessError
+
+IMAGE_REPOSITORY = "localstack/localstack"
+APP_IMAGE = "pipeline-harness:local"  # built from ./Dockerfile (also by docker-compose.yml)
+LOCALSTACK_ALIAS = "localstack"
+STUBS_ALIAS = "stubs"
+GATEWAY_PORT = 4566  # inside the LocalStack container
+REKOGNITION_PORT = 4580  # inside the stubs container
+SLACK_PORT = 4581
+DOCKER_SOCKET = "/var/run/docker.sock"
+LABEL = "pipeline-harness.runtime.stack"
+STATE_FILE = "docker.json"
+READY_SERVICES = ("s3", "sns", "sqs", "lambda", "cloudwatch", "ssm")
+READY_STATES = ("available", "running")
+SHARED_SETTINGS = (
+    "SERVICES",
+    "SQS_ENDPOINT_STRATEGY",
+    "EAGER_SERVICE_LOADING",
+    "DISABLE_EVENTS",
+    "SQS_CLOUDWATCH_METRICS_REPORT_INTERVAL",
+    "LAMBDA_RETRY_BASE_DELAY",
+)
+SHARED_PREFIXES = ("LAMBDA_EVENT_SOURCE_MAPPING_",)
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """Everything a container of the stack is started with; built without a daemon."""
+
+    name: str
+    image: str
+    aliases: tuple[str, ...]
+    env: dict[str, str]
+    ports: dict[int, tuple[str, int]]  # container port -> (host address, host port)
+    volumes: tuple[tuple[str, str, str], ...] = ()  # (host path, container path, mode)
+    command: tuple[str, ...] = ()
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+def localstack_image(settings: Settings) -> str:
+    """The image matching the embedded runtime's version: the same LocalStack either way."""
+    return f"{IMAGE_REPOSITORY}:{settings.localstack_version}"
+
+
+def network_name(settings: Settings) -> str:
+    return f"{settings.name_prefix}-harness"
+
+
+def container_name(settings: Settings, role: str) -> str:
+    return f"{settings.name_prefix}-{role}"
+
+
+def shared_localstack_environment(settings: Settings) -> dict[str, str]:
+    """The settings that tune LocalStack's behaviour (not where it runs), taken from the
+    embedded backend so both behave alike; docker-compose.yml must repeat them (a test
+    checks it)."""
+    embedded = localstack._environment(settings, settings.state_dir / "localstack", {})
+    return {
+        key: value
+        for key, value in sorted(embedded.items())
+        if key in SHARED_SETTINGS or key.startswith(SHARED_PREFIXES)
+    }
+
+
+def localstack_spec(settings: Settings, docker_socket: str = DOCKER_SOCKET) -> ContainerSpec:
+    name = container_name(settings, "localstack")
+    env = shared_localstack_environment(settings) | {
+        # Queue URLs name the published port, as on the embedded stack.
+        "LOCALSTACK_HOST": f"{settings.host}:{settings.port}",
+        "LAMBDA_RUNTIME_EXECUTOR": "docker",
+        "LAMBDA_DOCKER_NETWORK": network_name(settings),
+        # LocalStack finds its own address on that network through its container name;
+        # Lambda containers call it by its alias.
+        "MAIN_CONTAINER_NAME": name,
+        "HOSTNAME_FROM_LAMBDA": LOCALSTACK_ALIAS,
+    }
+    return ContainerSpec(
+        name=name,
+        image=localstack_image(settings),
+        aliases=(LOCALSTACK_ALIAS,),
+        env=env,
+        ports={GATEWAY_PORT: (settings.host, settings.port)},
+        volumes=((docker_socket, "/var/run/docker.sock", "rw"),),
+        labels={LABEL: settings.name_prefix},
+    )
+
+
+def stubs_spec(settings: Settings) -> ContainerSpec:
+    return ContainerSpec(
+        name=container_name(settings, "stubs"),
+        image=APP_IMAGE,
+        aliases=(STUBS_ALIAS,),
+        env={
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_DEFAULT_REGION": settings.region,
+        },
+        ports={
+            REKOGNITION_PORT: (settings.host, settings.rekognition_port),
+            SLACK_PORT: (settings.host, settings.slack_port),
+        },
+        command=(
+            "python",
+            "-m",
+            "harness.stubs",
+            # 0.0.0.0 inside the container only: it is on the stack's Docker network,
+            # and its ports are published on the host's 127.0.0.1.
+            "--host",
+            "0.0.0.0",
+            "--rekognition-port",
+            str(REKOGNITION_PORT),
+            "--slack-port",
+            str(SLACK_PORT),
+            "--s3-endpoint",
+            f"http://{LOCALSTACK_ALIAS}:{GATEWAY_PORT}",
+        ),
+        labels={LABEL: settings.name_prefix},
+    )
+
+
+def docker_socket() -> str:
+    """The daemon's socket as the daemon sees it, for LocalStack's Lambda containers.
+
+    /var/run/docker.sock works on Linux and Docker Desktop; rootless Docker or Podman
+    need HARNESS_DOCKER_SOCKET (testcontainers' TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE too).
+    """
+    return (
+        os.environ.get("HARNESS_DOCKER_SOCKET")
+        or os.environ.get("TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE")
+        or DOCKER_SOCKET
+    )
+
+
+def lambda_stub_endpoints() -> tuple[str, str]:
+    """(Rekognition endpoint, Slack base URL) as Lambda containers on the network see them."""
+    return f"http://{STUBS_ALIAS}:{REKOGNITION_PORT}", f"http://{STUBS_ALIAS}:{SLACK_PORT}"
+
+
+def container(spec: ContainerSpec, network: Any, docker_client_kw: dict | None = None) -> Any:
+    """A testcontainers `DockerContainer` configured from `spec` (not started).
+
+    `docker_client_kw` goes to the Docker client; with an explicit `version` no daemon
+    is contacted before `start()`.
+    """
+    from testcontainers.core.container import DockerContainer
+
+    built = DockerContainer(
+        spec.image,
+        docker_client_kw=docker_client_kw,
+        env=dict(spec.env),
+        name=spec.name,
+        volumes=list(spec.volumes),
+        command=list(spec.command) or None,
+    )
+    for inner, (address, port) in spec.ports.items():
+        # docker-py's (address, port) form: published on the host's loopback only.
+        built.ports[f"{inner}/tcp"] = (address, port)
+    built.with_network(network).with_network_aliases(*spec.aliases)
+    built.with_kwargs(labels=dict(spec.labels))
+    return built
+
+
+# --- the daemon -----------------------------------------------------------------------
+
+
+def _client(timeout: float = 5.0) -> Any:
+    """testcontainers' Docker client (it honours DOCKER_HOST, contexts and its config)."""
+    from testcontainers.core.docker_client import DockerClient
+
+    return DockerClient(timeout=timeout)
+
+
+def daemon_answers(timeout: float = 2.0) -> bool:
+    try:
+        return bool(_client(timeout).client.ping())
+    except Exception:  # no socket, refused, timed out, not a Docker API: all mean "no"
+        return False
+
+
+def choose_backend(requested: str, daemon: Callable[[], bool] = daemon_answers) -> str:
+    """`auto` becomes `docker` when a daemon answers and `embedded` otherwise."""
+    if requested != "auto":
+        return requested
+    return "docker" if daemon() else "embedded"
+
+
+def resolve_auto(settings: Settings, daemon: Callable[[], bool] = daemon_answers) -> Settings:
+    return replace(settings, backend=choose_backend(settings.backend, daemon))
+
+
+# --- lifecycle ----------------------------------------------------------------------
+
+
+def _state_path(settings: Settings) -> Path:
+    return settings.state_dir / STATE_FILE
+
+
+def recorded(settings: Settings) -> dict | None:
+    try:
+        return json.loads(_state_path(settings).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def identity(settings: Settings) -> str:
+    """Which LocalStack container a deployment went to: a new one has no resources."""
+    state = recorded(settings) or {}
+    return f"docker:{state.get('containers', {}).get('localstack', 'none')}"
+
+
+def _require_daemon() -> Any:
+    try:
+        client = _client()
+        client.client.ping()
+    except Exception as exc:
+        raise HarnessError(
+            "HARNESS_BACKEND=docker but no Docker daemon answers "
+            f"({type(exc).__name__}: {exc}); start Docker, set DOCKER_HOST, or use "
+            "HARNESS_BACKEND=embedded (or auto)"
+        ) from None
+    return client
+
+
+def _running(client: Any, state: dict) -> bool:
+    import docker.errors
+
+    for container_id in state.get("containers", {}).values():
+        try:
+            if client.client.containers.get(container_id).status != "running":
+                return False
+        except docker.errors.NotFound:
+            return False
+    return bool(state.get("containers"))
+
+
+def _remove(client: Any, settings: Settings, state: dict | None) -> bool:
+    """Remove the stack's containers and network (recorded ones, and leftovers by name)."""
+    import docker.errors
+
+    removed = False
+    names = [container_name(settings, role) for role in ("localstack", "stubs")]
+    ids = list((state or {}).get("containers", {}).values())
+    for ref in ids + names:
+        try:
+            found = client.client.containers.get(ref)
+            found.stop(timeout=10)  # LocalStack removes its Lambda containers on SIGTERM
+            found.remove(force=True, v=True)
+            removed = True
+        except docker.errors.NotFound:
+            continue
+    for network in client.client.networks.list(names=[network_name(settings)]):
+        if network.name != network_name(settings):  # the filter matches substrings
+            continue
+        network.reload()
+        for attached in network.containers:  # Lambda containers left behind
+            attached.remove(force=True, v=True)
+        network.remove()
+    return removed
+
+
+def wait_ready(endpoint: str, timeout: float, logs: Callable[[], str] = lambda: "") -> dict:
+    """Wait until /_localstack/health reports the pipeline's services available."""
+    deadline = time.monotonic() + timeout
+    health: dict | None = None
+    while time.monotonic() < deadline:
+        health = localstack.health(endpoint)
+        services = (health or {}).get("services", {})
+        if health and all(services.get(name) in READY_STATES for name in READY_SERVICES):
+            return health
+        time.sleep(0.5)
+    raise HarnessError(
+        f"LocalStack at {endpoint} was not ready in {timeout:.0f} s (last health: {health}); "
+        f"container log tail:\n{logs()[-3000:]}"
+    )
+
+
+def _build_app_image(settings: Settings, progress: Callable[[str], None]) -> None:
+    from testcontainers.core.image import DockerImage
+
+    progress(f"building {APP_IMAGE} from {settings.project_dir / 'Dockerfile'} ...")
+    DockerImage(path=settings.project_dir, tag=APP_IMAGE, clean_up=False).build()
+
+
+def _start(built: Any) -> None:
+    from testcontainers.core.config import testcontainers_config
+
+    # Ryuk would remove the containers when this process exits; `harness down` does.
+    previous = testcontainers_config.ryuk_disabled
+    testcontainers_config.ryuk_disabled = True
+    try:
+        built.start()
+    finally:
+        testcontainers_config.ryuk_disabled = previous
+
+
+def start(settings: Settings, progress: Callable[[str], None] = print) -> dict:
+    """Start (or reuse) this stack's containers; returns what `backends.up` reports."""
+    client = _require_daemon()
+    state = recorded(settings)
+    if state and _running(client, state) and localstack.health(settings.endpoint):
+        return {"endpoint": settings.endpoint, "reused": True, "seconds": 0.0}
+    began = time.monotonic()
+    _remove(client, settings, state)
+    _state_path(settings).unlink(missing_ok=True)
+    for port in (settings.port, settings.rekognition_port, settings.slack_port):
+        if localstack.port_in_use(settings.host, port):
+            raise HarnessError(
+                f"port {port} is in use on {settings.host}; free it or choose other "
+                "HARNESS_PORT / HARNESS_REKOGNITION_PORT / HARNESS_SLACK_PORT"
+            )
+    from testcontainers.core.network import Network
+
+    network = Network(docker_network_kw={"labels": {LABEL: settings.name_prefix}})
+    network.name = network_name(settings)
+    network.create()
+    _build_app_image(settings, progress)
+    started = {}
+    try:
+        for role, spec in (
+            ("stubs", stubs_spec(settings)),
+            ("localstack", localstack_spec(settings, docker_socket())),
+        ):
+            progress(f"starting {spec.image} as {spec.name}")
+            built = container(spec, network)
+            _start(built)
+            started[role] = built.get_wrapped_container().id
+        logs = client.client.containers.get(started["localstack"]).logs
+        wait_ready(settings.endpoint, 120, lambda: logs(tail=60).decode(errors="replace"))
+    except BaseException:
+        _remove(client, settings, {"containers": started})
+        raise
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    _state_path(settings).write_text(
+        json.dumps({"containers": started, "network": network.name}, indent=2)
+    )
+    return {"endpoint": settings.endpoint, "reused": False, "seconds": time.monotonic() - began}
+
+
+def stop(settings: Settings) -> bool:
+    """Remove what `start` created; True if something was removed."""
+    state = recorded(settings)
+    if state is None:
+        return False
+    try:
+        client = _client()
+    except Exception as exc:
+        raise HarnessError(
+            f"cannot reach Docker to remove this stack's containers ({exc}); "
+            f"remove them with: docker rm -f $(docker ps -aq --filter label={LABEL})"
+        ) from None
+    removed = _remove(client, settings, state)
+    _state_path(settings).unlink(missing_ok=True)
+    return removed

@@ -1,0 +1,210 @@
+"""The embedded LocalStack: installed in a cached venv of its own, run on the host.
+
+LocalStack pins its own boto3, moto and awscli, so it never shares the project's venv.
+It runs bound to 127.0.0.1 with Lambda executed by our local-process executor plugin
+(`harness/localstack_plugin`), so neither Docker nor internet access is needed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+from harness.config import Settings
+from harness.runtime import lambda_runtimes
+from harness.util.errors import HarnessError
+from harness.util.processes import ProcessRecords
+from harness.util.venvs import build_venv
+
+PLUGIN_DIR = Path(__file__).resolve().parent.parent / "localstack_plugin"
+RECORD = "localstack"
+HEALTH_PATH = "/_localstack/health"
+# LocalStack 4.x hard-codes its S3 object store here, whatever TMPDIR says.
+S3_STORAGE = Path("/tmp/localstack-s3-storage")
+
+
+def venv_dir(settings: Settings) -> Path:
+    pins = settings.pins_file
+    if not pins.exists():
+        raise HarnessError(
+            f"no pins file for LocalStack {settings.localstack_version}: {pins} is missing; "
+            "set HARNESS_LOCALSTACK_VERSION to a pinned version (4.13.1) or "
+            "HARNESS_LOCALSTACK_PINS to a constraints file"
+        )
+    python = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    key = hashlib.sha256(f"{settings.localstack_version}|{python}|{pins.read_text()}".encode())
+    return (
+        settings.cache_dir / "localstack" / f"{settings.localstack_version}-{key.hexdigest()[:12]}"
+    )
+
+
+def ensure_installed(settings: Settings, progress: Callable[[str], None] = print) -> Path:
+    """The LocalStack venv, built on first use; returns its python."""
+    target = venv_dir(settings)
+    build_venv(
+        target,
+        sys.executable,
+        [
+            [
+                "-c",
+                str(settings.pins_file),
+                f"localstack-core[runtime]=={settings.localstack_version}",
+            ]
+        ],
+        progress=progress,
+        what=f"LocalStack {settings.localstack_version}",
+    )
+    return target / "bin" / "python"
+
+
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def health(endpoint: str, timeout: float = 2.0) -> dict | None:
+    try:
+        with urllib.request.urlopen(endpoint + HEALTH_PATH, timeout=timeout) as response:
+            return json.loads(response.read())
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+
+
+def _environment(
+    settings: Settings, data_dir: Path, interpreters: dict[str, str]
+) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LOCALSTACK_"))}
+    host_port = f"{settings.host}:{settings.port}"
+    env.update(
+        {
+            "OVERRIDE_IN_DOCKER": "0",
+            "FILESYSTEM_ROOT": str(data_dir / "fs"),
+            "TMPDIR": str(data_dir / "tmp"),
+            "GATEWAY_LISTEN": host_port,
+            "GATEWAY_SERVER": "hypercorn",
+            "LOCALSTACK_HOST": host_port,
+            "DNS_ADDRESS": "0",
+            "DISABLE_EVENTS": "1",
+            "SKIP_SSL_CERT_DOWNLOAD": "1",
+            # Queue URLs http://127.0.0.1:4566/<account>/<name>: they need no DNS, and the
+            # AWS provider can parse them (it rejects the "path" strategy's URLs).
+            "SQS_ENDPOINT_STRATEGY": "off",
+            "SERVICES": settings.services,
+            "EAGER_SERVICE_LOADING": os.environ.get("HARNESS_EAGER_SERVICES", "1"),
+            "LAMBDA_RUNTIME_EXECUTOR": "local-process",
+            # AWS's SQS pollers long-poll without pause; LocalStack's defaults wait 1 s
+            # after every batch and up to 10 s after an empty poll, which caps local
+            # throughput at ~7 images/s and adds seconds of latency after a quiet spell.
+            "LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC": "0.02",
+            "LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_POLL_SEC": "0.2",
+            "LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_ERROR_SEC": "5",
+            # Asynchronous invokes (SNS -> notifier) that fail are retried twice, after
+            # 1x and 2x this many seconds (AWS: about 1 and 2 minutes).
+            "LAMBDA_RETRY_BASE_DELAY": os.environ.get("HARNESS_LAMBDA_RETRY_BASE_DELAY", "5"),
+            "SQS_CLOUDWATCH_METRICS_REPORT_INTERVAL": os.environ.get(
+                "HARNESS_SQS_METRICS_INTERVAL", "5"
+            ),
+            "HARNESS_LAMBDA_INTERPRETERS": json.dumps(interpreters),
+            "HARNESS_STATE_DIR": str(settings.state_dir),
+            "PYTHONPATH": os.pathsep.join([str(PLUGIN_DIR), str(PLUGIN_DIR.parent.parent)]),
+        }
+    )
+    return env
+
+
+def start(settings: Settings, progress: Callable[[str], None] = print) -> dict:
+    """Start LocalStack, or return the record of the one this project already runs."""
+    records = ProcessRecords(settings.state_dir)
+    running = records.get(RECORD)
+    if running and health(running["endpoint"]):
+        return running | {"reused": True}
+    if port_in_use(settings.host, settings.port):
+        raise HarnessError(
+            f"port {settings.port} on {settings.host} is already in use by another program. "
+            "Stop it, or choose another port with HARNESS_PORT=<port>, or point the harness "
+            "at it with HARNESS_BACKEND=external HARNESS_ENDPOINT=http://host:port"
+        )
+    python = ensure_installed(settings, progress)
+    interpreters = lambda_runtimes.prepare(settings, progress)
+    data_dir = settings.state_dir / "localstack"
+    shutil.rmtree(data_dir, ignore_errors=True)
+    for sub in ("fs", "tmp"):
+        (data_dir / sub).mkdir(parents=True, exist_ok=True)
+    log_path = settings.state_dir / "localstack.log"
+    started = time.monotonic()
+    owns_s3_storage = not S3_STORAGE.exists()
+    progress(f"Starting LocalStack {settings.localstack_version} on {settings.endpoint} ...")
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [str(python), "-m", "localstack.runtime.main"],
+            env=_environment(settings, data_dir, interpreters),
+            cwd=data_dir,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    record = records.record(
+        RECORD,
+        process.pid,
+        endpoint=settings.endpoint,
+        log=str(log_path),
+        data_dir=str(data_dir),
+        version=settings.localstack_version,
+        interpreters=interpreters,
+        started_at=time.time(),
+        owns_s3_storage=owns_s3_storage,
+    )
+    try:
+        _wait_healthy(settings, process, log_path)
+    except BaseException:
+        stop(settings)
+        raise
+    return record | {"reused": False, "seconds": round(time.monotonic() - started, 2)}
+
+
+def _wait_healthy(settings: Settings, process: subprocess.Popen, log_path: Path) -> None:
+    wanted = {s.strip() for s in settings.services.split(",")}
+    deadline = time.monotonic() + float(os.environ.get("HARNESS_START_TIMEOUT", "120"))
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-20:])
+            raise HarnessError(f"LocalStack exited with code {process.returncode}:\n{tail}")
+        state = health(settings.endpoint)
+        if state:
+            services = state.get("services", {})
+            ready = {name for name, s in services.items() if s in ("running", "available")}
+            if wanted <= ready:
+                return
+        time.sleep(0.2)
+    raise HarnessError(f"LocalStack did not become healthy in time; see {log_path}")
+
+
+def stop(settings: Settings) -> bool:
+    """Stop our LocalStack and every Lambda process it left, then remove its storage."""
+    records = ProcessRecords(settings.state_dir)
+    entry = records.get(RECORD)
+    stopped = records.stop(RECORD)
+    for record in records.all():
+        if record["name"].startswith("lambda-"):
+            records.stop(record["name"], timeout=2)
+    data_dir = Path(entry["data_dir"]) if entry else settings.state_dir / "localstack"
+    shutil.rmtree(data_dir, ignore_errors=True)
+    if entry and entry.get("owns_s3_storage"):
+        shutil.rmtree(S3_STORAGE, ignore_errors=True)
+    return stopped

@@ -1,0 +1,281 @@
+"""A MariaDB server of the harness's own, for system B's catalog.
+
+Installed from the OS packages when missing (Debian/Ubuntu, as root: `apt-get
+install mariadb-server`; anyone else is told what to install), initialised in a
+data folder under the state dir, started on 127.0.0.1 only, recorded by PID like
+LocalStack and stopped by `harness down`. The data folder survives `down`, so a
+restart is quick and keeps the catalog; `make clean` removes it.
+
+Two accounts are created at initialisation, with random passwords kept in
+`<state>/mariadb/credentials.json` (mode 600): `harness_admin` (migrations, tests)
+and `catalog_loader` (SELECT, INSERT, UPDATE on `celeb` only: what the loader
+Lambda needs, nothing more).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pymysql
+
+from harness.config import Settings
+from harness.runtime.localstack import port_in_use
+from harness.util.errors import HarnessError
+from harness.util.processes import ProcessRecords
+
+RECORD = "mariadb"
+SERVERS = ("mariadbd", "mysqld")
+INSTALLERS = ("mariadb-install-db", "mysql_install_db")
+SEARCH_PATH = ("/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin", "/opt/homebrew/bin")
+ADMIN_USER = "harness_admin"
+LOADER_USER = "catalog_loader"
+LOADER_GRANTS = "SELECT, INSERT, UPDATE"
+SCHEMA = "celeb"
+INSTALL_HINT = (
+    "MariaDB is not installed. Install it (Debian/Ubuntu: `sudo apt-get install "
+    "mariadb-server`; macOS: `brew install mariadb`) and run again, or point the harness "
+    "at a MySQL-compatible server you run with HARNESS_DATABASE_URL=mysql://user:password@host:port"
+)
+
+
+def _find(names: tuple[str, ...]) -> str | None:
+    search = os.pathsep.join([os.environ.get("PATH", ""), *SEARCH_PATH])
+    for name in names:
+        found = shutil.which(name, path=search)
+        if found:
+            return found
+    return None
+
+
+def binaries() -> tuple[str, str] | None:
+    """(server, installer) when both are installed."""
+    server, installer = _find(SERVERS), _find(INSTALLERS)
+    return (server, installer) if server and installer else None
+
+
+def ensure_installed(
+    settings: Settings, progress: Callable[[str], None] = print
+) -> tuple[str, str]:
+    """The server and installer paths, installing Debian's mariadb-server if we may."""
+    found = binaries()
+    if found:
+        return found
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        raise HarnessError(INSTALL_HINT)
+    settings.cache_dir.mkdir(parents=True, exist_ok=True)
+    with open(settings.cache_dir / ".mariadb-install.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two harness processes never run apt at once
+        found = binaries()
+        if found:
+            return found
+        progress(
+            "Installing MariaDB from the OS packages (apt-get install mariadb-server; once) ..."
+        )
+        started = time.monotonic()
+        # Wait for dpkg's lock instead of failing when another install runs.
+        install = [
+            "apt-get",
+            "install",
+            "-y",
+            "-q",
+            "-o",
+            "DPkg::Lock::Timeout=300",
+            "--no-install-recommends",
+            "mariadb-server",
+        ]
+        if _apt(install).returncode != 0:
+            progress("apt-get install failed; updating the package lists and trying again ...")
+            _apt(["apt-get", "update", "-q", "-o", "DPkg::Lock::Timeout=300"])
+            result = _apt(install)
+            if result.returncode != 0:
+                tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-10:])
+                raise HarnessError(f"`{' '.join(install)}` failed:\n{tail}\n{INSTALL_HINT}")
+        progress(f"Installed MariaDB in {time.monotonic() - started:.0f} s")
+    found = binaries()
+    if not found:
+        raise HarnessError(
+            f"mariadb-server was installed but its programs were not found. {INSTALL_HINT}"
+        )
+    return found
+
+
+def _apt(cmd: list[str]) -> subprocess.CompletedProcess:
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+
+
+def base_dir(settings: Settings) -> Path:
+    return settings.state_dir / "mariadb"
+
+
+def _socket_path(settings: Settings) -> Path:
+    """Unix socket paths are limited to ~107 bytes; long state dirs use the temp dir."""
+    path = base_dir(settings) / "mysqld.sock"
+    if len(str(path)) < 100:
+        return path
+    digest = hashlib.sha256(str(path).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"harness-mariadb-{digest}.sock"
+
+
+def credentials(settings: Settings) -> dict:
+    """{"admin": {...}, "loader": {...}} of the harness's server (after `start`)."""
+    path = base_dir(settings) / "credentials.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise HarnessError(
+            f"{path} is missing or broken; remove {base_dir(settings)} and start again"
+        ) from exc
+
+
+def _server_args(server: str, settings: Settings, port: int) -> list[str]:
+    base = base_dir(settings)
+    args = [
+        server,
+        "--no-defaults",  # never read /etc/mysql: this server is ours alone
+        f"--datadir={base / 'data'}",
+        f"--port={port}",
+        "--bind-address=127.0.0.1",
+        f"--socket={_socket_path(settings)}",
+        f"--pid-file={base / 'mariadbd.pid'}",
+        f"--log-error={base / 'mariadb.log'}",
+        "--character-set-server=utf8mb4",
+        "--collation-server=utf8mb4_unicode_ci",
+        "--innodb-buffer-pool-size=64M",
+        "--innodb-log-file-size=16M",
+        "--max-connections=200",
+        "--skip-name-resolve",
+    ]
+    if os.geteuid() == 0:
+        args.append("--user=root")  # mariadbd refuses to run as root unless told to
+    return args
+
+
+def _initialise(installer: str, settings: Settings, progress: Callable[[str], None]) -> None:
+    base = base_dir(settings)
+    data = base / "data"
+    staging = base / "data.initialising"
+    shutil.rmtree(staging, ignore_errors=True)
+    progress(f"Initialising a MariaDB data folder in {data} ...")
+    cmd = [
+        installer,
+        "--no-defaults",
+        f"--datadir={staging}",
+        "--auth-root-authentication-method=socket",
+        "--skip-test-db",
+    ]
+    if os.geteuid() == 0:
+        cmd.append("--user=root")
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    if result.returncode != 0:
+        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
+        raise HarnessError(f"{installer} failed:\n{tail}")
+    staging.rename(data)
+
+
+def _bootstrap(settings: Settings) -> dict:
+    """Create the two accounts once, over the Unix socket as root."""
+    creds = {
+        "admin": {"username": ADMIN_USER, "password": secrets.token_urlsafe(18)},
+        "loader": {"username": LOADER_USER, "password": secrets.token_urlsafe(18)},
+    }
+    connection = pymysql.connect(unix_socket=str(_socket_path(settings)), user="root")
+    try:
+        with connection.cursor() as cursor:
+            for role, grants, scope in (
+                ("admin", "ALL PRIVILEGES", "*.*"),
+                ("loader", LOADER_GRANTS, f"`{SCHEMA}`.*"),
+            ):
+                user, password = creds[role]["username"], creds[role]["password"]
+                cursor.execute(
+                    f"CREATE OR REPLACE USER '{user}'@'127.0.0.1' IDENTIFIED BY %s", (password,)
+                )
+                suffix = " WITH GRANT OPTION" if role == "admin" else ""
+                cursor.execute(f"GRANT {grants} ON {scope} TO '{user}'@'127.0.0.1'{suffix}")
+        connection.commit()
+    finally:
+        connection.close()
+    path = base_dir(settings) / "credentials.json"
+    path.touch(mode=0o600)
+    path.write_text(json.dumps(creds, indent=2))
+    return creds
+
+
+def is_up(port: int, timeout: float = 1.0) -> bool:
+    """True when a MySQL server answers a handshake on 127.0.0.1:port."""
+    try:
+        pymysql.connect(host="127.0.0.1", port=port, user="healthcheck", connect_timeout=timeout)
+    except pymysql.err.OperationalError as exc:
+        # Server-side errors (access denied, host not allowed) mean it answered;
+        # client-side ones (2000 and up: refused, timed out) mean it did not.
+        return bool(exc.args) and isinstance(exc.args[0], int) and exc.args[0] < 2000
+    except pymysql.MySQLError:
+        return False
+    return True
+
+
+def start(settings: Settings, port: int, progress: Callable[[str], None] = print) -> dict:
+    """Start our server (or reuse the one running) on 127.0.0.1:port; returns its record."""
+    records = ProcessRecords(settings.state_dir)
+    running = records.get(RECORD)
+    if running and running.get("port") == port and is_up(port):
+        return running | {"reused": True}
+    if running:
+        records.stop(RECORD, timeout=30)
+    if port_in_use("127.0.0.1", port):
+        raise HarnessError(
+            f"port {port} on 127.0.0.1 is in use by another program; choose another with "
+            "HARNESS_DB_PORT=<port>, or use that server with HARNESS_DATABASE_URL"
+        )
+    server, installer = ensure_installed(settings, progress)
+    base = base_dir(settings)
+    base.mkdir(parents=True, exist_ok=True)
+    fresh = not (base / "data" / "mysql").is_dir() or not (base / "credentials.json").exists()
+    if fresh:
+        shutil.rmtree(base / "data", ignore_errors=True)
+        _initialise(installer, settings, progress)
+    started = time.monotonic()
+    log_path = base / "mariadb.log"
+    with open(base / "mariadbd.out", "wb") as out:
+        process = subprocess.Popen(
+            _server_args(server, settings, port),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    record = records.record(
+        RECORD, process.pid, port=port, log=str(log_path), data_dir=str(base / "data")
+    )
+    deadline = time.monotonic() + float(os.environ.get("HARNESS_DB_START_TIMEOUT", "60"))
+    while not is_up(port, timeout=0.5):
+        if process.poll() is not None or time.monotonic() > deadline:
+            records.stop(RECORD)
+            tail = (
+                "\n".join(log_path.read_text(errors="replace").splitlines()[-15:])
+                if log_path.exists()
+                else ""
+            )
+            raise HarnessError(
+                f"MariaDB did not start on 127.0.0.1:{port}; see {log_path}:\n{tail}"
+            )
+        time.sleep(0.1)
+    if fresh:
+        _bootstrap(settings)
+    progress(f"MariaDB on 127.0.0.1:{port} ready in {time.monotonic() - started:.1f} s")
+    return record | {"reused": False}
+
+
+def stop(settings: Settings) -> bool:
+    """Stop our server (a clean shutdown on SIGTERM); True if it was running."""
+    return ProcessRecords(settings.state_dir).stop(RECORD, timeout=30)

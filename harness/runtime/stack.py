@@ -1,0 +1,156 @@
+"""The local stack as one thing: LocalStack (from a backend) plus the two stubs.
+
+`up` is idempotent: what already runs is reused, so `harness up`, the pytest plugin
+and the demo can be run in any order and share one stack.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from harness.config import Settings
+from harness.runtime import backends, localstack, mariadb
+from harness.util.errors import HarnessError
+from harness.util.processes import ProcessRecords
+
+STUBS = "stubs"
+
+
+@dataclass
+class StackState:
+    endpoint: str
+    backend: str
+    started_localstack: bool
+    started_stubs: bool
+    seconds: float
+    stub_urls: dict[str, str] = field(default_factory=dict)
+
+
+def _stubs_healthy(settings: Settings) -> bool:
+    for base in (settings.rekognition_endpoint, settings.slack_endpoint):
+        try:
+            with urllib.request.urlopen(base + "/_stub/health", timeout=1) as response:
+                if response.status != 200:
+                    return False
+        except OSError:
+            return False
+    return True
+
+
+def start_stubs(settings: Settings) -> bool:
+    """Start the Rekognition stub and Slack sink unless ours already run; True if started."""
+    if settings.stubs_endpoint_host != settings.host:  # they run elsewhere (compose)
+        if not _stubs_healthy(settings):
+            raise HarnessError(
+                f"the stubs do not answer at {settings.rekognition_endpoint} and "
+                f"{settings.slack_endpoint} (HARNESS_STUBS_ENDPOINT_HOST)"
+            )
+        return False
+    records = ProcessRecords(settings.state_dir)
+    if records.get(STUBS) and _stubs_healthy(settings):
+        return False
+    records.stop(STUBS)
+    for port in (settings.rekognition_port, settings.slack_port):
+        if localstack.port_in_use(settings.host, port):
+            raise HarnessError(
+                f"port {port} is in use by another program; the stubs need it. Free it or set "
+                "HARNESS_REKOGNITION_PORT / HARNESS_SLACK_PORT"
+            )
+    log_path = settings.state_dir / "stubs.log"
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "harness.stubs",
+                "--rekognition-port",
+                str(settings.rekognition_port),
+                "--slack-port",
+                str(settings.slack_port),
+                "--s3-endpoint",
+                settings.endpoint,
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    records.record(STUBS, process.pid, log=str(log_path))
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            records.forget(STUBS)
+            raise HarnessError(f"the stubs exited at start; see {log_path}")
+        if _stubs_healthy(settings):
+            return True
+        time.sleep(0.05)
+    records.stop(STUBS)
+    raise HarnessError(f"the stubs did not answer in 15 s; see {log_path}")
+
+
+def up(settings: Settings, progress: Callable[[str], None] = print) -> StackState:
+    started = time.monotonic()
+    backend = backends.up(settings, progress)
+    try:
+        started_stubs = False if backend.provides_stubs else start_stubs(settings)
+    except BaseException:
+        if backend.started:
+            backends.down(settings)
+        raise
+    return StackState(
+        endpoint=backend.endpoint,
+        backend=backend.backend,
+        started_localstack=backend.started,
+        started_stubs=started_stubs,
+        seconds=round(time.monotonic() - started, 2),
+        stub_urls={
+            "rekognition": settings.rekognition_endpoint,
+            "slack": settings.slack_endpoint,
+        },
+    )
+
+
+def down(settings: Settings) -> list[str]:
+    """Stop everything this project started; returns what was stopped."""
+    stopped = []
+    if ProcessRecords(settings.state_dir).stop(STUBS):
+        stopped.append("stubs")
+    if backends.down(settings):
+        stopped.append("localstack")
+    if mariadb.stop(settings):  # system B's database, when the harness started one
+        stopped.append("mariadb")
+    return stopped
+
+
+def status(settings: Settings) -> dict:
+    records = ProcessRecords(settings.state_dir)
+    health = backends.is_healthy(settings)
+    return {
+        "backend": settings.backend,
+        "endpoint": settings.endpoint,
+        "localstack": {
+            "healthy": bool(health),
+            "version": (health or {}).get("version"),
+            "services": (health or {}).get("services", {}),
+        },
+        "stubs": {"healthy": _stubs_healthy(settings)},
+        "processes": [{"name": r["name"], "pid": r["pid"]} for r in records.all()],
+        "deployments": _deployments(settings),
+    }
+
+
+def _deployments(settings: Settings) -> dict[str, str]:
+    from harness.build import deploy
+
+    record = deploy.deployed(settings, "local")
+    if not record:
+        return {}
+    current = record["fingerprint"] == deploy.fingerprint(settings)
+    applied = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record["applied_at"]))
+    return {"local": f"applied {applied}, " + ("up to date" if current else "out of date")}

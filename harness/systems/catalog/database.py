@@ -1,0 +1,172 @@
+"""System B's database: where it is, how to reach it, and its schema migrations.
+
+By default the harness runs a MariaDB of its own (harness/mariadb.py) on
+127.0.0.1:`HARNESS_DB_PORT` (4582). `HARNESS_DATABASE_URL=mysql://user:pass@host:port`
+uses a server you run instead; that user then applies the migrations and is also
+the loader's account (the harness creates no accounts on a server it does not own).
+
+Migrations are the `*.sql` files of harness/migrations, applied in name order into
+the `celeb` schema and recorded in `celeb.schema_migrations` with their SHA-256:
+an applied file that was edited afterwards is an error (add a new file instead).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pymysql
+
+from harness.config import Settings, _int
+from harness.runtime import mariadb
+from harness.util.errors import HarnessError
+
+SCHEMA = mariadb.SCHEMA
+TABLE = "celeb_image_url"
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+DEFAULT_PORT = 4582
+URL_SCHEMES = ("mysql", "mariadb", "mysql+pymysql")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    host: str
+    port: int
+    username: str
+    password: str
+
+    def connect(self, schema: str | None = None, timeout: float = 5.0):
+        try:
+            return pymysql.connect(
+                host=self.host,
+                port=self.port,
+                user=self.username,
+                password=self.password,
+                database=schema,
+                charset="utf8mb4",
+                connect_timeout=timeout,
+                autocommit=True,
+                cursorclass=pymysql.cursors.DictCursor,
+            )
+        except pymysql.MySQLError as exc:
+            raise HarnessError(f"cannot connect to MySQL at {self.where()}: {exc}") from exc
+
+    def where(self) -> str:
+        return f"{self.username}@{self.host}:{self.port}"
+
+    def secret(self) -> dict:
+        """The value of the loader's Secrets Manager secret (the RDS secret shape)."""
+        return {
+            "engine": "mysql",
+            "host": self.host,
+            "port": self.port,
+            "username": self.username,
+            "password": self.password,
+            "dbname": SCHEMA,
+        }
+
+
+@dataclass(frozen=True)
+class Database:
+    admin: Endpoint
+    loader: Endpoint
+    managed: bool  # True: the harness's own MariaDB (it may stop and start it)
+
+
+def port() -> int:
+    return _int("HARNESS_DB_PORT", DEFAULT_PORT)
+
+
+def parse_url(url: str) -> Endpoint:
+    """`mysql://user:password@host:port` (password percent-encoded if needed)."""
+    parts = urlsplit(url)
+    if parts.scheme not in URL_SCHEMES or not parts.hostname or not parts.username:
+        raise HarnessError(
+            f"HARNESS_DATABASE_URL={url.split('@')[-1]!r} is not mysql://user:password@host:port"
+        )
+    return Endpoint(
+        host=parts.hostname,
+        port=parts.port or 3306,
+        username=unquote(parts.username),
+        password=unquote(parts.password or ""),
+    )
+
+
+def ensure(settings: Settings, progress: Callable[[str], None] = print) -> Database:
+    """The database, started and migrated: what tests, the CLI and the demo call."""
+    url = os.environ.get("HARNESS_DATABASE_URL")
+    if url:
+        endpoint = parse_url(url)
+        endpoint.connect(timeout=5).close()
+        database = Database(admin=endpoint, loader=endpoint, managed=False)
+    else:
+        db_port = port()
+        mariadb.start(settings, db_port, progress)
+        creds = mariadb.credentials(settings)
+        database = Database(
+            admin=Endpoint("127.0.0.1", db_port, **creds["admin"]),
+            loader=Endpoint("127.0.0.1", db_port, **creds["loader"]),
+            managed=True,
+        )
+    applied = migrate(database.admin)
+    if applied:
+        progress(f"applied migration(s): {', '.join(applied)}")
+    return database
+
+
+def _statements(sql: str) -> list[str]:
+    """Split a migration on `;` at line ends; `--` comment lines are dropped."""
+    lines = [line for line in sql.splitlines() if not line.lstrip().startswith("--")]
+    return [s.strip() for s in re.split(r";\s*$", "\n".join(lines), flags=re.M) if s.strip()]
+
+
+def migrate(endpoint: Endpoint, directory: Path = MIGRATIONS) -> list[str]:
+    """Apply the migrations not applied yet; returns their names."""
+    files = sorted(directory.glob("*.sql"))
+    connection = endpoint.connect()
+    applied_now: list[str] = []
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT GET_LOCK('harness_migrations', 60) AS got")
+            if not cursor.fetchone()["got"]:
+                raise HarnessError("another process holds the migration lock for over 60 s")
+            cursor.execute(
+                f"CREATE DATABASE IF NOT EXISTS `{SCHEMA}` "
+                "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+            )
+            cursor.execute(f"USE `{SCHEMA}`")
+            cursor.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version VARCHAR(200) NOT NULL PRIMARY KEY,"
+                " checksum CHAR(64) NOT NULL,"
+                " applied_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3))"
+            )
+            cursor.execute("SELECT version, checksum FROM schema_migrations")
+            done = {row["version"]: row["checksum"] for row in cursor.fetchall()}
+            for path in files:
+                checksum = hashlib.sha256(path.read_bytes()).hexdigest()
+                if path.name in done:
+                    if done[path.name] != checksum:
+                        raise HarnessError(
+                            f"migration {path.name} was changed after it was applied to "
+                            f"{endpoint.where()}; add a new migration file instead"
+                        )
+                    continue
+                for statement in _statements(path.read_text()):
+                    cursor.execute(statement)
+                cursor.execute(
+                    "INSERT INTO schema_migrations (version, checksum) VALUES (%s, %s)",
+                    (path.name, checksum),
+                )
+                applied_now.append(path.name)
+            cursor.execute("SELECT RELEASE_LOCK('harness_migrations')")
+    except pymysql.MySQLError as exc:
+        raise HarnessError(f"migrating {endpoint.where()} failed: {exc}") from exc
+    finally:
+        connection.close()
+    return applied_now

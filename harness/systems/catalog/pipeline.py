@@ -1,0 +1,344 @@
+"""Driving the deployed catalog pipeline (system B) from the outside.
+
+What an operator or a test does by hand, as small methods shared by the CLI, the
+pytest fixture `catalog` and scenarios: upload originals, look at renditions and
+rejection records, run the scheduled loader now (`tick`), read the catalog rows,
+take the database away for a while, reset everything between runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from harness.config import Settings
+from harness.events import dlq
+from harness.events.shapes import object_refs
+from harness.runtime import aws, mariadb
+from harness.stubs.client import SlackSinkClient
+from harness.systems.catalog import database
+from harness.systems.catalog.database import Database
+from harness.systems.catalog.schedule import CronSchedule
+from harness.systems.labeling.pipeline import wait_for
+from harness.util.errors import HarnessError
+
+# EventBridge Scheduler's context attributes, as it fills them in a target's input.
+SCHEDULER_PLACEHOLDERS = (
+    "<aws.scheduler.schedule-arn>",
+    "<aws.scheduler.scheduled-time>",
+    "<aws.scheduler.execution-id>",
+    "<aws.scheduler.attempt-number>",
+)
+
+
+def render_scheduler_input(template: str, schedule_arn: str, at: datetime) -> str:
+    """The payload Scheduler would send at `at`: its context attributes substituted."""
+    values = {
+        "<aws.scheduler.schedule-arn>": schedule_arn,
+        "<aws.scheduler.scheduled-time>": at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "<aws.scheduler.execution-id>": str(uuid.uuid4()),
+        "<aws.scheduler.attempt-number>": "1",
+    }
+    for placeholder, value in values.items():
+        template = template.replace(placeholder, value)
+    return template
+
+
+@dataclass
+class Tick:
+    """One run of the loader as the schedule would start it."""
+
+    at: datetime
+    payload: dict[str, Any]
+    would_fire: bool  # whether the real schedule runs in this minute
+    result: dict[str, Any] | None
+    error: str | None  # the function's errorMessage when the run failed
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class CatalogPipeline:
+    settings: Settings
+    outputs: dict
+    database: Database
+
+    @classmethod
+    def open(
+        cls, settings: Settings, outputs: dict, progress: Callable[[str], None] = print
+    ) -> CatalogPipeline:
+        """The database up and migrated, and its loader account in the secret."""
+        if "catalog" not in outputs:
+            raise HarnessError(
+                "the deployment has no catalog (system B) outputs; run `harness deploy`"
+            )
+        pipeline = cls(settings, outputs, database.ensure(settings, progress))
+        pipeline.publish_credentials()
+        return pipeline
+
+    def __post_init__(self) -> None:
+        self.s3 = aws.client("s3", self.settings)
+        self.sqs = aws.client("sqs", self.settings)
+        self.lambda_ = aws.client("lambda", self.settings)
+        self.scheduler = aws.client("scheduler", self.settings)
+        self.secrets = aws.client("secretsmanager", self.settings)
+        self.cloudwatch = aws.client("cloudwatch", self.settings)
+        self.slack = SlackSinkClient(self.settings.slack_endpoint)
+
+    @property
+    def c(self) -> dict:
+        """The `catalog` output of the deployment (buckets, queues, schedule, ...)."""
+        return self.outputs["catalog"]
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        return {name: int(edge) for name, edge in self.c["image_sizes"].items()}
+
+    # --- database ---------------------------------------------------------------
+
+    def publish_credentials(self, endpoint: database.Endpoint | None = None) -> None:
+        """Put the loader's account into the secret the Terraform created (no-op if same)."""
+        value = json.dumps((endpoint or self.database.loader).secret(), sort_keys=True)
+        with contextlib.suppress(self.secrets.exceptions.ResourceNotFoundException):
+            current = self.secrets.get_secret_value(SecretId=self.c["db_secret_arn"])
+            if current.get("SecretString") == value:
+                return
+        self.secrets.put_secret_value(SecretId=self.c["db_secret_arn"], SecretString=value)
+
+    def rows(self, vertical: str | None = None, cd_idxs: list[int] | None = None) -> list[dict]:
+        query = f"SELECT * FROM `{database.TABLE}`"
+        clauses, args = [], []
+        if vertical is not None:
+            clauses.append("vertical = %s")
+            args.append(vertical)
+        if cd_idxs:
+            clauses.append(f"cd_idx IN ({', '.join(['%s'] * len(cd_idxs))})")
+            args += cd_idxs
+        if clauses:
+            query += " WHERE " + " AND ".join(clauses)
+        query += " ORDER BY vertical, cd_idx, sequence, image_size"
+        connection = self.database.admin.connect(database.SCHEMA)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(query, args)
+                return list(cursor.fetchall())
+        finally:
+            connection.close()
+
+    @contextlib.contextmanager
+    def database_outage(self) -> Iterator[None]:
+        """The database is unreachable inside the block and back afterwards.
+
+        The harness's own MariaDB is really stopped and started again; a server given
+        by HARNESS_DATABASE_URL cannot be stopped, so the secret points the loader at
+        a closed port instead (to the loader, the same refused connection).
+        """
+        if self.database.managed:
+            mariadb.stop(self.settings)
+            try:
+                yield
+            finally:
+                mariadb.start(self.settings, database.port(), progress=lambda _: None)
+            return
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            closed_port = probe.getsockname()[1]
+        loader = self.database.loader
+        self.publish_credentials(
+            database.Endpoint("127.0.0.1", closed_port, loader.username, loader.password)
+        )
+        try:
+            yield
+        finally:
+            self.publish_credentials()
+
+    # --- buckets ----------------------------------------------------------------
+
+    def origin_key(self, vertical: str, cd_idx: int, sequence: int) -> str:
+        return f"{self.c['origin_prefix']}{vertical}/{cd_idx}_{sequence}.jpg"
+
+    def upload(self, key: str, data: bytes, content_type: str = "image/jpeg") -> None:
+        self.s3.put_object(
+            Bucket=self.c["upload_bucket"], Key=key, Body=data, ContentType=content_type
+        )
+
+    def keys(self, bucket: str, prefix: str = "") -> dict[str, dict]:
+        """{key: {"size", "etag"}} of every object under prefix."""
+        paginator = self.s3.get_paginator("list_objects_v2")
+        return {
+            obj["Key"]: {"size": obj["Size"], "etag": obj["ETag"].strip('"')}
+            for page in paginator.paginate(Bucket=bucket, Prefix=prefix)
+            for obj in page.get("Contents", [])
+        }
+
+    def served_keys(self, vertical: str) -> list[str]:
+        return sorted(self.keys(self.c["served_bucket"], f"{vertical}/"))
+
+    def rejection_key(self, key: str) -> str:
+        """Where the resize function records why it rejected `key`."""
+        return f"{self.c['rejected_prefix']}{key.removeprefix(self.c['origin_prefix'])}.json"
+
+    def rejection(self, key: str) -> dict | None:
+        try:
+            body = self.s3.get_object(Bucket=self.c["upload_bucket"], Key=self.rejection_key(key))
+        except self.s3.exceptions.NoSuchKey:
+            return None
+        return json.loads(body["Body"].read())
+
+    def rejections(self, vertical: str | None = None) -> list[dict]:
+        prefix = self.c["rejected_prefix"] + (f"{vertical}/" if vertical else "")
+        records = []
+        for key in sorted(self.keys(self.c["upload_bucket"], prefix)):
+            body = self.s3.get_object(Bucket=self.c["upload_bucket"], Key=key)["Body"].read()
+            records.append(json.loads(body))
+        return records
+
+    def wait_rejection(self, key: str, timeout: float = 30) -> dict:
+        return wait_for(lambda: self.rejection(key), timeout, f"rejection record of {key}")
+
+    # --- queues -----------------------------------------------------------------
+
+    def depth(self, queue_url: str) -> int:
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"]) + int(
+            attributes["ApproximateNumberOfMessagesNotVisible"]
+        )
+
+    def queue_depth(self) -> int:
+        return self.depth(self.c["queue_url"])
+
+    def pending(self) -> dict[str, int]:
+        """Messages waiting: work queue (next tick), DLQ and resize failures (attention)."""
+        return {
+            "work_queue": self.queue_depth(),
+            "dlq": self.depth(self.c["dlq_url"]),
+            "resize_failures": self.depth(self.c["resize_failures_queue_url"]),
+        }
+
+    def resize_failures(self, limit: int = 100) -> list[dict]:
+        """Upload events whose resize failed after Lambda's retries, with the error.
+
+        The queue holds Lambda's on-failure destination records (the event in
+        `requestPayload`, the error in `responsePayload`); they stay queued.
+        """
+        failures = []
+        for message in dlq.peek(self.sqs, self.c["resize_failures_queue_url"], limit):
+            try:
+                record = json.loads(message["Body"])
+            except ValueError:
+                record = {}
+            response = record.get("responsePayload") or {}
+            context = record.get("requestContext") or {}
+            failures.append(
+                {
+                    "message_id": message["MessageId"],
+                    "objects": [ref.key for ref in object_refs(record.get("requestPayload"))],
+                    "error": response.get("errorMessage") or message["Body"][:300],
+                    "condition": context.get("condition", ""),
+                    "attempts": context.get("approximateInvokeCount"),
+                    "failed_at": record.get("timestamp", ""),
+                }
+            )
+        return failures
+
+    def wait_queued(self, count: int, timeout: float = 60) -> int:
+        """Wait until the resize function has queued at least `count` messages."""
+        return wait_for(
+            lambda: (depth := self.queue_depth()) >= count and depth,
+            timeout,
+            f"{count} message(s) on {self.c['queue_name']} (resize done)",
+            interval=0.2,
+        )
+
+    # --- schedule ---------------------------------------------------------------
+
+    def schedule(self) -> dict:
+        """The deployed schedule as EventBridge Scheduler describes it."""
+        return self.scheduler.get_schedule(
+            Name=self.c["schedule_name"], GroupName=self.c["schedule_group"]
+        )
+
+    def cron(self) -> CronSchedule:
+        deployed = self.schedule()
+        return CronSchedule.parse(
+            deployed["ScheduleExpression"], deployed.get("ScheduleExpressionTimezone") or "UTC"
+        )
+
+    def tick(self, at: datetime | None = None) -> Tick:
+        """Run the loader now with the schedule's own target and payload.
+
+        LocalStack's Scheduler never fires, so this is the local clock. Scheduler
+        invokes asynchronously; the tick invokes synchronously to report the run.
+        """
+        at = at or datetime.now(UTC)
+        deployed = self.schedule()
+        target = deployed["Target"]
+        cron = CronSchedule.parse(
+            deployed["ScheduleExpression"], deployed.get("ScheduleExpressionTimezone") or "UTC"
+        )
+        payload = render_scheduler_input(target.get("Input") or "{}", deployed["Arn"], at)
+        started = time.monotonic()
+        response = self.lambda_.invoke(
+            FunctionName=target["Arn"], InvocationType="RequestResponse", Payload=payload.encode()
+        )
+        body = response["Payload"].read()
+        document = json.loads(body) if body else None
+        error = None
+        if response.get("FunctionError"):
+            error = (document or {}).get("errorMessage") or response["FunctionError"]
+        return Tick(
+            at=at,
+            payload=json.loads(payload),
+            would_fire=cron.fires_at(at),
+            result=None if error else document,
+            error=error,
+            seconds=round(time.monotonic() - started, 2),
+        )
+
+    # --- alarms -----------------------------------------------------------------
+
+    def alarm_state(self, name: str) -> str:
+        alarms = self.cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"]
+        return alarms[0]["StateValue"]
+
+    # --- reset ------------------------------------------------------------------
+
+    def reset(self) -> float:
+        """Empty queues, buckets and the catalog table, clear the Slack sink; returns the
+        seconds it took.
+
+        The alarms are left alone: forcing one to OK while its last datapoints still
+        breach makes CloudWatch raise it again, and post to Slack, seconds later (in
+        whatever test runs then). Emptied queues bring them back to OK by themselves.
+        """
+        started = time.monotonic()
+        self.slack.clear_messages()
+        for name in ("queue_url", "dlq_url", "resize_failures_queue_url"):
+            self.sqs.purge_queue(QueueUrl=self.c[name])
+        for bucket in (self.c["upload_bucket"], self.c["served_bucket"]):
+            keys = list(self.keys(bucket))
+            for start in range(0, len(keys), 1000):
+                self.s3.delete_objects(
+                    Bucket=bucket,
+                    Delete={"Objects": [{"Key": k} for k in keys[start : start + 1000]]},
+                )
+        connection = self.database.admin.connect(database.SCHEMA)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(f"DELETE FROM `{database.TABLE}`")
+        finally:
+            connection.close()
+        return time.monotonic() - started

@@ -1,0 +1,300 @@
+"""`harness bench`: how fast the local pipeline is, measured in one run on this machine.
+
+Numbers, not impressions: cold and warm start, upload -> result latency percentiles,
+throughput by batch size and by number of uploaders, DLQ -> Slack time, and peak
+memory of LocalStack and the Lambda processes. Where a target is missed the report
+says where the time went (Lambda execution vs. delivery), not just the number.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import statistics
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from harness.build import deploy
+from harness.build.fixtures import ImageSpec, render
+from harness.config import Settings
+from harness.runtime import aws, localstack, stack
+from harness.systems.labeling.pipeline import LabelingPipeline, wait_for
+from harness.util.processes import ProcessRecords, peak_rss_mb
+
+TARGETS = {
+    "warm_start_s": 5.0,
+    "latency_p50_s": 1.0,
+    "throughput_images_per_s": 20.0,
+    "dlq_to_slack_s": 20.0,
+}
+REPORT_RE = re.compile(r"REPORT RequestId: \S+\s+Duration: ([\d.]+) ms")
+
+
+class MemorySampler:
+    """Samples the peak RSS of LocalStack and of every Lambda process while it runs."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.records = ProcessRecords(settings.state_dir)
+        self.localstack_mb = 0.0
+        self.lambda_mb: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            for record in self.records.all():
+                peak = peak_rss_mb(record["pid"])
+                if record["name"] == localstack.RECORD:
+                    self.localstack_mb = max(self.localstack_mb, peak)
+                elif record["name"].startswith("lambda-"):
+                    self.lambda_mb[record["pid"]] = max(self.lambda_mb.get(record["pid"], 0), peak)
+
+    def __enter__(self) -> MemorySampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def result(self) -> dict:
+        per_process = list(self.lambda_mb.values())
+        return {
+            "localstack_peak_rss_mb": round(self.localstack_mb, 1),
+            "lambda_processes_seen": len(per_process),
+            "lambda_peak_rss_mb_max": round(max(per_process, default=0), 1),
+            "lambda_peak_rss_mb_sum": round(sum(per_process), 1),
+        }
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def _upload_and_time(
+    pipeline: LabelingPipeline,
+    count: int,
+    uploaders: int,
+    prefix: str,
+    rate: float | None = None,
+    timeout: float = 300,
+) -> dict:
+    """Upload `count` images with `uploaders` threads; time each until its result exists.
+
+    With `rate` (images/s) uploads are paced, so latency is measured at a load the
+    pipeline sustains; without it they go as fast as possible (throughput). A poller
+    lists `results/` every 50 ms and notes when each result first appears, so latency is
+    measured from outside, as a user would see it (resolution ~50 ms).
+    """
+    image = render(ImageSpec(seed=42, width=320, height=240))
+    keys = [f"{prefix}{i:04}.jpg" for i in range(count)]
+    uploaded: dict[str, float] = {}
+    seen: dict[str, float] = {}
+    result_prefix = pipeline.result_key(keys[0]).rsplit("/", 1)[0] + "/"
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.is_set():
+            now = time.monotonic()
+            for key in pipeline.keys(result_prefix):
+                seen.setdefault(key, now)
+            time.sleep(0.05)
+
+    def upload(key: str) -> None:
+        pipeline.upload(key, image)
+        uploaded[key] = time.monotonic()
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=uploaders) as pool:
+        if rate:
+            for index, key in enumerate(keys):
+                time.sleep(max(0.0, started + index / rate - time.monotonic()))
+                pool.submit(upload, key)
+        else:
+            list(pool.map(upload, keys))
+    try:
+        wait_for(
+            lambda: all(pipeline.result_key(k) in seen for k in keys),
+            timeout,
+            f"{count} results",
+            interval=0.1,
+        )
+    finally:
+        done.set()
+        poller.join()
+    latencies = [seen[pipeline.result_key(k)] - uploaded[k] for k in keys]
+    finished = max(seen[pipeline.result_key(k)] for k in keys)
+    return {
+        "images": count,
+        "uploaders": uploaders,
+        "p50_s": round(_percentile(latencies, 50), 3),
+        "p95_s": round(_percentile(latencies, 95), 3),
+        "p99_s": round(_percentile(latencies, 99), 3),
+        "mean_s": round(statistics.fmean(latencies), 3),
+        "images_per_s": round(count / (finished - started), 2),
+        "latencies_s": [round(v, 3) for v in latencies],
+    }
+
+
+def _set_batch_size(pipeline: LabelingPipeline, batch_size: int) -> None:
+    lam = aws.client("lambda", pipeline.settings)
+    mappings = lam.list_event_source_mappings(FunctionName=pipeline.outputs["labeler_function"])
+    for mapping in mappings["EventSourceMappings"]:
+        lam.update_event_source_mapping(UUID=mapping["UUID"], BatchSize=batch_size)
+        wait_for(
+            lambda uuid=mapping["UUID"]: (
+                lam.get_event_source_mapping(UUID=uuid)["State"] == "Enabled"
+            ),
+            30,
+            "event source mapping enabled",
+        )
+
+
+def _lambda_durations_ms(pipeline: LabelingPipeline, since: float) -> list[float]:
+    events = pipeline.logs.get_paginator("filter_log_events").paginate(
+        logGroupName=pipeline.outputs["labeler_log_group"],
+        startTime=int(since * 1000),
+        filterPattern="REPORT",
+    )
+    return [
+        float(m.group(1))
+        for page in events
+        for event in page["events"]
+        if (m := REPORT_RE.search(event["message"]))
+    ]
+
+
+def _dlq_to_slack(pipeline: LabelingPipeline) -> float:
+    pipeline.reset()
+    started = time.monotonic()
+    pipeline.sqs.send_message(QueueUrl=pipeline.outputs["dlq_url"], MessageBody='{"bench": 1}')
+    pipeline.slack.wait_for_messages(1, timeout=120)
+    return round(time.monotonic() - started, 2)
+
+
+def _ready(settings: Settings, progress: Callable[[str], None]) -> tuple[LabelingPipeline, float]:
+    started = time.monotonic()
+    stack.up(settings, progress)
+    outputs = deploy.deploy(settings, progress=progress)["outputs"]
+    pipeline = LabelingPipeline(settings, outputs)
+    pipeline.reset()
+    return pipeline, round(time.monotonic() - started, 2)
+
+
+def run(
+    settings: Settings,
+    out_dir: Path,
+    images: int = 300,
+    rate: float = 10.0,
+    cold: bool = True,
+    progress: Callable[[str], None] = print,
+) -> dict:
+    results: dict = {"machine": {"cpus": os.cpu_count()}, "targets": TARGETS}
+    if cold:
+        progress("cold start: stopping everything, then up + deploy from nothing")
+        stack.down(settings)
+        _, results["cold_start_s"] = _ready(settings, progress)
+    else:
+        _ready(settings, progress)  # deploy any change first: warm means nothing changed
+    progress("warm start: up + deploy (no change) + reset")
+    pipeline, results["warm_start_s"] = _ready(settings, progress)
+    results["reset_s"] = round(pipeline.reset(), 3)
+
+    with MemorySampler(settings) as memory:
+        since = time.time()
+        progress(f"latency: {images} uploads paced at {rate}/s, batch size 10")
+        results["latency"] = _upload_and_time(
+            pipeline, images, 4, "ingest/bench/latency/", rate=rate
+        )
+        results["latency"]["rate_per_s"] = rate
+        durations = _lambda_durations_ms(pipeline, since)
+        results["lambda_duration_ms"] = {
+            "invocations": len(durations),
+            "p50": round(_percentile(durations, 50), 1) if durations else None,
+            "p95": round(_percentile(durations, 95), 1) if durations else None,
+        }
+        results["throughput"] = []
+        for batch_size, uploaders in ((1, 8), (10, 1), (10, 4), (10, 8)):
+            _set_batch_size(pipeline, batch_size)
+            pipeline.reset()
+            progress(f"throughput: batch size {batch_size}, {uploaders} uploaders, 100 images")
+            run_ = _upload_and_time(
+                pipeline, 100, uploaders, f"ingest/bench/tp-b{batch_size}-u{uploaders}/"
+            )
+            run_.pop("latencies_s")
+            results["throughput"].append({"batch_size": batch_size, **run_})
+        _set_batch_size(pipeline, 10)
+        progress("DLQ message -> Slack payload")
+        results["dlq_to_slack_s"] = _dlq_to_slack(pipeline)
+    results["memory"] = memory.result()
+    results["verdict"] = _verdict(results)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "bench.json").write_text(json.dumps(results, indent=2))
+    _chart(results, out_dir / "bench.png")
+    return results
+
+
+def _verdict(results: dict) -> dict:
+    best = max(results["throughput"], key=lambda r: r["images_per_s"])
+    measured = {
+        "warm_start_s": results["warm_start_s"],
+        "latency_p50_s": results["latency"]["p50_s"],
+        "throughput_images_per_s": best["images_per_s"],
+        "dlq_to_slack_s": results["dlq_to_slack_s"],
+    }
+    verdict = {}
+    for name, target in TARGETS.items():
+        value = measured[name]
+        met = value >= target if name.startswith("throughput") else value <= target
+        verdict[name] = {"measured": value, "target": target, "met": met}
+    lam = results["lambda_duration_ms"]["p50"] or 0
+    verdict["where_latency_goes"] = (
+        f"median Lambda execution {lam:.0f} ms of a median {results['latency']['p50_s'] * 1000:.0f}"
+        " ms upload->result; the rest is S3->SNS->SQS delivery, the event source mapping's"
+        " polling and the result PUT"
+    )
+    if not verdict["throughput_images_per_s"]["met"]:
+        batches = best["batch_size"] / max(lam / 1000 + 0.02, 0.001)
+        verdict["where_throughput_goes"] = (
+            f"best {best['images_per_s']} images/s (batch {best['batch_size']}, "
+            f"{best['uploaders']} uploaders). LocalStack's SQS event source mapping invokes one "
+            f"batch at a time; at the median invocation of {lam:.0f} ms that alone would allow "
+            f"~{batches:.0f} images/s, so the rest goes to LocalStack's single process handling "
+            "the S3 PUTs, S3->SNS->SQS fan-out and the polling on the same cores"
+        )
+    return verdict
+
+
+def _chart(results: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    latencies = sorted(results["latency"]["latencies_s"])
+    left.plot(latencies, [i / len(latencies) for i in range(len(latencies))])
+    left.axvline(TARGETS["latency_p50_s"], color="red", linestyle="--", label="p50 target")
+    left.set_xlabel("upload -> result (s)")
+    left.set_ylabel("fraction of images")
+    left.set_title(
+        f"Latency over {results['latency']['images']} images "
+        f"(p50 {results['latency']['p50_s']} s, p95 {results['latency']['p95_s']} s)"
+    )
+    left.legend()
+    labels = [f"batch {r['batch_size']}\n{r['uploaders']} upl." for r in results["throughput"]]
+    right.bar(labels, [r["images_per_s"] for r in results["throughput"]])
+    right.axhline(TARGETS["throughput_images_per_s"], color="red", linestyle="--")
+    right.set_ylabel("images/s")
+    right.set_title("Throughput (100 images per run)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -1,0 +1,122 @@
+"""Driving the deployed labeling pipeline (system A) from the outside.
+
+What a user does by hand (upload to `ingest/`, look for `results/`, check the DLQ,
+reset between runs), as small functions shared by the demo, the tests and scenarios.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from harness.config import Settings
+from harness.events import dlq
+from harness.runtime import aws
+from harness.stubs.client import RekognitionStubClient, SlackSinkClient
+
+
+class WaitTimeout(AssertionError):
+    """A condition was not met in time; the message says what was last seen."""
+
+
+def wait_for(
+    check: Callable[[], Any], timeout: float = 30.0, what: str = "condition", interval: float = 0.1
+) -> Any:
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    raise WaitTimeout(f"{what}: not met in {timeout:.0f} s (last seen: {last!r})")
+
+
+@dataclass
+class LabelingPipeline:
+    settings: Settings
+    outputs: dict
+
+    def __post_init__(self) -> None:
+        self.s3 = aws.client("s3", self.settings)
+        self.sqs = aws.client("sqs", self.settings)
+        self.cloudwatch = aws.client("cloudwatch", self.settings)
+        self.logs = aws.client("logs", self.settings)
+        self.rekognition = RekognitionStubClient(self.settings.rekognition_endpoint)
+        self.slack = SlackSinkClient(self.settings.slack_endpoint)
+
+    @property
+    def bucket(self) -> str:
+        return self.outputs["bucket"]
+
+    def _under_ingest(self, key: str) -> str:
+        prefix = self.outputs["ingest_prefix"]
+        if not key.startswith(prefix):
+            raise ValueError(f"{key!r} is not under {prefix!r}")
+        return key.removeprefix(prefix)
+
+    def result_key(self, key: str) -> str:
+        return self.outputs["results_prefix"] + self._under_ingest(key) + ".json"
+
+    def failure_key(self, key: str) -> str:
+        return self.outputs["failures_prefix"] + self._under_ingest(key) + ".json"
+
+    def upload(self, key: str, data: bytes, content_type: str = "image/jpeg") -> None:
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
+
+    def read_json(self, key: str) -> dict | None:
+        try:
+            body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except self.s3.exceptions.NoSuchKey:
+            return None
+        return json.loads(body)
+
+    def result(self, key: str) -> dict | None:
+        return self.read_json(self.result_key(key))
+
+    def wait_result(self, key: str, timeout: float = 30) -> dict:
+        return wait_for(lambda: self.result(key), timeout, f"result of {key}")
+
+    def keys(self, prefix: str) -> list[str]:
+        paginator = self.s3.get_paginator("list_objects_v2")
+        return [
+            obj["Key"]
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix)
+            for obj in page.get("Contents", [])
+        ]
+
+    def dead_letters(self) -> list[dlq.DeadLetter]:
+        return dlq.show(self.s3, self.sqs, self.outputs)
+
+    def dlq_depth(self) -> int:
+        return dlq.depth(self.sqs, self.outputs["dlq_url"])
+
+    def queue_depth(self) -> int:
+        return dlq.depth(self.sqs, self.outputs["queue_url"])
+
+    def alarm_state(self) -> str:
+        alarms = self.cloudwatch.describe_alarms(AlarmNames=[self.outputs["alarm_name"]])
+        return alarms["MetricAlarms"][0]["StateValue"]
+
+    def reset(self) -> float:
+        """Bring the stack back to empty between runs; returns the seconds it took."""
+        started = time.monotonic()
+        self.rekognition.reset()
+        self.slack.reset()
+        for url in (self.outputs["queue_url"], self.outputs["dlq_url"]):
+            self.sqs.purge_queue(QueueUrl=url)
+        keys = self.keys("")
+        for start in range(0, len(keys), 1000):
+            chunk = keys[start : start + 1000]
+            self.s3.delete_objects(
+                Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True}
+            )
+        self.cloudwatch.set_alarm_state(
+            AlarmName=self.outputs["alarm_name"],
+            StateValue="OK",
+            StateReason="reset by the harness between runs",
+        )
+        return time.monotonic() - started
