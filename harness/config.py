@@ -30,7 +30,7 @@ def _cache_dir() -> Path:
     return Path(base) / "pipeline-harness"
 
 
-def _int(name: str, default: int) -> int:
+def env_int(name: str, default: int) -> int:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
@@ -46,7 +46,7 @@ def _int(name: str, default: int) -> int:
 class Settings:
     backend: str = field(default_factory=lambda: os.environ.get("HARNESS_BACKEND", "embedded"))
     host: str = "127.0.0.1"
-    port: int = field(default_factory=lambda: _int("HARNESS_PORT", 4566))
+    port: int = field(default_factory=lambda: env_int("HARNESS_PORT", 4566))
     external_endpoint: str | None = field(
         default_factory=lambda: os.environ.get("HARNESS_ENDPOINT") or None
     )
@@ -69,13 +69,13 @@ class Settings:
             if r.strip()
         )
     )
-    rekognition_port: int = field(default_factory=lambda: _int("HARNESS_REKOGNITION_PORT", 4580))
+    rekognition_port: int = field(default_factory=lambda: env_int("HARNESS_REKOGNITION_PORT", 4580))
     # Host name in the stub endpoints: "stubs" when the harness itself runs in a container
     # of docker-compose.yml; the stubs then run in a container of their own.
     stubs_endpoint_host: str = field(
         default_factory=lambda: os.environ.get("HARNESS_STUBS_ENDPOINT_HOST", "127.0.0.1")
     )
-    slack_port: int = field(default_factory=lambda: _int("HARNESS_SLACK_PORT", 4581))
+    slack_port: int = field(default_factory=lambda: env_int("HARNESS_SLACK_PORT", 4581))
     name_prefix: str = field(
         default_factory=lambda: os.environ.get("HARNESS_NAME_PREFIX", "imgpipe")
     )

@@ -36,8 +36,8 @@ from harness.build import packaging, terraform
 from harness.build.fixtures import ImageSpec, render
 from harness.config import Settings
 from harness.promote import offline_plan, plan_audit
-from harness.systems.labeling.pipeline import WaitTimeout, wait_for
 from harness.util.errors import HarnessError
+from harness.util.waiting import WaitTimeout, wait_for
 
 ENVS = ("aws",)
 Runner = Callable[[list[str], Path, dict[str, str]], str]

@@ -11,7 +11,6 @@ import hashlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from pathlib import Path
 from harness.config import Settings
 from harness.runtime import lambda_runtimes
 from harness.util.errors import HarnessError
+from harness.util.net import port_in_use
 from harness.util.processes import ProcessRecords
 from harness.util.venvs import build_venv
 
@@ -65,16 +65,6 @@ def ensure_installed(settings: Settings, progress: Callable[[str], None] = print
         what=f"LocalStack {settings.localstack_version}",
     )
     return target / "bin" / "python"
-
-
-def port_in_use(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return True
-    return False
 
 
 def health(endpoint: str, timeout: float = 2.0) -> dict | None:

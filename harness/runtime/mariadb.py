@@ -29,8 +29,8 @@ from pathlib import Path
 import pymysql
 
 from harness.config import Settings
-from harness.runtime.localstack import port_in_use
 from harness.util.errors import HarnessError
+from harness.util.net import port_in_use
 from harness.util.processes import ProcessRecords
 
 RECORD = "mariadb"

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from harness.config import Settings
-from harness.runtime import backends, localstack, mariadb
+from harness.runtime import backends, mariadb
 from harness.util.errors import HarnessError
 from harness.util.processes import ProcessRecords
 
@@ -56,7 +56,7 @@ def start_stubs(settings: Settings) -> bool:
         return False
     records.stop(STUBS)
     for port in (settings.rekognition_port, settings.slack_port):
-        if localstack.port_in_use(settings.host, port):
+        if port_in_use(settings.host, port):
             raise HarnessError(
                 f"port {port} is in use by another program; the stubs need it. Free it or set "
                 "HARNESS_REKOGNITION_PORT / HARNESS_SLACK_PORT"

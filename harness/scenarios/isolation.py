@@ -15,7 +15,8 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
-from harness.systems.labeling.pipeline import LabelingPipeline, wait_for
+from harness.systems.labeling.pipeline import LabelingPipeline
+from harness.util.waiting import wait_for
 
 SETTLE_AFTER_TRANSITION_S = 3.0  # a transition's notifier post lands within this
 

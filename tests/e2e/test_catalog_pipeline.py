@@ -23,7 +23,7 @@ from harness.cli import main as cli
 from harness.systems.catalog import schedule
 from harness.systems.catalog import upload as catalog_upload
 from harness.systems.catalog.verify import verify
-from harness.systems.labeling.pipeline import wait_for
+from harness.util.waiting import wait_for
 
 PROJECT = Path(__file__).resolve().parents[2]
 SEOUL = ZoneInfo("Asia/Seoul")

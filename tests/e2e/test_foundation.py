@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from harness.build.packaging import zip_dirs
-from harness.systems.labeling.pipeline import wait_for
+from harness.util.waiting import wait_for
 
 PROBE = Path(__file__).parent / "functions" / "probe"
 TRUST = json.dumps(

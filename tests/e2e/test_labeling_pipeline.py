@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from harness.build.fixtures import ImageSpec, render
 from harness.events import dlq
-from harness.systems.labeling.pipeline import wait_for
+from harness.util.waiting import wait_for
 
 JPEG = render(ImageSpec(seed=1))
 PNG = render(ImageSpec(format="png", seed=2, mode="RGBA"))

@@ -9,7 +9,7 @@ from harness.build import fixtures
 from harness.observe import browser, report, timeline
 from harness.observe.report import SCHEMA
 from harness.observe.tap import Tap
-from harness.systems.labeling.pipeline import wait_for
+from harness.util.waiting import wait_for
 
 # One of each, for an image labeled at the first attempt.
 GOOD_HOPS = [

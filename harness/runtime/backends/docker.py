@@ -30,6 +30,7 @@ from typing import Any
 from harness.config import Settings
 from harness.runtime import localstack
 from harness.util.errors import HarnessError
+from harness.util.net import port_in_use
 
 IMAGE_REPOSITORY = "localstack/localstack"
 APP_IMAGE = "pipeline-harness:local"  # built from ./Dockerfile (also by docker-compose.yml)
@@ -334,7 +335,7 @@ def start(settings: Settings, progress: Callable[[str], None] = print) -> dict:
     _remove(client, settings, state)
     _state_path(settings).unlink(missing_ok=True)
     for port in (settings.port, settings.rekognition_port, settings.slack_port):
-        if localstack.port_in_use(settings.host, port):
+        if port_in_use(settings.host, port):
             raise HarnessError(
                 f"port {port} is in use on {settings.host}; free it or choose other "
                 "HARNESS_PORT / HARNESS_REKOGNITION_PORT / HARNESS_SLACK_PORT"

@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from harness.stubs.rekognition.errors import RekognitionError
+from harness.stubs.rekognition.exceptions import RekognitionError
 from harness.stubs.rekognition.labels import DEFAULT_MIN_CONFIDENCE, MAX_LABELS_LIMIT
 
 FEATURES = ("GENERAL_LABELS", "IMAGE_PROPERTIES")

@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.stubs.rekognition.errors import parse_error_spec
+from harness.stubs.rekognition.exceptions import parse_error_spec
 
 _FAULT_KEYS = {"error", "message", "rate", "first_n", "latency_ms", "until", "key_glob", "seed"}
 

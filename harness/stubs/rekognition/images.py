@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageStat
 
-from harness.stubs.rekognition.errors import RekognitionError
+from harness.stubs.rekognition.exceptions import RekognitionError
 
 MAX_BYTES_SIZE = 5 * 1024 * 1024
 MAX_S3_SIZE = 15 * 1024 * 1024

@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.stubs.rekognition.errors import parse_error_spec
+from harness.stubs.rekognition.exceptions import parse_error_spec
 from harness.stubs.rekognition.labels import normalise_label
 
 _RULE_KEYS = {"key_glob", "key_regex", "sha256", "bucket", "labels", "error", "name"}

@@ -60,7 +60,7 @@ from harness.stubs.rekognition.api import (
     parse_request,
     s3_key_of,
 )
-from harness.stubs.rekognition.errors import (
+from harness.stubs.rekognition.exceptions import (
     UNKNOWN_OPERATION_TYPE,
     RekognitionError,
     error_from_spec,

@@ -28,7 +28,7 @@ from pathlib import Path
 import PIL
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageStat
 
-from harness.systems.catalog import rules
+from harness.systems.catalog import lambda_rules
 
 DEFAULT_SIZES = {"large": 1280, "medium": 800, "small": 400, "thumb": 160}
 
@@ -59,7 +59,7 @@ def photo_like(width: int, height: int, seed: int) -> bytes:
 
 def naive(data: bytes, sizes: dict[str, int], quality: int) -> list[tuple[str, bytes]]:
     """The baseline: full decode, resize each size from the full image, plain save."""
-    fit = rules.imaging().fit
+    fit = lambda_rules.imaging().fit
     image = Image.open(io.BytesIO(data))
     image.load()
     outputs = []
@@ -72,13 +72,13 @@ def naive(data: bytes, sizes: dict[str, int], quality: int) -> list[tuple[str, b
 
 
 def optimised(data: bytes, sizes: dict[str, int], quality: int) -> list[tuple[str, bytes]]:
-    renditions, _ = rules.imaging().render(data, sizes, quality, 100_000_000)
+    renditions, _ = lambda_rules.imaging().render(data, sizes, quality, 100_000_000)
     return [(r.size, r.data) for r in renditions]
 
 
 def references(data: bytes, sizes: dict[str, int]) -> dict[str, Image.Image]:
     """Each size made the slow, exact way, kept as pixels (no encoding loss)."""
-    fit = rules.imaging().fit
+    fit = lambda_rules.imaging().fit
     image = Image.open(io.BytesIO(data))
     image.load()
     return {

@@ -22,7 +22,7 @@ from urllib.parse import unquote, urlsplit
 
 import pymysql
 
-from harness.config import Settings, _int
+from harness.config import Settings, env_int
 from harness.runtime import mariadb
 from harness.util.errors import HarnessError
 
@@ -79,7 +79,7 @@ class Database:
 
 
 def port() -> int:
-    return _int("HARNESS_DB_PORT", DEFAULT_PORT)
+    return env_int("HARNESS_DB_PORT", DEFAULT_PORT)
 
 
 def parse_url(url: str) -> Endpoint:

@@ -26,8 +26,8 @@ from harness.stubs.client import SlackSinkClient
 from harness.systems.catalog import database
 from harness.systems.catalog.database import Database
 from harness.systems.catalog.schedule import CronSchedule
-from harness.systems.labeling.pipeline import wait_for
 from harness.util.errors import HarnessError
+from harness.util.waiting import wait_for
 
 # EventBridge Scheduler's context attributes, as it fills them in a target's input.
 SCHEDULER_PLACEHOLDERS = (

@@ -2,7 +2,7 @@
 
 The seed's command (`--include "*.jpg"` without `--exclude "*"`) uploaded every
 file of the folder. Here every file is checked first, with the resize function's
-own rules (harness/catalog_rules.py): name `{cd_idx}_{sequence}.jpg` and JPEG
+own rules (harness/lambda_rules.py): name `{cd_idx}_{sequence}.jpg` and JPEG
 content that decodes. Rejects are listed with their reasons before anything is
 uploaded; the rest go up concurrently. It is resumable: an object already in the
 bucket with the same size and ETag is skipped, so running it again after an
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from boto3.s3.transfer import TransferConfig
 
-from harness.systems.catalog import rules as catalog_rules
+from harness.systems.catalog import lambda_rules
 from harness.util.errors import HarnessError
 
 # Multipart settings of the upload; the ETag of a multipart object depends on them,
@@ -67,7 +67,7 @@ def s3_etag(path: Path, part_size: int = PART_SIZE) -> str:
 
 def check_file(path: Path, relative: str, vertical: str, origin_prefix: str) -> LocalFile:
     """Accept or reject one local file with the resize function's rules."""
-    naming = catalog_rules.naming()
+    naming = lambda_rules.naming()
     size = path.stat().st_size
     if "/" in relative:
         reason = f"inside a subfolder ({relative}); the rule has none: {naming.RULE}"
@@ -76,7 +76,7 @@ def check_file(path: Path, relative: str, vertical: str, origin_prefix: str) -> 
         name = naming.parse_filename(vertical, path.name)
     except naming.NameRejected as exc:
         return LocalFile(path, relative, size, reason=exc.reason)
-    reason = catalog_rules.check_jpeg(path.read_bytes())
+    reason = lambda_rules.check_jpeg(path.read_bytes())
     if reason:
         return LocalFile(path, relative, size, reason=reason)
     return LocalFile(path, relative, size, key=name.origin_key(origin_prefix))
@@ -86,7 +86,7 @@ def scan(directory: Path, vertical: str, origin_prefix: str, workers: int = 4) -
     """Check every file under `directory` (recursively: files in subfolders are rejects)."""
     if not directory.is_dir():
         raise HarnessError(f"{directory} is not a folder")
-    naming = catalog_rules.naming()
+    naming = lambda_rules.naming()
     try:
         naming.check_vertical(vertical)
     except naming.NameRejected as exc:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from harness.systems.catalog import rules
+from harness.systems.catalog import lambda_rules
 from harness.systems.catalog.pipeline import CatalogPipeline
 
 
@@ -53,7 +53,7 @@ class Verification:
 def verify(
     pipeline: CatalogPipeline, vertical: str, cd_idxs: list[int] | None = None
 ) -> Verification:
-    naming = rules.naming()
+    naming = lambda_rules.naming()
     naming.check_vertical(vertical)
     sizes = pipeline.sizes
     wanted = set(cd_idxs or [])

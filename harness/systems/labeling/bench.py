@@ -22,8 +22,9 @@ from harness.build import deploy
 from harness.build.fixtures import ImageSpec, render
 from harness.config import Settings
 from harness.runtime import aws, localstack, stack
-from harness.systems.labeling.pipeline import LabelingPipeline, wait_for
+from harness.systems.labeling.pipeline import LabelingPipeline
 from harness.util.processes import ProcessRecords, peak_rss_mb
+from harness.util.waiting import wait_for
 
 TARGETS = {
     "warm_start_s": 5.0,

@@ -19,7 +19,8 @@ from harness.config import Settings
 from harness.events import dlq
 from harness.runtime import stack
 from harness.systems.catalog import demo as demo_catalog
-from harness.systems.labeling.pipeline import LabelingPipeline, wait_for
+from harness.systems.labeling.pipeline import LabelingPipeline
+from harness.util.waiting import wait_for
 
 GOOD = {
     "ingest/demo/street.jpg": ImageSpec(seed=11, scene="shapes"),

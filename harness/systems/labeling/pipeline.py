@@ -8,31 +8,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from harness.config import Settings
 from harness.events import dlq
 from harness.runtime import aws
 from harness.stubs.client import RekognitionStubClient, SlackSinkClient
-
-
-class WaitTimeout(AssertionError):
-    """A condition was not met in time; the message says what was last seen."""
-
-
-def wait_for(
-    check: Callable[[], Any], timeout: float = 30.0, what: str = "condition", interval: float = 0.1
-) -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    raise WaitTimeout(f"{what}: not met in {timeout:.0f} s (last seen: {last!r})")
+from harness.util.waiting import wait_for
 
 
 @dataclass
