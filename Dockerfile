@@ -14,9 +14,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 COPY --from=terraform /bin/terraform /usr/local/bin/terraform
 
+# /run/harness-secrets: where docker-compose.yml's db-secret service writes the
+# generated database password (a volume starts with this folder's owner).
 RUN useradd --create-home --uid 10001 harness \
-    && mkdir -p /app/build /state \
-    && chown harness:harness /app/build /state
+    && mkdir -p /app/build /state /run/harness-secrets \
+    && chown harness:harness /app/build /state /run/harness-secrets
 
 WORKDIR /app
 COPY pyproject.toml README.md ./
@@ -30,4 +32,9 @@ COPY fixtures ./fixtures
 
 USER 10001:10001
 EXPOSE 4580 4581
+# The long-running role of this image is the stubs (`python -m harness.stubs`): healthy
+# when both answer their health endpoint. One-shot containers of it (the deployer, the
+# demo) turn the check off in docker-compose.yml.
+HEALTHCHECK --interval=5s --timeout=5s --start-period=5s --retries=12 \
+    CMD ["python", "-c", "import urllib.request as u; [u.urlopen(f'http://127.0.0.1:{p}/_stub/health', timeout=2) for p in (4580, 4581)]"]
 CMD ["harness", "--help"]

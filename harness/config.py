@@ -2,6 +2,8 @@
 
 Every setting is an environment variable so that CI, the Docker demo and a user's
 shell configure the harness the same way; nothing here knows this machine's paths.
+Settings are plain data: `backend` is the name the user gave, `auto` included, and
+`harness.runtime.backends.resolve()` turns that into a backend.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from harness.util.errors import HarnessError
 
 LOCALSTACK_SERVICES = (
     "s3,sns,sqs,lambda,cloudwatch,logs,iam,sts,events,scheduler,secretsmanager,ssm,kms"
@@ -37,8 +41,6 @@ def env_int(name: str, default: int) -> int:
     try:
         return int(raw)
     except ValueError as exc:
-        from harness.util.errors import HarnessError
-
         raise HarnessError(f"{name}={raw!r} is not a whole number") from exc
 
 
@@ -90,8 +92,10 @@ class Settings:
 
     @property
     def endpoint(self) -> str:
-        if self.backend == "external":
-            return self.external_endpoint or f"http://{self.host}:{self.port}"
+        """Where LocalStack answers: HARNESS_ENDPOINT names a LocalStack the harness does
+        not run (`external`); every other backend runs it on host:port."""
+        if self.backend == "external" and self.external_endpoint:
+            return self.external_endpoint
         return f"http://{self.host}:{self.port}"
 
     @property
@@ -111,10 +115,5 @@ class Settings:
 
 
 def load() -> Settings:
-    settings = Settings()
-    if settings.backend == "auto":
-        # Imported here: only `auto` needs to ask whether a Docker daemon answers.
-        from harness.runtime.backends.docker import resolve_auto
-
-        settings = resolve_auto(settings)
-    return settings
+    """The settings of this environment; `backend` may still say `auto`."""
+    return Settings()

@@ -15,7 +15,7 @@ import pytest
 
 from harness import config
 from harness.config import Settings
-from harness.runtime import aws, stack
+from harness.runtime import aws, backends, stack
 
 
 class _SessionStack:
@@ -62,7 +62,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def harness_settings() -> Settings:
-    return config.load()
+    return backends.resolve(config.load())  # `auto` decided once for the session
 
 
 @pytest.fixture(scope="session")
@@ -91,26 +91,27 @@ def aws_client(harness_stack: stack.StackState, harness_settings: Settings):
 
 
 @pytest.fixture(scope="session")
-def labeling_deployment(harness_stack: stack.StackState, harness_settings: Settings) -> dict:
-    """`infra/envs/local` deployed once per session (skipped when nothing changed)."""
+def local_deployment(harness_stack: stack.StackState, harness_settings: Settings) -> dict:
+    """The outputs of `infra/envs/local` (both systems), deployed once per session on the
+    session's stack (skipped when nothing changed)."""
     from harness.build import deploy
 
-    record = deploy.deploy(harness_settings, progress=lambda m: print(f"[harness] {m}"))
-    return record["outputs"]
+    deployment = deploy.ready(harness_settings, progress=lambda m: print(f"[harness] {m}"))
+    return deployment.outputs
 
 
 @pytest.fixture
-def labeling(labeling_deployment: dict, harness_settings: Settings):
+def labeling(local_deployment: dict, harness_settings: Settings):
     """The labeling pipeline, emptied before the test: buckets, queues, stubs, alarm."""
     from harness.systems.labeling.pipeline import LabelingPipeline
 
-    pipeline = LabelingPipeline(harness_settings, labeling_deployment)
+    pipeline = LabelingPipeline(harness_settings, local_deployment)
     pipeline.reset()
     return pipeline
 
 
 @pytest.fixture(scope="session")
-def catalog_pipeline(labeling_deployment: dict, harness_settings: Settings):
+def catalog_pipeline(local_deployment: dict, harness_settings: Settings):
     """System B deployed, its database started and migrated, once per session.
 
     A MariaDB the session started is stopped at its end (one that ran before stays).
@@ -121,7 +122,7 @@ def catalog_pipeline(labeling_deployment: dict, harness_settings: Settings):
 
     ran_before = ProcessRecords(harness_settings.state_dir).get(mariadb.RECORD) is not None
     pipeline = CatalogPipeline.open(
-        harness_settings, labeling_deployment, progress=lambda m: print(f"[harness] {m}")
+        harness_settings, local_deployment, progress=lambda m: print(f"[harness] {m}")
     )
     yield pipeline
     if not ran_before:

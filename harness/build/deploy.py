@@ -4,6 +4,9 @@ A deployment is identified by the content of `infra/` and `lambdas/`, the stub
 endpoints, and the LocalStack instance it went to. If all match what was deployed
 last, nothing runs: a warm stack is ready in well under a second. Terraform state
 and its data folder live in `.harness/terraform/<env>/`, never in the source tree.
+
+`ready(settings, progress)` is what drivers call: the stack up (reused when it runs)
+and the deploy done, returned as one `Deployment` (outputs, what was started, timings).
 """
 
 from __future__ import annotations
@@ -13,21 +16,17 @@ import json
 import shutil
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-from harness.runtime import aws
-from harness.runtime import backends
-from harness.runtime.backends import docker as docker_backend
-from harness.runtime import localstack
-from harness.build import packaging
-from harness.build import terraform
+from harness.build import functions, terraform
+from harness.build.packaging import Package
 from harness.config import Settings
+from harness.runtime import aws, backends, stack
+from harness.runtime.stack import StackState
 from harness.util.errors import HarnessError
-from harness.util.processes import ProcessRecords
+from harness.util.files import private_subdir
 
-FUNCTIONS = ("labeler", "slack_notifier", "resize", "catalog_loader")
-# Where each function's deployed name is found in the Terraform outputs.
-FUNCTION_OUTPUTS = {"slack_notifier": "notifier_function"}
 INFRA_TREES = ("infra/modules", "infra/envs/local")
 SKIP_PARTS = {".terraform", "__pycache__", "tests", ".pytest_cache"}
 
@@ -55,12 +54,7 @@ def source_hash(settings: Settings, trees: tuple[str, ...]) -> str:
 
 def _target_identity(settings: Settings) -> str:
     """Which LocalStack instance we deploy to: a restarted one has lost every resource."""
-    record = ProcessRecords(settings.state_dir).get(localstack.RECORD)
-    if settings.backend == "docker":
-        return docker_backend.identity(settings)
-    if settings.backend == "embedded" and record:
-        return f"embedded:{record['pid']}:{record['start_ticks']}"
-    return f"{settings.backend}:{settings.endpoint}"
+    return backends.get(settings).identity(settings)
 
 
 def fingerprint(settings: Settings) -> dict:
@@ -96,32 +90,32 @@ def deployed(settings: Settings, env: str = "local") -> dict | None:
         return None
 
 
-def build_functions(settings: Settings, progress: Callable[[str], None] = print) -> dict:
-    build_dir = settings.project_dir / "build" / "lambdas"
-    packages = {}
-    for name in FUNCTIONS:
-        started = time.monotonic()
-        packages[name] = packaging.build_function(
-            settings.project_dir / "lambdas" / name, build_dir
-        )
-        progress(f"built {name}.zip in {time.monotonic() - started:.1f} s")
-    return packages
+def deployments(settings: Settings) -> dict[str, str]:
+    """`{"local": "applied <time>, up to date|out of date"}` for `harness status`."""
+    record = deployed(settings, "local")
+    if not record:
+        return {}
+    current = record["fingerprint"] == fingerprint(settings)
+    applied = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record["applied_at"]))
+    return {"local": f"applied {applied}, " + ("up to date" if current else "out of date")}
 
 
-def _tfvars(settings: Settings, packages: dict) -> dict:
+def build_functions(
+    settings: Settings, progress: Callable[[str], None] = print
+) -> dict[str, Package]:
+    """Every function's zip for the local stack, in `build/lambdas/`."""
+    return functions.build(
+        settings.project_dir, settings.project_dir / "build" / "lambdas", progress=progress
+    )
+
+
+def _tfvars(settings: Settings, packages: dict[str, Package]) -> dict:
     # The stubs as the functions see them (a Docker network name with the docker backend).
     rekognition, slack = backends.lambda_stub_endpoints(settings)
     return {
         "region": settings.region,
         "name_prefix": settings.name_prefix,
-        "labeler_zip_path": str(packages["labeler"].path),
-        "labeler_zip_sha256": packages["labeler"].sha256_base64,
-        "notifier_zip_path": str(packages["slack_notifier"].path),
-        "notifier_zip_sha256": packages["slack_notifier"].sha256_base64,
-        "resize_zip_path": str(packages["resize"].path),
-        "resize_zip_sha256": packages["resize"].sha256_base64,
-        "loader_zip_path": str(packages["catalog_loader"].path),
-        "loader_zip_sha256": packages["catalog_loader"].sha256_base64,
+        **functions.tf_variables(packages),
         "rekognition_endpoint": rekognition,
         "slack_webhook_url": f"{slack}/services/T000LOCAL/B000LOCAL/localsecret",
     }
@@ -147,7 +141,7 @@ def deploy(
         (work / "terraform.tfstate").unlink(missing_ok=True)
         _record_path(settings, env).unlink(missing_ok=True)
     packages = build_functions(settings, progress)
-    work.mkdir(parents=True, exist_ok=True)
+    private_subdir(settings.state_dir, work.relative_to(settings.state_dir))
     tfvars = work / "harness.auto.tfvars.json"
     tfvars.write_text(json.dumps(_tfvars(settings, packages), indent=2))
     source = _staged_sources(settings, env)
@@ -197,7 +191,7 @@ def _update_code(
     for name, package in packages.items():
         if previous.get("packages", {}).get(name) == package.sha256_base64:
             continue
-        function = previous["outputs"][FUNCTION_OUTPUTS.get(name, f"{name}_function")]
+        function = functions.BY_NAME[name].deployed_name(previous["outputs"])
         lam.update_function_code(FunctionName=function, ZipFile=package.path.read_bytes())
         lam.get_waiter("function_updated_v2").wait(FunctionName=function)
         updated.append(name)
@@ -248,3 +242,51 @@ def outputs(settings: Settings, env: str = "local") -> dict:
     if record is None:
         raise HarnessError(f"nothing is deployed to {env}; run `harness deploy` first")
     return record["outputs"]
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """The local stack running and `infra/envs/<env>` deployed on it (see `ready`)."""
+
+    stack: StackState
+    outputs: dict
+    applied: bool  # Terraform ran (False: nothing changed, or only code was updated)
+    apply_seconds: float | None  # of the Terraform apply, when one ran
+    updated_functions: tuple[str, ...]  # code updated without Terraform
+    seconds: float  # stack up plus deploy
+
+    @property
+    def started(self) -> bool:
+        """Whether this call started LocalStack or the stubs (so the caller may stop them)."""
+        return self.stack.started_localstack or self.stack.started_stubs
+
+
+def ready(
+    settings: Settings,
+    progress: Callable[[str], None] = print,
+    env: str = "local",
+    force: bool = False,
+    stop_on_failure: bool = False,
+) -> Deployment:
+    """Bring the local stack up (reusing what runs) and deploy `infra/envs/<env>` on it
+    (skipped when nothing changed): what every command, demo, bench and test session
+    needs before it drives a pipeline.
+
+    With `stop_on_failure`, what this call started is stopped again if the deploy fails.
+    """
+    started = time.monotonic()
+    state = stack.up(settings, progress)
+    try:
+        record = deploy(settings, env, force=force, progress=progress)
+    except BaseException:
+        if stop_on_failure and (state.started_localstack or state.started_stubs):
+            stack.down(settings)
+        raise
+    return Deployment(
+        stack=state,
+        outputs=record["outputs"],
+        applied=record["applied"],
+        apply_seconds=record.get("apply_seconds") if record["applied"] else None,
+        updated_functions=tuple(record.get("updated_functions", ())),
+        seconds=round(time.monotonic() - started, 2),
+    )

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 from harness.config import Settings
 from harness.util.errors import HarnessError
+from harness.util.files import private_subdir
 
 IMPLIED_MIRRORS = (
     "~/.terraform.d/plugins",
@@ -70,8 +71,7 @@ def cli_config(settings: Settings) -> Path | None:
             f'  filesystem_mirror {{\n    path = "{mirror}"\n  }}',
             "}",
         ]
-    path = settings.state_dir / "terraform" / "cli.tfrc"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = private_subdir(settings.state_dir, "terraform") / "cli.tfrc"
     path.write_text("\n".join(lines) + "\n")
     return path
 

@@ -1,41 +1,35 @@
-"""System B's operator commands: upload, verify, rejects, clock, db, bench resize.
+"""System B's operator commands: `upload`, `verify`, `rejects`, `clock`, `db`.
 
-Registered on the main `harness` group by `register(main)` (one line in cli.py), so
-the catalog's commands live next to the code they drive.
+Each one works on the deployed catalog (`_pipeline()`: the stack started and deployed
+if needed, the database started and migrated). `harness bench resize` lives with the
+other benchmarks in harness/cli/bench.py.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from harness import config
 from harness.build import deploy as deploy_module
-from harness.runtime import stack
+from harness.cli.console import console, progress, working
+from harness.cli.groups import Group
 from harness.systems.catalog.pipeline import CatalogPipeline
 from harness.util.errors import HarnessError
-
-console = Console(stderr=True)
-
-
-def _progress(message: str) -> None:
-    console.print(f"[dim]{time.strftime('%H:%M:%S')}[/dim] {message}")
 
 
 def _pipeline() -> CatalogPipeline:
     """The deployed catalog, its database started and migrated (deploying if needed)."""
-    settings = config.load()
-    stack.up(settings, _progress)
-    outputs = deploy_module.deploy(settings, progress=_progress)["outputs"]
-    return CatalogPipeline.open(settings, outputs, _progress)
+    with working("getting the catalog ready"):
+        settings = config.load()
+        outputs = deploy_module.ready(settings, progress).outputs
+        return CatalogPipeline.open(settings, outputs, progress)
 
 
 # --- upload ---------------------------------------------------------------------
@@ -43,7 +37,7 @@ def _pipeline() -> CatalogPipeline:
 
 @click.command()
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--vertical", required=True, help="Catalogue section, e.g. actor ([a-z0-9-]).")
+@click.option("--vertical", required=True, help="Catalogue section, e.g. ssgdfm_eye ([a-z0-9_-]).")
 @click.option("--workers", default=8, show_default=True, help="Concurrent uploads.")
 @click.option("--dry-run", is_flag=True, help="Check and list, upload nothing.")
 def upload(directory: Path, vertical: str, workers: int, dry_run: bool) -> None:
@@ -59,17 +53,19 @@ def upload(directory: Path, vertical: str, workers: int, dry_run: bool) -> None:
     from harness.systems.catalog import upload as catalog_upload
 
     pipeline = _pipeline()
-    plan = catalog_upload.scan(directory, vertical, pipeline.c["origin_prefix"])
+    with working(f"checking {directory}"):
+        plan = catalog_upload.scan(directory, vertical, pipeline.c["origin_prefix"])
     if plan.rejected:
         table = Table("file", "reason", title=f"rejected: {len(plan.rejected)} (not uploaded)")
         for item in plan.rejected:
             table.add_row(item.relative, item.reason or "")
         console.print(table)
-    existing = pipeline.keys(
-        pipeline.c["upload_bucket"], f"{pipeline.c['origin_prefix']}{vertical}/"
-    )
+    with working("listing what is uploaded already"):
+        existing = pipeline.keys(
+            pipeline.c["upload_bucket"], f"{pipeline.c['origin_prefix']}{vertical}/"
+        )
     catalog_upload.compare_with_bucket(plan, existing)
-    _progress(
+    progress(
         f"{len(plan.accepted)} valid: {len(plan.to_upload)} to upload, "
         f"{len(plan.already_uploaded)} already uploaded (same size and ETag)"
     )
@@ -93,7 +89,7 @@ def upload(directory: Path, vertical: str, workers: int, dry_run: bool) -> None:
             )
         for relative, reason in sorted(result.failed.items()):
             console.print(f"[red]failed[/red] {relative}: {reason}")
-        _progress(
+        progress(
             f"uploaded {len(result.uploaded)} to s3://{pipeline.c['upload_bucket']}/"
             f"{pipeline.c['origin_prefix']}{vertical}/; the loader catalogs them on its next "
             "run (`harness clock tick` runs it now)"
@@ -110,14 +106,18 @@ def upload(directory: Path, vertical: str, workers: int, dry_run: bool) -> None:
 @click.option("--cd-idx", "cd_idxs", type=int, multiple=True, help="Entity ids (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def verify(vertical: str, cd_idxs: tuple[int, ...], as_json: bool) -> None:
-    """Check each entity: a row per size of every image, its URL, the served objects.
+    """Check each entity's rows, URLs and served objects.
+
+    Per entity: a row per size of every image, its URL, and the served objects.
 
     Exits 1 and names what is missing; queued messages and rejection records are
     shown too, to tell "missing" from "not loaded yet".
     """
     from harness.systems.catalog.verify import verify as run_verify
 
-    result = run_verify(_pipeline(), vertical, list(cd_idxs) or None)
+    pipeline = _pipeline()
+    with working(f"verifying {vertical}"):
+        result = run_verify(pipeline, vertical, list(cd_idxs) or None)
     if as_json:
         document = {
             "vertical": result.vertical,
@@ -164,8 +164,11 @@ def verify(vertical: str, cd_idxs: tuple[int, ...], as_json: bool) -> None:
 @click.option("--vertical", default=None, help="Only this catalogue section.")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def rejects(vertical: str | None, as_json: bool) -> None:
-    """List the uploads the resize function rejected, with the reasons, and the
-    resizes that failed after Lambda's retries (the resize-failures queue)."""
+    """List rejected uploads and failed resizes, with the reasons.
+
+    The uploads the resize function rejected (the rejection records), and the
+    resizes that failed after Lambda's retries (the resize-failures queue).
+    """
     pipeline = _pipeline()
     records = pipeline.rejections(vertical)
     prefix = (
@@ -198,9 +201,9 @@ def rejects(vertical: str | None, as_json: bool) -> None:
 # --- clock ----------------------------------------------------------------------
 
 
-@click.group()
+@click.group(cls=Group)
 def clock() -> None:
-    """The loader's schedule: show it, or run the loader now as the schedule would."""
+    """The loader's schedule: show it, or run the loader now."""
 
 
 def _parse_at(at: str | None) -> datetime:
@@ -220,7 +223,7 @@ def _parse_at(at: str | None) -> datetime:
 @clock.command("show")
 @click.option("--count", default=5, show_default=True, help="Upcoming runs to list.")
 def clock_show(count: int) -> None:
-    """The deployed schedule, whether it runs this minute, and its next runs."""
+    """The deployed schedule, whether it runs now, its next runs."""
     pipeline = _pipeline()
     deployed = pipeline.schedule()
     cron = pipeline.cron()
@@ -252,14 +255,20 @@ def clock_show(count: int) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def clock_tick(at: str | None, respect_window: bool, as_json: bool) -> None:
-    """Run the catalog loader now, with the schedule's own target and payload."""
+    """Run the catalog loader now, as the schedule would.
+
+    Invokes the schedule's own target with its payload, the placeholders filled as
+    EventBridge Scheduler fills them (LocalStack stores schedules but never fires
+    them). Exits 1 if the run failed.
+    """
     pipeline = _pipeline()
     moment = _parse_at(at)
     cron = pipeline.cron()
     if respect_window and not cron.fires_at(moment):
-        _progress(f"{moment.astimezone(cron.zone):%H:%M %Z} is outside {cron.expression}: no run")
+        progress(f"{moment.astimezone(cron.zone):%H:%M %Z} is outside {cron.expression}: no run")
         return
-    tick = pipeline.tick(moment)
+    with working("running the catalog loader"):
+        tick = pipeline.tick(moment)
     if as_json:
         document = {
             "at": tick.at.isoformat(),
@@ -272,15 +281,15 @@ def clock_tick(at: str | None, respect_window: bool, as_json: bool) -> None:
         click.echo(json.dumps(document, indent=2))
     else:
         if not tick.would_fire:
-            _progress(
+            progress(
                 f"note: {moment.astimezone(cron.zone):%H:%M %Z} is outside {cron.expression}; "
                 "on AWS no run would start now"
             )
         if tick.ok:
-            _progress(f"loader run in {tick.seconds:.1f} s: {tick.result}")
+            progress(f"loader run in {tick.seconds:.1f} s: {tick.result}")
         else:
             console.print(f"[red]loader run failed[/red]: {tick.error}")
-            _progress(f"messages not loaded stay queued: {pipeline.pending()}")
+            progress(f"messages not loaded stay queued: {pipeline.pending()}")
     if not tick.ok:
         sys.exit(1)
 
@@ -288,18 +297,25 @@ def clock_tick(at: str | None, respect_window: bool, as_json: bool) -> None:
 # --- database -------------------------------------------------------------------
 
 
-@click.group()
+@click.group(cls=Group)
 def db() -> None:
-    """System B's MySQL database (the harness's MariaDB, or HARNESS_DATABASE_URL)."""
+    """System B's MySQL database: start and migrate it, count rows.
+
+    The harness's MariaDB on 127.0.0.1, or the server of HARNESS_DATABASE_URL.
+    """
 
 
 @db.command("up")
 def db_up() -> None:
-    """Start (or reuse) the database, apply migrations, put its account in the secret."""
+    """Start or reuse the database, migrate it, fill the secret.
+
+    Applies the migrations and puts the loader's account into the secret the
+    function reads.
+    """
     pipeline = _pipeline()
     admin = pipeline.database.admin
     kind = "harness MariaDB" if pipeline.database.managed else "HARNESS_DATABASE_URL"
-    _progress(f"database ready: {admin.host}:{admin.port} ({kind}), schema celeb migrated")
+    progress(f"database ready: {admin.host}:{admin.port} ({kind}), schema celeb migrated")
 
 
 @db.command("status")
@@ -315,53 +331,3 @@ def db_status() -> None:
     for vertical, count in sorted(counts.items()):
         table.add_row(vertical, str(count))
     console.print(table)
-
-
-# --- bench ----------------------------------------------------------------------
-
-
-@click.command("resize")
-@click.option("--images", default=4, show_default=True, help="Synthetic 12 MP JPEGs.")
-@click.option("--rounds", default=3, show_default=True, help="Passes over the images per method.")
-@click.option("--quality", default=85, show_default=True, help="JPEG quality of the renditions.")
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="JSON report (default reports/bench-resize-<time>.json).",
-)
-def bench_resize(images: int, rounds: int, quality: int, out: Path | None) -> None:
-    """Resize speed (images/s, 12 MP -> four sizes) and quality (PSNR) vs naive Pillow."""
-    from harness.systems.catalog import bench as bench_module
-
-    settings = config.load()
-    out = out or settings.project_dir / "reports" / time.strftime("bench-resize-%Y%m%d-%H%M%S.json")
-    report = bench_module.run(
-        out, images=images, rounds=rounds, quality=quality, progress=_progress
-    )
-    table = Table(
-        "method", "images/s (wall)", "images/s (CPU)", *[f"PSNR {s}" for s in report["sizes"]]
-    )
-    for method, result in report["results"].items():
-        table.add_row(
-            method,
-            str(result["images_per_s_wall"]),
-            str(result["images_per_s_cpu"]),
-            *[f"{result['psnr_db'][s]} dB" for s in report["sizes"]],
-        )
-    console.print(table)
-    _progress(
-        f"optimised / naive: {report['speedup_wall']}x (wall), {report['speedup_cpu']}x (CPU); "
-        f"PSNR difference {report['psnr_delta_db']} dB; report {out}"
-    )
-
-
-def register(main: click.Group) -> None:
-    """Add system B's commands to the `harness` group."""
-    for command in (upload, verify, rejects, clock, db):
-        main.add_command(command)
-    bench = main.commands.get("bench")
-    if isinstance(bench, click.Group):
-        bench.add_command(bench_resize)
-    else:  # no `bench` group: offer `harness bench-resize`
-        main.add_command(bench_resize, name="bench-resize")

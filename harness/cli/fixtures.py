@@ -11,26 +11,30 @@ import time
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.table import Table
 
-from harness.build import fixtures
-
-console = Console(stderr=True)
-
-
-@click.group("fixtures")
-def fixtures_group() -> None:
-    """Fixture images named in fixtures/images/manifest.yaml."""
+from harness.build import fixtures as fixture_images
+from harness.cli.console import console, working
+from harness.cli.groups import Group
 
 
-@fixtures_group.command("generate")
+@click.group(cls=Group)
+def fixtures() -> None:
+    """Make the fixture images of fixtures/images/manifest.yaml."""
+
+
+@fixtures.command("generate")
 @click.argument("names", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def generate(names: tuple[str, ...], as_json: bool) -> None:
-    """Generate NAMES (default: all) into fixtures/images/generated/ (cached by spec)."""
+    """Generate NAMES (default: all) into fixtures/images/generated/.
+
+    Files are cached under a name derived from their spec: only new or changed
+    fixtures are rendered.
+    """
     started = time.monotonic()
-    made = fixtures.generate(list(names) or None)
+    with working("generating fixture images"):
+        made = fixture_images.generate(list(names) or None)
     seconds = time.monotonic() - started
     rows = [
         {
@@ -46,7 +50,7 @@ def generate(names: tuple[str, ...], as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    table = Table("fixture", "file", "bytes", "type", "", title=str(fixtures.generated_dir()))
+    table = Table("fixture", "file", "bytes", "type", "", title=str(fixture_images.generated_dir()))
     for row in rows:
         table.add_row(
             row["name"],

@@ -1,21 +1,14 @@
-"""`harness promote plan|apply|smoke --env aws`: the CLI of harness/promote.py."""
+"""`harness promote plan|apply|smoke --env aws`: the command line of harness.promote."""
 
 from __future__ import annotations
 
-import time
-
 import click
-from rich.console import Console
 
 from harness import config
+from harness.cli.console import console, progress, working
+from harness.cli.groups import Group
 from harness.promote import workflow as promote_module
 from harness.promote.workflow import PromoteOptions
-
-console = Console(stderr=True)
-
-
-def _progress(message: str) -> None:
-    console.print(f"[dim]{time.strftime('%H:%M:%S')}[/dim] {message}")
 
 
 def _options(function):
@@ -65,12 +58,13 @@ def _build_options(function):
     return function
 
 
-@click.group()
+@click.group(cls=Group)
 def promote() -> None:
-    """Deploy the same Terraform to real AWS (infra/envs/aws) with your credentials.
+    """Deploy the same Terraform to real AWS and check it there.
 
-    Needs AWS credentials (AWS_PROFILE or keys), an S3 state backend (--backend-config)
-    and TF_VAR_slack_webhook_url. `plan` builds the packages and saves a reviewed plan,
+    Promotes infra/envs/aws with your own credentials. Needs AWS credentials
+    (AWS_PROFILE or keys), an S3 state backend (--backend-config) and
+    TF_VAR_slack_webhook_url. `plan` builds the packages and saves a reviewed plan,
     `apply` applies that plan, `smoke` checks the deployed pipeline and cleans up.
     """
 
@@ -79,14 +73,15 @@ def promote() -> None:
 @_options
 @_build_options
 def plan_command(env, backend_config, var_files, region, architecture, python_version) -> None:
-    """Build the Lambda packages, plan to a file, and review the plan's security."""
+    """Build the packages, plan to a file, review its security."""
     options = PromoteOptions(
         env, tuple(backend_config), tuple(var_files), region, architecture, python_version
     )
-    result = promote_module.plan(config.load(), options, progress=_progress)
+    with working(f"planning infra/envs/{env}"):
+        result = promote_module.plan(config.load(), options, progress=progress)
     for address, actions in sorted(result.changes.items()):
         console.print(f"  {'/'.join(actions):>16}  {address}")
-    _progress(
+    progress(
         f"{len(result.changes)} change(s) planned and reviewed; saved to {result.plan_file}. "
         "Apply it with `harness promote apply`."
     )
@@ -97,10 +92,11 @@ def plan_command(env, backend_config, var_files, region, architecture, python_ve
 def apply_command(env, backend_config) -> None:
     """Apply the plan saved by `harness promote plan` (once)."""
     options = PromoteOptions(env, tuple(backend_config))
-    outputs = promote_module.apply(config.load(), options, progress=_progress)
+    with working(f"applying infra/envs/{env}"):
+        outputs = promote_module.apply(config.load(), options, progress=progress)
     for name, value in sorted(outputs.items()):
         console.print(f"  {name}: {value}")
-    _progress("applied; check it with `harness promote smoke`")
+    progress("applied; check it with `harness promote smoke`")
 
 
 @promote.command("smoke")
@@ -113,12 +109,13 @@ def apply_command(env, backend_config) -> None:
 )
 @click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait per image.")
 def smoke_command(env, backend_config, slack, timeout) -> None:
-    """Label a few fixture images on AWS (real Rekognition), then delete them."""
+    """Label a few images on AWS (real Rekognition), then delete them."""
     options = PromoteOptions(env, tuple(backend_config))
-    report = promote_module.smoke(
-        config.load(), options, slack=slack, timeout=timeout, progress=_progress
-    )
-    _progress(
+    with working(f"smoke test of infra/envs/{env}"):
+        report = promote_module.smoke(
+            config.load(), options, slack=slack, timeout=timeout, progress=progress
+        )
+    progress(
         f"smoke passed: {len(report.labels)} image(s) labeled, Slack {report.slack}, "
         f"{report.deleted} object version(s) deleted"
     )

@@ -1,24 +1,27 @@
-"""`harness replay` and `harness record`: the command-line side of harness.events.replay."""
+"""`harness replay` and `harness record`: recorded S3 events into the local pipeline.
+
+The command-line side of harness.events.replay and harness.events.record.
+"""
 
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import click
-from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from harness import config
 from harness.build import deploy
+from harness.cli.console import console, progress, working
 from harness.events import files as event_files
-from harness.events import record, replay
-from harness.runtime import localstack, stack
+from harness.events import record as recorder
+from harness.events import replay as replayer
+from harness.runtime import localstack
 from harness.systems.labeling.pipeline import LabelingPipeline
 from harness.util.errors import HarnessError
 
-console = Console(stderr=True)
 STATUS_STYLE = {
     "result": "green",
     "filtered": "cyan",
@@ -29,16 +32,11 @@ STATUS_STYLE = {
 }
 
 
-def _progress(message: str) -> None:
-    console.print(f"[dim]{time.strftime('%H:%M:%S')}[/dim] {message}")
-
-
 def _running_pipeline(start: bool, must_run: bool = True) -> LabelingPipeline:
     """The deployed pipeline; with `start`, the stack is started and deployed if needed."""
     settings = config.load()
     if start:
-        stack.up(settings, _progress)
-        outputs = deploy.deploy(settings, progress=_progress)["outputs"]
+        outputs = deploy.ready(settings, progress).outputs
     else:
         if must_run and not localstack.health(settings.endpoint):
             raise HarnessError(
@@ -51,10 +49,18 @@ def _running_pipeline(start: bool, must_run: bool = True) -> LabelingPipeline:
 
 def _print_errors(errors: list[event_files.Unreadable]) -> None:
     for error in errors:
-        console.print(f"[yellow]unreadable[/yellow] {error}")
+        console.print(f"[yellow]unreadable[/yellow] {escape(str(error))}", highlight=False)
 
 
-def _print_plan(planned: list[replay.PlannedEvent]) -> None:
+def _print_refused(planned: list[replayer.PlannedEvent]) -> list[str]:
+    """`file:line: reason` of every object refused (keys out of --objects); printed."""
+    refused = [line for event in planned for line in event.refused]
+    for line in refused:
+        console.print(f"[red]refused[/red] {escape(line)}", highlight=False)
+    return refused
+
+
+def _print_plan(planned: list[replayer.PlannedEvent]) -> None:
     table = Table("#", "from", "shape", "event", "local object", "object bytes", "route")
     for event in planned:
         names = {o.event_name for o in event.objects} or {"s3:TestEvent"}
@@ -71,7 +77,7 @@ def _print_plan(planned: list[replay.PlannedEvent]) -> None:
     console.print(table)
 
 
-def _print_reports(reports: list[replay.EventReport]) -> None:
+def _print_reports(reports: list[replayer.EventReport]) -> None:
     table = Table("#", "from", "shape", "outcome", "detail", "seconds")
     for report in reports:
         style = STATUS_STYLE.get(report.status, "")
@@ -86,7 +92,7 @@ def _print_reports(reports: list[replay.EventReport]) -> None:
     console.print(table)
 
 
-@click.command("replay")
+@click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
     "--to",
@@ -124,7 +130,7 @@ def _print_reports(reports: list[replay.EventReport]) -> None:
 @click.option("--dry-run", is_flag=True, help="Show the plan; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON on stdout.")
 @click.pass_context
-def replay_command(
+def replay(
     ctx: click.Context,
     paths: tuple[Path, ...],
     to: str,
@@ -136,50 +142,55 @@ def replay_command(
     dry_run: bool,
     as_json: bool,
 ) -> None:
-    """Replay recorded S3 events (JSON or JSON Lines files, or folders of them) into the
-    local labeling pipeline and report where each one ended.
+    """Replay recorded S3 events and report where each one ended.
 
-    Every shape AWS records is read: S3 event notifications, SNS envelopes, SQS messages
-    and Lambda SQS events carrying them, EventBridge "Object Created" events. Exit code
-    1 when an entry was unreadable or an event failed (DLQ, error, no outcome in time).
+    PATHS are JSON or JSON Lines files, or folders of them; the events go into the
+    local labeling pipeline. Every shape AWS records is read: S3 event notifications,
+    SNS envelopes, SQS messages and Lambda SQS events carrying them, EventBridge
+    "Object Created" events. Exit code 1 when an entry was unreadable or an event
+    failed (DLQ, error, no outcome in time).
     """
     try:
-        bucket_map = replay.parse_bucket_map(map_bucket)
+        bucket_map = replayer.parse_bucket_map(map_bucket)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--map-bucket") from None
     recorded, errors = event_files.read(paths)
     _print_errors(errors)
-    pipeline = _running_pipeline(start=not dry_run, must_run=False)
-    rewriter = replay.Rewriter(
+    with working("getting the labeling pipeline ready"):
+        pipeline = _running_pipeline(start=not dry_run, must_run=False)
+    rewriter = replayer.Rewriter(
         default_bucket=pipeline.bucket,
         region=pipeline.outputs["region"],
         account=pipeline.outputs["account_id"],
         bucket_map=bucket_map,
     )
-    options = replay.Options(
+    options = replayer.Options(
         to=to, keep_order=keep_order, rate=rate, objects_dir=objects_dir, timeout=timeout
     )
     running = bool(localstack.health(pipeline.settings.endpoint))
-    planned = replay.plan(pipeline, recorded, rewriter, options, stack_running=running)
-    _progress(f"read {len(recorded)} event(s); {len(errors)} unreadable entr(ies)")
+    planned = replayer.plan(pipeline, recorded, rewriter, options, stack_running=running)
+    progress(f"read {len(recorded)} event(s); {len(errors)} unreadable entr(ies)")
+    refused = _print_refused(planned)
     if dry_run:
         _print_plan(planned)
         if as_json:
             click.echo(
                 json.dumps(
                     {
-                        "plan": [replay.EventReport(p).as_dict() for p in planned],
+                        "plan": [replayer.EventReport(p).as_dict() for p in planned],
                         "unreadable": [str(e) for e in errors],
+                        "refused": refused,
                     },
                     indent=2,
                     ensure_ascii=False,
                 )
             )
-        ctx.exit(1 if errors else 0)
-    reports = replay.run(pipeline, planned, options, _progress)
+        ctx.exit(1 if errors or refused else 0)
+    with working(f"replaying {len(planned)} event(s)"):
+        reports = replayer.run(pipeline, planned, options, progress)
     _print_reports(reports)
     failed = [r for r in reports if r.failed]
-    _progress(
+    progress(
         f"{len(reports)} event(s): "
         + ", ".join(
             f"{sum(r.status == s for r in reports)} {s}"
@@ -202,7 +213,7 @@ def replay_command(
     ctx.exit(1 if failed or errors else 0)
 
 
-@click.command("record")
+@click.command()
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--count", type=click.IntRange(min=1), help="Stop after this many S3 events.")
 @click.option("--duration", type=click.FloatRange(min=0.1), help="Stop after this many seconds.")
@@ -212,19 +223,23 @@ def replay_command(
     is_flag=True,
     help="Also keep messages that are not S3 events (alarm notifications).",
 )
-def record_command(out: Path, count: int | None, duration: float | None, keep_all: bool) -> None:
-    """Capture the messages on the local topic into OUT (JSON Lines of SNS envelopes)
-    until Ctrl-C, --count or --duration; `harness replay OUT` replays them."""
+def record(out: Path, count: int | None, duration: float | None, keep_all: bool) -> None:
+    """Capture the messages on the local topic, for `replay`.
+
+    Writes them into OUT (JSON Lines of SNS envelopes) until Ctrl-C, --count or
+    --duration; `harness replay OUT` replays them.
+    """
     pipeline = _running_pipeline(start=False)
-    result = record.record(
-        pipeline,
-        out,
-        count=count,
-        duration=duration,
-        keep_all=keep_all,
-        progress=_progress,
-    )
-    _progress(
+    with working(f"recording into {out} (Ctrl-C stops)"):
+        result = recorder.record(
+            pipeline,
+            out,
+            count=count,
+            duration=duration,
+            keep_all=keep_all,
+            progress=progress,
+        )
+    progress(
         f"wrote {result.written} message(s) to {out} in {result.seconds:.1f} s"
         + (f"; skipped {result.skipped} that were not S3 events" if result.skipped else "")
     )

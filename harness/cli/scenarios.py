@@ -1,13 +1,11 @@
 """`harness run` and `harness scenarios list|check`: scenarios from the command line.
 
-Registered on the main `harness` group in harness/cli.py. Imports of the engine are
-inside the commands so `harness --help` stays fast.
+Imports of the engine are inside the commands so `harness --help` stays fast.
 """
 
 from __future__ import annotations
 
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -16,9 +14,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from harness.cli.console import console, progress
+from harness.cli.groups import Group
 from harness.util.errors import HarnessError
 
-console = Console(stderr=True)
 STATUS_STYLE = {"passed": "green", "failed": "bold red", "skipped": "yellow"}
 
 
@@ -69,8 +68,8 @@ def select(folder: Path, wanted: tuple[str, ...]):
 class LiveObserver:
     """A progress bar per scenario (steps done / all) and one line per finished scenario."""
 
-    def __init__(self, progress: Progress) -> None:
-        self.progress = progress
+    def __init__(self, bar: Progress) -> None:
+        self.progress = bar
         self.task = None
 
     def scenario_started(self, scenario) -> None:
@@ -112,7 +111,7 @@ def _summary(run: dict) -> Table:
     return table
 
 
-@click.command("run")
+@click.command()
 @click.argument("scenarios", nargs=-1)
 @click.option(
     "--dir",
@@ -133,23 +132,25 @@ def _summary(run: dict) -> Table:
     help="Where report.json and report.html go (default: a new reports/<time>/).",
 )
 @click.option("--keep", is_flag=True, help="Leave a stack this command started running.")
-def run_command(
+def run(
     scenarios: tuple[str, ...],
     folder: Path | None,
     target: str,
     report_dir: Path | None,
     keep: bool,
 ) -> None:
-    """Run scenarios (names or files; all of scenarios/ by default) on the deployed stack.
+    """Run scenarios on the local stack and write their reports.
 
-    Brings the local stack up and deploys it if needed (both are skipped when done
-    already), runs each scenario isolated, shows a summary and writes the reports.
-    Exits 1 if any scenario failed.
+    SCENARIOS are names or files; all of scenarios/ by default. Brings the local
+    stack up and deploys it if needed (both are skipped when done already), runs
+    each scenario isolated, shows a summary and writes the reports. Exits 1 if any
+    scenario failed.
     """
     from harness import config
     from harness.build import deploy
     from harness.runtime import stack
     from harness.scenarios import runner
+    from harness.systems.catalog.pipeline import CatalogPipeline
     from harness.systems.labeling.pipeline import LabelingPipeline
 
     chosen = select(_folder(folder), scenarios)
@@ -159,14 +160,10 @@ def run_command(
             "record); until then use --target local"
         )
     settings = config.load()
-
-    def progress_line(message: str) -> None:
-        console.print(f"[dim]{time.strftime('%H:%M:%S')}[/dim] {message}")
-
-    state = stack.up(settings, progress_line)
-    started_here = state.started_localstack or state.started_stubs
+    deployment = deploy.ready(settings, progress, stop_on_failure=not keep)
+    started_here = deployment.started
     try:
-        outputs = deploy.deploy(settings, progress=progress_line)["outputs"]
+        outputs = deployment.outputs
         pipeline = LabelingPipeline(settings, outputs)
         columns = (
             SpinnerColumn(),
@@ -175,18 +172,24 @@ def run_command(
             TimeElapsedColumn(),
         )
         with Progress(*columns, console=console, transient=True) as bar:
-            run = runner.run_all(chosen, pipeline, target, LiveObserver(bar))
+            outcome = runner.run_all(
+                chosen,
+                pipeline,
+                target,
+                LiveObserver(bar),
+                catalog=lambda: CatalogPipeline.open(settings, outputs, progress),
+            )
     finally:
         if started_here and not keep:
             stack.down(settings)
-    console.print(_summary(run))
-    statuses = Counter(r["status"] for r in run["scenarios"])
-    elapsed = run["finished_at"] - run["started_at"]
+    console.print(_summary(outcome))
+    statuses = Counter(r["status"] for r in outcome["scenarios"])
+    elapsed = outcome["finished_at"] - outcome["started_at"]
     console.print(
         f"{statuses['passed']} passed, {statuses['failed']} failed, "
         f"{statuses['skipped']} skipped in {elapsed:.1f} s"
     )
-    written = runner.write_report(run, report_dir)
+    written = runner.write_report(outcome, report_dir)
     if isinstance(written, tuple):
         console.print(f"report: {written[0]}\n        {written[1]}")
     else:
@@ -194,12 +197,12 @@ def run_command(
     sys.exit(1 if statuses["failed"] else 0)
 
 
-@click.group("scenarios")
-def scenarios_group() -> None:
-    """Describe and validate the declarative scenarios (scenarios/*.yaml)."""
+@click.group(cls=Group)
+def scenarios() -> None:
+    """List and validate the declarative scenarios (scenarios/*.yaml)."""
 
 
-@scenarios_group.command("list")
+@scenarios.command("list")
 @click.option(
     "--dir", "folder", type=click.Path(path_type=Path, file_okay=False), help="Scenario folder."
 )
@@ -216,16 +219,19 @@ def list_command(folder: Path | None) -> None:
             f"{len(scenario.steps)}: {steps}",
             scenario.description + tags,
         )
-    Console().print(table)
+    Console().print(table)  # the listing itself goes to stdout
 
 
-@scenarios_group.command("check")
+@scenarios.command("check")
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path, dir_okay=False))
 @click.option(
     "--dir", "folder", type=click.Path(path_type=Path, file_okay=False), help="Scenario folder."
 )
 def check_command(files: tuple[Path, ...], folder: Path | None) -> None:
-    """Validate scenario files (all of the folder by default); exit 1 on the first error."""
+    """Validate scenario files (all of the folder by default).
+
+    Exits 1 if any file is invalid; each error names the file, the line and the field.
+    """
     from harness.scenarios import schema
     from harness.scenarios.source import ScenarioError
 

@@ -8,7 +8,8 @@ what cannot be read is reported as `file:line: reason` and the rest is still rea
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+import re
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,56 +70,184 @@ def _files(paths: Iterable[Path]) -> Iterator[Path | Unreadable]:
             yield Unreadable(Location(path, 0), "no such file or folder")
 
 
-def _looks_like_json_lines(text: str) -> bool:
-    """True when the first non-blank line is a whole JSON value and more lines follow."""
-    lines = [line for line in text.splitlines() if line.strip()]
-    if len(lines) < 2:
-        return False
-    try:
-        json.loads(lines[0])
-    except json.JSONDecodeError:
-        return False
-    return True
+_BLANK = re.compile(r"[ \t\n\r]*")  # JSON's own whitespace
+_BOM = b"\xef\xbb\xbf"
 
 
-def _array_items(text: str) -> Iterator[tuple[int, object]]:
-    """(line, value) of each element of a JSON array that is known to be valid."""
-    decoder = json.JSONDecoder()
-    position = text.index("[") + 1
-    while True:
-        while position < len(text) and text[position] in " \t\r\n,":
-            position += 1
-        if position >= len(text) or text[position] == "]":
-            return
-        value, end = decoder.raw_decode(text, position)
-        yield text.count("\n", 0, position) + 1, value
-        position = end
+def _not_json(exc: json.JSONDecodeError) -> str:
+    return f"not JSON: {exc.msg} (column {exc.colno})"
 
 
-def _values(path: Path, text: str) -> Iterator[tuple[int, object] | Unreadable]:
-    if path.suffix in LINE_SUFFIXES or _looks_like_json_lines(text):
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
+def _not_utf8(exc: UnicodeDecodeError) -> str:
+    return f"not UTF-8 text (byte {exc.start + 1} of the line)"
+
+
+class _Lines:
+    """Line numbers of increasing positions in a text; each newline is counted once, so
+    numbering every value of a large recording takes one pass over it."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.position = 0
+        self.line = 1
+
+    def at(self, position: int) -> int:
+        if position < self.position:
+            raise ValueError("positions must not go back")
+        self.line += self.text.count("\n", self.position, position)
+        self.position = position
+        return self.line
+
+
+def _looks_like_json_lines(path: Path) -> bool:
+    """True when the first non-blank line is a whole JSON value and more lines follow.
+
+    Reads only as far as the second non-blank line.
+    """
+    first = True
+    with path.open("rb") as handle:
+        for raw in handle:
+            if not raw.strip():
                 continue
+            if not first:
+                return True
+            first = False
             try:
-                yield number, json.loads(line)
+                json.loads(raw.removeprefix(_BOM).decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+                return False
+    return False
+
+
+def _json_lines(path: Path) -> Iterator[tuple[int, object] | Unreadable]:
+    """One value a line, read line by line: a large recording is never held whole."""
+    empty = True
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if number == 1:
+                raw = raw.removeprefix(_BOM)
+            if not raw.strip():
+                continue
+            empty = False
+            where = Location(path, number)
+            try:
+                yield number, json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                yield Unreadable(where, _not_utf8(exc))
             except json.JSONDecodeError as exc:
-                reason = f"not JSON: {exc.msg} (column {exc.colno})"
-                yield Unreadable(Location(path, number), reason)
-        return
+                yield Unreadable(where, _not_json(exc))
+            except RecursionError:
+                yield Unreadable(where, "not readable: nested too deeply")
+    if empty:
+        yield Unreadable(Location(path, 0), "the file is empty")
+
+
+def _skip_blank(text: str, position: int) -> int:
+    match = _BLANK.match(text, position)
+    return match.end() if match else position
+
+
+def _json_document(path: Path) -> Iterator[tuple[int, object] | Unreadable]:
+    """The value of a JSON file, or each element (with its line) when it is an array.
+
+    An array is decoded element by element (`JSONDecoder.raw_decode` over the text), so
+    the elements before a syntax error are still read, and line numbers cost one pass.
+    """
+    data = path.read_bytes()
     try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        yield Unreadable(Location(path, exc.lineno), f"not JSON: {exc.msg} (column {exc.colno})")
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        yield Unreadable(Location(path, line), f"not UTF-8 text (byte {exc.start + 1})")
         return
-    if isinstance(document, list):
-        yield from _array_items(text)
+    del data
+    start = _skip_blank(text, 0)
+    if start == len(text):
+        yield Unreadable(Location(path, 0), "the file is empty")
+        return
+    lines = _Lines(text)
+    decoder = json.JSONDecoder()
+    if text[start] != "[":
+        try:
+            value, end = decoder.raw_decode(text, start)
+        except json.JSONDecodeError as exc:
+            yield Unreadable(Location(path, exc.lineno), _not_json(exc))
+            return
+        except RecursionError:
+            yield Unreadable(Location(path, lines.at(start)), "not readable: nested too deeply")
+            return
+        yield lines.at(start), value
     else:
-        yield 1, document
+        try:
+            end = yield from _array_items(text, start, lines, decoder)
+        except json.JSONDecodeError as exc:
+            yield Unreadable(Location(path, exc.lineno), _not_json(exc))
+            return
+        except _TooDeep as exc:
+            yield Unreadable(Location(path, exc.line), "not readable: nested too deeply")
+            return
+    end = _skip_blank(text, end)
+    if end < len(text):
+        exc = json.JSONDecodeError("Extra data", text, end)
+        yield Unreadable(Location(path, exc.lineno), _not_json(exc))
+
+
+class _TooDeep(Exception):
+    def __init__(self, line: int) -> None:
+        super().__init__(line)
+        self.line = line
+
+
+def _array_items(
+    text: str, start: int, lines: _Lines, decoder: json.JSONDecoder
+) -> Generator[tuple[int, object], None, int]:
+    """(line, value) of each element of the array at `start`; returns where it ends.
+
+    Raises `JSONDecodeError` (or `_TooDeep`) where the array stops being readable.
+    """
+    position = _skip_blank(text, start + 1)
+    if text.startswith("]", position):
+        return position + 1
+    while True:
+        try:
+            value, end = decoder.raw_decode(text, position)
+        except RecursionError:
+            raise _TooDeep(lines.at(position)) from None
+        yield lines.at(position), value
+        position = _skip_blank(text, end)
+        if text.startswith(",", position):
+            position = _skip_blank(text, position + 1)
+        elif text.startswith("]", position):
+            return position + 1
+        else:
+            raise json.JSONDecodeError("Expecting ',' delimiter", text, position)
+
+
+def _values(path: Path) -> Iterator[tuple[int, object] | Unreadable]:
+    if path.suffix in LINE_SUFFIXES or _looks_like_json_lines(path):
+        return _json_lines(path)
+    return _json_document(path)
+
+
+def _notifications(payload: object, where: Location) -> list[RecordedEvent | Unreadable]:
+    try:
+        found = s3_notifications(payload)
+    except Exception as exc:  # a shape nobody foresaw is one unreadable entry, not a crash
+        return [Unreadable(where, f"cannot be read: {type(exc).__name__}: {exc}")]
+    return [
+        Unreadable(where, str(item))
+        if isinstance(item, NotAnS3Event)
+        else RecordedEvent(Location(where.path, where.line, item.where), item)
+        for item in found
+    ]
 
 
 def read(paths: Iterable[Path]) -> tuple[list[RecordedEvent], list[Unreadable]]:
-    """Every S3 event notification in `paths` (files or folders), in order, and what failed."""
+    """Every S3 event notification in `paths` (files or folders), in order, and what failed.
+
+    Each entry that cannot be read (not JSON, not an S3 event, a record of the wrong
+    shape) is reported as `file:line: reason`; the rest is still read.
+    """
     events: list[RecordedEvent] = []
     errors: list[Unreadable] = []
     for item in _files(paths):
@@ -126,21 +255,16 @@ def read(paths: Iterable[Path]) -> tuple[list[RecordedEvent], list[Unreadable]]:
             errors.append(item)
             continue
         try:
-            text = item.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
+            for value in _values(item):
+                if isinstance(value, Unreadable):
+                    errors.append(value)
+                    continue
+                line, payload = value
+                for found in _notifications(payload, Location(item, line)):
+                    if isinstance(found, Unreadable):
+                        errors.append(found)
+                    else:
+                        events.append(found)
+        except OSError as exc:
             errors.append(Unreadable(Location(item, 0), f"cannot read the file: {exc}"))
-            continue
-        if not text.strip():
-            errors.append(Unreadable(Location(item, 0), "the file is empty"))
-            continue
-        for value in _values(item, text):
-            if isinstance(value, Unreadable):
-                errors.append(value)
-                continue
-            line, payload = value
-            for found in s3_notifications(payload):
-                if isinstance(found, NotAnS3Event):
-                    errors.append(Unreadable(Location(item, line), str(found)))
-                else:
-                    events.append(RecordedEvent(Location(item, line, found.where), found))
     return events, errors

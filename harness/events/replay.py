@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import json
 import mimetypes
+import os
 import re
 import threading
 import time
@@ -25,7 +26,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -34,6 +35,7 @@ from harness.events import dlq, sns_filter
 from harness.events.files import RecordedEvent
 from harness.runtime import aws
 from harness.systems.labeling.pipeline import LabelingPipeline
+from harness.util.files import atomic_write_text, private_subdir
 
 S3_SUBJECT = "Amazon S3 Notification"
 PLACEHOLDER_SIZE = (320, 240)
@@ -106,8 +108,10 @@ class PlannedObject:
     bucket: str
     key: str  # decoded
     event_name: str
-    source: str  # "file <path>", "placeholder", "present", or "not needed"
+    source: str  # "file <path>", "placeholder", "present", "not needed" or "refused"
     path: Path | None = None
+    root: Path | None = None  # the --objects folder `path` must stay inside
+    refused: str = ""  # why the key may not name a local file: the event is not replayed
 
     @property
     def created(self) -> bool:
@@ -122,6 +126,11 @@ class PlannedEvent:
     objects: list[PlannedObject]
     route: str  # "topic", "queue", or "filtered out"
     route_detail: str = ""
+
+    @property
+    def refused(self) -> list[str]:
+        """`file:line: reason` of every object of this event that was refused."""
+        return [f"{self.recorded.location}: {o.refused}" for o in self.objects if o.refused]
 
 
 @dataclass
@@ -188,13 +197,55 @@ def labeler_filter_policy(pipeline: LabelingPipeline) -> tuple[dict | None, str]
     raise LookupError(f"the labeler queue {queue_arn} is not subscribed to the topic")
 
 
+class RefusedKey(ValueError):
+    """A recorded key that could name a file outside the --objects folder."""
+
+
+def _check_key(key: str) -> None:
+    """Refuse keys that are paths out of the folder: S3 allows any key, a file system not."""
+    if "\0" in key:
+        raise RefusedKey(f"key {key!r} holds a NUL character")
+    if key.startswith("/"):
+        raise RefusedKey(f"key {key!r} is an absolute path")
+    if ".." in key.split("/"):
+        raise RefusedKey(f"key {key!r} has a '..' segment")
+
+
+def _inside(path: Path, root: Path) -> Path:
+    """`path` with every symbolic link resolved, refused unless it stays inside `root`."""
+    resolved = path.resolve()
+    if not resolved.is_relative_to(root):
+        raise RefusedKey(f"{path} leads outside the --objects folder {root} (to {resolved})")
+    return resolved
+
+
 def _object_file(objects_dir: Path | None, key: str) -> Path | None:
+    """The file holding `key`'s bytes: DIR/<key>, else DIR/<file name>, never outside DIR.
+
+    Raises `RefusedKey` for keys with `..` segments or absolute paths, and for
+    candidates that a symbolic link leads out of the folder.
+    """
     if objects_dir is None:
         return None
-    for candidate in (objects_dir / key, objects_dir / Path(key).name):
-        if candidate.is_file():
-            return candidate
+    _check_key(key)
+    root = objects_dir.resolve()
+    for candidate in (root / key, root / PurePosixPath(key).name):
+        resolved = _inside(candidate, root)
+        if resolved.is_file():
+            return resolved
     return None
+
+
+def _read_object_file(path: Path, root: Path) -> bytes:
+    """The bytes of a planned object file, checked again at the moment it is read (a
+    link put in its place since the plan is refused, not followed)."""
+    resolved = _inside(path, root)
+    try:
+        fd = os.open(resolved, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as exc:
+        raise RefusedKey(f"cannot read {resolved}: {exc.strerror}") from exc
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read()
 
 
 def _exists(pipeline: LabelingPipeline, bucket: str, key: str) -> bool:
@@ -237,8 +288,14 @@ def plan(
             )
             item = PlannedObject(original, bucket, key, name, "not needed")
             if item.created:
-                item.path = _object_file(options.objects_dir, key)
+                try:
+                    item.path = _object_file(options.objects_dir, key)
+                except RefusedKey as exc:
+                    item.source, item.refused = "refused", f"refused with --objects: {exc}"
+                    objects.append(item)
+                    continue
                 if item.path is not None:
+                    item.root = options.objects_dir.resolve() if options.objects_dir else None
                     item.source = f"file {item.path}"
                 elif stack_running and _exists(pipeline, bucket, key):
                     item.source = "present"
@@ -293,8 +350,8 @@ def notifications_suspended(pipeline: LabelingPipeline, bucket: str) -> Iterator
     current = pipeline.s3.get_bucket_notification_configuration(Bucket=bucket)
     current.pop("ResponseMetadata", None)
     saved = _state_file(pipeline, bucket)
-    saved.parent.mkdir(parents=True, exist_ok=True)
-    saved.write_text(json.dumps(current))
+    private_subdir(pipeline.settings.state_dir, "replay")
+    atomic_write_text(saved, json.dumps(current))
     pipeline.s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={})
     try:
         yield
@@ -314,11 +371,16 @@ def materialize(
     notification would: the labeler compares ETags to skip duplicates.
     """
     wanted: dict[tuple[str, str], PlannedObject] = {}
+    errors: dict[tuple[str, str], str] = {}
     for event in planned:
         for obj in event.objects:
-            if obj.created and obj.source != "present":
+            if obj.refused:
+                errors[(obj.bucket, obj.key)] = f"{event.recorded.location}: {obj.refused}"
+            elif obj.created and obj.source != "present":
                 wanted.setdefault((obj.bucket, obj.key), obj)
-    errors: dict[tuple[str, str], str] = {}
+    for key in errors:
+        wanted.pop(key, None)
+    refused = len(errors)
     for bucket in sorted({bucket for bucket, _ in wanted}):
         try:
             with notifications_suspended(pipeline, bucket):
@@ -326,7 +388,11 @@ def materialize(
                     if b != bucket:
                         continue
                     if obj.path is not None:
-                        data = obj.path.read_bytes()
+                        try:
+                            data = _read_object_file(obj.path, obj.root or obj.path.parent)
+                        except RefusedKey as exc:
+                            errors[(b, key)] = f"refused with --objects: {exc}"
+                            continue
                         content_type = mimetypes.guess_type(obj.path.name)[0] or ""
                     else:
                         data, content_type = placeholder(key)
@@ -338,7 +404,8 @@ def materialize(
                 if b == bucket:
                     errors[(b, key)] = f"cannot put objects into bucket {bucket}: {exc}"
     if wanted:
-        progress(f"put {len(wanted) - len(errors)} object(s) in place (notifications suspended)")
+        placed = len(wanted) - (len(errors) - refused)
+        progress(f"put {placed} object(s) in place (notifications suspended)")
     for event in planned:
         for record, obj in zip(event.event.get("Records", []), event.objects, strict=True):
             if not obj.created or (obj.bucket, obj.key) in errors:

@@ -119,7 +119,11 @@ def eventbridge_to_s3_event(event: dict) -> dict:
     """
     detail = event.get("detail") or {}
     kind = event.get("detail-type", "")
+    if not isinstance(detail, dict) or not isinstance(kind, str):
+        raise NotAnS3Event("EventBridge S3 event whose detail is not an object")
     reason = detail.get("reason", "PutObject" if kind == "Object Created" else "DeleteObject")
+    if not isinstance(reason, str):
+        raise NotAnS3Event("EventBridge S3 event: " + _wrong("detail.reason", reason, "a string"))
     if kind == "Object Deleted" and detail.get("deletion-type") == "Delete Marker Created":
         name = "ObjectRemoved:DeleteMarkerCreated"
     else:
@@ -129,8 +133,10 @@ def eventbridge_to_s3_event(event: dict) -> dict:
             f"EventBridge {kind!r} event (reason {reason!r}) has no S3 event notification "
             "equivalent; only Object Created and Object Deleted can be replayed"
         )
-    bucket = (detail.get("bucket") or {}).get("name")
-    obj = detail.get("object") or {}
+    bucket_detail, obj = detail.get("bucket"), detail.get("object")
+    bucket = bucket_detail.get("name") if isinstance(bucket_detail, dict) else None
+    if not isinstance(obj, dict):
+        obj = {}
     if not isinstance(bucket, str) or not isinstance(obj.get("key"), str):
         raise NotAnS3Event("EventBridge S3 event without detail.bucket.name or detail.object.key")
     s3_object: dict = {"key": obj["key"]}
@@ -167,6 +173,46 @@ def eventbridge_to_s3_event(event: dict) -> dict:
     }
 
 
+_MISSING = object()
+
+
+def _wrong(path: str, value: object, wanted: str) -> str:
+    if value is _MISSING:
+        return f"{path} is missing"
+    kinds = {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}
+    kind = "null" if value is None else kinds.get(type(value), "a number")
+    return f"{path} is {kind}, not {wanted}"
+
+
+def record_problem(record: object, where: str = "the record") -> str | None:
+    """Why an S3 event record cannot be replayed (a field missing or of the wrong type),
+    or None. S3 always sends `s3.bucket.name` and `s3.object.key` as strings."""
+    if not isinstance(record, dict):
+        return _wrong(where, record, "an object")
+    s3 = record.get("s3", _MISSING)
+    if not isinstance(s3, dict):
+        return _wrong(f"{where}.s3", s3, "an object")
+    for part, field in (("bucket", "name"), ("object", "key")):
+        value = s3.get(part, _MISSING)
+        if not isinstance(value, dict):
+            return _wrong(f"{where}.s3.{part}", value, "an object")
+        if not isinstance(value.get(field), str):
+            return _wrong(f"{where}.s3.{part}.{field}", value.get(field, _MISSING), "a string")
+    for field in ("eventName", "awsRegion"):
+        if field in record and not isinstance(record[field], str):
+            return _wrong(f"{where}.{field}", record[field], "a string")
+    return None
+
+
+def _checked_s3_event(payload: dict, what: str) -> dict:
+    """`payload` (a dict with a list of S3 records) when every record can be replayed."""
+    for index, record in enumerate(payload["Records"]):
+        problem = record_problem(record, f"Records[{index}]")
+        if problem:
+            raise NotAnS3Event(f"{what}: {problem}")
+    return payload
+
+
 def _s3_event_or_error(payload: object, what: str) -> dict:
     """`payload` (a dict or JSON string) as an S3 event notification, or why it is not one."""
     if isinstance(payload, str):
@@ -184,7 +230,7 @@ def _s3_event_or_error(payload: object, what: str) -> dict:
         and records
         and all(isinstance(r, dict) and "s3" in r for r in records)
     ):
-        return payload
+        return _checked_s3_event(payload, what)
     if "AlarmName" in payload:
         raise NotAnS3Event(f"{what} is a CloudWatch alarm notification, not an S3 event")
     if payload.get("Type") == "Notification" and "Message" in payload:
@@ -238,7 +284,10 @@ def s3_notifications(payload: object) -> list[S3Notification | NotAnS3Event]:
         if not records:
             return [NotAnS3Event("Records is empty")]
         if all(isinstance(r, dict) and "s3" in r for r in records):
-            return [S3Notification("s3-event", payload)]
+            try:
+                return [S3Notification("s3-event", _checked_s3_event(payload, "S3 event"))]
+            except NotAnS3Event as exc:
+                return [exc]
         batch_shape = {"aws:sqs": "sqs-lambda-event", "aws:sns": "sns-lambda-event"}
         found = []
         for index, record in enumerate(records):

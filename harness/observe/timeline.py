@@ -33,6 +33,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.build import functions
 from harness.events import dlq
 from harness.observe.tap import Tap, parse_time
 from harness.systems.labeling.pipeline import LabelingPipeline
@@ -349,7 +350,7 @@ def _result_hops(
         if result_key not in s3_objects:
             continue
         try:
-            labels = [label.get("Name") for label in (pipeline.result(key) or {})["labels"]]
+            labels = [label.get("Name") for label in (pipeline.result(key) or {})["Labels"]]
             summary: dict[str, Any] = {"labels": labels[:8], "label_count": len(labels)}
         except (ValueError, KeyError, TypeError) as exc:
             summary = {"error": f"result object is not a labeling result: {exc!r}"}
@@ -393,8 +394,9 @@ def _alerting_hops(pipeline: LabelingPipeline, since: float) -> list[dict[str, A
     for transition in alarm_transitions(pipeline.cloudwatch, pipeline.outputs["alarm_name"], since):
         detail = {k: v for k, v in transition.items() if k != "at"}
         alerting.append(_hop(transition["at"], "alarm", **detail))
+    function = functions.get("notifier")
     notifier = read_invocations(
-        pipeline.logs, pipeline.outputs["notifier_log_group"], "notifier", since
+        pipeline.logs, function.log_group(pipeline.outputs), function.short, since
     )
     alerting += [_hop(i.started_at or since, "lambda", **i.detail()) for i in notifier]
     for message in _stub_read(lambda: pipeline.slack.messages(include_failed=True)):
@@ -430,8 +432,9 @@ def collect(
     hops: Hops = {key: [] for key in keys}
     s3_objects = _s3_objects(pipeline)
     _upload_hops(hops, tap, s3_objects)
+    function = functions.get("labeler")
     labeler = read_invocations(
-        pipeline.logs, pipeline.outputs["labeler_log_group"], "labeler", since
+        pipeline.logs, function.log_group(pipeline.outputs), function.short, since
     )
     times = _labeler_hops(hops, labeler)
     _rekognition_hops(hops, _stub_read(pipeline.rekognition.calls), since)

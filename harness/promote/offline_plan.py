@@ -13,19 +13,16 @@ source tree is never written to.
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from pathlib import Path
 
-from harness.build import terraform
+from harness.build import functions, terraform
 from harness.config import Settings
 from harness.promote.plan_audit import Plan
 from harness.util.errors import HarnessError
 
 # Placeholder code hash for plans (base64 of SHA-256 of nothing): plans never read zips.
 PLACEHOLDER_SHA256 = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
-# Function folders whose Terraform variable prefix differs from the folder name.
-FUNCTION_ALIASES = {"notifier": "slack_notifier", "loader": "catalog_loader"}
 LOCAL_BACKEND = 'terraform {\n  backend "local" {}\n}\n'
 
 
@@ -41,31 +38,13 @@ def stage_infra(project_dir: Path, target: Path) -> Path:
     return target
 
 
-def zip_variables(env_dir: Path, lambdas_dir: Path) -> dict[str, str]:
-    """{variable prefix: function folder} for each `<prefix>_zip_path` the env declares.
-
-    Read from the environment's own variables, so a function added there (system B's
-    resize, catalog_loader) is built and passed without changing the harness.
-    """
-    text = "".join(p.read_text() for p in sorted(env_dir.glob("*.tf")))
-    found: dict[str, str] = {}
-    for prefix in re.findall(r'variable\s+"([\w-]+)_zip_path"', text):
-        folder = FUNCTION_ALIASES.get(prefix, prefix)
-        if not (lambdas_dir / folder / "app.py").is_file():
-            raise HarnessError(
-                f"{env_dir.name} declares {prefix}_zip_path but lambdas/{folder}/app.py does "
-                "not exist; add the function or an alias in harness.promote.offline_plan.FUNCTION_ALIASES"
-            )
-        found[prefix] = folder
-    return found
-
-
-def placeholder_packages(env_dir: Path, lambdas_dir: Path) -> dict[str, str]:
-    """Zip variables for a plan: `build/lambdas/<folder>.zip` and a placeholder hash."""
+def placeholder_packages() -> dict[str, str]:
+    """Zip variables of every function for a plan: `build/lambdas/<name>.zip` and a
+    placeholder hash (harness.build.functions names the variables)."""
     variables: dict[str, str] = {}
-    for prefix, folder in zip_variables(env_dir, lambdas_dir).items():
-        variables[f"{prefix}_zip_path"] = f"build/lambdas/{folder}.zip"
-        variables[f"{prefix}_zip_sha256"] = PLACEHOLDER_SHA256
+    for function in functions.FUNCTIONS:
+        variables[function.zip_path_variable] = f"build/lambdas/{function.name}.zip"
+        variables[function.zip_sha256_variable] = PLACEHOLDER_SHA256
     return variables
 
 

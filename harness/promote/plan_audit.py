@@ -46,6 +46,7 @@ EXECUTION_ROLE_SERVICES = {"lambda.amazonaws.com"}
 # webhook_parameter_name, are not secrets).
 SECRET_NAME = re.compile(r"(secret|token|password|passwd|webhook_url|private_key|api_key)$", re.I)
 SOURCE_KEYS = {"aws:sourcearn", "aws:sourceaccount", "aws:sourceowner"}
+MAX_MODULE_HOPS = 10  # module outputs and inputs followed from one reference, at most
 
 
 @dataclass(frozen=True)
@@ -111,32 +112,65 @@ class Plan:
             config = config.get("module_calls", {}).get(call, {}).get("module", {})
         return config
 
-    def references(self, resource: Resource, attribute: str) -> list[str]:
-        """Resource addresses (same module, no attribute) the attribute's expression uses."""
+    def _expression_refs(self, resource: Resource, attribute: str) -> list[str]:
         for config in self.config_module(resource.module).get("resources", []):
             if config.get("address") == f"{resource.type}.{resource.name}":
-                refs = config.get("expressions", {}).get(attribute, {}).get("references", [])
-                found = []
-                for ref in refs:
-                    match = re.match(r"^(aws_[\w]+)\.([\w-]+)", ref)
-                    if match and f"{match[1]}.{match[2]}" not in found:
-                        found.append(f"{match[1]}.{match[2]}")
-                return found
+                return config.get("expressions", {}).get(attribute, {}).get("references", [])
         return []
 
+    def _follow(self, module: str, refs: list[str], depth: int = 0) -> list[tuple[str, str]]:
+        """(module address, `type.name`) of the resources that references written in
+        `module` lead to: directly, through a child module's output (`module.f.arn`), or
+        through this module's input variable (`var.function_arn`), as far as it goes."""
+        found: list[tuple[str, str]] = []
+        if depth > MAX_MODULE_HOPS:
+            return found
+        for ref in refs:
+            targets: list[tuple[str, str]] = []
+            if match := re.match(r"^(aws_\w+)\.([\w-]+)", ref):
+                targets = [(module, f"{match[1]}.{match[2]}")]
+            elif match := re.match(r"^module\.([\w-]+)(\[[^\]]+\])?\.([\w-]+)", ref):
+                child = f"{module}.module.{match[1]}{match[2] or ''}".lstrip(".")
+                output = self.config_module(child).get("outputs", {}).get(match[3], {})
+                targets = self._follow(
+                    child, output.get("expression", {}).get("references", []), depth + 1
+                )
+            elif (match := re.match(r"^var\.([\w-]+)", ref)) and (
+                call := re.fullmatch(r"(?:(.*)\.)?module\.([\w-]+)(?:\[[^\]]+\])?", module)
+            ):
+                parent = call[1] or ""
+                given = self.config_module(parent).get("module_calls", {}).get(call[2], {})
+                expression = given.get("expressions", {}).get(match[1], {})
+                targets = self._follow(parent, expression.get("references", []), depth + 1)
+            found += [t for t in targets if t not in found]
+        return found
+
+    def references(self, resource: Resource, attribute: str) -> list[str]:
+        """Addresses (module and `type.name`, no attribute) of the resources the attribute's
+        expression uses, followed through module outputs and input variables."""
+        return [
+            f"{module}.{name}".lstrip(".")
+            for module, name in self._follow(
+                resource.module, self._expression_refs(resource, attribute)
+            )
+        ]
+
     def referenced(self, resource: Resource, attribute: str, target_type: str) -> Resource | None:
-        """The `target_type` instance an attribute refers to, in the same module.
+        """The `target_type` instance an attribute refers to, in its module or, through
+        module outputs and inputs, in another.
 
         Instances of a counted or for_each'd target pair up by index.
         """
-        for ref in self.references(resource, attribute):
+        for module, ref in self._follow(
+            resource.module, self._expression_refs(resource, attribute)
+        ):
             rtype, rname = ref.split(".")
             if rtype != target_type:
                 continue
             candidates = [
                 r
                 for r in self.resources
-                if r.module == resource.module and r.type == rtype and r.name == rname
+                if _same_module(r.module, module) and r.type == rtype and r.name == rname
             ]
             if len(candidates) == 1:
                 return candidates[0]
@@ -144,6 +178,13 @@ class Plan:
                 if candidate.index == resource.index:
                     return candidate
         return None
+
+
+def _same_module(address: str, wanted: str) -> bool:
+    """`address` is the module `wanted` names (any instance of it, if it names no key)."""
+    if address == wanted:
+        return True
+    return "[" not in wanted and re.sub(r"\[[^\]]+\]", "", address) == wanted
 
 
 def _walk_modules(module: dict) -> Iterator[dict]:

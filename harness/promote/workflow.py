@@ -32,11 +32,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.build import packaging, terraform
+from harness.build import functions, packaging, terraform
 from harness.build.fixtures import ImageSpec, render
 from harness.config import Settings
-from harness.promote import offline_plan, plan_audit
+from harness.promote import plan_audit
 from harness.util.errors import HarnessError
+from harness.util.files import PRIVATE_FILE_MODE, atomic_write_text, private_subdir
 from harness.util.waiting import WaitTimeout, wait_for
 
 ENVS = ("aws",)
@@ -104,6 +105,14 @@ def work_dir(settings: Settings, env: str) -> Path:
     return settings.state_dir / "terraform" / f"promote-{env}"
 
 
+def _private_work_dir(settings: Settings, env: str) -> Path:
+    """The work folder, it and the state folder above it private (0700): the saved plan
+    holds the real webhook URL, Terraform's data folder the backend config."""
+    return private_subdir(
+        settings.state_dir, work_dir(settings, env).relative_to(settings.state_dir)
+    )
+
+
 def build_dir(settings: Settings, options: PromoteOptions) -> Path:
     return (
         settings.project_dir
@@ -145,6 +154,27 @@ def credential_source() -> str:
             "AWS_ACCESS_KEY_ID is LocalStack's dummy key: promote needs real AWS credentials"
         )
     return credentials.method
+
+
+def backend_names(items: tuple[str, ...]) -> list[str]:
+    """The setting names a backend config gives (`bucket`, `key`, ...), never their values:
+    what may be recorded about it."""
+    names: set[str] = set()
+    for item in items:
+        path = Path(item).expanduser()
+        if path.is_file():
+            names |= set(re.findall(r"^\s*([\w]+)\s*=", path.read_text(), re.M))
+        elif re.fullmatch(r"\w+=.+", item):
+            names.add(item.split("=", 1)[0])
+    return sorted(names)
+
+
+def plan_record(options: PromoteOptions, packages: dict[str, str]) -> dict[str, Any]:
+    """What `apply` needs to know about the plan: the options less the backend config's
+    values (they may hold credentials), and the packages' hashes."""
+    chosen = {k: v for k, v in options.__dict__.items() if k != "backend_config"}
+    chosen["backend_config_names"] = backend_names(options.backend_config)
+    return {"options": chosen, "packages": packages}
 
 
 def backend_args(items: tuple[str, ...], environ: Mapping[str, str]) -> list[str]:
@@ -263,7 +293,8 @@ def plan_args(plan_file: Path, var_file: Path, options: PromoteOptions) -> list[
 def package_variables(
     settings: Settings, options: PromoteOptions, progress: Progress = print
 ) -> tuple[dict[str, Any], dict[str, str]]:
-    """Build every function the env declares; returns (tfvars, {zip path: sha256}).
+    """Build every function (harness.build.functions, as the local deploy does);
+    returns (tfvars, {zip path: sha256}).
 
     Zip paths are relative to the env folder, so the plan is the same in any clone.
     """
@@ -274,23 +305,15 @@ def package_variables(
     }
     if options.region:
         variables["region"] = options.region
-    hashes: dict[str, str] = {}
-    functions = offline_plan.zip_variables(directory, settings.project_dir / "lambdas")
-    for prefix, folder in functions.items():
-        started = time.monotonic()
-        package = packaging.build_function(
-            settings.project_dir / "lambdas" / folder,
-            build_dir(settings, options),
-            python_version=options.python_version,
-            architecture=options.architecture,
-        )
-        seconds = time.monotonic() - started
-        progress(
-            f"built {folder}.zip ({options.architecture}, {options.runtime}) in {seconds:.1f} s"
-        )
-        variables[f"{prefix}_zip_path"] = os.path.relpath(package.path, directory)
-        variables[f"{prefix}_zip_sha256"] = package.sha256_base64
-        hashes[str(package.path)] = package.sha256_base64
+    packages = functions.build(
+        settings.project_dir,
+        build_dir(settings, options),
+        python_version=options.python_version,
+        architecture=options.architecture,
+        progress=progress,
+    )
+    variables |= functions.tf_variables(packages, relative_to=directory)
+    hashes = {str(package.path): package.sha256_base64 for package in packages.values()}
     return variables, hashes
 
 
@@ -306,32 +329,36 @@ def plan(
     check_variables(options, environ)
     run = runner or default_runner(progress)
     directory = env_dir(settings, options.env)
-    work = work_dir(settings, options.env)
-    work.mkdir(parents=True, exist_ok=True)
+    work = _private_work_dir(settings, options.env)
     variables, hashes = package_variables(settings, options, progress)
     var_file = work / "packages.tfvars.json"
-    var_file.write_text(json.dumps(variables, indent=2))
+    atomic_write_text(var_file, json.dumps(variables, indent=2))
     plan_file = work / "promote.tfplan"
+    record_path = work / "promote-plan.json"
     plan_file.unlink(missing_ok=True)
+    record_path.unlink(missing_ok=True)
     env = terraform_env(settings, options.env, environ)
     run(init_args(backend), directory, env)
-    run(plan_args(plan_file, var_file, options), directory, env)
-    reviewed = plan_audit.Plan(json.loads(run(["show", "-json", str(plan_file)], directory, env)))
-    findings = list(plan_audit.summary(plan_audit.all_findings(reviewed)))
-    if findings:
-        plan_file.unlink(missing_ok=True)
-        raise HarnessError(
-            "the plan fails the security review; nothing will be applied:\n  "
-            + "\n  ".join(findings)
-        )
+    try:
+        run(plan_args(plan_file, var_file, options), directory, env)
+        plan_file.chmod(PRIVATE_FILE_MODE)  # it holds the webhook URL: the owner's only
+        shown = run(["show", "-json", str(plan_file)], directory, env)
+        reviewed = plan_audit.Plan(json.loads(shown))
+        findings = list(plan_audit.summary(plan_audit.all_findings(reviewed)))
+        if findings:
+            raise HarnessError(
+                "the plan fails the security review; nothing will be applied:\n  "
+                + "\n  ".join(findings)
+            )
+        atomic_write_text(record_path, json.dumps(plan_record(options, hashes), indent=2))
+    except BaseException:
+        plan_file.unlink(missing_ok=True)  # a plan not reviewed, or refused, is never kept
+        raise
     changes = {
         c["address"]: c["change"]["actions"]
         for c in reviewed.document.get("resource_changes", [])
         if c["change"]["actions"] != ["no-op"]
     }
-    (work / "promote-plan.json").write_text(
-        json.dumps({"options": options.__dict__, "packages": hashes}, indent=2)
-    )
     return PlanResult(plan_file, changes, hashes)
 
 
@@ -360,10 +387,14 @@ def apply(
     directory = env_dir(settings, options.env)
     env = terraform_env(settings, options.env, environ)
     run(init_args(backend), directory, env)
-    run(["apply", "-input=false", "-no-color", str(plan_file)], directory, env)
-    plan_file.unlink(missing_ok=True)  # a saved plan is applied once
+    try:
+        run(["apply", "-input=false", "-no-color", str(plan_file)], directory, env)
+    finally:
+        # A saved plan is applied once: after a failed apply it is stale anyway.
+        plan_file.unlink(missing_ok=True)
+        record_path.unlink(missing_ok=True)
     values = terraform.output_values(run(["output", "-json"], directory, env))
-    (work / "outputs.json").write_text(json.dumps(values, indent=2))
+    atomic_write_text(work / "outputs.json", json.dumps(values, indent=2))
     return values
 
 
@@ -404,10 +435,10 @@ def _read_json(s3, bucket: str, key: str) -> dict | None:
 
 def _check_result(key: str, result: dict) -> list[str]:
     """Tolerant checks: real Rekognition decides the labels, we check their shape."""
-    labels = result.get("labels")
+    labels = result.get("Labels")
     if result.get("source", {}).get("key") != key:
         raise AssertionError(f"result of {key} names {result.get('source')}")
-    if not isinstance(labels, list) or not isinstance(result.get("label_model_version"), str):
+    if not isinstance(labels, list) or not isinstance(result.get("LabelModelVersion"), str):
         raise AssertionError(f"result of {key} is not a DetectLabels result: {result}")
     for label in labels:
         confidence = label.get("Confidence")
@@ -504,7 +535,7 @@ def run_smoke(
             raise AssertionError("Rekognition found no label in any smoke image")
         if slack:
             response = lambda_client.invoke(
-                FunctionName=outputs["notifier_function"],
+                FunctionName=functions.BY_NAME["slack_notifier"].deployed_name(outputs),
                 Payload=json.dumps(_slack_event(outputs, run_id)).encode(),
             )
             payload = json.loads(response["Payload"].read() or b"null")

@@ -1,8 +1,12 @@
 """The embedded LocalStack: installed in a cached venv of its own, run on the host.
 
 LocalStack pins its own boto3, moto and awscli, so it never shares the project's venv.
-It runs bound to 127.0.0.1 with Lambda executed by our local-process executor plugin
-(`harness/localstack_plugin`), so neither Docker nor internet access is needed.
+Our plugins (`PLUGINS`: packages of `harness/localstack_plugin/`, each with its own
+pyproject.toml) are pip-installed into that venv, again whenever their files change.
+LocalStack runs bound to 127.0.0.1 with Lambda executed by the local-process executor
+plugin, so neither Docker nor internet access is needed, and keeps its files (S3 objects
+included) in the instance's folder under the state dir, so two stacks side by side never
+share them.
 """
 
 from __future__ import annotations
@@ -22,15 +26,18 @@ from pathlib import Path
 from harness.config import Settings
 from harness.runtime import lambda_runtimes
 from harness.util.errors import HarnessError
+from harness.util.files import private_dir
 from harness.util.net import port_in_use
 from harness.util.processes import ProcessRecords
-from harness.util.venvs import build_venv
+from harness.util.venvs import build_venv, install_projects
 
 PLUGIN_DIR = Path(__file__).resolve().parent.parent / "localstack_plugin"
+# Packages of PLUGIN_DIR (each with its own pyproject.toml) installed into LocalStack's venv.
+PLUGINS = ("harness_lambda_executor", "harness_s3_storage")
+# The only folder on LocalStack's PYTHONPATH: the interpreter shim, not the plugins.
+STARTUP_DIR = PLUGIN_DIR / "startup"
 RECORD = "localstack"
 HEALTH_PATH = "/_localstack/health"
-# LocalStack 4.x hard-codes its S3 object store here, whatever TMPDIR says.
-S3_STORAGE = Path("/tmp/localstack-s3-storage")
 
 
 def venv_dir(settings: Settings) -> Path:
@@ -48,8 +55,13 @@ def venv_dir(settings: Settings) -> Path:
     )
 
 
+def data_dir(settings: Settings) -> Path:
+    """This instance's files: LocalStack's file system root, temp files and S3 objects."""
+    return settings.state_dir / "localstack"
+
+
 def ensure_installed(settings: Settings, progress: Callable[[str], None] = print) -> Path:
-    """The LocalStack venv, built on first use; returns its python."""
+    """The LocalStack venv with our plugins, built on first use; returns its python."""
     target = venv_dir(settings)
     build_venv(
         target,
@@ -64,6 +76,13 @@ def ensure_installed(settings: Settings, progress: Callable[[str], None] = print
         progress=progress,
         what=f"LocalStack {settings.localstack_version}",
     )
+    install_projects(
+        target,
+        [PLUGIN_DIR / name for name in PLUGINS],
+        f"the harness's LocalStack plugins ({', '.join(PLUGINS)})",
+        progress,
+        constraints=settings.pins_file,
+    )
     return target / "bin" / "python"
 
 
@@ -75,44 +94,58 @@ def health(endpoint: str, timeout: float = 2.0) -> dict | None:
         return None
 
 
-def _environment(
-    settings: Settings, data_dir: Path, interpreters: dict[str, str]
-) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LOCALSTACK_"))}
+def tuning_environment(settings: Settings) -> dict[str, str]:
+    """How LocalStack behaves, whichever backend runs it (docker-compose.yml repeats
+    these; a test checks it)."""
+    return {
+        "DISABLE_EVENTS": "1",
+        # Queue URLs http://127.0.0.1:4566/<account>/<name>: they need no DNS, and the
+        # AWS provider can parse them (it rejects the "path" strategy's URLs).
+        "SQS_ENDPOINT_STRATEGY": "off",
+        "SERVICES": settings.services,
+        "EAGER_SERVICE_LOADING": os.environ.get("HARNESS_EAGER_SERVICES", "1"),
+        # AWS's SQS pollers long-poll without pause; LocalStack's defaults wait 1 s
+        # after every batch and up to 10 s after an empty poll, which caps local
+        # throughput at ~7 images/s and adds seconds of latency after a quiet spell.
+        "LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC": "0.02",
+        "LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_POLL_SEC": "0.2",
+        "LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_ERROR_SEC": "5",
+        # Asynchronous invokes (SNS -> notifier) that fail are retried twice, after
+        # 1x and 2x this many seconds (AWS: about 1 and 2 minutes).
+        "LAMBDA_RETRY_BASE_DELAY": os.environ.get("HARNESS_LAMBDA_RETRY_BASE_DELAY", "5"),
+        "SQS_CLOUDWATCH_METRICS_REPORT_INTERVAL": os.environ.get(
+            "HARNESS_SQS_METRICS_INTERVAL", "5"
+        ),
+    }
+
+
+def environment(settings: Settings, files: Path, interpreters: dict[str, str]) -> dict[str, str]:
+    """The embedded LocalStack's environment: the host's (less AWS_* and LOCALSTACK_*,
+    and less PYTHONPATH: nothing of the harness is importable there), where it runs and
+    keeps its files, and how it behaves."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AWS_", "LOCALSTACK_")) and k != "PYTHONPATH"
+    }
     host_port = f"{settings.host}:{settings.port}"
     env.update(
         {
             "OVERRIDE_IN_DOCKER": "0",
-            "FILESYSTEM_ROOT": str(data_dir / "fs"),
-            "TMPDIR": str(data_dir / "tmp"),
+            "FILESYSTEM_ROOT": str(files / "fs"),
+            "TMPDIR": str(files / "tmp"),
             "GATEWAY_LISTEN": host_port,
             "GATEWAY_SERVER": "hypercorn",
             "LOCALSTACK_HOST": host_port,
             "DNS_ADDRESS": "0",
-            "DISABLE_EVENTS": "1",
             "SKIP_SSL_CERT_DOWNLOAD": "1",
-            # Queue URLs http://127.0.0.1:4566/<account>/<name>: they need no DNS, and the
-            # AWS provider can parse them (it rejects the "path" strategy's URLs).
-            "SQS_ENDPOINT_STRATEGY": "off",
-            "SERVICES": settings.services,
-            "EAGER_SERVICE_LOADING": os.environ.get("HARNESS_EAGER_SERVICES", "1"),
             "LAMBDA_RUNTIME_EXECUTOR": "local-process",
-            # AWS's SQS pollers long-poll without pause; LocalStack's defaults wait 1 s
-            # after every batch and up to 10 s after an empty poll, which caps local
-            # throughput at ~7 images/s and adds seconds of latency after a quiet spell.
-            "LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC": "0.02",
-            "LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_POLL_SEC": "0.2",
-            "LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_ERROR_SEC": "5",
-            # Asynchronous invokes (SNS -> notifier) that fail are retried twice, after
-            # 1x and 2x this many seconds (AWS: about 1 and 2 minutes).
-            "LAMBDA_RETRY_BASE_DELAY": os.environ.get("HARNESS_LAMBDA_RETRY_BASE_DELAY", "5"),
-            "SQS_CLOUDWATCH_METRICS_REPORT_INTERVAL": os.environ.get(
-                "HARNESS_SQS_METRICS_INTERVAL", "5"
-            ),
             "HARNESS_LAMBDA_INTERPRETERS": json.dumps(interpreters),
             "HARNESS_STATE_DIR": str(settings.state_dir),
-            "PYTHONPATH": os.pathsep.join([str(PLUGIN_DIR), str(PLUGIN_DIR.parent.parent)]),
+            "HARNESS_S3_STORAGE_DIR": str(files / "s3"),
+            "PYTHONPATH": str(STARTUP_DIR),
         }
+        | tuning_environment(settings)
     )
     return env
 
@@ -121,7 +154,13 @@ def start(settings: Settings, progress: Callable[[str], None] = print) -> dict:
     """Start LocalStack, or return the record of the one this project already runs."""
     records = ProcessRecords(settings.state_dir)
     running = records.get(RECORD)
-    if running and health(running["endpoint"]):
+    if running and "corrupt" in running:
+        progress(
+            f"the record of LocalStack (pid {running['pid']}) is damaged "
+            f"({running['corrupt']}); stopping that process and starting afresh"
+        )
+        stop(settings)
+    elif running and health(running["endpoint"]):
         return running | {"reused": True}
     if port_in_use(settings.host, settings.port):
         raise HarnessError(
@@ -131,19 +170,19 @@ def start(settings: Settings, progress: Callable[[str], None] = print) -> dict:
         )
     python = ensure_installed(settings, progress)
     interpreters = lambda_runtimes.prepare(settings, progress)
-    data_dir = settings.state_dir / "localstack"
-    shutil.rmtree(data_dir, ignore_errors=True)
-    for sub in ("fs", "tmp"):
-        (data_dir / sub).mkdir(parents=True, exist_ok=True)
+    private_dir(settings.state_dir)
+    files = data_dir(settings)
+    shutil.rmtree(files, ignore_errors=True)
+    for sub in ("fs", "tmp", "s3"):
+        (files / sub).mkdir(parents=True, exist_ok=True)
     log_path = settings.state_dir / "localstack.log"
     started = time.monotonic()
-    owns_s3_storage = not S3_STORAGE.exists()
     progress(f"Starting LocalStack {settings.localstack_version} on {settings.endpoint} ...")
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [str(python), "-m", "localstack.runtime.main"],
-            env=_environment(settings, data_dir, interpreters),
-            cwd=data_dir,
+            env=environment(settings, files, interpreters),
+            cwd=files,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -154,11 +193,10 @@ def start(settings: Settings, progress: Callable[[str], None] = print) -> dict:
         process.pid,
         endpoint=settings.endpoint,
         log=str(log_path),
-        data_dir=str(data_dir),
+        data_dir=str(files),
         version=settings.localstack_version,
         interpreters=interpreters,
         started_at=time.time(),
-        owns_s3_storage=owns_s3_storage,
     )
     try:
         _wait_healthy(settings, process, log_path)
@@ -186,15 +224,14 @@ def _wait_healthy(settings: Settings, process: subprocess.Popen, log_path: Path)
 
 
 def stop(settings: Settings) -> bool:
-    """Stop our LocalStack and every Lambda process it left, then remove its storage."""
+    """Stop our LocalStack and every Lambda process it left, then remove its files
+    (S3 objects included: they are this instance's own)."""
     records = ProcessRecords(settings.state_dir)
     entry = records.get(RECORD)
     stopped = records.stop(RECORD)
     for record in records.all():
         if record["name"].startswith("lambda-"):
             records.stop(record["name"], timeout=2)
-    data_dir = Path(entry["data_dir"]) if entry else settings.state_dir / "localstack"
-    shutil.rmtree(data_dir, ignore_errors=True)
-    if entry and entry.get("owns_s3_storage"):
-        shutil.rmtree(S3_STORAGE, ignore_errors=True)
+    recorded = (entry or {}).get("data_dir")
+    shutil.rmtree(Path(recorded) if recorded else data_dir(settings), ignore_errors=True)
     return stopped

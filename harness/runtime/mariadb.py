@@ -9,7 +9,8 @@ restart is quick and keeps the catalog; `make clean` removes it.
 Two accounts are created at initialisation, with random passwords kept in
 `<state>/mariadb/credentials.json` (mode 600): `harness_admin` (migrations, tests)
 and `catalog_loader` (SELECT, INSERT, UPDATE on `celeb` only: what the loader
-Lambda needs, nothing more).
+Lambda needs, nothing more). A lost credentials file gets the accounts new passwords
+at the next start; the data folder is never deleted to recover from it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import pymysql
 
 from harness.config import Settings
 from harness.util.errors import HarnessError
+from harness.util.files import atomic_write_text, private_dir
 from harness.util.net import port_in_use
 from harness.util.processes import ProcessRecords
 
@@ -134,7 +136,8 @@ def credentials(settings: Settings) -> dict:
         return json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise HarnessError(
-            f"{path} is missing or broken; remove {base_dir(settings)} and start again"
+            f"{path} is missing or broken; start the harness's MariaDB again (`harness up`): "
+            "it sets new passwords and keeps the catalog data"
         ) from exc
 
 
@@ -183,6 +186,22 @@ def _initialise(installer: str, settings: Settings, progress: Callable[[str], No
     staging.rename(data)
 
 
+def _data_state(settings: Settings) -> tuple[bool, bool]:
+    """(fresh, lost_credentials): no data folder yet (initialise one), or a data folder
+    whose account passwords are lost (set new ones). Data is never deleted here: a
+    folder that is there but not a MariaDB data folder is refused."""
+    base = base_dir(settings)
+    data = base / "data"
+    if not data.exists():
+        return True, False
+    if not (data / "mysql").is_dir():
+        raise HarnessError(
+            f"{data} is not a MariaDB data folder (it has no mysql/); move it away or "
+            "remove it, and start again"
+        )
+    return False, not (base / "credentials.json").exists()
+
+
 def _bootstrap(settings: Settings) -> dict:
     """Create the two accounts once, over the Unix socket as root."""
     creds = {
@@ -205,9 +224,7 @@ def _bootstrap(settings: Settings) -> dict:
         connection.commit()
     finally:
         connection.close()
-    path = base_dir(settings) / "credentials.json"
-    path.touch(mode=0o600)
-    path.write_text(json.dumps(creds, indent=2))
+    atomic_write_text(base_dir(settings) / "credentials.json", json.dumps(creds, indent=2))
     return creds
 
 
@@ -238,12 +255,16 @@ def start(settings: Settings, port: int, progress: Callable[[str], None] = print
             "HARNESS_DB_PORT=<port>, or use that server with HARNESS_DATABASE_URL"
         )
     server, installer = ensure_installed(settings, progress)
-    base = base_dir(settings)
-    base.mkdir(parents=True, exist_ok=True)
-    fresh = not (base / "data" / "mysql").is_dir() or not (base / "credentials.json").exists()
+    private_dir(settings.state_dir)
+    base = private_dir(base_dir(settings))
+    fresh, lost_credentials = _data_state(settings)
     if fresh:
-        shutil.rmtree(base / "data", ignore_errors=True)
         _initialise(installer, settings, progress)
+    elif lost_credentials:
+        progress(
+            f"{base / 'credentials.json'} is missing: the accounts get new passwords; "
+            f"the data in {base / 'data'} is kept"
+        )
     started = time.monotonic()
     log_path = base / "mariadb.log"
     with open(base / "mariadbd.out", "wb") as out:
@@ -272,6 +293,16 @@ def start(settings: Settings, port: int, progress: Callable[[str], None] = print
         time.sleep(0.1)
     if fresh:
         _bootstrap(settings)
+    elif lost_credentials:
+        try:
+            _bootstrap(settings)
+        except pymysql.MySQLError as exc:
+            records.stop(RECORD)
+            raise HarnessError(
+                f"{base / 'credentials.json'} is missing and new passwords could not be set "
+                f"({exc}). The catalog data in {base / 'data'} is kept: put the file back, or "
+                f"remove {base} to start with an empty database"
+            ) from exc
     progress(f"MariaDB on 127.0.0.1:{port} ready in {time.monotonic() - started:.1f} s")
     return record | {"reused": False}
 

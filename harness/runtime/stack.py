@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from harness.config import Settings
 from harness.runtime import backends, mariadb
 from harness.util.errors import HarnessError
+from harness.util.files import private_dir
+from harness.util.net import port_in_use
 from harness.util.processes import ProcessRecords
 
 STUBS = "stubs"
@@ -61,8 +63,7 @@ def start_stubs(settings: Settings) -> bool:
                 f"port {port} is in use by another program; the stubs need it. Free it or set "
                 "HARNESS_REKOGNITION_PORT / HARNESS_SLACK_PORT"
             )
-    log_path = settings.state_dir / "stubs.log"
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    log_path = private_dir(settings.state_dir) / "stubs.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [
@@ -96,17 +97,19 @@ def start_stubs(settings: Settings) -> bool:
 
 def up(settings: Settings, progress: Callable[[str], None] = print) -> StackState:
     started = time.monotonic()
-    backend = backends.up(settings, progress)
+    settings = backends.resolve(settings)
+    backend = backends.get(settings)
+    localstack = backend.up(settings, progress)
     try:
-        started_stubs = False if backend.provides_stubs else start_stubs(settings)
+        started_stubs = False if localstack.provides_stubs else start_stubs(settings)
     except BaseException:
-        if backend.started:
-            backends.down(settings)
+        if localstack.started:
+            backend.down(settings)
         raise
     return StackState(
-        endpoint=backend.endpoint,
-        backend=backend.backend,
-        started_localstack=backend.started,
+        endpoint=localstack.endpoint,
+        backend=localstack.backend,
+        started_localstack=localstack.started,
         started_stubs=started_stubs,
         seconds=round(time.monotonic() - started, 2),
         stub_urls={
@@ -118,10 +121,11 @@ def up(settings: Settings, progress: Callable[[str], None] = print) -> StackStat
 
 def down(settings: Settings) -> list[str]:
     """Stop everything this project started; returns what was stopped."""
+    settings = backends.resolve(settings)
     stopped = []
     if ProcessRecords(settings.state_dir).stop(STUBS):
         stopped.append("stubs")
-    if backends.down(settings):
+    if backends.get(settings).down(settings):
         stopped.append("localstack")
     if mariadb.stop(settings):  # system B's database, when the harness started one
         stopped.append("mariadb")
@@ -129,8 +133,11 @@ def down(settings: Settings) -> list[str]:
 
 
 def status(settings: Settings) -> dict:
+    """What runs: LocalStack's health, the stubs, the recorded processes (a damaged record
+    says so in `corrupt`)."""
+    settings = backends.resolve(settings)
     records = ProcessRecords(settings.state_dir)
-    health = backends.is_healthy(settings)
+    health = backends.get(settings).health(settings)
     return {
         "backend": settings.backend,
         "endpoint": settings.endpoint,
@@ -140,17 +147,9 @@ def status(settings: Settings) -> dict:
             "services": (health or {}).get("services", {}),
         },
         "stubs": {"healthy": _stubs_healthy(settings)},
-        "processes": [{"name": r["name"], "pid": r["pid"]} for r in records.all()],
-        "deployments": _deployments(settings),
+        "processes": [
+            {"name": r["name"], "pid": r["pid"]}
+            | ({"corrupt": r["corrupt"]} if "corrupt" in r else {})
+            for r in records.all()
+        ],
     }
-
-
-def _deployments(settings: Settings) -> dict[str, str]:
-    from harness.build import deploy
-
-    record = deploy.deployed(settings, "local")
-    if not record:
-        return {}
-    current = record["fingerprint"] == deploy.fingerprint(settings)
-    applied = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record["applied_at"]))
-    return {"local": f"applied {applied}, " + ("up to date" if current else "out of date")}

@@ -7,7 +7,8 @@ a scenario that filled the DLQ, the alarm keeps flipping back to ALARM (and post
 Slack) although the DLQ is empty. A scenario that observes the alarm or Slack would
 see that stale alarm instead of its own, so before such a scenario the runner waits
 until the metric shows no message in that window, sets the alarm to OK and forgets
-Slack posts. Scenarios that do not look at alarms never pay for this.
+Slack posts. Scenarios that do not look at alarms never pay for this. A scenario that
+drives the catalog (system B) has it emptied too (`CatalogPipeline.reset()`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
+from harness.systems.catalog.pipeline import CatalogPipeline
 from harness.systems.labeling.pipeline import LabelingPipeline
 from harness.util.waiting import wait_for
 
@@ -72,9 +74,17 @@ def quiet_alarm(pipeline: LabelingPipeline) -> float:
     return time.monotonic() - started
 
 
-def prepare(pipeline: LabelingPipeline, needs_quiet_alarm: bool, local: bool) -> dict[str, float]:
-    """Reset the stack for the next scenario; returns what it took, in seconds."""
+def prepare(
+    pipeline: LabelingPipeline,
+    needs_quiet_alarm: bool,
+    local: bool,
+    catalog: CatalogPipeline | None = None,
+) -> dict[str, float]:
+    """Reset the stack for the next scenario (system B too, when given); returns what it
+    took, in seconds."""
     setup = {"reset_s": round(pipeline.reset() if local else 0.0, 3)}
+    if catalog is not None and local:
+        setup["catalog_reset_s"] = round(catalog.reset(), 3)
     if needs_quiet_alarm and local:
         setup["quiet_alarm_s"] = round(quiet_alarm(pipeline), 3)
     return setup

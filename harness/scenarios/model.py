@@ -10,7 +10,11 @@ system (e.g. the catalog pipeline) adds step kinds in a module of its own:
         kind = "resize"
         ...
 
-and imports that module from `harness/scenarios/steps/__init__.py`.
+and imports that module from `harness/scenarios/steps/__init__.py`. A kind drives
+system A (`rt.labeling`) unless its `systems()` says otherwise: one that drives the
+catalog (system B, `rt.catalog`) returns `{"catalog"}` there (or takes a `system:`
+field, see `parse_system`), so the runner opens and resets the catalog before the
+scenario.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from harness.build.functions import SYSTEMS
 from harness.scenarios import templates
 from harness.scenarios.source import Src
 
@@ -26,6 +31,7 @@ if TYPE_CHECKING:
     from harness.scenarios.runtime import Runtime
 
 ALL_OBJECTS = "all"  # the object set holding every key the scenario uploaded
+LABELING_ONLY = frozenset({"labeling"})  # what a kind drives unless it says otherwise
 
 
 class StepFailed(AssertionError):
@@ -76,6 +82,11 @@ def parse_objects(src: Src, ctx: ParseContext) -> ObjectsRef:
     return ObjectsRef(set_name=name)
 
 
+def parse_system(src: Src) -> str:
+    """`system: labeling` (system A, the default) or `system: catalog` (system B)."""
+    return src.choice(SYSTEMS)
+
+
 class Step:
     """One step kind. Subclasses are dataclasses holding the validated parameters."""
 
@@ -95,6 +106,10 @@ class Step:
     def needs_quiet_alarm(self) -> bool:
         """True when the step looks at the alarm or Slack: see runner isolation."""
         return False
+
+    def systems(self) -> frozenset[str]:
+        """The pipelines the step drives or observes (SYSTEMS); system A by default."""
+        return LABELING_ONLY
 
 
 @dataclass(frozen=True)
@@ -118,6 +133,10 @@ class Condition:
 
     def check(self, rt: Runtime) -> Verdict:
         raise NotImplementedError
+
+    def systems(self) -> frozenset[str]:
+        """The pipelines the condition observes (SYSTEMS); system A by default."""
+        return LABELING_ONLY
 
 
 STEP_KINDS: dict[str, type[Step]] = {}

@@ -65,11 +65,17 @@ class ScenarioFile(pytest.File):
 def _test_function(scenario: schema.Scenario):
     """A plain function so pytest injects the plugin's session fixtures into it."""
 
-    def run_scenario(request: pytest.FixtureRequest, labeling_deployment: dict, harness_settings):
+    def run_scenario(request: pytest.FixtureRequest, local_deployment: dict, harness_settings):
         from harness.systems.labeling.pipeline import LabelingPipeline
 
-        pipeline = LabelingPipeline(harness_settings, labeling_deployment)
-        result = runner.run_scenario(scenario, pipeline, target="local")
+        pipeline = LabelingPipeline(harness_settings, local_deployment)
+        # System B's session fixture (its database), requested only by scenarios driving it.
+        result = runner.run_scenario(
+            scenario,
+            pipeline,
+            target="local",
+            catalog=lambda: request.getfixturevalue("catalog_pipeline"),
+        )
         request.config.stash[RUN_KEY]["scenarios"].append(result)
         if result["status"] == "skipped":
             pytest.skip(result["reason"])

@@ -1,14 +1,16 @@
 """Run scenarios on a deployed stack and describe each run in the report schema.
 
-One scenario run: reset the stack (see `isolation`), run the steps in order with a
-fresh `{scenario}` key part, stop at the first failed step (the rest are reported as
-not run), then count what happened to the scenario's objects and collect their
-timelines (`harness.observe.timeline`). `run_all` wraps the scenario results in the run
+One scenario run: reset the stack (see `isolation`; system B too when the scenario
+drives it), run the steps in order with a fresh `{scenario}` key part, stop at the
+first failed step (the rest are reported as not run), then count what happened to the
+scenario's objects and collect the timelines of system A's objects
+(`harness.observe.timeline`). `run_all` wraps the scenario results in the run
 document that `harness.observe.report` renders (schema in docs/scenarios.md).
 """
 
 from __future__ import annotations
 
+import functools
 import time
 import traceback
 import uuid
@@ -18,8 +20,9 @@ from typing import Any, Protocol
 
 from harness.scenarios import isolation
 from harness.scenarios.model import SkipStep, StepFailed
-from harness.scenarios.runtime import Runtime
+from harness.scenarios.runtime import CATALOG, CatalogOpener, Runtime
 from harness.scenarios.schema import Scenario, StepSpec
+from harness.systems.catalog.pipeline import CatalogPipeline
 from harness.systems.labeling.pipeline import LabelingPipeline
 
 RUN_SCHEMA = 1
@@ -84,7 +87,7 @@ def _run_step(step: StepSpec, rt: Runtime) -> dict:
 
 def _final_counts(rt: Runtime) -> dict[str, Any]:
     """What became of the scenario's objects, counted once at the end."""
-    pipeline, outputs = rt.pipeline, rt.outputs
+    pipeline, outputs = rt.labeling, rt.outputs
     keys = rt.objects(None)
     ingest = outputs["ingest_prefix"]
     under = [k.removeprefix(ingest) for k in keys if k.startswith(ingest)]
@@ -121,7 +124,7 @@ def _start_tap(pipeline: LabelingPipeline, notes: list[str]) -> Any:
 
 
 def _timelines(rt: Runtime, tap: Any, notes: list[str]) -> dict[str, list[dict]]:
-    keys = rt.objects(None)
+    keys = rt.system_objects(rt.objects(None))  # timelines follow system A's hops
     if not keys:
         return {}
     try:
@@ -130,15 +133,24 @@ def _timelines(rt: Runtime, tap: Any, notes: list[str]) -> dict[str, list[dict]]
         notes.append(f"object timelines unavailable: {exc}")
         return {}
     try:
-        return timeline.collect(rt.pipeline, keys, rt.started_at, tap=tap)
+        return timeline.collect(rt.labeling, keys, rt.started_at, tap=tap)
     except Exception as exc:  # the report must not hide the scenario's own outcome
         notes.append(f"object timelines failed: {type(exc).__name__}: {exc}")
         return {}
 
 
-def _skipped(scenario: Scenario, reason: str) -> dict:
+def _skipped(scenario: Scenario, reason: str, status: str = "skipped") -> dict:
     steps = [_step_result(s, "skipped", 0.0, {"reason": reason}, None) for s in scenario.steps]
-    return _scenario_result(scenario, "skipped", reason, 0.0, steps, {}, {})
+    return _scenario_result(scenario, status, reason, 0.0, steps, {}, {})
+
+
+def _open_catalog(scenario: Scenario, catalog: CatalogOpener | None) -> CatalogPipeline | None:
+    """System B's pipeline if the scenario drives it, else None; raises if it cannot."""
+    if CATALOG not in scenario.systems:
+        return None
+    if catalog is None:
+        raise RuntimeError("this run has no catalog pipeline (system B) to drive")
+    return catalog()
 
 
 def _scenario_result(
@@ -180,8 +192,13 @@ def run_scenario(
     pipeline: LabelingPipeline,
     target: str = "local",
     observer: Observer | None = None,
+    catalog: CatalogOpener | None = None,
 ) -> dict:
-    """Run one scenario; never raises for a scenario failure (the result says it)."""
+    """Run one scenario; never raises for a scenario failure (the result says it).
+
+    `pipeline` is system A's; `catalog` opens system B's, called only if the scenario
+    drives it (opening starts the catalog's database).
+    """
     observer = observer or QuietObserver()
     observer.scenario_started(scenario)
     reason = skip_reason(scenario, target)
@@ -190,11 +207,21 @@ def run_scenario(
         observer.scenario_finished(scenario, result)
         return result
     started = time.monotonic()
-    setup = isolation.prepare(pipeline, scenario.needs_quiet_alarm, local=target == "local")
+    catalog = functools.cache(catalog) if catalog is not None else None
+    try:
+        catalog_pipeline = _open_catalog(scenario, catalog)
+    except Exception as exc:
+        result = _skipped(scenario, f"system B (catalog) unavailable: {exc}", status="failed")
+        observer.scenario_finished(scenario, result)
+        return result
+    setup = isolation.prepare(
+        pipeline, scenario.needs_quiet_alarm, local=target == "local", catalog=catalog_pipeline
+    )
     rt = Runtime(
-        pipeline=pipeline,
+        labeling=pipeline,
         token=f"{scenario.name}-{uuid.uuid4().hex[:6]}",
         target=target,
+        open_catalog=catalog,
     )
     notes: list[str] = []
     tap = _start_tap(pipeline, notes)
@@ -259,10 +286,13 @@ def run_all(
     pipeline: LabelingPipeline,
     target: str = "local",
     observer: Observer | None = None,
+    catalog: CatalogOpener | None = None,
 ) -> dict:
+    """Run scenarios in order; system B is opened once, by the first that drives it."""
     run = new_run(target)
+    catalog = functools.cache(catalog) if catalog is not None else None
     for scenario in scenarios:
-        run["scenarios"].append(run_scenario(scenario, pipeline, target, observer))
+        run["scenarios"].append(run_scenario(scenario, pipeline, target, observer, catalog))
     run["finished_at"] = time.time()
     return run
 

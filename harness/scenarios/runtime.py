@@ -1,30 +1,45 @@
-"""What steps and conditions see while a scenario runs: the pipeline, the scenario's
-objects, its template variables, and observations scoped to this run."""
+"""What steps and conditions see while a scenario runs: the pipelines of both systems,
+the scenario's objects, its template variables, and observations scoped to this run.
+
+System A (`labeling`) is what every kind drives unless it says otherwise. System B
+(`catalog`) is opened on first use only: opening it starts and migrates its database,
+which a labeling scenario never needs. A kind that drives system B says so in
+`systems()` (see harness/scenarios/model.py), so the runner resets it before the
+scenario; steps and conditions reach it as `rt.catalog`.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.build.functions import SYSTEMS
 from harness.events import dlq
 from harness.runtime import aws
 from harness.scenarios import templates
-from harness.scenarios.model import ALL_OBJECTS, ObjectsRef
+from harness.scenarios.model import ALL_OBJECTS, ObjectsRef, StepFailed
+from harness.systems.catalog.pipeline import CatalogPipeline
 from harness.systems.labeling.pipeline import LabelingPipeline
 
 TARGETS = ("local", "aws")
+LABELING, CATALOG = SYSTEMS
+CatalogOpener = Callable[[], CatalogPipeline]
 
 
 @dataclass
 class Runtime:
-    pipeline: LabelingPipeline
+    labeling: LabelingPipeline  # system A
     token: str  # `{scenario}`: the scenario's unique key part in this run
     target: str = "local"
+    open_catalog: CatalogOpener | None = None  # system B, opened by `catalog` on first use
     started_at: float = field(default_factory=time.time)
     object_sets: dict[str, list[str]] = field(default_factory=lambda: {ALL_OBJECTS: []})
+    object_systems: dict[str, str] = field(default_factory=dict)  # key -> system, if not A
     counts: dict[str, Any] = field(default_factory=dict)
     _clients: dict[str, Any] = field(default_factory=dict, repr=False)
+    _catalog: CatalogPipeline | None = field(default=None, repr=False)
 
     @property
     def local(self) -> bool:
@@ -32,17 +47,32 @@ class Runtime:
         return self.target == "local"
 
     @property
+    def catalog(self) -> CatalogPipeline:
+        """System B's pipeline (its database up and migrated), opened once."""
+        if self._catalog is None:
+            if self.open_catalog is None:
+                raise StepFailed("this run has no catalog pipeline (system B) to drive")
+            self._catalog = self.open_catalog()
+        return self._catalog
+
+    def pipeline_of(self, system: str) -> LabelingPipeline | CatalogPipeline:
+        """The pipeline of `system` (one of harness.build.functions.SYSTEMS)."""
+        return self.catalog if system == CATALOG else self.labeling
+
+    @property
     def outputs(self) -> dict:
-        return self.pipeline.outputs
+        """The deployment's outputs (both systems: system B's under `catalog`)."""
+        return self.labeling.outputs
 
     def client(self, service: str) -> Any:
-        """A boto3 client for the pipeline's stack, made once per scenario run."""
+        """A boto3 client for the pipelines' stack, made once per scenario run."""
         if service not in self._clients:
-            self._clients[service] = aws.client(service, self.pipeline.settings)
+            self._clients[service] = aws.client(service, self.labeling.settings)
         return self._clients[service]
 
     def variables(self, **extra: Any) -> dict[str, Any]:
         outputs = self.outputs
+        catalog = outputs.get("catalog") or {}
         values = {
             "scenario": self.token,
             "bucket": outputs.get("bucket", ""),
@@ -50,6 +80,8 @@ class Runtime:
             "dlq_name": outputs.get("dlq_name", ""),
             "queue_name": outputs.get("queue_name", ""),
             "topic_arn": outputs.get("topic_arn", ""),
+            "upload_bucket": catalog.get("upload_bucket", ""),
+            "served_bucket": catalog.get("served_bucket", ""),
         }
         return values | extra
 
@@ -57,10 +89,16 @@ class Runtime:
         return templates.render(text, self.variables(**extra))
 
     # objects
-    def add_objects(self, set_name: str, keys: list[str]) -> None:
+    def add_objects(self, set_name: str, keys: list[str], system: str = LABELING) -> None:
         for name in {set_name, ALL_OBJECTS}:
             known = self.object_sets.setdefault(name, [])
             known.extend(k for k in keys if k not in known)
+        if system != LABELING:
+            self.object_systems.update(dict.fromkeys(keys, system))
+
+    def system_objects(self, keys: list[str], system: str = LABELING) -> list[str]:
+        """Those of `keys` that were uploaded to `system`'s pipeline."""
+        return [k for k in keys if self.object_systems.get(k, LABELING) == system]
 
     def objects(self, ref: ObjectsRef | None) -> list[str]:
         if ref is None:
@@ -71,19 +109,19 @@ class Runtime:
 
     # observations, scoped to this run
     def dead_letters(self) -> list[dlq.DeadLetter]:
-        return dlq.show(self.pipeline.s3, self.pipeline.sqs, self.outputs, limit=10_000)
+        return dlq.show(self.labeling.s3, self.labeling.sqs, self.outputs, limit=10_000)
 
     def rekognition_calls(self) -> list[dict]:
         """Calls the stub logged since this scenario's reset (the reset clears the log)."""
-        return self.pipeline.rekognition.calls()
+        return self.labeling.rekognition.calls()
 
     def slack_messages(self, include_failed: bool) -> list[dict]:
-        messages = self.pipeline.slack.messages(include_failed=include_failed)
+        messages = self.labeling.slack.messages(include_failed=include_failed)
         return [m for m in messages if m.get("received_at", 0) >= self.started_at]
 
     def log_events(self, log_group: str) -> list[dict]:
         """Events of a log group since the scenario started (empty if it does not exist)."""
-        logs = self.pipeline.logs
+        logs = self.labeling.logs
         events: list[dict] = []
         kwargs: dict[str, Any] = {
             "logGroupName": log_group,

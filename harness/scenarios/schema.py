@@ -63,6 +63,11 @@ class Scenario:
     def needs_quiet_alarm(self) -> bool:
         return any(step.action.needs_quiet_alarm() for step in self.steps)
 
+    @property
+    def systems(self) -> frozenset[str]:
+        """The pipelines its steps drive: `labeling` (system A), `catalog` (system B)."""
+        return frozenset().union(*(step.action.systems() for step in self.steps))
+
 
 def _parse_step(src: Src, index: int, ctx: ParseContext) -> StepSpec:
     fields = src.mapping()

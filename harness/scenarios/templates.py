@@ -20,6 +20,8 @@ RUN_VARIABLES = {
     "dlq_name": "the dead-letter queue's name",
     "queue_name": "the labeler queue's name",
     "topic_arn": "the events topic's ARN",
+    "upload_bucket": "the catalog's (system B) upload bucket",
+    "served_bucket": "the catalog's (system B) served bucket",
 }
 SAMPLES: dict[str, Any] = {
     "i": 0,

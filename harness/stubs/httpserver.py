@@ -22,6 +22,8 @@ HOST = "127.0.0.1"
 """The only address the stubs bind to: they must never be reachable from the network."""
 
 CONTROL_PREFIX = "/_stub/"
+DISCARD_LIMIT = 256 * 1024 * 1024  # a refused body is drained up to this, never stored
+DISCARD_SECONDS = 5.0
 
 log = logging.getLogger("harness.stubs")
 
@@ -114,10 +116,33 @@ class StubHandler(BaseHTTPRequestHandler):
         self.send_json(404, {"error": "not found"})
 
     # --- helpers ------------------------------------------------------------------
+    def body_length(self) -> int:
+        """The declared length of the request body (Content-Length; 0 when none)."""
+        return max(0, int(self.headers.get("Content-Length") or 0))
+
     def read_body(self) -> bytes:
         """Read the request body (Content-Length only; the stubs' clients never chunk)."""
-        length = int(self.headers.get("Content-Length") or 0)
+        length = self.body_length()
         return self.rfile.read(length) if length > 0 else b""
+
+    def discard_body(self) -> None:
+        """After answering a request whose body was refused unread: read and drop the body
+        in small chunks (never held whole), then close the connection.
+
+        The client sends the whole body before it reads the answer; closing on unread
+        data would reset the connection under the answer. Draining stops after
+        `DISCARD_LIMIT` bytes or `DISCARD_SECONDS` of silence; the connection is then
+        closed anyway.
+        """
+        self.close_connection = True
+        left = min(self.body_length(), DISCARD_LIMIT)
+        with contextlib.suppress(OSError):
+            self.connection.settimeout(DISCARD_SECONDS)
+            while left > 0:
+                chunk = self.rfile.read1(min(left, 64 * 1024))
+                if not chunk:
+                    break
+                left -= len(chunk)
 
     def send_bytes(
         self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None

@@ -1,7 +1,19 @@
-"""Records of the processes the harness started, so it stops exactly those.
+"""Records of the processes the harness started, so it stops exactly those and their children.
 
-Each record keeps the PID and the process start time from /proc: a PID that the
-kernel has reused for another program is never signalled.
+A record is the file `<state>/processes/<name>.<pid>.json` holding
+`{"name", "pid", "create_time", ...what the starter wants to remember}`, written
+atomically. The create time is what makes a PID ours: a PID that the OS has since
+given to another program is never signalled.
+
+The PID is in the file name, so a record whose content is damaged (a crash or a full
+disk while an older harness wrote it in place) still names its process. Such a record is
+returned with `"corrupt": <reason>` and can be stopped like any other; its process is
+taken as ours only if it started before the record was written, which a process that
+reused the PID cannot have.
+
+psutil does the process work, so this runs on Linux and macOS alike. The LocalStack
+executor plugin writes the records of the Lambda processes in this same format from
+LocalStack's own venv (`harness_lambda_executor/records.py`): keep the two in step.
 """
 
 from __future__ import annotations
@@ -9,104 +21,256 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
+import re
 import time
 from pathlib import Path
 
+import psutil
 
-def _start_ticks(pid: int) -> str | None:
+from harness.util.errors import HarnessError
+from harness.util.files import atomic_write_text, private_dir
+
+# Create times of one process read twice can differ by the rounding of the boot time;
+# a PID reused within a second of the first process's start would need the whole PID
+# space to cycle in that second.
+SAME_START_SECONDS = 1.0
+KILL_WAIT_SECONDS = 5.0
+POLL_SECONDS = 0.05
+NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+RECORD_RE = re.compile(r"^(?P<name>[A-Za-z0-9_-]+)\.(?P<pid>\d+)\.json$")
+MIB = 1024 * 1024
+
+
+def _running(pid: int, create_time: float | None = None) -> psutil.Process | None:
+    """The process `pid` if it runs (a zombie has exited) and, given `create_time`, is
+    the one created then; None otherwise. One snapshot: nothing can raise halfway."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+        process = psutil.Process(pid)
+        with process.oneshot():
+            if process.status() == psutil.STATUS_ZOMBIE:
+                return None
+            if create_time is not None and (
+                abs(process.create_time() - create_time) > SAME_START_SECONDS
+            ):
+                return None
+        return process
+    except psutil.Error:  # gone, or not ours to look at
         return None
-    # The command name may contain spaces; fields after the closing parenthesis are fixed.
-    return stat.rsplit(")", 1)[1].split()[19]
 
 
-def is_alive(pid: int, start_ticks: str | None = None) -> bool:
-    ticks = _start_ticks(pid)
-    if ticks is None:
-        return False
-    state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    if state == "Z":
-        return False
-    return start_ticks is None or ticks == start_ticks
+def _started_by(pid: int, moment: float) -> psutil.Process | None:
+    """The process `pid` if it runs and was created no later than `moment`."""
+    process = _running(pid)
+    try:
+        if process and process.create_time() <= moment + SAME_START_SECONDS:
+            return process
+    except psutil.Error:
+        pass
+    return None
+
+
+def is_alive(pid: int, create_time: float | None = None) -> bool:
+    """True if `pid` runs and (given `create_time`) is still the process created then."""
+    return _running(pid, create_time) is not None
+
+
+def create_time(pid: int) -> float | None:
+    """When the running process `pid` was created (seconds since the epoch)."""
+    process = _running(pid)
+    try:
+        return process.create_time() if process else None
+    except psutil.Error:
+        return None
 
 
 def peak_rss_mb(pid: int) -> float:
-    """Peak resident memory of a running process (VmHWM), 0 when it is gone."""
-    try:
+    """Peak resident memory of a running process in MiB, 0 when it is gone.
+
+    Linux keeps the peak (VmHWM), which psutil does not expose; elsewhere psutil gives the
+    peak where the OS keeps one (Windows) and the current RSS otherwise, a lower bound.
+    """
+    with contextlib.suppress(OSError, ValueError, IndexError):
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
+    try:
+        memory = psutil.Process(pid).memory_info()
+    except psutil.Error:
+        return 0.0
+    return getattr(memory, "peak_wset", memory.rss) / MIB
 
 
-class ProcessRecords:
-    def __init__(self, state_dir: Path) -> None:
-        self.dir = state_dir / "processes"
+def _family(root: psutil.Process) -> list[psutil.Process]:
+    """`root`, every process it started, and the rest of its session.
 
-    def _path(self, name: str) -> Path:
-        return self.dir / f"{name}.json"
+    A process started with `start_new_session=True` leads a session; a descendant whose
+    parent exited was re-parented out of the tree, but it is still in that session.
+    """
+    try:
+        members = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        members = [root]
+    with contextlib.suppress(OSError):
+        if os.getsid(root.pid) == root.pid:
+            known = {p.pid for p in members}
+            for process in psutil.process_iter():
+                if process.pid not in known:
+                    with contextlib.suppress(OSError):
+                        if os.getsid(process.pid) == root.pid:
+                            members.append(process)
+    return members
 
-    def record(self, name: str, pid: int, **info: object) -> dict:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        entry = {"name": name, "pid": pid, "start_ticks": _start_ticks(pid), **info}
-        self._path(name).write_text(json.dumps(entry, indent=2))
-        return entry
 
-    def get(self, name: str) -> dict | None:
-        """The record if that process still runs; stale records are removed."""
-        path = self._path(name)
-        try:
-            entry = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
-            return None
-        if not is_alive(entry["pid"], entry.get("start_ticks")):
-            path.unlink(missing_ok=True)
-            return None
-        return entry
-
-    def forget(self, name: str) -> None:
-        self._path(name).unlink(missing_ok=True)
-
-    def all(self) -> list[dict]:
-        if not self.dir.exists():
-            return []
-        return [e for p in sorted(self.dir.glob("*.json")) if (e := self.get(p.stem))]
-
-    def stop(self, name: str, timeout: float = 10.0) -> bool:
-        """Stop the named process (and its process group); True if it was running."""
-        entry = self.get(name)
-        self._path(name).unlink(missing_ok=True)
-        if entry is None:
-            return False
-        stop_pid(entry["pid"], entry.get("start_ticks"), timeout)
+def _gone(process: psutil.Process) -> bool:
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(process.pid, os.WNOHANG)  # reap our own child, or it stays a zombie
+    try:
+        return not process.is_running() or process.status() == psutil.STATUS_ZOMBIE
+    except psutil.Error:
         return True
 
 
-def stop_pid(pid: int, start_ticks: str | None = None, timeout: float = 10.0) -> None:
-    """SIGTERM the process group led by pid, then SIGKILL what is left after timeout."""
-    if not is_alive(pid, start_ticks):
-        return
-    for sig in (signal.SIGTERM, signal.SIGKILL):
+def _wait_gone(processes: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Wait up to `timeout` s for the processes to exit; returns those still running."""
+    deadline = time.monotonic() + timeout
+    alive = [p for p in processes if not _gone(p)]
+    while alive and time.monotonic() < deadline:
+        time.sleep(POLL_SECONDS)
+        alive = [p for p in alive if not _gone(p)]
+    return alive
+
+
+def _signal(processes: list[psutil.Process], how: str) -> None:
+    for process in processes:
+        # psutil refuses to signal a process whose PID was reused since it was looked up.
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            getattr(process, how)()
+
+
+def stop_process(root: psutil.Process, timeout: float = 10.0) -> None:
+    """SIGTERM `root` and its family, SIGKILL what still runs after `timeout` s."""
+    family = _family(root)
+    _signal(family, "terminate")
+    alive = _wait_gone(family, timeout)
+    if alive:
+        _signal(alive, "kill")
+        _wait_gone(alive, KILL_WAIT_SECONDS)
+
+
+def stop_pid(pid: int, create_time: float | None = None, timeout: float = 10.0) -> bool:
+    """Stop `pid` (if it is still the process created at `create_time`) with its
+    children; True if it was running."""
+    process = _running(pid, create_time)
+    if process is None:
+        return False
+    stop_process(process, timeout)
+    return True
+
+
+class ProcessRecords:
+    """The records in `<state_dir>/processes/` (a folder only its owner can enter)."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.dir = state_dir / "processes"
+
+    def _path(self, name: str, pid: int) -> Path:
+        return self.dir / f"{name}.{pid}.json"
+
+    def record(self, name: str, pid: int, **info: object) -> dict:
+        """Record a process just started; if that fails (disk full), stop it and raise:
+        a process without a record could never be stopped by `harness down`."""
+        if not NAME_RE.match(name):
+            raise ValueError(f"process record name {name!r}: use letters, digits, - and _")
+        entry = {"name": name, "pid": pid, "create_time": create_time(pid), **info}
         try:
-            os.killpg(pid, sig)
-        except ProcessLookupError:
+            private_dir(self.state_dir)
+            private_dir(self.dir)
+            atomic_write_text(self._path(name, pid), json.dumps(entry, indent=2))
+        except OSError as exc:
+            stop_pid(pid, entry["create_time"])
+            raise HarnessError(
+                f"could not record {name} (pid {pid}) in {self.dir}: {exc}; stopped it. "
+                "Free space there (or set HARNESS_STATE_DIR) and run again"
+            ) from exc
+        return entry
+
+    def _read(self, path: Path) -> dict | None:
+        """The record in `path` if its process still runs; a stale file is removed."""
+        match = RECORD_RE.match(path.name)
+        try:
+            written = path.stat().st_mtime
+            entry = json.loads(path.read_text())
+            if not isinstance(entry, dict) or not isinstance(entry.get("pid"), int):
+                raise ValueError("no pid in it")
+        except FileNotFoundError:
+            return None  # removed meanwhile
+        except (OSError, ValueError) as exc:
+            if not match:
+                return None  # neither content nor name says which process it was
+            entry = {
+                "name": match["name"],
+                "pid": int(match["pid"]),
+                "create_time": None,
+                "corrupt": f"{path.name}: {exc}",
+            }
+        if match and int(match["pid"]) != entry["pid"]:
+            entry["corrupt"] = f"{path.name} names pid {entry['pid']}"
+            entry["pid"] = int(match["pid"])
+            entry["create_time"] = None
+        created = entry.get("create_time")
+        if isinstance(created, int | float) and "corrupt" not in entry:
+            process = _running(entry["pid"], float(created))
+        else:  # no create time to trust: the process must predate the record
+            process = _started_by(entry["pid"], written)
+        if process is None:
+            path.unlink(missing_ok=True)
+            return None
+        if entry.get("create_time") is None:
+            with contextlib.suppress(psutil.Error):
+                entry["create_time"] = process.create_time()
+        entry.setdefault("name", match["name"] if match else path.stem)
+        entry["path"] = str(path)
+        return entry
+
+    def _entries(self, pattern: str) -> list[dict]:
+        """Live records of files matching `pattern`, oldest first."""
+        if not self.dir.is_dir():
+            return []
+        entries = [e for p in self.dir.glob(pattern) if (e := self._read(p))]
+        return sorted(entries, key=lambda e: (e["create_time"] or 0, e["path"]))
+
+    def get(self, name: str) -> dict | None:
+        """The newest record of `name` whose process still runs, or None.
+
+        A corrupt record is returned too, with `"corrupt"` saying what is wrong with it.
+        """
+        found = self._of(name)
+        return found[-1] if found else None
+
+    def _of(self, name: str) -> list[dict]:
+        found = self._entries(f"{name}.*.json") + self._entries(f"{name}.json")  # older form
+        return [e for e in found if e["name"] == name]
+
+    def all(self) -> list[dict]:
+        """Every record whose process still runs, by name."""
+        return sorted(self._entries("*.json"), key=lambda e: (e["name"], e["pid"]))
+
+    def forget(self, name: str, pid: int | None = None) -> None:
+        """Remove the records of `name` (only that of `pid`, given one)."""
+        if pid is not None:
+            self._path(name, pid).unlink(missing_ok=True)
             return
-        except PermissionError:
-            os.kill(pid, sig)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not is_alive(pid, start_ticks):
-                _reap(pid)
-                return
-            _reap(pid)
-            time.sleep(0.05)
+        if self.dir.is_dir():
+            for path in [*self.dir.glob(f"{name}.*.json"), self.dir / f"{name}.json"]:
+                match = RECORD_RE.match(path.name)
+                if path.name == f"{name}.json" or (match and match["name"] == name):
+                    path.unlink(missing_ok=True)
 
-
-def _reap(pid: int) -> None:
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
+    def stop(self, name: str, timeout: float = 10.0) -> bool:
+        """Stop every process recorded as `name`, children included; True if one ran."""
+        stopped = False
+        for entry in self._of(name):
+            stopped |= stop_pid(entry["pid"], entry["create_time"], timeout)
+            Path(entry["path"]).unlink(missing_ok=True)
+        return stopped

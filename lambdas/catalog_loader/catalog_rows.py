@@ -16,10 +16,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 MESSAGE_VERSION = 1
-VERTICAL_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
-SIZE_NAME_RE = re.compile(r"^[a-z0-9]{1,20}$")
+# Verticals take underscores (the seed's own `ssgdfm_eye`); see lambdas/resize/naming.py.
+VERTICAL_RE = re.compile(r"\A[a-z0-9](?:[a-z0-9_-]{0,38}[a-z0-9])?\Z")
+SIZE_NAME_RE = re.compile(r"\A[a-z0-9]{1,20}\Z")
+# S3 bucket names (3-63 characters); the served bucket must fit the catalog column.
+BUCKET_RE = re.compile(r"\A[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\Z")
 HOST_RE = re.compile(
-    r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(:\d{1,5})?$"
+    r"\A[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*(:[0-9]{1,5})?\Z"
 )
 MAX_CD_IDX = 10**18 - 1
 MAX_SEQUENCE = 10**9 - 1
@@ -36,6 +39,8 @@ class Row:
     image_size: str
     sequence: int
     url: str
+    s3_bucket: str  # where the rendition lives: s3://{s3_bucket}/{s3_key}
+    s3_key: str
     width: int
     height: int
     bytes: int
@@ -110,6 +115,9 @@ def rows_from_message(body: str, cdn_host: str) -> list[Row]:
         expected = served_key(vertical, size, cd_idx, sequence)
         if image.get("key") != expected:
             raise MalformedMessage(f"served key {image.get('key')!r} is not {expected!r}")
+        bucket = image.get("bucket")
+        if not isinstance(bucket, str) or not BUCKET_RE.match(bucket):
+            raise MalformedMessage(f"bucket {bucket!r} of {expected} is not an S3 bucket name")
         dimensions = [image.get(name) for name in ("width", "height", "bytes")]
         if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in dimensions):
             raise MalformedMessage(f"width, height and bytes of {expected} must be positive")
@@ -120,6 +128,8 @@ def rows_from_message(body: str, cdn_host: str) -> list[Row]:
                 image_size=size,
                 sequence=sequence,
                 url=cdn_url(cdn_host, expected),
+                s3_bucket=bucket,
+                s3_key=expected,
                 width=dimensions[0],
                 height=dimensions[1],
                 bytes=dimensions[2],

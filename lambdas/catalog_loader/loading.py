@@ -10,6 +10,11 @@ Why it is safe:
   the upsert is idempotent.
 - A malformed message is not deleted: after the queue's maxReceiveCount, SQS
   moves it to the DLQ (alarmed), and the log says why it was refused.
+- So is a message whose rows the database refuses (a value out of range for its
+  column, too long, ...): a refused value fails the batch's transaction, so the
+  batch is loaded again one message per transaction; the good messages load and
+  are deleted, the refused one stays for the DLQ with the database's reason.
+  Connection errors are not the message's fault and keep the rule above.
 - The run stops before the invocation's timeout and after `max_messages`, so it
   never overlaps the next tick by much.
 """
@@ -72,6 +77,7 @@ class Report:
     received: int = 0
     loaded_messages: int = 0
     rows: int = 0
+    # Messages left for the DLQ: malformed, or rows the database refused.
     malformed: list[dict[str, str]] = field(default_factory=list)
     stopped_because: str = ""
 
@@ -109,6 +115,74 @@ def _delete(sqs: Any, queue_url: str, messages: list[dict[str, Any]]) -> None:
         )
 
 
+def _leave_for_dlq(report: Report, message: dict[str, Any], reason: str, what: str) -> None:
+    """Log why a message is not loaded and list it; it is not deleted, so SQS moves it
+    to the DLQ after maxReceiveCount."""
+    receives = message.get("Attributes", {}).get("ApproximateReceiveCount", "?")
+    logger.error(
+        what,
+        extra={"message_id": message["MessageId"], "reason": reason, "receive_count": receives},
+    )
+    report.malformed.append({"message_id": message["MessageId"], "reason": reason})
+
+
+Parsed = list[tuple[dict[str, Any], list[Row]]]
+
+
+def _upsert_one_by_one(
+    sqs: Any, connection: Any, config: Config, parsed: Parsed, report: Report
+) -> Parsed:
+    """Each message in its own transaction; those whose values are refused are left.
+
+    Returns the messages committed. A connection error here deletes what was
+    committed, releases what was not tried and raises, like a failed batch.
+    """
+    committed: Parsed = []
+    for index, (message, rows) in enumerate(parsed):
+        try:
+            catalog_db.upsert(connection, rows)
+        except catalog_db.DataRefused as exc:
+            _leave_for_dlq(
+                report,
+                message,
+                str(exc),
+                "Message refused by the database left for the DLQ",
+            )
+            continue
+        except catalog_db.DatabaseUnavailable:
+            if committed:
+                try:  # committed: a redelivery would only repeat an idempotent upsert
+                    _delete(sqs, config.queue_url, [m for m, _ in committed])
+                except Exception:
+                    logger.exception("Could not delete the messages loaded before the failure")
+            _release(sqs, config.queue_url, [m for m, _ in parsed[index:]])
+            raise
+        committed.append((message, rows))
+    return committed
+
+
+def _load_batch(sqs: Any, connection: Any, config: Config, parsed: Parsed, report: Report) -> None:
+    """Upsert the rows of the well-formed messages, then delete those messages."""
+    if not parsed:
+        return
+    committed = parsed
+    try:
+        catalog_db.upsert(connection, [row for _, rows in parsed for row in rows])
+    except catalog_db.DatabaseUnavailable:
+        _release(sqs, config.queue_url, [m for m, _ in parsed])
+        raise
+    except catalog_db.DataRefused as exc:
+        logger.warning(
+            "The database refused a row of the batch; loading its messages one by one",
+            extra={"reason": str(exc), "messages": len(parsed)},
+        )
+        committed = _upsert_one_by_one(sqs, connection, config, parsed, report)
+    if committed:
+        _delete(sqs, config.queue_url, [m for m, _ in committed])
+    report.loaded_messages += len(committed)
+    report.rows += sum(len(rows) for _, rows in committed)
+
+
 def run(
     *,
     sqs: Any,
@@ -138,35 +212,13 @@ def run(
                 report.stopped_because = "queue empty"
                 break
             report.received += len(messages)
-            good: list[dict[str, Any]] = []
-            rows: list[Row] = []
+            parsed: Parsed = []
             for message in messages:
                 try:
-                    rows += rows_from_message(message["Body"], config.cdn_host)
-                    good.append(message)
+                    parsed.append((message, rows_from_message(message["Body"], config.cdn_host)))
                 except MalformedMessage as exc:
-                    receives = message.get("Attributes", {}).get("ApproximateReceiveCount", "?")
-                    logger.error(
-                        "Malformed message left for the DLQ",
-                        extra={
-                            "message_id": message["MessageId"],
-                            "reason": str(exc),
-                            "receive_count": receives,
-                        },
-                    )
-                    report.malformed.append(
-                        {"message_id": message["MessageId"], "reason": str(exc)}
-                    )
-            if rows:
-                try:
-                    catalog_db.upsert(connection, rows)
-                except catalog_db.DatabaseUnavailable:
-                    _release(sqs, config.queue_url, good)
-                    raise
-            if good:
-                _delete(sqs, config.queue_url, good)
-            report.loaded_messages += len(good)
-            report.rows += len(rows)
+                    _leave_for_dlq(report, message, str(exc), "Malformed message left for the DLQ")
+            _load_batch(sqs, connection, config, parsed, report)
     finally:
         # Closing a dead connection is not a failure of the run.
         with contextlib.suppress(Exception):

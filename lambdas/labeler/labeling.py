@@ -44,6 +44,8 @@ TRANSIENT_ERROR_CODES = frozenset(
     }
 )
 NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
+# Ours, next to DetectLabels' own response fields in the result document.
+OWN_RESULT_FIELDS = ("source", "labeled_at")
 
 
 @dataclass(frozen=True)
@@ -162,9 +164,34 @@ def _read_json(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
 
 
 def _labeled_etag(existing: dict[str, Any] | None) -> str | None:
+    """ETag of the bytes an existing result describes; None if it must be (re)written.
+
+    A result in the earlier shape (`labels`, no `Labels`) counts as absent, so a
+    redelivery rewrites it in the current one.
+    """
     if existing is None or not isinstance(existing.get("source"), dict):
         return None
+    if "Labels" not in existing:
+        return None
     return _strip_etag(existing["source"].get("etag"))
+
+
+def result_document(
+    source: dict[str, Any], response: dict[str, Any], labeled_at: str
+) -> dict[str, Any]:
+    """DetectLabels' response as it came (`Labels`, `LabelModelVersion`, ...), plus ours.
+
+    Seed A stored the response itself, and readers written for it look for `Labels`
+    and `LabelModelVersion` at the top; only boto3's `ResponseMetadata` (a request
+    id and HTTP headers, not a result) is left out.
+    """
+    fields = {
+        name: value
+        for name, value in response.items()
+        if name != "ResponseMetadata" and name not in OWN_RESULT_FIELDS
+    }
+    fields.setdefault("Labels", [])
+    return {"source": source, **fields, "labeled_at": labeled_at}
 
 
 def label_object(
@@ -226,12 +253,7 @@ def label_object(
         s3,
         obj.bucket,
         target,
-        {
-            "source": source,
-            "labels": response.get("Labels", []),
-            "label_model_version": response.get("LabelModelVersion"),
-            "labeled_at": now(),
-        },
+        result_document(source, response, now()),
     )
     logger.info(
         "Labeled object",

@@ -15,6 +15,11 @@ Why it is built this way:
   tables: smaller for the same quality, and browsers show them early.
 - CMYK (with its ICC profile when there is one), palette and alpha images become
   RGB (alpha composited over white); grayscale stays grayscale.
+- The pixel limit is checked from the JPEG header (its SOF segments) before
+  Pillow even opens the file: a few hundred bytes can declare 400 megapixels (a
+  decompression bomb). Pillow's own guard (`Image.MAX_IMAGE_PIXELS`, which warns
+  above the limit and raises DecompressionBombError above twice it) is set to the
+  same limit, and its error is a rejection too, never a failure to retry.
 """
 
 from __future__ import annotations
@@ -27,6 +32,13 @@ from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 JPEG_SIGNATURE = b"\xff\xd8\xff"
 WHITE = (255, 255, 255)
+DEFAULT_MAX_PIXELS = 100_000_000
+# Start-of-frame markers (baseline, extended, progressive, lossless, arithmetic);
+# C4 (DHT), C8 (JPG) and CC (DAC) share the range but are not frames.
+SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+# Markers without a length field: TEM, RST0-7, SOI.
+STANDALONE_MARKERS = frozenset({0x01, 0xD8, *range(0xD0, 0xD8)})
+Image.MAX_IMAGE_PIXELS = DEFAULT_MAX_PIXELS
 
 
 class ImageRejected(Exception):
@@ -70,8 +82,57 @@ def fit(width: int, height: int, edge: int) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
+def header_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height declared by the JPEG's frame header(s), without decoding.
+
+    Walks the marker segments up to the first scan. With several frame headers the
+    largest counts (Pillow keeps the last one it reads). None if no frame header is
+    found before the data ends (Pillow then says what is wrong).
+    """
+    largest: tuple[int, int] | None = None
+    position, end = 2, len(data)
+    while position + 1 < end:
+        if data[position] != 0xFF:  # junk between segments: skipped, as Pillow does
+            position = data.find(b"\xff", position)
+            if position < 0:
+                break
+        while position < end and data[position] == 0xFF:  # fill bytes
+            position += 1
+        if position >= end:
+            break
+        marker = data[position]
+        position += 1
+        if marker in STANDALONE_MARKERS:
+            continue
+        if marker in (0xD9, 0xDA):  # end of image, start of scan: no more headers
+            break
+        if position + 2 > end:
+            break
+        length = int.from_bytes(data[position : position + 2], "big")
+        if marker in SOF_MARKERS and length >= 7 and position + 7 <= end:
+            height = int.from_bytes(data[position + 3 : position + 5], "big")
+            width = int.from_bytes(data[position + 5 : position + 7], "big")
+            if largest is None or width * height > largest[0] * largest[1]:
+                largest = (width, height)
+        if length < 2:
+            break
+        position += length
+    return largest
+
+
+def _too_many_pixels(width: int, height: int, max_pixels: int) -> ImageRejected:
+    return ImageRejected(
+        f"the image is {width}x{height} ({width * height / 1e6:.0f} megapixels), "
+        f"more than the limit of {max_pixels / 1e6:.0f}",
+        "TooManyPixels",
+    )
+
+
 def open_jpeg(data: bytes, max_pixels: int) -> Image.Image:
-    """Open (not decode) a JPEG, rejecting anything that is not one by its content."""
+    """Open (not decode) a JPEG, rejecting anything that is not one by its content.
+
+    Images over `max_pixels` are rejected from the header, before Pillow opens them.
+    """
     if not data:
         raise ImageRejected("the file is empty", "Empty")
     if not data.startswith(JPEG_SIGNATURE):
@@ -79,19 +140,25 @@ def open_jpeg(data: bytes, max_pixels: int) -> Image.Image:
             f"the content is not JPEG (it starts with {data[:8].hex(' ')}, not ff d8 ff)",
             "NotJpeg",
         )
+    declared = header_size(data)
+    if declared is not None and declared[0] * declared[1] > max_pixels:
+        raise _too_many_pixels(*declared, max_pixels)
+    # Pillow's guard at the same limit, so it never refuses what the limit allows.
+    Image.MAX_IMAGE_PIXELS = max_pixels
     try:
         image = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as exc:
+        raise ImageRejected(
+            f"the image has more pixels than the limit of {max_pixels / 1e6:.0f} megapixels: {exc}",
+            "TooManyPixels",
+        ) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ImageRejected(f"the JPEG header cannot be read: {exc}", "Unreadable") from exc
     if image.format != "JPEG":
         raise ImageRejected(f"the content is {image.format}, not JPEG", "NotJpeg")
     width, height = image.size
     if width * height > max_pixels:
-        raise ImageRejected(
-            f"the image is {width}x{height} ({width * height / 1e6:.0f} megapixels), "
-            f"more than the limit of {max_pixels / 1e6:.0f}",
-            "TooManyPixels",
-        )
+        raise _too_many_pixels(width, height, max_pixels)
     return image
 
 
@@ -103,7 +170,9 @@ def decode(image: Image.Image, largest_edge: int) -> tuple[Image.Image, SourceIn
     image.draft(None, fit(width, height, largest_edge))
     try:
         image.load()
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:
+        raise ImageRejected(f"the image has too many pixels: {exc}", "TooManyPixels") from exc
+    except (OSError, SyntaxError, ValueError) as exc:
         raise ImageRejected(f"the JPEG data cannot be decoded: {exc}", "Unreadable") from exc
     upright = ImageOps.exif_transpose(image) or image
     return to_output_mode(upright), SourceInfo(width, height, mode, orientation)

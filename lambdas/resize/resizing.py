@@ -6,9 +6,10 @@ app.py adapts the S3 event to `process_event`.
 Outcomes per object, and where each ends up:
 - resized: the renditions are in the served bucket and one message describing
   them is on the work queue (the catalog loader turns it into rows);
-- rejected (bad name, not a JPEG by content, unreadable, too large): a rejection
-  record `rejected/<path under origin/>.json` in the upload bucket says why, and
-  nothing is retried (a retry cannot fix the file);
+- rejected (bad name, not a JPEG by content, unreadable, too large, too many
+  pixels, decompression bombs included): a rejection record
+  `rejected/<path under origin/>.json` in the upload bucket says why, names the
+  rule and the offending part, and nothing is retried (a retry cannot fix the file);
 - anything else (S3 or SQS unavailable, ...) raises: Lambda retries the
   asynchronous invocation and, after the last attempt, its on-failure
   destination queue keeps the event with the error.
@@ -72,7 +73,7 @@ class Config:
     rejected_prefix: str = "rejected/"
     jpeg_quality: int = 85
     max_source_bytes: int = 50 * 1024 * 1024
-    max_source_pixels: int = 100_000_000
+    max_source_pixels: int = imaging.DEFAULT_MAX_PIXELS
     cache_control: str = "public, max-age=86400"
 
     @classmethod
@@ -110,11 +111,20 @@ class Outcome:
     detail: str = ""
 
 
+CONTENT_RULE = "JPEG content"
+
+
 class Rejected(Exception):
-    def __init__(self, reason: str, code: str) -> None:
+    """`rule`: the rule the file breaks; `part`: {"name", "value"} of the offending part."""
+
+    def __init__(
+        self, reason: str, code: str, rule: str = "", part: dict[str, str] | None = None
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.code = code
+        self.rule = rule
+        self.part = part
 
 
 def utc_now() -> str:
@@ -151,13 +161,16 @@ def rejection_key(key: str, config: Config) -> str:
 
 def write_rejection(s3: Any, obj: SourceObject, rejected: Rejected, config: Config) -> str:
     record_key = rejection_key(obj.key, config)
-    document = {
+    document: dict[str, Any] = {
         "source": {"bucket": obj.bucket, "key": obj.key, "etag": obj.etag, "size": obj.size},
         "reason": rejected.reason,
         "code": rejected.code,
-        "rule": f"{config.origin_prefix}{{vertical}}/{{cd_idx}}_{{sequence}}.jpg, JPEG content",
+        "rule": rejected.rule
+        or f"{config.origin_prefix}{{vertical}}/{{cd_idx}}_{{sequence}}.jpg, {CONTENT_RULE}",
         "rejected_at": utc_now(),
     }
+    if rejected.part:
+        document["part"] = rejected.part
     s3.put_object(
         Bucket=obj.bucket,
         Key=record_key,
@@ -172,6 +185,7 @@ def _read_source(s3: Any, obj: SourceObject, config: Config) -> bytes | None:
         raise Rejected(
             f"the file is {obj.size} bytes, more than the limit of {config.max_source_bytes}",
             "TooLarge",
+            f"at most {config.max_source_bytes} bytes",
         )
     try:
         response = s3.get_object(Bucket=obj.bucket, Key=obj.key)
@@ -184,6 +198,7 @@ def _read_source(s3: Any, obj: SourceObject, config: Config) -> bytes | None:
             f"the file is {response['ContentLength']} bytes, more than the limit of "
             f"{config.max_source_bytes}",
             "TooLarge",
+            f"at most {config.max_source_bytes} bytes",
         )
     return response["Body"].read()
 
@@ -210,9 +225,15 @@ def resize_object(
             data, config.sizes, config.jpeg_quality, config.max_source_pixels
         )
     except naming.NameRejected as exc:
-        return _reject(s3, obj, Rejected(exc.reason, "BadName"), config)
+        part = {"name": exc.part, "value": exc.value}
+        return _reject(s3, obj, Rejected(exc.reason, "BadName", exc.rule, part), config)
     except imaging.ImageRejected as exc:
-        return _reject(s3, obj, Rejected(exc.reason, exc.code), config)
+        rule = (
+            f"at most {config.max_source_pixels} pixels (width x height, from the JPEG header)"
+            if exc.code == "TooManyPixels"
+            else CONTENT_RULE
+        )
+        return _reject(s3, obj, Rejected(exc.reason, exc.code, rule), config)
     except Rejected as exc:
         return _reject(s3, obj, exc, config)
 

@@ -36,12 +36,19 @@ class Alarm:
     queue_name: str | None
 
 
-def parse_alarm(message: str) -> Alarm:
-    """Decode `Sns.Message`; raise NotAnAlarmError with what is wrong with it."""
-    try:
-        data = json.loads(message)
-    except (TypeError, ValueError) as exc:
-        raise NotAnAlarmError(f"SNS Message is not JSON: {exc}") from exc
+def parse_alarm(message: str | dict[str, Any]) -> Alarm:
+    """Decode `Sns.Message`; raise NotAnAlarmError with what is wrong with it.
+
+    SNS always delivers the JSON string; an already decoded object (a hand-made
+    test event) is accepted as well.
+    """
+    if isinstance(message, dict):
+        data: Any = message
+    else:
+        try:
+            data = json.loads(message)
+        except (TypeError, ValueError) as exc:
+            raise NotAnAlarmError(f"SNS Message is not JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise NotAnAlarmError("SNS Message is not a JSON object")
     missing = [field for field in REQUIRED_FIELDS if not isinstance(data.get(field), str)]

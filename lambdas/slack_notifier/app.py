@@ -2,8 +2,11 @@
 
 Subscribed to the SNS topic; the subscription's filter policy lets only the DLQ
 alarm through. Every record is handled; if any fails the invocation raises so
-SNS/Lambda asynchronous retries deliver it again (the seed logged and returned).
-requirements.txt bundles Powertools; boto3 comes with the runtime.
+SNS/Lambda asynchronous retries deliver it again (the seed logged and returned),
+and after the last retry the on-failure destination keeps the event. Invoked with
+such a failure record (a redrive), it re-sends the notice the record holds
+(notifier_events.py). requirements.txt bundles Powertools; boto3 comes with the
+runtime.
 """
 
 from __future__ import annotations
@@ -12,8 +15,8 @@ import os
 from typing import Any
 
 import boto3
+import notifier_events
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.data_classes import SNSEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from notify import notify
 from webhook import fetch_webhook_url
@@ -55,20 +58,31 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     """Returns counts of posted and skipped records; raises if any record failed."""
     notify_on_ok = os.environ.get("NOTIFY_ON_OK", "false").strip().lower() == "true"
     timeout = float(os.environ.get("HTTP_TIMEOUT_SECONDS", "5"))
-    if not event.get("Records"):
-        raise NotificationFailed("event has no SNS Records")
-    records = list(SNSEvent(event).records)
+    try:
+        records = notifier_events.notifications(event)
+    except notifier_events.UnknownEvent as exc:
+        raise NotificationFailed(str(exc)) from exc
     posted = skipped = 0
     errors: list[str] = []
-    for index, record in enumerate(records):
-        message_id = (record.raw_event.get("Sns") or {}).get("MessageId", f"record {index}")
+    for record in records:
+        message_id = record.message_id
+        if record.earlier is not None:
+            logger.info(
+                "Re-sending a notice whose earlier delivery failed",
+                extra={
+                    "sns_message_id": message_id,
+                    "first_failed_at": record.earlier.first_failed_at,
+                    "earlier_attempts": record.earlier.attempts,
+                },
+            )
         try:
             sent = notify(
-                record.sns.message,
+                record.message,
                 sqs=client("sqs"),
                 webhook_url=webhook_url,
                 notify_on_ok=notify_on_ok,
                 timeout=timeout,
+                note=record.earlier.describe() if record.earlier else None,
             )
         except Exception as exc:
             logger.exception("Could not notify Slack", extra={"sns_message_id": message_id})

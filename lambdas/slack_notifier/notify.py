@@ -14,18 +14,20 @@ logger = Logger(service="slack_notifier", child=True)
 
 
 def notify(
-    message: str,
+    message: str | dict[str, Any],
     *,
     sqs: Any,
     webhook_url: Callable[[], str],
     notify_on_ok: bool,
     timeout: float,
     post: Callable[[str, dict[str, Any], float], str] = post_json,
+    note: str | None = None,
 ) -> bool:
     """Post one alarm notification; return False if skipped because it is not ALARM.
 
     `webhook_url` is a callable so the SSM parameter is only read when a post
     is actually made. Errors propagate: the invocation must fail to be retried.
+    `note` (e.g. that earlier deliveries failed) is shown under the message.
     """
     alarm = parse_alarm(message)
     context = {
@@ -40,6 +42,6 @@ def notify(
         )
         return False
     depth = dlq_depth(sqs, alarm)
-    post(webhook_url(), build_message(alarm, depth), timeout)
+    post(webhook_url(), build_message(alarm, depth, note), timeout)
     logger.info("Posted alarm to Slack", extra={**context, "dlq_depth": depth})
     return True

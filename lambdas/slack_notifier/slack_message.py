@@ -35,8 +35,11 @@ def _truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def build_message(alarm: Alarm, dlq_depth: str) -> dict[str, Any]:
-    """Slack webhook payload: `blocks` for the channel, `text` for notifications."""
+def build_message(alarm: Alarm, dlq_depth: str, note: str | None = None) -> dict[str, Any]:
+    """Slack webhook payload: `blocks` for the channel, `text` for notifications.
+
+    `note` (a late delivery's history) becomes a context block under the reason.
+    """
     emoji = STATE_EMOJI.get(alarm.new_state, ":grey_question:")
     queue = alarm.queue_name or "unknown"
     fields = [
@@ -72,6 +75,13 @@ def build_message(alarm: Alarm, dlq_depth: str) -> dict[str, Any]:
             },
         },
     ]
+    if note:
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": _truncate(_escape(note), SECTION_LIMIT)}],
+            }
+        )
     if alarm.description:
         blocks.append(
             {

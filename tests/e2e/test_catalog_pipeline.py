@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from harness.build.fixtures import ImageSpec, render
-from harness.cli import main as cli
+from harness.cli import main
 from harness.systems.catalog import schedule
 from harness.systems.catalog import upload as catalog_upload
 from harness.systems.catalog.verify import verify
@@ -326,13 +326,13 @@ def test_operator_commands_exit_non_zero_and_name_what_is_missing(catalog, tmp_p
     assert big.stat().st_size > catalog_upload.PART_SIZE
     runner = CliRunner()
 
-    uploaded = runner.invoke(cli.main, ["upload", str(tmp_path), "--vertical", name])
+    uploaded = runner.invoke(main, ["upload", str(tmp_path), "--vertical", name])
     assert uploaded.exit_code == 1  # one file was rejected (the others are uploaded)
     assert "71_2.jpg" in uploaded.output and "not JPEG" in uploaded.output
     catalog.wait_queued(3)
 
     missing = runner.invoke(
-        cli.main, ["verify", "--vertical", name, "--cd-idx", "70", "--cd-idx", "99", "--json"]
+        main, ["verify", "--vertical", name, "--cd-idx", "70", "--cd-idx", "99", "--json"]
     )
     assert missing.exit_code == 1
     document = json.loads(missing.stdout)
@@ -341,17 +341,17 @@ def test_operator_commands_exit_non_zero_and_name_what_is_missing(catalog, tmp_p
     assert problems[99] == ["no original uploaded and no rows in the catalog"]
     assert document["pending"]["work_queue"] == 3
 
-    ticked = runner.invoke(cli.main, ["clock", "tick", "--json"])
+    ticked = runner.invoke(main, ["clock", "tick", "--json"])
     assert ticked.exit_code == 0, ticked.output
     assert json.loads(ticked.stdout)["result"]["rows"] == 12
 
     complete = runner.invoke(
-        cli.main, ["verify", "--vertical", name, "--cd-idx", "70", "--cd-idx", "72"]
+        main, ["verify", "--vertical", name, "--cd-idx", "70", "--cd-idx", "72"]
     )
     assert complete.exit_code == 0, complete.output
     large = next(r for r in catalog.rows(name, [72]) if r["image_size"] == "large")
     assert (large["width"], large["height"]) == (1280, 960)
-    again = runner.invoke(cli.main, ["upload", str(tmp_path), "--vertical", name, "--dry-run"])
+    again = runner.invoke(main, ["upload", str(tmp_path), "--vertical", name, "--dry-run"])
     assert "0 to upload, 3 already uploaded" in again.output
 
 

@@ -71,5 +71,5 @@ def test_session_stops_everything_it_started(tmp_path, mode):
     output = child.communicate(timeout=60)[0]
     assert child.returncode != 0, output[-2000:]
     for process in started:
-        assert not is_alive(process["pid"], process["start_ticks"]), (process, output[-2000:])
+        assert not is_alive(process["pid"], process["create_time"]), (process, output[-2000:])
     assert not list(Path(tmp_path, "state", "processes").glob("*.json"))

@@ -24,9 +24,9 @@ def test_happy_path_writes_labels_with_source_and_model(labeling):
     key = unique() + "street.jpg"
     labeling.upload(key, JPEG)
     result = labeling.wait_result(key)
-    names = {label["Name"] for label in result["labels"]}
+    names = {label["Name"] for label in result["Labels"]}
     assert {"Person", "City"} <= names
-    assert result["label_model_version"] == "3.0"
+    assert result["LabelModelVersion"] == "3.0"
     head = labeling.s3.head_object(Bucket=labeling.bucket, Key=key)
     assert result["source"]["key"] == key
     assert result["source"]["size"] == len(JPEG)

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from harness.build.fixtures import ImageSpec, render
-from harness.cli import main as cli
+from harness.cli import main
 from harness.events import files, record, replay
 from harness.events.shapes import object_refs
 
@@ -50,7 +50,7 @@ def test_each_recorded_shape_is_replayed_through_the_topic_to_a_result(labeling,
     for key in keys:
         result = labeling.result(key)
         assert result["source"]["key"] == key
-        assert result["labels"], "the Rekognition stub labels every image"
+        assert result["Labels"], "the Rekognition stub labels every image"
         head = labeling.s3.head_object(Bucket=labeling.bucket, Key=key)
         assert result["source"]["etag"] == head["ETag"].strip('"')  # the local object's
     # Objects were put in place with notifications suspended: one labeling per event.
@@ -135,7 +135,7 @@ def test_cli_reports_unreadable_lines_and_exits_1_but_replays_the_rest(labeling,
     good = (EVENTS / "recording.jsonl").read_text(encoding="utf-8").splitlines()[0]
     mixed = tmp_path / "mixed.jsonl"
     mixed.write_text(f'{good}\n{{"Records": [\nnot json at all\n', encoding="utf-8")
-    result = CliRunner().invoke(cli.main, ["replay", str(mixed), "--json", "--timeout", "60"])
+    result = CliRunner().invoke(main, ["replay", str(mixed), "--json", "--timeout", "60"])
     assert result.exit_code == 1, result.output
     report = json.loads(result.stdout)
     assert [event["status"] for event in report["events"]] == ["result"]
@@ -146,7 +146,7 @@ def test_cli_reports_unreadable_lines_and_exits_1_but_replays_the_rest(labeling,
 
 
 def test_cli_dry_run_changes_nothing(labeling):
-    result = CliRunner().invoke(cli.main, ["replay", str(EVENTS), "--dry-run", "--json"])
+    result = CliRunner().invoke(main, ["replay", str(EVENTS), "--dry-run", "--json"])
     assert result.exit_code == 0, result.output
     plan = json.loads(result.stdout)["plan"]
     assert len(plan) == 10

@@ -11,7 +11,7 @@ import json
 
 from click.testing import CliRunner
 
-from harness.cli.main import main
+from harness.cli import main
 
 WRONG_LABEL = """\
 version: 1
@@ -32,7 +32,7 @@ steps:
 """
 
 
-def test_harness_run_exits_1_and_reports_the_failing_step(labeling_deployment, tmp_path):
+def test_harness_run_exits_1_and_reports_the_failing_step(local_deployment, tmp_path):
     scenario = tmp_path / "scenarios" / "wrong.yaml"
     scenario.parent.mkdir()
     scenario.write_text(WRONG_LABEL, encoding="utf-8")

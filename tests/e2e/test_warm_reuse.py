@@ -8,10 +8,10 @@ from harness.build import deploy
 from harness.build.fixtures import ImageSpec, render
 
 
-def test_second_deploy_runs_no_terraform(labeling_deployment, harness_settings):
+def test_second_deploy_runs_no_terraform(local_deployment, harness_settings):
     record = deploy.deploy(harness_settings, progress=lambda m: None)
     assert record["applied"] is False
-    assert record["outputs"] == labeling_deployment
+    assert record["outputs"] == local_deployment
 
 
 def test_changed_code_is_uploaded_without_terraform(labeling, harness_settings, aws_client):

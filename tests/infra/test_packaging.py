@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.build import deploy, packaging, terraform
+from harness.build import functions, packaging, terraform
 from harness.util.errors import HarnessError
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -57,7 +57,7 @@ def test_platform_is_checked(tmp_path):
 
 
 @pytest.mark.e2e
-def test_only_a_code_change_redeploys(labeling_deployment, harness_settings, tmp_path):
+def test_only_a_code_change_redeploys(local_deployment, harness_settings, tmp_path):
     """Plan the deployed local stack with the labeler's hash changed: one update, in place,
     of the labeler function; nothing else drifts."""
     work = harness_settings.state_dir / "terraform" / "local"
@@ -91,5 +91,7 @@ def test_only_a_code_change_redeploys(labeling_deployment, harness_settings, tmp
         for c in document["resource_changes"]
         if c["change"]["actions"] != ["no-op"]
     }
-    assert changes == {"module.labeling.aws_lambda_function.this": ["update"]}
-    assert deploy.FUNCTIONS  # the deployment built its functions the same way
+    assert changes == {
+        "module.pipeline.module.labeling.module.function.aws_lambda_function.this": ["update"]
+    }
+    assert functions.FUNCTIONS  # the deployment built its functions the same way

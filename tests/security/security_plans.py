@@ -13,12 +13,11 @@ WEBHOOK_SENTINEL = "https://hooks.slack.com/services/TPLAN0000/BPLAN0000/plan-se
 
 
 def plan_variables(settings: Settings, env: str) -> dict:
-    env_dir = PROJECT / "infra" / "envs" / env
     return {
         "region": settings.region,
         "name_prefix": f"{settings.name_prefix}-plan",
         "slack_webhook_url": WEBHOOK_SENTINEL,
         # Required by envs/aws (system B); a variable an env does not declare is ignored.
         "catalog_cdn_host": "images.example.com",
-        **offline_plan.placeholder_packages(env_dir, PROJECT / "lambdas"),
+        **offline_plan.placeholder_packages(),
     }

@@ -406,3 +406,74 @@ def test_secrets_outside_securestrings_are_found():
         "output hook is sensitive: secrets are not outputs",
         "variable api_token looks secret but is not sensitive",
     ]
+
+
+def test_references_are_followed_through_module_outputs_and_inputs():
+    """A trigger in one module names a function built by a child module (`module.f.arn`),
+    whose role a grant in that child reaches through an input (`var.role_arn`)."""
+    child = "module.alerting.module.notifier"
+
+    def config(name: str, refs: dict[str, list[str]]) -> dict:
+        expressions = {k: {"references": v} for k, v in refs.items()}
+        return {"address": name, "expressions": expressions}
+
+    document = {
+        "resource_changes": [
+            resource("aws_sns_topic_subscription", "notifier", {}, "module.alerting"),
+            resource("aws_iam_role", "this", {}, "module.alerting"),
+            resource("aws_lambda_function", "this", {}, child),
+        ],
+        "configuration": {
+            "root_module": {
+                "module_calls": {
+                    "alerting": {
+                        "module": {
+                            "resources": [
+                                config(
+                                    "aws_sns_topic_subscription.notifier",
+                                    {"endpoint": ["module.notifier.arn", "module.notifier"]},
+                                ),
+                                config("aws_iam_role.this", {}),
+                            ],
+                            "module_calls": {
+                                "notifier": {
+                                    "expressions": {
+                                        "role_arn": {
+                                            "references": [
+                                                "aws_iam_role.this.arn",
+                                                "aws_iam_role.this",
+                                            ]
+                                        }
+                                    },
+                                    "module": {
+                                        "resources": [
+                                            config(
+                                                "aws_lambda_function.this",
+                                                {"role": ["var.role_arn"]},
+                                            )
+                                        ],
+                                        "outputs": {
+                                            "arn": {
+                                                "expression": {
+                                                    "references": [
+                                                        "aws_lambda_function.this.arn",
+                                                        "aws_lambda_function.this",
+                                                    ]
+                                                }
+                                            }
+                                        },
+                                    },
+                                }
+                            },
+                        }
+                    }
+                }
+            }
+        },
+    }
+    plan = Plan(document)
+    subscription, role, function = plan.resources
+    assert plan.referenced(subscription, "endpoint", "aws_lambda_function") is function
+    assert plan.references(subscription, "endpoint") == [f"{child}.aws_lambda_function.this"]
+    assert plan.referenced(function, "role", "aws_iam_role") is role
+    assert plan.referenced(subscription, "endpoint", "aws_iam_role") is None

@@ -7,14 +7,17 @@ the same code against LocalStack's SQS and a real MariaDB.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
+import pymysql
 import pytest
 
 CDN = "image.example.com"
 
 
-def message_body(cd_idx: int = 1234, sequence: int = 1, **changes: Any) -> str:
+def message_body(cd_idx: int = 1234, sequence: int = 1, width: int = 1280, **changes: Any) -> str:
+    """A work message as resize sends it; `width` is the large rendition's width."""
     document = {
         "version": 1,
         "vertical": "actor",
@@ -30,7 +33,7 @@ def message_body(cd_idx: int = 1234, sequence: int = 1, **changes: Any) -> str:
                 "height": edge * 3 // 4,
                 "bytes": 1000 + edge,
             }
-            for size, edge in (("large", 1280), ("medium", 800), ("small", 400), ("thumb", 160))
+            for size, edge in (("large", width), ("medium", 800), ("small", 400), ("thumb", 160))
         ],
         "resized_at": "2026-05-01T07:00:00.123Z",
     }
@@ -74,6 +77,21 @@ def test_a_message_becomes_one_row_per_size_with_the_cdn_url(rows_module):
     )
     assert first.source_etag == "e1"
     assert first.resized_at.isoformat() == "2026-05-01T07:00:00.123000"  # naive UTC
+    # Where each rendition lives, next to its URL (the seed stored the S3 addresses).
+    assert [(r.s3_bucket, r.s3_key) for r in rows] == [
+        ("served", f"actor/{size}/1234_{size}_1.jpg")
+        for size in ("large", "medium", "small", "thumb")
+    ]
+
+
+def test_the_seeds_vertical_with_an_underscore_is_accepted(rows_module):
+    body = json.loads(message_body())
+    body["vertical"] = "ssgdfm_eye"
+    for image in body["images"]:
+        image["key"] = image["key"].replace("actor/", "ssgdfm_eye/")
+    rows = rows_module.rows_from_message(json.dumps(body), CDN)
+    assert rows[0].url == "https://image.example.com/ssgdfm_eye/large/1234_large_1.jpg"
+    assert rows[0].s3_key == "ssgdfm_eye/large/1234_large_1.jpg"
 
 
 @pytest.mark.parametrize(
@@ -83,6 +101,8 @@ def test_a_message_becomes_one_row_per_size_with_the_cdn_url(rows_module):
         ("[1, 2]", "not a JSON object"),
         (message_body(version=2), "version 2"),
         (message_body(vertical="Actor"), "vertical 'Actor'"),
+        (message_body(vertical="actor\n"), r"vertical 'actor\\n'"),
+        (message_body(vertical="_actor"), "vertical '_actor'"),
         (message_body(cd_idx=True), "cd_idx"),
         (message_body(cd_idx=0), "cd_idx"),
         (message_body(sequence="1"), "sequence"),
@@ -98,6 +118,7 @@ def test_a_message_becomes_one_row_per_size_with_the_cdn_url(rows_module):
                 images=[
                     {
                         "size": "l",
+                        "bucket": "served",
                         "key": "actor/l/1234_l_1.jpg",
                         "width": 1,
                         "height": 1,
@@ -113,6 +134,7 @@ def test_a_message_becomes_one_row_per_size_with_the_cdn_url(rows_module):
                 images=[
                     {
                         "size": "l",
+                        "bucket": "served",
                         "key": "actor/l/1234_l_1.jpg",
                         "width": 0,
                         "height": 1,
@@ -129,9 +151,20 @@ def test_malformed_messages_are_refused_with_a_reason(rows_module, body, fragmen
         rows_module.rows_from_message(body, CDN)
 
 
+def test_a_message_naming_no_valid_bucket_is_malformed(rows_module):
+    body = json.loads(message_body())
+    body["images"][1]["bucket"] = "Not A Bucket"
+    with pytest.raises(rows_module.MalformedMessage, match="'Not A Bucket' of actor/medium"):
+        rows_module.rows_from_message(json.dumps(body), CDN)
+    del body["images"][1]["bucket"]
+    with pytest.raises(rows_module.MalformedMessage, match="bucket None"):
+        rows_module.rows_from_message(json.dumps(body), CDN)
+
+
 def test_loader_and_resize_agree_on_the_name_patterns(rows_module, load_lambda):
     naming = load_lambda("resize", "naming")
     samples = ["actor", "k-pop", "a", "-a", "a-", "A", "a_b", "x" * 40, "x" * 41, "é", "large1"]
+    samples += ["ssgdfm_eye", "_a", "a_", "a__b", "a\n", "a b", "..", "", "2024"]
     for sample in samples:
         assert bool(rows_module.VERTICAL_RE.match(sample)) == bool(naming.VERTICAL_RE.match(sample))
         assert bool(rows_module.SIZE_NAME_RE.match(sample)) == bool(
@@ -166,6 +199,8 @@ def test_credentials_come_in_the_rds_secret_shape(catalog_db):
 def test_upsert_compares_against_the_old_time_before_updating_it(catalog_db):
     sql = catalog_db.UPSERT
     assert sql.startswith("INSERT INTO `celeb`.`celeb_image_url`")
+    assert "`url`, `s3_bucket`, `s3_key`," in sql
+    assert "`s3_key` = IF(VALUES(`resized_at`) >= `resized_at`, VALUES(`s3_key`)" in sql
     assert sql.rstrip().endswith("`resized_at` = GREATEST(`resized_at`, VALUES(`resized_at`))")
     assert sql.index("`url` = IF(VALUES(`resized_at`) >= `resized_at`") < sql.index(
         "`resized_at` = GREATEST"
@@ -227,12 +262,23 @@ class FakeQueue:
 
 
 class FakeConnection:
-    """Stands in for a PyMySQL connection through catalog_db.upsert's calls."""
+    """Stands in for a PyMySQL connection through catalog_db.upsert's calls.
 
-    def __init__(self, fail_on_batch: int | None = None) -> None:
+    Rows are written on commit only (a failed statement writes none). `refuse(values)`
+    returns the error the server would raise for a row, or None.
+    """
+
+    def __init__(
+        self,
+        fail_on_batch: int | None = None,
+        refuse: Callable[[tuple], Exception | None] = lambda _values: None,
+    ) -> None:
         self.rows: dict[tuple, Any] = {}
+        self.pending: list[tuple] = []
         self.batches = 0
+        self.commits = 0
         self.fail_on_batch = fail_on_batch
+        self.refuse = refuse
         self.closed = False
 
     def cursor(self):
@@ -245,17 +291,23 @@ class FakeConnection:
         return None
 
     def executemany(self, sql: str, values: list[tuple]) -> None:
-        import pymysql
-
         self.batches += 1
         if self.batches == self.fail_on_batch:
             raise pymysql.err.OperationalError(2013, "Lost connection to server during query")
         for value in values:
+            error = self.refuse(value)
+            if error is not None:
+                raise error
+        self.pending += values
+
+    def commit(self) -> None:
+        for value in self.pending:
             self.rows[(value[0], value[1], value[3], value[2])] = value
+        self.pending = []
+        self.commits += 1
 
-    def commit(self) -> None: ...
-
-    def rollback(self) -> None: ...
+    def rollback(self) -> None:
+        self.pending = []
 
     def close(self) -> None:
         self.closed = True
@@ -313,6 +365,123 @@ def test_malformed_messages_stay_for_the_dlq_and_the_rest_load(loading, config):
     assert report.malformed == [{"message_id": "m1", "reason": report.malformed[0]["reason"]}]
     assert "not JSON" in report.malformed[0]["reason"]
     assert list(queue.messages) == ["1"]  # not deleted: SQS moves it to the DLQ after N receives
+
+
+# --- rows the database refuses -------------------------------------------------------
+
+
+def width_above_smallint(catalog_db, error: Exception) -> Callable[[tuple], Exception | None]:
+    """The table's `width` is SMALLINT UNSIGNED: the server refuses anything above 65535."""
+    index = catalog_db.COLUMNS.index("width")
+    return lambda values: error if values[index] > 65535 else None
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        pymysql.err.DataError(1264, "Out of range value for column 'width' at row 3"),
+        pymysql.err.DataError(1406, "Data too long for column 'url' at row 1"),
+        pymysql.err.IntegrityError(1048, "Column 'width' cannot be null"),
+        pymysql.err.OperationalError(1292, "Incorrect datetime value: '0000-00-00'"),
+        pymysql.err.OperationalError(1690, "BIGINT UNSIGNED value is out of range"),
+    ],
+    ids=lambda e: f"{type(e).__name__}-{e.args[0]}",
+)
+def test_a_refused_row_sends_only_its_message_toward_the_dlq(loading, catalog_db, config, error):
+    queue = FakeQueue(
+        [message_body(cd_idx=1), message_body(cd_idx=2, width=70_000), message_body(cd_idx=3)]
+    )
+    connection = FakeConnection(refuse=width_above_smallint(catalog_db, error))
+    report = loading.run(
+        sqs=queue, connect=lambda: connection, config=config, time_left_ms=lambda: 60_000
+    )
+    # The good rows load and their messages are deleted; the run succeeds.
+    assert (report.received, report.loaded_messages, report.rows) == (3, 2, 8)
+    assert sorted({key[1] for key in connection.rows}) == [1, 3]
+    assert report.stopped_because == "queue empty"
+    # The refused message is neither deleted nor released: after maxReceiveCount SQS
+    # moves it to the DLQ; the reason is reported where malformed messages are.
+    assert list(queue.messages) == ["1"] and "1" not in queue.visible
+    assert queue.released == []
+    [refused] = report.malformed
+    assert refused["message_id"] == "m1"
+    assert refused["reason"].startswith("the database refused the rows: (")
+    assert error.args[1] in refused["reason"]
+
+
+def test_a_refused_row_is_logged_with_its_reason(loading, catalog_db, config, caplog):
+    error = pymysql.err.DataError(1264, "Out of range value for column 'width' at row 1")
+    queue = FakeQueue([message_body(cd_idx=5, width=99_999)])
+    connection = FakeConnection(refuse=width_above_smallint(catalog_db, error))
+    report = loading.run(
+        sqs=queue, connect=lambda: connection, config=config, time_left_ms=lambda: 60_000
+    )
+    assert (report.loaded_messages, report.rows, len(report.malformed)) == (0, 0, 1)
+    [logged] = [r for r in caplog.records if r.getMessage().startswith("Message refused")]
+    assert logged.message_id == "m0" and "Out of range" in logged.reason
+    assert connection.rows == {}
+
+
+def test_a_refused_row_among_many_batches_holds_back_nothing_else(loading, catalog_db, config):
+    bodies = [message_body(cd_idx=i, width=70_000 if i == 7 else 1280) for i in range(1, 26)]
+    queue = FakeQueue(bodies)
+    error = pymysql.err.DataError(1264, "Out of range value for column 'width'")
+    connection = FakeConnection(refuse=width_above_smallint(catalog_db, error))
+    report = loading.run(
+        sqs=queue, connect=lambda: connection, config=config, time_left_ms=lambda: 60_000
+    )
+    assert (report.loaded_messages, report.rows) == (24, 96)
+    assert list(queue.messages) == ["6"]  # cd_idx 7 only
+    # Batch 1 was retried one message per transaction; batches 2 and 3 in one each.
+    assert connection.commits == 9 + 1 + 1
+
+
+def test_connection_lost_while_isolating_a_refused_row(loading, catalog_db, config):
+    """Committed messages are deleted, the untried ones released, and the run fails."""
+    error = pymysql.err.DataError(1264, "Out of range value for column 'width'")
+    refuse = width_above_smallint(catalog_db, error)
+    queue = FakeQueue(
+        [message_body(cd_idx=1, width=70_000), message_body(cd_idx=2), message_body(cd_idx=3)]
+    )
+    # Statement 1: the batch (refused); 2: message 1 (refused); 3: message 2; 4: lost.
+    connection = FakeConnection(fail_on_batch=4, refuse=refuse)
+    with pytest.raises(catalog_db.DatabaseUnavailable, match="Lost connection"):
+        loading.run(
+            sqs=queue, connect=lambda: connection, config=config, time_left_ms=lambda: 60_000
+        )
+    assert sorted({key[1] for key in connection.rows}) == [2]
+    assert sorted(queue.messages) == ["0", "2"]  # message 2 (cd_idx 2) was deleted
+    assert queue.released == ["2"]  # visible again for the next run
+    assert "0" not in queue.visible  # the refused one waits for its visibility timeout
+
+
+@pytest.mark.parametrize(
+    ("error", "data"),
+    [
+        (pymysql.err.DataError(1264, "Out of range value"), True),
+        (pymysql.err.IntegrityError(1062, "Duplicate entry"), True),
+        (pymysql.err.OperationalError(1366, "Incorrect integer value"), True),
+        (pymysql.err.OperationalError(4025, "CONSTRAINT failed"), True),
+        (pymysql.err.OperationalError(2013, "Lost connection to server during query"), False),
+        (pymysql.err.OperationalError(2003, "Can't connect to MySQL server"), False),
+        (pymysql.err.OperationalError(1205, "Lock wait timeout exceeded"), False),
+        (pymysql.err.OperationalError(1213, "Deadlock found"), False),
+        (pymysql.err.OperationalError(1054, "Unknown column 's3_key'"), False),
+        (pymysql.err.ProgrammingError(1146, "Table doesn't exist"), False),
+        (pymysql.err.InterfaceError(0, ""), False),
+    ],
+    ids=lambda v: f"{type(v).__name__}-{v.args[0]}" if isinstance(v, Exception) else str(v),
+)
+def test_data_errors_are_told_apart_from_connection_errors(catalog_db, error, data):
+    assert catalog_db.is_data_error(error) is data
+
+    class Refusing(FakeConnection):
+        def executemany(self, sql: str, values: list[tuple]) -> None:
+            raise error
+
+    expected = catalog_db.DataRefused if data else catalog_db.DatabaseUnavailable
+    with pytest.raises(expected):
+        catalog_db.upsert(Refusing(), [])
 
 
 def test_a_run_stops_before_the_timeout(loading, config):

@@ -39,18 +39,26 @@ def settings(monkeypatch, tmp_path):
     return config.load()
 
 
+def choose_backend(requested: str, daemon_answers: bool) -> str:
+    def available(backend: backends.Backend) -> bool:
+        return daemon_answers if backend.name == "docker" else True
+
+    return backends.resolve(config.Settings(backend=requested), available).backend
+
+
 def test_auto_picks_docker_only_when_a_daemon_answers():
-    assert docker_backend.choose_backend("auto", lambda: True) == "docker"
-    assert docker_backend.choose_backend("auto", lambda: False) == "embedded"
+    assert choose_backend("auto", True) == "docker"
+    assert choose_backend("auto", False) == "embedded"
     for explicit in ("embedded", "external", "docker"):
-        assert docker_backend.choose_backend(explicit, lambda: True) == explicit
-        assert docker_backend.choose_backend(explicit, lambda: False) == explicit
+        assert choose_backend(explicit, True) == explicit
+        assert choose_backend(explicit, False) == explicit
 
 
 def test_no_daemon_answers_here_so_auto_means_embedded(settings, monkeypatch, tmp_path):
     assert docker_backend.daemon_answers() is False
     monkeypatch.setenv("HARNESS_BACKEND", "auto")
-    assert config.load().backend == "embedded"
+    assert config.load().backend == "auto"  # config only knows the name
+    assert backends.resolve(config.load()).backend == "embedded"
     monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:9")  # nothing listens on discard
     assert docker_backend.daemon_answers() is False
 

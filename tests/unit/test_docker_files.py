@@ -26,6 +26,7 @@ from harness.build import deploy
 from harness.runtime.backends import docker as docker_backend
 from harness.stubs.__main__ import parse_args
 from harness.systems.catalog import database
+from harness.util.errors import HarnessError
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -135,9 +136,10 @@ def test_harness_containers_reach_localstack_and_stubs_by_service_name(compose_e
     assert settings.name_prefix == "imgpipe" and str(settings.state_dir) == "/state"
     db = database.parse_url(env["HARNESS_DATABASE_URL"])
     mysql_env = SERVICES["mysql"]["environment"]
-    assert (db.host, db.port, db.username) == ("mysql", 3306, "root")
-    assert db.password == mysql_env["MYSQL_ROOT_PASSWORD"]
+    assert (db.host, db.port, db.username, db.password) == ("mysql", 3306, "root", "")
     assert mysql_env["MYSQL_DATABASE"] == database.SCHEMA
+    # The password is the one file db-secret generates, read by mysql and the harness.
+    assert env["HARNESS_DATABASE_PASSWORD_FILE"] == mysql_env["MYSQL_ROOT_PASSWORD_FILE"]
     # Every HARNESS_* variable set there is one the harness reads.
     read = set(
         re.findall(
@@ -159,6 +161,41 @@ def test_deployer_gives_terraform_the_stub_endpoints_lambda_containers_reach(com
     )
     assert {"rekognition_endpoint", "slack_webhook_url"} <= set(tfvars) <= declared
     assert SERVICES["deployer"]["command"] == ["harness", "deploy", "--force"]
+
+
+def test_the_database_password_is_generated_never_written_in_the_file(tmp_path):
+    text = (ROOT / "docker-compose.yml").read_text()
+    assert not re.search(r"PASSWORD:|://[^/@\s]+:[^/@\s]+@", text), "a literal password"
+    secret_file = SERVICES["mysql"]["environment"]["MYSQL_ROOT_PASSWORD_FILE"]
+    folder = str(Path(secret_file).parent)
+    for name in ("db-secret", "mysql", "deployer", "demo"):
+        mounts = {v.split(":")[1]: v.split(":")[0] for v in SERVICES[name]["volumes"]}
+        assert mounts.get(folder) == "db-secret", f"{name} does not mount the secret"
+    assert SERVICES["mysql"]["depends_on"] == {
+        "db-secret": {"condition": "service_completed_successfully"}
+    }
+    assert re.search(rf"^RUN .*mkdir -p .*{re.escape(folder)}", DOCKERFILE, re.M | re.S)
+    # The generator, run as it is in the container: a password once, kept afterwards.
+    script = SERVICES["db-secret"]["command"][2].replace(secret_file, str(tmp_path / "pw"))
+    subprocess.run([sys.executable, "-c", script], check=True)
+    first = (tmp_path / "pw").read_text()
+    subprocess.run([sys.executable, "-c", script], check=True)
+    assert (tmp_path / "pw").read_text() == first and len(first) >= 24
+
+
+def test_the_harness_reads_the_database_password_from_the_file(tmp_path):
+    secret = tmp_path / "db-password"
+    secret.write_text("generated-at-runtime\n")
+    endpoint = database.external_endpoint("mysql://root@mysql:3306", str(secret))
+    assert (endpoint.username, endpoint.password) == ("root", "generated-at-runtime")
+    with pytest.raises(HarnessError, match="HARNESS_DATABASE_PASSWORD_FILE"):
+        database.external_endpoint("mysql://root@mysql:3306", str(tmp_path / "missing"))
+
+
+def test_one_shot_containers_of_the_image_turn_its_health_check_off():
+    assert re.search(r"^HEALTHCHECK .*/_stub/health", DOCKERFILE, re.M | re.S)
+    for name in ("db-secret", "deployer", "demo"):
+        assert SERVICES[name]["healthcheck"] == {"disable": True}, name
 
 
 def test_start_order_follows_health_checks_and_one_shot_services():

@@ -16,7 +16,7 @@ from PIL import Image, ImageOps
 
 from harness.build import fixtures
 from harness.build.fixtures import FixtureError, ImageSpec, materialize, parse_manifest, render
-from harness.cli.main import main
+from harness.cli import main
 from harness.stubs.rekognition.exceptions import RekognitionError
 from harness.stubs.rekognition.images import MAX_BYTES_SIZE, MAX_S3_SIZE, inspect_image
 from harness.stubs.rekognition.labels import default_labels

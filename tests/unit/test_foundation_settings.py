@@ -121,7 +121,7 @@ def test_process_records_ignore_dead_and_reused_pids(tmp_path):
         records.record("sleeper", child.pid)
         assert records.get("sleeper")["pid"] == child.pid
         assert is_alive(child.pid)
-        assert not is_alive(child.pid, start_ticks="1")  # same pid, other start time
+        assert not is_alive(child.pid, create_time=1.0)  # same pid, other start time
         assert records.stop("sleeper", timeout=5)
         assert child.wait(timeout=5) is not None
         assert records.get("sleeper") is None

@@ -10,12 +10,12 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from harness.cli import main as cli
+from harness.cli import main
 from harness.events.dlq import DeadLetter, failure_record_key
 from harness.events.shapes import ObjectRef, object_refs
 
 EVENTS = Path(__file__).parent / "events"
-PLUGIN = Path(__file__).resolve().parents[2] / "harness" / "localstack_plugin"
+PLUGIN = Path(__file__).resolve().parents[2] / "harness" / "localstack_plugin" / "startup"
 
 
 def test_object_refs_unwrap_sqs_sns_s3_and_decode_keys():
@@ -73,17 +73,17 @@ def test_uuid5_shim_matches_python_312_for_bytes_and_str():
 
 def test_cli_help_reads_well():
     runner = CliRunner()
-    result = runner.invoke(cli.main, ["--help"])
+    result = runner.invoke(main, ["--help"])
     assert result.exit_code == 0
     for command in ("up", "down", "status", "deploy", "destroy", "dlq", "demo", "bench"):
         assert command in result.output
-    dlq_help = runner.invoke(cli.main, ["dlq", "--help"])
+    dlq_help = runner.invoke(main, ["dlq", "--help"])
     assert "redrive" in dlq_help.output and "show" in dlq_help.output
 
 
 def test_cli_turns_harness_errors_into_one_line_and_exit_2(monkeypatch):
     monkeypatch.setenv("HARNESS_BACKEND", "nonsense")
-    result = CliRunner().invoke(cli.main, ["up", "--no-deploy"])
+    result = CliRunner().invoke(main, ["up", "--no-deploy"])
     assert result.exit_code == 2
     assert "HARNESS_BACKEND='nonsense' is unknown" in result.output
     assert "Traceback" not in result.output

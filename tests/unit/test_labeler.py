@@ -209,8 +209,47 @@ def test_put_event_writes_result_document(
             "size": 48213,
             "version_id": "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY",
         },
-        "labels": detect_labels_response["Labels"],
-        "label_model_version": "3.0",
+        "Labels": detect_labels_response["Labels"],
+        "LabelModelVersion": "3.0",
+        "labeled_at": NOW,
+    }
+
+
+def test_result_keeps_every_field_of_the_detect_labels_response(
+    labeling, config, event, fake_s3, fake_rekognition, detect_labels_response
+):
+    """Seed A stored the response itself: readers expect its fields at the top level."""
+    fake_rekognition.response = {
+        **detect_labels_response,
+        "OrientationCorrection": "ROTATE_90",
+        "ImageProperties": {"Quality": {"Brightness": 71.2}},
+    }
+    put = event("sqs_sns_s3_put")
+    add_sources(fake_s3, put)
+    run(labeling, first_message(put), fake_s3, fake_rekognition, config)
+
+    result = fake_s3.document(BUCKET, "results/2024/05/01/cat.jpg.json")
+    assert list(result) == [
+        "source",
+        "Labels",
+        "LabelModelVersion",
+        "OrientationCorrection",
+        "ImageProperties",
+        "labeled_at",
+    ]  # boto3's ResponseMetadata is not a result and is left out
+    assert result["OrientationCorrection"] == "ROTATE_90"
+    assert result["ImageProperties"] == {"Quality": {"Brightness": 71.2}}
+    assert result["Labels"] == detect_labels_response["Labels"]
+
+
+def test_result_document_cannot_be_overridden_by_the_response(labeling):
+    document = labeling.result_document(
+        {"key": "ingest/a.jpg"}, {"source": "x", "labeled_at": "y", "LabelModelVersion": "3.0"}, NOW
+    )
+    assert document == {
+        "source": {"key": "ingest/a.jpg"},
+        "LabelModelVersion": "3.0",
+        "Labels": [],
         "labeled_at": NOW,
     }
 
@@ -299,11 +338,31 @@ def test_result_matching_the_current_object_etag_is_kept(
     fake_s3.add(
         BUCKET,
         "results/2024/05/01/cat.jpg.json",
-        json.dumps({"source": {"etag": "newer0000000000000000000000000000"}}).encode(),
+        json.dumps(
+            {"source": {"etag": "newer0000000000000000000000000000"}, "Labels": []}
+        ).encode(),
     )
 
     assert run(labeling, first_message(put), fake_s3, fake_rekognition, config) == 0
     assert fake_rekognition.calls == []
+
+
+def test_a_result_in_the_earlier_shape_is_rewritten_on_redelivery(
+    labeling, config, event, fake_s3, fake_rekognition
+):
+    """Results written before `labels` became `Labels` again are brought to the seed's shape."""
+    put = event("sqs_sns_s3_put")
+    add_sources(fake_s3, put)
+    old = {
+        "source": {"etag": "9b2cf535f27731c974343645a3985328"},
+        "labels": [],
+        "label_model_version": "3.0",
+    }
+    fake_s3.add(BUCKET, "results/2024/05/01/cat.jpg.json", json.dumps(old).encode())
+
+    assert run(labeling, first_message(put), fake_s3, fake_rekognition, config) == 1
+    stored = fake_s3.document(BUCKET, "results/2024/05/01/cat.jpg.json")
+    assert "labels" not in stored and stored["LabelModelVersion"] == "3.0"
 
 
 def test_result_for_other_bytes_is_replaced(labeling, config, event, fake_s3, fake_rekognition):

@@ -7,13 +7,14 @@ packages are really built, the checks really read the environment and the files.
 from __future__ import annotations
 
 import json
+import stat
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from harness import config
-from harness.cli import main as cli
+from harness.cli import main
 from harness.promote import workflow
 from harness.promote.workflow import PromoteOptions
 from harness.util.errors import HarnessError
@@ -166,7 +167,7 @@ def test_missing_region_and_webhook_are_refused(user, monkeypatch):
 
 
 def test_cli_refusal_is_one_line_and_exit_code_2(aws_home):
-    result = CliRunner().invoke(cli.main, ["promote", "plan", "--env", "aws"])
+    result = CliRunner().invoke(main, ["promote", "plan", "--env", "aws"])
     assert result.exit_code == 2
     assert "no AWS credentials found" in result.output
     assert "Traceback" not in result.output
@@ -283,3 +284,72 @@ def test_smoke_reads_the_outputs_from_the_state(user):
     with pytest.raises(HarnessError, match="run `harness promote apply` first"):
         workflow.smoke(config.load(), options, runner=runner)
     assert runner.commands() == ["init", "output"]
+
+
+# --- secrets on disk ----------------------------------------------------------------------
+
+BACKEND_VALUES = ("acme-tfstate", "imgpipe/system-a.tfstate", "not-a-real-key-id")
+
+
+@pytest.fixture
+def promote_options(user) -> PromoteOptions:
+    return PromoteOptions(
+        backend_config=(str(user), f"access_key={BACKEND_VALUES[2]}"), region="ap-northeast-2"
+    )
+
+
+def test_the_plan_and_its_record_are_private_and_hold_no_backend_values(promote_options):
+    settings = config.load()
+    result = workflow.plan(settings, promote_options, runner=RecordingTerraform())
+
+    work = workflow.work_dir(settings, "aws")
+    record = work / "promote-plan.json"
+    assert result.plan_file == work / "promote.tfplan"
+    assert mode(result.plan_file) == mode(record) == 0o600
+    assert mode(work) == mode(work.parent) == mode(settings.state_dir) == 0o700
+    text = record.read_text()
+    for value in (*BACKEND_VALUES, str(promote_options.backend_config[0]), WEBHOOK):
+        assert value not in text, value
+    options = json.loads(text)["options"]
+    assert options["backend_config_names"] == ["access_key", "bucket", "key", "region"]
+    assert "backend_config" not in options and options["region"] == "ap-northeast-2"
+
+
+def test_the_plan_is_deleted_after_apply_even_a_failed_one(promote_options):
+    settings = config.load()
+    work = workflow.work_dir(settings, "aws")
+
+    class FailingApply(RecordingTerraform):
+        def __call__(self, args, cwd, env):
+            if args[0] == "apply":
+                raise HarnessError("terraform apply failed")
+            return super().__call__(args, cwd, env)
+
+    workflow.plan(settings, promote_options, runner=RecordingTerraform())
+    with pytest.raises(HarnessError, match="apply failed"):
+        workflow.apply(settings, promote_options, runner=FailingApply())
+    assert not (work / "promote.tfplan").exists() and not (work / "promote-plan.json").exists()
+
+    workflow.plan(settings, promote_options, runner=RecordingTerraform())
+    workflow.apply(settings, promote_options, runner=RecordingTerraform())
+    assert not (work / "promote.tfplan").exists() and not (work / "promote-plan.json").exists()
+    assert mode(work / "outputs.json") == 0o600
+
+
+def test_a_plan_that_could_not_be_reviewed_is_not_kept(promote_options):
+    settings = config.load()
+
+    class BrokenShow(RecordingTerraform):
+        def __call__(self, args, cwd, env):
+            result = super().__call__(args, cwd, env)
+            if args[0] == "show":
+                raise HarnessError("terraform show failed")
+            return result
+
+    with pytest.raises(HarnessError, match="show failed"):
+        workflow.plan(settings, promote_options, runner=BrokenShow())
+    assert not (workflow.work_dir(settings, "aws") / "promote.tfplan").exists()
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)

@@ -11,7 +11,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError
 from PIL import Image
 
 from harness.stubs.client import RekognitionStubClient
+from harness.stubs.rekognition import stub as stub_module
 from harness.stubs.rekognition.s3_reader import dict_s3_reader
 from harness.stubs.rekognition.stub import RekognitionStub
 
@@ -399,20 +400,52 @@ def test_fault_rate_is_reproducible_with_its_seed(rekognition: Any, control: Rek
     assert 0 < sum(first) < 16
 
 
-def test_fault_latency_without_error(rekognition: Any, control: RekognitionStubClient):
+class FakeClock:
+    """The stub's `time`: `sleep` is recorded (or handed to `on_sleep`) and moves the
+    clock on instead of waiting, so tests check what was slept, not how long it took."""
+
+    def __init__(self, on_sleep: Callable[[float], None] | None = None) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+        self.on_sleep = on_sleep
+        self._lock = threading.Lock()
+
+    def monotonic(self) -> float:
+        with self._lock:
+            return self.now
+
+    def time(self) -> float:
+        return time.time()
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.sleeps.append(seconds)
+            self.now += seconds
+        if self.on_sleep:
+            self.on_sleep(seconds)
+
+
+@pytest.fixture
+def stub_clock(monkeypatch) -> FakeClock:
+    clock = FakeClock()
+    monkeypatch.setattr(stub_module, "time", clock)
+    return clock
+
+
+def test_fault_latency_without_error(
+    rekognition: Any, control: RekognitionStubClient, stub_clock: FakeClock
+):
     control.add_fault(None, latency_ms=300, first_n=1)
     image = {"Bytes": make_image()}
 
-    started = time.monotonic()
     slow = rekognition.detect_labels(Image=image)
-    slow_seconds = time.monotonic() - started
-    started = time.monotonic()
+    assert stub_clock.sleeps == [0.3]
     rekognition.detect_labels(Image=image)
-    fast_seconds = time.monotonic() - started
 
     assert slow["Labels"]
-    assert slow_seconds >= 0.3 > fast_seconds
-    assert control.calls()[0]["latency_ms"] >= 300
+    assert stub_clock.sleeps == [0.3]  # the second call did not wait
+    first, second = control.calls()
+    assert first["latency_ms"] >= 300 > second["latency_ms"]
 
 
 def test_fault_scoped_by_key_glob_and_until(rekognition: Any, control: RekognitionStubClient):
@@ -432,16 +465,25 @@ def test_fault_scoped_by_key_glob_and_until(rekognition: Any, control: Rekogniti
     assert [f["fired"] for f in control.faults()] == [1, 0]
 
 
-def test_concurrent_calls_are_served_in_parallel(rekognition: Any, control: RekognitionStubClient):
-    control.add_fault(None, latency_ms=250)  # every call sleeps; serial would take 5 s
+def test_concurrent_calls_are_served_in_parallel(
+    rekognition: Any,
+    control: RekognitionStubClient,
+    stub_clock: FakeClock,
+    record_property: Callable[[str, object], None],
+):
+    """Every call's latency fault waits at a barrier of 20: it opens only when all 20 calls
+    are inside the stub at once, which a stub serving them one by one never reaches."""
+    barrier = threading.Barrier(20, timeout=30)
+    stub_clock.on_sleep = lambda seconds: barrier.wait()
+    control.add_fault(None, latency_ms=250)
     images = [put(f"ingest/p/{i}.jpg", make_image(color=(i * 10, 50, 90))) for i in range(20)]
 
-    started = time.monotonic()
+    started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=20) as pool:
         results = list(pool.map(lambda image: rekognition.detect_labels(Image=image), images))
-    elapsed = time.monotonic() - started
+    record_property("seconds_for_20_concurrent_calls", round(time.perf_counter() - started, 3))
 
-    assert elapsed < 2.0
+    assert not barrier.broken and stub_clock.sleeps == [0.25] * 20
     assert all(result["Labels"] for result in results)
     calls = control.calls()
     assert len(calls) == 20

@@ -172,6 +172,75 @@ def test_rejects_get_a_record_with_the_reason_and_nothing_else(
     assert s3.keys(SERVED) == [] and sqs.sent == []
 
 
+def test_the_seeds_own_upload_is_resized_and_catalogued(resizing, s3, sqs, config, load_lambda):
+    """Seed B's runbook uploads to origin/ssgdfm_eye: an underscore in the vertical."""
+    key = "origin/ssgdfm_eye/1001_1.jpg"
+    s3.objects[(UPLOAD, key)] = {"Body": JPEG}
+    outcomes = resizing.process_event(s3_event(key), s3=s3, sqs=sqs, config=config)
+    assert [o.status for o in outcomes] == ["resized"]
+    assert s3.keys(SERVED)[0] == "ssgdfm_eye/large/1001_large_1.jpg"
+    assert "rejected/ssgdfm_eye/1001_1.jpg.json" not in s3.keys(UPLOAD)
+    # The loader (a separate zip) accepts the message and keeps where each rendition lives.
+    catalog_rows = load_lambda("catalog_loader", "catalog_rows")
+    rows = catalog_rows.rows_from_message(json.dumps(sqs.sent[0]["Body"]), "image.example.com")
+    assert [(r.vertical, r.image_size, r.s3_bucket, r.s3_key) for r in rows] == [
+        ("ssgdfm_eye", size, SERVED, f"ssgdfm_eye/{size}/1001_{size}_1.jpg")
+        for size in ("large", "medium", "small", "thumb")
+    ]
+    assert rows[0].url == "https://image.example.com/ssgdfm_eye/large/1001_large_1.jpg"
+
+
+@pytest.mark.parametrize(
+    ("key", "part", "value", "rule_fragment"),
+    [
+        ("origin/SSGDFM_eye/1_1.jpg", "vertical", "SSGDFM_eye", "lowercase letters, digits, under"),
+        ("origin/ssgdfm_eye/1_1.JPG", "file name", "1_1.JPG", "{cd_idx}_{sequence}.jpg"),
+        ("origin/ssgdfm_eye/x/1_1.jpg", "key", "origin/ssgdfm_eye/x/1_1.jpg", "one folder"),
+    ],
+)
+def test_a_bad_name_record_names_the_rule_and_the_offending_part(
+    resizing, s3, sqs, config, key, part, value, rule_fragment
+):
+    s3.objects[(UPLOAD, key)] = {"Body": JPEG}
+    resizing.process_event(s3_event(key), s3=s3, sqs=sqs, config=config)
+    document = s3.json(UPLOAD, resizing.rejection_key(key, config))
+    assert document["code"] == "BadName"
+    assert document["part"] == {"name": part, "value": value}
+    assert rule_fragment in document["rule"]
+    assert value in document["reason"]
+
+
+def header_only_bomb(width: int, height: int) -> bytes:
+    """A small JPEG's headers declaring width x height, without its scan data."""
+    data = bytearray(render(ImageSpec(width=16, height=16)))
+    sof = next(
+        i for i in range(2, len(data) - 1) if data[i] == 0xFF and data[i + 1] in (0xC0, 0xC2)
+    )
+    data[sof + 5 : sof + 9] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
+    sos = data.index(b"\xff\xda", sof)
+    return bytes(data[: sos + 2 + int.from_bytes(data[sos + 2 : sos + 4], "big")])
+
+
+@pytest.mark.parametrize(("width", "height"), [(20_000, 20_000), (12_000, 10_000)])
+def test_a_decompression_bomb_is_rejected_not_retried(
+    resizing, s3, sqs, config, monkeypatch, width, height
+):
+    from PIL import Image
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)
+    bomb = header_only_bomb(width, height)
+    assert len(bomb) < 2_000
+    key = "origin/actor/66_1.jpg"
+    s3.objects[(UPLOAD, key)] = {"Body": bomb}
+    outcomes = resizing.process_event(s3_event(key), s3=s3, sqs=sqs, config=config)  # no raise
+    assert [o.status for o in outcomes] == ["rejected"]
+    document = s3.json(UPLOAD, "rejected/actor/66_1.jpg.json")
+    assert document["code"] == "TooManyPixels"
+    assert f"{width}x{height}" in document["reason"]
+    assert "100000000 pixels" in document["rule"]
+    assert s3.keys(SERVED) == [] and sqs.sent == []
+
+
 def test_url_encoded_keys_are_decoded_before_the_rule_is_applied(resizing, s3, sqs, config):
     s3.objects[(UPLOAD, "origin/actor/1 2.jpg")] = {"Body": JPEG}
     outcomes = resizing.process_event(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import warnings
 
 import pytest
 from PIL import Image
@@ -35,6 +36,19 @@ def decoded(data: bytes) -> Image.Image:
     return image
 
 
+def header_only_jpeg(width: int, height: int) -> bytes:
+    """A decompression bomb: a 16x16 JPEG's headers declaring width x height, no scan data."""
+    data = bytearray(jpeg(Image.new("RGB", (16, 16), (200, 30, 30))))
+    position = 2
+    while data[position + 1] not in (0xC0, 0xDA):  # walk the segments to the frame header
+        position += 2 + int.from_bytes(data[position + 2 : position + 4], "big")
+    assert data[position + 1] == 0xC0
+    data[position + 5 : position + 7] = height.to_bytes(2, "big")
+    data[position + 7 : position + 9] = width.to_bytes(2, "big")
+    sos = data.index(b"\xff\xda", position)
+    return bytes(data[: sos + 2 + int.from_bytes(data[sos + 2 : sos + 4], "big")])
+
+
 # --- names ----------------------------------------------------------------------
 
 
@@ -43,6 +57,11 @@ def decoded(data: bytes) -> Image.Image:
     [
         ("origin/actor/1234_1.jpg", ("actor", 1234, 1)),
         ("origin/k-pop2/1_12.jpg", ("k-pop2", 1, 12)),
+        # The seed's own upload: `aws s3 cp . s3://celebtide-image-upload/origin/ssgdfm_eye`.
+        ("origin/ssgdfm_eye/1234_1.jpg", ("ssgdfm_eye", 1234, 1)),
+        ("origin/a_b-c_9/7_7.jpg", ("a_b-c_9", 7, 7)),
+        ("origin/2024/1_1.jpg", ("2024", 1, 1)),
+        (f"origin/{'x' * 40}/1_1.jpg", ("x" * 40, 1, 1)),
         ("origin/a/999999999999999999_999999999.jpg", ("a", 999999999999999999, 999999999)),
     ],
 )
@@ -63,10 +82,24 @@ def test_valid_origin_keys(naming, key, expected):
         ("origin/actor/1234.jpg", "{cd_idx}_{sequence}.jpg"),
         ("origin/actor/1234_1", "has no extension"),
         ("origin/actor/photo 1.jpg", "{cd_idx}_{sequence}.jpg"),
-        ("origin/Actor/1_1.jpg", "vertical 'Actor'"),
-        ("origin/act_or/1_1.jpg", "vertical 'act_or'"),
-        ("origin/-actor/1_1.jpg", "vertical '-actor'"),
+        ("origin/actor/1_1.jpg\n", "file name '1_1.jpg\\n' has unprintable characters"),
+        ("origin/Actor/1_1.jpg", "vertical 'Actor' has uppercase letters"),
+        ("origin/SSGDFM_EYE/1_1.jpg", "vertical 'SSGDFM_EYE' has uppercase letters"),
+        ("origin/-actor/1_1.jpg", "vertical '-actor' must start and end with a letter or digit"),
+        ("origin/_eye/1_1.jpg", "vertical '_eye' must start and end"),
+        ("origin/ssgdfm_/1_1.jpg", "vertical 'ssgdfm_' must start and end"),
+        ("origin/ssgdfm eye/1_1.jpg", "vertical 'ssgdfm eye' has characters other than"),
+        ("origin/ssgdfm.eye/1_1.jpg", "characters other than a-z, 0-9, _ and -: '.'"),
+        ("origin/배우/1_1.jpg", "vertical '배우' has characters other than"),
+        ("origin/actor\n/1_1.jpg", "has characters other than a-z, 0-9, _ and -: '\\n'"),
+        ("origin/../1_1.jpg", "vertical '..' is a path step"),
+        ("origin/./1_1.jpg", "vertical '.' is a path step"),
+        ("origin//1_1.jpg", "vertical '' is empty"),
+        (f"origin/{'x' * 41}/1_1.jpg", "41 characters long, more than 40"),
         ("origin/actor/sub/1_1.jpg", "one folder: the vertical"),
+        ("origin/actor/../1_1.jpg", "one folder: the vertical"),
+        ("origin/actor//1_1.jpg", "one folder: the vertical"),
+        ("origin/actor/", "one folder: the vertical"),
         ("origin/1_1.jpg", "one folder: the vertical"),
         ("elsewhere/actor/1_1.jpg", "outside 'origin/'"),
     ],
@@ -75,6 +108,29 @@ def test_names_breaking_the_rule_are_rejected_with_a_reason(naming, key, fragmen
     with pytest.raises(naming.NameRejected) as caught:
         naming.parse_origin_key(key)
     assert fragment in caught.value.reason
+
+
+@pytest.mark.parametrize(
+    ("key", "part", "value", "rule"),
+    [
+        ("origin/Ssgdfm_eye/1_1.jpg", "vertical", "Ssgdfm_eye", "VERTICAL_RULE"),
+        ("origin/ssgdfm_eye/1_1.JPG", "file name", "1_1.JPG", "FILENAME_RULE"),
+        ("origin/ssgdfm_eye/a/1_1.jpg", "key", "origin/ssgdfm_eye/a/1_1.jpg", "FOLDER_RULE"),
+    ],
+)
+def test_a_rejection_names_the_offending_part_and_its_rule(naming, key, part, value, rule):
+    with pytest.raises(naming.NameRejected) as caught:
+        naming.parse_origin_key(key)
+    assert (caught.value.part, caught.value.value) == (part, value)
+    assert caught.value.rule == getattr(naming, rule)
+
+
+def test_the_patterns_refuse_a_trailing_newline(naming):
+    # `$` matches before a final newline; the patterns must not let "actor\n" through.
+    assert not naming.VERTICAL_RE.match("actor\n")
+    assert not naming.FILENAME_RE.match("1_1.jpg\n")
+    with pytest.raises(ValueError, match="size name"):
+        naming.check_size_name("large\n")
 
 
 def test_served_key_follows_the_cdn_pattern(naming):
@@ -108,6 +164,84 @@ def test_too_many_pixels_is_rejected_before_decoding(imaging):
         imaging.render(data, SIZES, 85, max_pixels=1_000_000)
     assert caught.value.code == "TooManyPixels"
     assert "2000x1500" in caught.value.reason
+
+
+# --- decompression bombs ----------------------------------------------------------
+
+
+@pytest.fixture
+def pillow_limit(monkeypatch):
+    """Restores Image.MAX_IMAGE_PIXELS after the test (open_jpeg sets it)."""
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)
+
+
+def test_the_header_only_bomb_is_what_it_claims(imaging, pillow_limit):
+    bomb = header_only_jpeg(20_000, 20_000)
+    assert len(bomb) < 1_000  # a few hundred bytes ...
+    Image.MAX_IMAGE_PIXELS = None
+    assert Image.open(io.BytesIO(bomb)).size == (20_000, 20_000)  # ... declaring 400 MP
+    Image.MAX_IMAGE_PIXELS = 89_478_485  # Pillow's default: this is what it did before
+    with pytest.raises(Image.DecompressionBombError):
+        Image.open(io.BytesIO(bomb))
+    assert imaging.header_size(bomb) == (20_000, 20_000)
+
+
+@pytest.mark.parametrize(
+    ("width", "height"),
+    [
+        (20_000, 20_000),  # 400 MP: Pillow's DecompressionBombError at its default limit
+        (12_000, 10_000),  # 120 MP: Pillow's DecompressionBombWarning at its default limit
+        (65_535, 65_535),  # the largest a JPEG header can declare
+        (10_001, 10_000),  # just over the limit of 100 MP
+    ],
+)
+def test_bombs_are_rejected_from_the_header_without_opening_them(
+    imaging, pillow_limit, monkeypatch, width, height
+):
+    def never(*_args, **_kwargs):
+        raise AssertionError("Image.open was called for an image over the pixel limit")
+
+    monkeypatch.setattr(imaging.Image, "open", never)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no DecompressionBombWarning either
+        with pytest.raises(imaging.ImageRejected) as caught:
+            imaging.render(header_only_jpeg(width, height), SIZES, 85, LIMIT)
+    assert caught.value.code == "TooManyPixels"
+    assert f"{width}x{height}" in caught.value.reason
+
+
+@pytest.mark.parametrize(("width", "height"), [(20_000, 20_000), (12_000, 10_000)])
+def test_pillows_own_guard_is_a_rejection_too(imaging, pillow_limit, monkeypatch, width, height):
+    """If the header walk ever missed a frame, Pillow's guard (at the same limit) rejects."""
+    monkeypatch.setattr(imaging, "header_size", lambda _data: None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with pytest.raises(imaging.ImageRejected) as caught:
+            imaging.open_jpeg(header_only_jpeg(width, height), LIMIT)
+    assert caught.value.code == "TooManyPixels"
+    assert Image.MAX_IMAGE_PIXELS == LIMIT
+
+
+def test_pillows_guard_follows_a_higher_limit(imaging, pillow_limit):
+    """With MAX_SOURCE_PIXELS above Pillow's default, a 200 MP image is not a bomb."""
+    with pytest.raises(imaging.ImageRejected) as caught:
+        imaging.render(header_only_jpeg(20_000, 10_000), SIZES, 85, 500_000_000)
+    assert caught.value.code == "Unreadable"  # opened and tried: the data is missing
+    assert Image.MAX_IMAGE_PIXELS == 500_000_000
+
+
+def test_header_size_walks_the_segments(imaging):
+    normal = jpeg(Image.new("RGB", (321, 123)))
+    assert imaging.header_size(normal) == (321, 123)
+    progressive = jpeg(Image.new("L", (40, 30)), progressive=True)
+    assert imaging.header_size(progressive) == (40, 30)
+    # Fill bytes before a marker and junk between segments are skipped, as Pillow does.
+    padded = normal[:2] + b"\xff\xff" + normal[2:]
+    assert imaging.header_size(padded) == (321, 123)
+    junk = normal[:20] + b"junk" + normal[20:]
+    assert Image.open(io.BytesIO(junk)).size == (321, 123)
+    assert imaging.header_size(b"\xff\xd8\xff") is None
+    assert imaging.header_size(b"\xff\xd8\xff\xe0\x00") is None
 
 
 # --- renditions -------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import time
 from dataclasses import replace
@@ -215,14 +216,17 @@ def test_post_json_raises_on_non_2xx(webhook, webhook_server, status, body):
     assert len(webhook_server.requests) == 1
 
 
-def test_post_json_raises_on_timeout(webhook, webhook_server):
+def test_post_json_raises_on_timeout(webhook, webhook_server, record_property):
     webhook_server.delay = 1.0
-    started = time.monotonic()
+    started = time.perf_counter()
 
-    with pytest.raises(webhook.WebhookError, match=r"timeout 0\.2s"):
+    with pytest.raises(webhook.WebhookError, match=r"timeout 0\.2s") as caught:
         webhook.post_json(webhook_server.url, {"text": "x"}, timeout=0.2)
 
-    assert time.monotonic() - started < 0.9
+    record_property("seconds_until_the_timeout", round(time.perf_counter() - started, 3))
+    cause = caught.value.__cause__
+    assert isinstance(getattr(cause, "reason", cause), TimeoutError), repr(cause)  # not answered
+    assert len(webhook_server.requests) == 1  # it was sent, and not retried
 
 
 def test_post_json_raises_when_nothing_listens(webhook):
@@ -304,3 +308,137 @@ def test_ok_transition_is_posted_when_enabled(notify_mod, event, fake_sqs):
     )
     assert sent is True
     assert post.calls[0][1]["blocks"][0]["text"]["text"].startswith(":white_check_mark:")
+
+
+# --- what the notifier is invoked with: SNS events and on-failure records --------
+
+
+@pytest.fixture
+def events_mod(load_lambda):
+    return load_lambda("slack_notifier", "notifier_events")
+
+
+def failure_record(
+    payload: Any,
+    *,
+    attempts: int = 3,
+    at: str = "2024-05-01T15:13:02.411Z",
+    error: str = "1 of 1 record(s) failed: WebhookError: Slack webhook answered HTTP 503",
+) -> dict[str, Any]:
+    """What Lambda's on-failure destination receives after the async retries."""
+    return {
+        "version": "1.0",
+        "timestamp": at,
+        "requestContext": {
+            "requestId": "e4b46cbf-b738-4f5f-9a5c-1d3b2f6e0a11",
+            "functionArn": "arn:aws:lambda:ap-northeast-2:123456789012:function:notifier:$LATEST",
+            "condition": "RetriesExhausted",
+            "approximateInvokeCount": attempts,
+        },
+        "requestPayload": payload,
+        "responseContext": {
+            "statusCode": 200,
+            "executedVersion": "$LATEST",
+            "functionError": "Unhandled",
+        },
+        "responsePayload": {"errorMessage": error, "errorType": "NotificationFailed"},
+    }
+
+
+def test_an_sns_event_is_delivered_as_it_is(events_mod, event):
+    alarm = event("sns_cloudwatch_alarm")
+    [found] = events_mod.notifications(alarm)
+    assert found.message == sns_message(alarm)  # still the JSON string SNS sent
+    assert found.message_id == "c0a8e0f2-0001-5b5e-9a0e-3f1d2c4b5a61"
+    assert found.earlier is None
+
+
+def test_a_failure_record_gives_back_the_original_notice(events_mod, event):
+    alarm = event("sns_cloudwatch_alarm")
+    [found] = events_mod.notifications(failure_record(alarm))
+    assert found.message == sns_message(alarm)
+    assert found.message_id == "c0a8e0f2-0001-5b5e-9a0e-3f1d2c4b5a61"  # the SNS message's id
+    assert found.earlier == events_mod.EarlierFailure(
+        first_failed_at="2024-05-01T15:13:02.411Z",
+        attempts=3,
+        error="NotificationFailed: 1 of 1 record(s) failed: WebhookError: "
+        "Slack webhook answered HTTP 503",
+    )
+    assert "3 earlier attempt(s) failed, the first at 2024-05-01T15:13:02.411Z" in (
+        found.earlier.describe()
+    )
+
+
+def test_a_failed_redrive_is_unwrapped_to_the_first_notice(events_mod, event):
+    """A redriven invocation that fails again wraps the earlier record in a new one."""
+    alarm = event("sns_cloudwatch_alarm")
+    twice = failure_record(
+        failure_record(alarm, at="2024-05-01T15:13:02.411Z"),
+        attempts=3,
+        at="2024-05-01T16:00:00.000Z",
+        error="timeout",
+    )
+    [found] = events_mod.notifications(twice)
+    assert found.message == sns_message(alarm)
+    assert (found.earlier.first_failed_at, found.earlier.attempts) == (
+        "2024-05-01T15:13:02.411Z",
+        6,
+    )
+    assert found.earlier.error == "NotificationFailed: timeout"  # the most recent one
+
+
+def test_records_redriven_through_an_sqs_trigger_are_unwrapped(events_mod, event):
+    alarm = event("sns_cloudwatch_alarm")
+    sqs_event = {
+        "Records": [
+            {
+                "eventSource": "aws:sqs",
+                "messageId": "q1",
+                "body": json.dumps(failure_record(alarm)),
+            },
+            {"eventSource": "aws:sqs", "messageId": "q2", "body": json.dumps(alarm)},
+        ]
+    }
+    found = events_mod.notifications(sqs_event)
+    assert [n.message for n in found] == [sns_message(alarm)] * 2
+    assert [n.earlier is None for n in found] == [False, True]
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        ({}, "no SNS Records and is not an on-failure destination record"),
+        ({"Records": []}, "no SNS Records"),
+        ([1, 2], "no SNS Records"),
+        ({"Records": [{"eventSource": "aws:s3"}]}, "record 0 is not an SNS record"),
+        (failure_record(None), "no SNS Records"),
+        (failure_record({"detail-type": "Scheduled Event"}), "keys: ['detail-type']"),
+        (
+            {"Records": [{"eventSource": "aws:sqs", "body": "not json"}]},
+            "SQS record 0 body is not JSON",
+        ),
+    ],
+)
+def test_unknown_events_are_refused_with_a_reason(events_mod, payload, reason):
+    with pytest.raises(events_mod.UnknownEvent, match=re.escape(reason)):
+        events_mod.notifications(payload)
+
+
+def test_nesting_is_bounded(events_mod, event):
+    nested: Any = event("sns_cloudwatch_alarm")
+    for _ in range(events_mod.MAX_NESTING + 1):
+        nested = failure_record(nested)
+    with pytest.raises(events_mod.UnknownEvent, match="nested more than"):
+        events_mod.notifications(nested)
+
+
+def test_an_already_decoded_alarm_is_accepted(alarm_mod, event):
+    decoded = json.loads(sns_message(event("sns_cloudwatch_alarm")))
+    assert alarm_mod.parse_alarm(decoded).name == ALARM_NAME
+
+
+def test_a_late_notice_says_so_under_the_reason(slack_message, alarm):
+    payload = slack_message.build_message(alarm, "7", note="Delivered late: <3> attempts")
+    contexts = [b for b in payload["blocks"] if b["type"] == "context"]
+    assert contexts[0]["elements"][0]["text"] == "Delivered late: &lt;3&gt; attempts"
+    assert payload["text"] == slack_message.build_message(alarm, "7")["text"]

@@ -35,8 +35,8 @@ from localstack.services.lambda_.invocation.runtime_executor import (
     RuntimeExecutor,
 )
 
-from harness.util.processes import ProcessRecords, peak_rss_mb
 from harness_lambda_executor import interpreters
+from harness_lambda_executor.records import ProcessRecords, peak_rss_mb
 from harness_lambda_executor.runtime_api import (
     PendingInvocation,
     RuntimeApiServer,
@@ -62,8 +62,7 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         self._sandbox = Path(tempfile.mkdtemp(prefix=f"lambda-{id}-"))
         self._interpreter: interpreters.Interpreter | None = None
         self._peak_memory_mb = 0
-        state_dir = os.environ.get("HARNESS_STATE_DIR")
-        self._records = ProcessRecords(Path(state_dir)) if state_dir else None
+        self._records = ProcessRecords.from_environment()
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -111,7 +110,11 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
             start_new_session=True,
         )
         if self._records:
-            self._records.record(f"lambda-{self.id}", self._process.pid, function=handler)
+            try:
+                self._records.record(f"lambda-{self.id}", self._process.pid, function=handler)
+            except OSError as exc:  # unrecorded, `harness down` could never stop it
+                self._kill()
+                raise LambdaRuntimeException(f"cannot record the function process: {exc}") from exc
         threading.Thread(target=self._pump_output, args=(self._process,), daemon=True).start()
         deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
         while not self._api.ready.wait(0.05):
@@ -137,8 +140,8 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
 
     def _kill(self) -> None:
         process, self._process = self._process, None
-        if self._records:
-            self._records.forget(f"lambda-{self.id}")
+        if self._records and process is not None:
+            self._records.forget(f"lambda-{self.id}", process.pid)
         if process is None or process.poll() is not None:
             return
         with contextlib.suppress(ProcessLookupError):

@@ -1,80 +1,79 @@
 """Where LocalStack comes from: embedded on the host, an external endpoint, or Docker.
 
-`HARNESS_BACKEND` picks one. Each backend knows how to bring LocalStack up, say whether
-it is healthy, and take down only what it started itself.
+`HARNESS_BACKEND` names one of `BACKENDS`, objects behind the `Backend` protocol: each
+knows how to bring LocalStack up, say whether it is healthy, take down only what it
+started itself, and where the functions find the stubs. `auto` is not a backend: it
+is resolved here, once, to the first of `AUTO_CHOICES` that can run (`docker` when a
+Docker daemon answers, else `embedded`); `resolve()` is the only place that does it.
+
+To add a backend: write a class with the `Backend` methods in a module of this folder
+and put an instance in `BACKENDS`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import replace
 
 from harness.config import Settings
-from harness.runtime import localstack
-from harness.runtime.backends import docker as docker_backend
+from harness.runtime.backends.base import Backend, BackendState
+from harness.runtime.backends.docker import DockerBackend
+from harness.runtime.backends.embedded import EmbeddedBackend
+from harness.runtime.backends.external import ExternalBackend
 from harness.util.errors import HarnessError
 
-BACKENDS = ("embedded", "external", "docker", "auto")
+__all__ = [
+    "AUTO",
+    "AUTO_CHOICES",
+    "BACKENDS",
+    "Backend",
+    "BackendState",
+    "down",
+    "get",
+    "lambda_stub_endpoints",
+    "resolve",
+    "up",
+]
+
+BACKENDS: dict[str, Backend] = {
+    backend.name: backend for backend in (EmbeddedBackend(), ExternalBackend(), DockerBackend())
+}
+AUTO = "auto"
+AUTO_CHOICES = ("docker", "embedded")  # in order of preference
 
 
-@dataclass
-class BackendState:
-    backend: str
-    endpoint: str
-    started: bool  # False when an already running LocalStack was reused
-    seconds: float = 0.0
-    pid: int | None = None
-    provides_stubs: bool = False  # docker: the stubs run in a container of the backend
+def resolve(settings: Settings, available: Callable[[Backend], bool] | None = None) -> Settings:
+    """`settings` naming a registered backend: `auto` becomes the first of
+    `AUTO_CHOICES` that is `available` here. An unknown name is a clear error."""
+    name = settings.backend
+    if name == AUTO:
+        can_run = available or (lambda backend: backend.available())
+        name = next(choice for choice in AUTO_CHOICES if can_run(BACKENDS[choice]))
+    if name not in BACKENDS:
+        raise HarnessError(
+            f"HARNESS_BACKEND={settings.backend!r} is unknown; "
+            f"choose one of {', '.join([*BACKENDS, AUTO])}"
+        )
+    return settings if name == settings.backend else replace(settings, backend=name)
+
+
+def get(settings: Settings) -> Backend:
+    """The backend object of `settings` (resolved first, if it still says `auto`)."""
+    return BACKENDS[resolve(settings).backend]
 
 
 def up(settings: Settings, progress: Callable[[str], None] = print) -> BackendState:
-    settings = docker_backend.resolve_auto(settings)  # config.load() has done it already
-    if settings.backend == "embedded":
-        record = localstack.start(settings, progress)
-        return BackendState(
-            "embedded",
-            record["endpoint"],
-            started=not record["reused"],
-            seconds=record.get("seconds", 0.0),
-            pid=record["pid"],
-        )
-    if settings.backend == "external":
-        if not localstack.health(settings.endpoint):
-            raise HarnessError(
-                f"HARNESS_BACKEND=external but nothing answers at {settings.endpoint}"
-                f"{localstack.HEALTH_PATH}; start LocalStack there or set HARNESS_ENDPOINT"
-            )
-        return BackendState("external", settings.endpoint, started=False)
-    if settings.backend == "docker":
-        record = docker_backend.start(settings, progress)
-        return BackendState(
-            "docker",
-            record["endpoint"],
-            started=not record["reused"],
-            seconds=record["seconds"],
-            provides_stubs=True,
-        )
-    raise HarnessError(
-        f"HARNESS_BACKEND={settings.backend!r} is unknown; choose one of {', '.join(BACKENDS)}"
-    )
+    settings = resolve(settings)
+    return BACKENDS[settings.backend].up(settings, progress)
 
 
 def down(settings: Settings) -> bool:
     """Stop what this backend started; an external LocalStack is never touched."""
-    settings = docker_backend.resolve_auto(settings)
-    if settings.backend == "embedded":
-        return localstack.stop(settings)
-    if settings.backend == "docker":
-        return docker_backend.stop(settings)
-    return False
+    settings = resolve(settings)
+    return BACKENDS[settings.backend].down(settings)
 
 
 def lambda_stub_endpoints(settings: Settings) -> tuple[str, str]:
     """(Rekognition endpoint, Slack base URL) as the Lambda functions reach the stubs."""
-    if settings.backend == "docker":
-        return docker_backend.lambda_stub_endpoints()
-    return settings.rekognition_endpoint, settings.slack_endpoint
-
-
-def is_healthy(settings: Settings) -> dict | None:
-    return localstack.health(settings.endpoint)
+    settings = resolve(settings)
+    return BACKENDS[settings.backend].lambda_stub_endpoints(settings)

@@ -23,13 +23,15 @@ import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness.config import Settings
 from harness.runtime import localstack
+from harness.runtime.backends.base import BackendState
 from harness.util.errors import HarnessError
+from harness.util.files import atomic_write_text, private_dir
 from harness.util.net import port_in_use
 
 IMAGE_REPOSITORY = "localstack/localstack"
@@ -44,15 +46,6 @@ LABEL = "pipeline-harness.runtime.stack"
 STATE_FILE = "docker.json"
 READY_SERVICES = ("s3", "sns", "sqs", "lambda", "cloudwatch", "ssm")
 READY_STATES = ("available", "running")
-SHARED_SETTINGS = (
-    "SERVICES",
-    "SQS_ENDPOINT_STRATEGY",
-    "EAGER_SERVICE_LOADING",
-    "DISABLE_EVENTS",
-    "SQS_CLOUDWATCH_METRICS_REPORT_INTERVAL",
-    "LAMBDA_RETRY_BASE_DELAY",
-)
-SHARED_PREFIXES = ("LAMBDA_EVENT_SOURCE_MAPPING_",)
 
 
 @dataclass(frozen=True)
@@ -83,15 +76,10 @@ def container_name(settings: Settings, role: str) -> str:
 
 
 def shared_localstack_environment(settings: Settings) -> dict[str, str]:
-    """The settings that tune LocalStack's behaviour (not where it runs), taken from the
-    embedded backend so both behave alike; docker-compose.yml must repeat them (a test
+    """The settings that tune LocalStack's behaviour (not where it runs), the embedded
+    backend's, so both behave alike; docker-compose.yml must repeat them (a test
     checks it)."""
-    embedded = localstack._environment(settings, settings.state_dir / "localstack", {})
-    return {
-        key: value
-        for key, value in sorted(embedded.items())
-        if key in SHARED_SETTINGS or key.startswith(SHARED_PREFIXES)
-    }
+    return dict(sorted(localstack.tuning_environment(settings).items()))
 
 
 def localstack_spec(settings: Settings, docker_socket: str = DOCKER_SOCKET) -> ContainerSpec:
@@ -207,17 +195,6 @@ def daemon_answers(timeout: float = 2.0) -> bool:
         return bool(_client(timeout).client.ping())
     except Exception:  # no socket, refused, timed out, not a Docker API: all mean "no"
         return False
-
-
-def choose_backend(requested: str, daemon: Callable[[], bool] = daemon_answers) -> str:
-    """`auto` becomes `docker` when a daemon answers and `embedded` otherwise."""
-    if requested != "auto":
-        return requested
-    return "docker" if daemon() else "embedded"
-
-
-def resolve_auto(settings: Settings, daemon: Callable[[], bool] = daemon_answers) -> Settings:
-    return replace(settings, backend=choose_backend(settings.backend, daemon))
 
 
 # --- lifecycle ----------------------------------------------------------------------
@@ -361,9 +338,10 @@ def start(settings: Settings, progress: Callable[[str], None] = print) -> dict:
     except BaseException:
         _remove(client, settings, {"containers": started})
         raise
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
-    _state_path(settings).write_text(
-        json.dumps({"containers": started, "network": network.name}, indent=2)
+    private_dir(settings.state_dir)
+    atomic_write_text(
+        _state_path(settings),
+        json.dumps({"containers": started, "network": network.name}, indent=2),
     )
     return {"endpoint": settings.endpoint, "reused": False, "seconds": time.monotonic() - began}
 
@@ -383,3 +361,32 @@ def stop(settings: Settings) -> bool:
     removed = _remove(client, settings, state)
     _state_path(settings).unlink(missing_ok=True)
     return removed
+
+
+class DockerBackend:
+    name = "docker"
+
+    def available(self) -> bool:
+        return daemon_answers()
+
+    def up(self, settings: Settings, progress: Callable[[str], None]) -> BackendState:
+        record = start(settings, progress)
+        return BackendState(
+            self.name,
+            record["endpoint"],
+            started=not record["reused"],
+            seconds=record["seconds"],
+            provides_stubs=True,
+        )
+
+    def health(self, settings: Settings) -> dict | None:
+        return localstack.health(settings.endpoint)
+
+    def down(self, settings: Settings) -> bool:
+        return stop(settings)
+
+    def lambda_stub_endpoints(self, settings: Settings) -> tuple[str, str]:
+        return lambda_stub_endpoints()
+
+    def identity(self, settings: Settings) -> str:
+        return identity(settings)

@@ -4,6 +4,6 @@ A new condition kind is a `Condition` subclass decorated with `@register_conditi
 a module imported here (see harness/scenarios/model.py).
 """
 
-from harness.scenarios.conditions import alerts, invariants, objects, queues
+from harness.scenarios.conditions import alerts, catalog, invariants, objects, queues
 
-__all__ = ["alerts", "invariants", "objects", "queues"]
+__all__ = ["alerts", "catalog", "invariants", "objects", "queues"]

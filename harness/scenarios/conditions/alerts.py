@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from harness.build import functions
 from harness.scenarios import match, templates
 from harness.scenarios.counting import AT_LEAST_ONE, CountSpec, parse_count
 from harness.scenarios.model import Condition, ParseContext, Verdict, register_condition
@@ -14,7 +15,6 @@ from harness.scenarios.runtime import Runtime
 from harness.scenarios.source import Src
 
 ALARM_STATES = ("OK", "ALARM", "INSUFFICIENT_DATA")
-FUNCTIONS = {"labeler": "labeler_log_group", "notifier": "notifier_log_group"}
 
 
 @register_condition
@@ -33,7 +33,7 @@ class Alarm(Condition):
         return cls(state=src.choice(ALARM_STATES))
 
     def check(self, rt: Runtime) -> Verdict:
-        state = rt.pipeline.alarm_state()
+        state = rt.labeling.alarm_state()
         name = rt.outputs["alarm_name"]
         return Verdict(state == self.state, f"{name} is {state}, expected {self.state}")
 
@@ -92,7 +92,7 @@ class LogLines(Condition):
     kind = "log"
     summary = "lines in a function's CloudWatch Logs since the scenario started"
 
-    log_group: str  # a template, or "function:<name>"
+    log_group: str  # a template, or "function:<short name>" (harness.build.functions)
     contains: str | None
     regex: str | None
     expect: Any
@@ -104,9 +104,9 @@ class LogLines(Condition):
             optional=("function", "log_group", "contains", "regex", "match", "count")
         )
         if ("function" in fields) == ("log_group" in fields):
-            raise src.fail("give function (labeler, notifier) or log_group")
+            raise src.fail(f"give function ({', '.join(functions.BY_SHORT)}) or log_group")
         if "function" in fields:
-            log_group = "function:" + fields["function"].choice(tuple(FUNCTIONS))
+            log_group = "function:" + fields["function"].choice(tuple(functions.BY_SHORT))
         else:
             log_group = templates.check(fields["log_group"])
         if not {"contains", "regex", "match"} & set(fields):
@@ -128,7 +128,8 @@ class LogLines(Condition):
 
     def _group(self, rt: Runtime) -> str:
         if self.log_group.startswith("function:"):
-            return rt.outputs[FUNCTIONS[self.log_group.removeprefix("function:")]]
+            function = functions.BY_SHORT[self.log_group.removeprefix("function:")]
+            return function.log_group(rt.outputs)
         return rt.render(self.log_group)
 
     def _matches(self, line: str, rt: Runtime, needle: str | None) -> bool:

@@ -28,4 +28,4 @@ def document_keys(rt: Runtime, keys: list[str], prefix_output: str) -> dict[str,
 
 
 def present_keys(rt: Runtime, prefix_output: str) -> set[str]:
-    return set(rt.pipeline.keys(rt.outputs[prefix_output]))
+    return set(rt.labeling.keys(rt.outputs[prefix_output]))

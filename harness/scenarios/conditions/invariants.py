@@ -124,7 +124,7 @@ class NothingLost(Condition):
         """Results whose `source.key` is not their object (read only once all are in)."""
         wrong = []
         for key in keys:
-            document = rt.pipeline.read_json(result_keys[key]) or {}
+            document = rt.labeling.read_json(result_keys[key]) or {}
             if (document.get("source") or {}).get("key") != key:
                 wrong.append(key)
         return wrong

@@ -66,7 +66,7 @@ class _DocumentsCondition(Condition):
         for key in keys:
             document_key = documents[key]
             assert document_key is not None
-            document = rt.pipeline.read_json(document_key)
+            document = rt.labeling.read_json(document_key)
             problems = match.mismatches(self.expect, document, rt.variables(key=key))
             if problems:
                 failed[key] = problems[:3]
@@ -111,7 +111,7 @@ class S3Keys(Condition):
 
     def check(self, rt: Runtime) -> Verdict:
         prefix = rt.render(self.prefix)
-        keys = rt.pipeline.keys(prefix)
+        keys = rt.labeling.keys(prefix)
         summary = f"{len(keys)} object(s) under {prefix}, expected {self.count.describe()}"
         return Verdict(self.count.ok(len(keys)), summary, {"keys": keys[:20]})
 

@@ -35,7 +35,7 @@ class _Depth(Condition):
 
     def check(self, rt: Runtime) -> Verdict:
         name = rt.outputs[f"{self.queue}_name"]
-        depth = rt.pipeline.dlq_depth() if self.queue == "dlq" else rt.pipeline.queue_depth()
+        depth = rt.labeling.dlq_depth() if self.queue == "dlq" else rt.labeling.queue_depth()
         summary = f"{name} holds {depth}, expected {self.count.describe()}"
         return Verdict(self.count.ok(depth), summary, {"depth": depth})
 

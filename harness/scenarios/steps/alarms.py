@@ -37,8 +37,8 @@ class SetAlarm(Step):
         return True
 
     def run(self, rt: Runtime) -> dict[str, Any]:
-        before = rt.pipeline.alarm_state()
-        rt.pipeline.cloudwatch.set_alarm_state(
+        before = rt.labeling.alarm_state()
+        rt.labeling.cloudwatch.set_alarm_state(
             AlarmName=rt.outputs["alarm_name"], StateValue=self.state, StateReason=self.reason
         )
         return {"alarm": rt.outputs["alarm_name"], "from": before, "to": self.state}

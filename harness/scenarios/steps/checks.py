@@ -95,6 +95,9 @@ class Wait(Step):
     def needs_quiet_alarm(self) -> bool:
         return any(c.quiet_alarm for c in self.until)
 
+    def systems(self) -> frozenset[str]:
+        return frozenset().union(*(c.systems() for c in self.until))
+
     def run(self, rt: Runtime) -> dict[str, Any]:
         conditions, dropped = _for_target(self.until, rt)
         started = time.monotonic()
@@ -133,6 +136,9 @@ class Assert(Step):
 
     def needs_quiet_alarm(self) -> bool:
         return any(c.quiet_alarm for c in self.that)
+
+    def systems(self) -> frozenset[str]:
+        return frozenset().union(*(c.systems() for c in self.that))
 
     def run(self, rt: Runtime) -> dict[str, Any]:
         conditions, dropped = _for_target(self.that, rt)

@@ -34,7 +34,7 @@ S3_SUBJECT = "Amazon S3 Notification"
 def s3_event(rt: Runtime, key: str, event_name: str = "ObjectCreated:Put") -> dict[str, Any]:
     """The notification S3 sends for `key` as it is now (ETag, size)."""
     bucket = rt.outputs["bucket"]
-    head = rt.pipeline.s3.head_object(Bucket=bucket, Key=key)
+    head = rt.labeling.s3.head_object(Bucket=bucket, Key=key)
     now = datetime.now(UTC)
     return {
         "Records": [
@@ -123,7 +123,7 @@ class Redeliver(Step):
                         TopicArn=topic_arn, Message=message, Subject=S3_SUBJECT
                     )
                 else:
-                    rt.pipeline.sqs.send_message(
+                    rt.labeling.sqs.send_message(
                         QueueUrl=rt.outputs["queue_url"],
                         MessageBody=json.dumps(sns_envelope(message, topic_arn)),
                     )
@@ -162,7 +162,7 @@ class SendMessage(Step):
         url = rt.outputs["dlq_url" if self.queue == "dlq" else "queue_url"]
         body = rt.render(self.body) if self.templated else self.body
         ids = [
-            rt.pipeline.sqs.send_message(QueueUrl=url, MessageBody=body)["MessageId"]
+            rt.labeling.sqs.send_message(QueueUrl=url, MessageBody=body)["MessageId"]
             for _ in range(self.count)
         ]
         return {"queue": rt.outputs[f"{self.queue}_name"], "sent": len(ids), "message_ids": ids}
@@ -182,6 +182,6 @@ class Redrive(Step):
         return cls(timeout=fields["timeout"].number(1, 900) if "timeout" in fields else 60.0)
 
     def run(self, rt: Runtime) -> dict[str, Any]:
-        report = dlq.redrive(rt.pipeline.sqs, rt.outputs, self.timeout, progress=lambda _m: None)
+        report = dlq.redrive(rt.labeling.sqs, rt.outputs, self.timeout, progress=lambda _m: None)
         rt.counts["redriven"] = rt.counts.get("redriven", 0) + int(report["moved"])
         return report

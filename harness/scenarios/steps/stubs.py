@@ -110,7 +110,7 @@ class Rekognition(Step):
         return {k: rt.render(v) if k in _TEMPLATED else v for k, v in raw.items()}
 
     def run(self, rt: Runtime) -> dict[str, Any]:
-        stub = rt.pipeline.rekognition
+        stub = rt.labeling.rekognition
         detail: dict[str, Any] = {}
         if self.heal:
             before = stub.faults()
@@ -181,7 +181,7 @@ class Slack(Step):
         )
 
     def run(self, rt: Runtime) -> dict[str, Any]:
-        sink = rt.pipeline.slack
+        sink = rt.labeling.slack
         if self.heal:
             sink.clear_failures()
             return {"healed": True}

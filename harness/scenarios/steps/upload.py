@@ -4,6 +4,8 @@
         as: batch                       # object set name (default: uploads; an item
                                         # may name its own with `as`)
         concurrency: 8                  # parallel PUTs (default 4)
+        system: labeling                # labeling (default: the images bucket) or
+                                        # catalog (system B's upload bucket)
         items:
           - key: "ingest/{scenario}/{i:03}{ext}"
             count: 200                  # default 1; {i} counts from 0, {n} is count
@@ -17,7 +19,9 @@
             content_type: image/jpeg    # default: from the format / file name
 
 Paths are relative to the scenario file. Keys of folder files may use {name}, {stem},
-{relpath}. Every uploaded key joins the `as` set and the `all` set.
+{relpath}. Every uploaded key joins the `as` set and the `all` set. Catalog keys follow
+system B's rule, `origin/{vertical}/{cd_idx}_{sequence}.jpg` (e.g.
+`origin/{scenario}/1{i}_1.jpg`); a key that breaks it is rejected by the resize function.
 """
 
 from __future__ import annotations
@@ -32,11 +36,15 @@ from typing import Any
 
 from harness.build import fixtures
 from harness.scenarios import templates
-from harness.scenarios.model import ParseContext, Step, register_step
+from harness.scenarios.model import ParseContext, Step, parse_system, register_step
 from harness.scenarios.runtime import Runtime
 from harness.scenarios.source import Src
 
 SOURCES = ("fixture", "image", "text", "file", "folder")
+DEFAULT_FOLDER_KEYS = {
+    "labeling": "ingest/{scenario}/{relpath}",
+    "catalog": "origin/{scenario}/{name}",
+}
 _SPEC_FIELDS = {f.name for f in dataclasses.fields(fixtures.ImageSpec)}
 
 
@@ -89,7 +97,7 @@ def _set_name(src: Src, ctx: ParseContext) -> str:
     return name
 
 
-def _parse_item(src: Src, ctx: ParseContext) -> Item:
+def _parse_item(src: Src, ctx: ParseContext, system: str) -> Item:
     fields = src.fields(
         optional=("key", "count", "vary_seed", "content_type", "glob", "as", *SOURCES),
     )
@@ -108,9 +116,14 @@ def _parse_item(src: Src, ctx: ParseContext) -> Item:
     if "key" in fields:
         key = templates.check(fields["key"], extra)
     elif source == "folder":
-        key = "ingest/{scenario}/{relpath}"
+        key = DEFAULT_FOLDER_KEYS[system]
     else:
-        raise src.fail("missing required field 'key' (e.g. ingest/{scenario}/{i:03}{ext})")
+        example = (
+            "origin/{scenario}/1{i}_1.jpg"
+            if system == "catalog"
+            else "ingest/{scenario}/{i:03}{ext}"
+        )
+        raise src.fail(f"missing required field 'key' (e.g. {example})")
     if count > 1 and "{i" not in key:
         raise fields["key"].fail("with count > 1 the key needs {i} so the objects differ")
     item = Item(
@@ -204,19 +217,25 @@ class Upload(Step):
     items: tuple[Item, ...]
     set_name: str = "uploads"
     concurrency: int = 4
+    system: str = "labeling"
 
     @classmethod
     def parse(cls, src: Src, ctx: ParseContext) -> Upload:
-        fields = src.fields(required=("items",), optional=("as", "concurrency"))
-        items = tuple(_parse_item(item, ctx) for item in fields["items"].items())
+        fields = src.fields(required=("items",), optional=("as", "concurrency", "system"))
+        system = parse_system(fields["system"]) if "system" in fields else "labeling"
+        items = tuple(_parse_item(item, ctx, system) for item in fields["items"].items())
         if not items:
             raise fields["items"].fail("list at least one item")
         set_name = _set_name(fields["as"], ctx) if "as" in fields else "uploads"
         ctx.object_sets.add(set_name)
         concurrency = fields["concurrency"].integer(1, 64) if "concurrency" in fields else 4
-        return cls(items=items, set_name=set_name, concurrency=concurrency)
+        return cls(items=items, set_name=set_name, concurrency=concurrency, system=system)
+
+    def systems(self) -> frozenset[str]:
+        return frozenset({self.system})
 
     def run(self, rt: Runtime) -> dict[str, Any]:
+        pipeline = rt.pipeline_of(self.system)
         cache_dir = fixtures.generated_dir()
         planned = [p for item in self.items for p in _plan_item(item, rt, cache_dir)]
         rendered_at = time.monotonic()
@@ -225,7 +244,7 @@ class Upload(Step):
 
         def put(index: int) -> float:
             started = time.monotonic()
-            rt.pipeline.upload(planned[index].key, bodies[index], planned[index].content_type)
+            pipeline.upload(planned[index].key, bodies[index], planned[index].content_type)
             return time.monotonic() - started
 
         started = time.monotonic()
@@ -233,9 +252,10 @@ class Upload(Step):
             durations = list(pool.map(put, range(len(planned))))
         keys = [p.key for p in planned]
         for p in planned:
-            rt.add_objects(p.set_name or self.set_name, [p.key])
+            rt.add_objects(p.set_name or self.set_name, [p.key], self.system)
         rt.counts["uploads"] = rt.counts.get("uploads", 0) + len(keys)
         return {
+            **({"system": self.system} if self.system != "labeling" else {}),
             "set": self.set_name,
             "uploaded": len(keys),
             "bytes": sum(len(b) for b in bodies),

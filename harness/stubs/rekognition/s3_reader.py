@@ -4,7 +4,9 @@ Real Rekognition reads the object from S3 itself; locally that S3 is LocalStack,
 default reader is a boto3 S3 client pointed at it (path-style addressing, since bucket
 subdomains of 127.0.0.1 do not resolve). The reader is injectable - any callable
 ``(bucket, key, version) -> bytes`` that raises on a missing object - so unit tests and
-scenarios can serve images from a dict without LocalStack.
+scenarios can serve images from a dict without LocalStack. A reader may raise
+``RekognitionError`` itself (the boto3 reader: an object over the 15 MB limit, from its
+length, without reading it); any other failure is ``InvalidS3ObjectException``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
+
+from harness.stubs.rekognition.exceptions import RekognitionError
+from harness.stubs.rekognition.images import MAX_S3_SIZE
 
 S3Reader = Callable[[str, str, str | None], bytes]
 
@@ -38,8 +43,12 @@ def boto3_s3_reader(endpoint_url: str | None = None, region: str | None = None) 
         params = {"Bucket": bucket, "Key": key}
         if version:
             params["VersionId"] = version
-        body = get_client().get_object(**params)["Body"]
+        response = get_client().get_object(**params)
+        body = response["Body"]
         try:
+            # An object over Rekognition's S3 limit is refused from its length, unread.
+            if int(response.get("ContentLength") or 0) > MAX_S3_SIZE:
+                raise RekognitionError("ImageTooLargeException")
             return bytes(body.read())
         finally:
             body.close()

@@ -16,6 +16,9 @@ Processing order
     or ``Image.S3Object`` through the S3 reader) -> size, format and dimension checks
     (``images.py``) -> first matching rule (``rules.py``) or the default labels
     (``labels.py``) -> ``Settings`` filters, ``MinConfidence``, ``MaxLabels``.
+    Size limits are AWS's: image bytes over 5 MB (decoded) and S3 objects over 15 MB
+    are ``ImageTooLargeException``; a request body too large to hold a 5 MB image is
+    refused before it is read, and an S3 object over 15 MB is refused from its length.
 
 Control API (JSON in and out; all under ``/_stub/``)
     ``GET    /_stub/health``  ``{"ok": true, "service": "rekognition", "calls": n}``
@@ -66,7 +69,7 @@ from harness.stubs.rekognition.exceptions import (
     error_from_spec,
 )
 from harness.stubs.rekognition.faults import Fault, parse_faults, roll_faults
-from harness.stubs.rekognition.images import inspect_image, sha256_hex
+from harness.stubs.rekognition.images import MAX_BYTES_SIZE, inspect_image, sha256_hex
 from harness.stubs.rekognition.labels import (
     LABEL_MODEL_VERSION,
     default_labels,
@@ -79,6 +82,9 @@ from harness.stubs.rekognition.s3_reader import S3Reader, boto3_s3_reader
 TARGET = "RekognitionService.DetectLabels"
 JSON_11 = "application/x-amz-json-1.1"
 MAX_CALLS = 50_000  # the call log keeps the newest calls; a long `harness up` stays bounded
+# The base64 of the largest image DetectLabels takes in the request, plus room for the
+# rest of the JSON: a larger body cannot hold an acceptable image.
+MAX_REQUEST_BYTES = 4 * -(-MAX_BYTES_SIZE // 3) + 1024 * 1024
 
 
 class RekognitionState:
@@ -194,6 +200,8 @@ def _fetch(state: RekognitionState, request: DetectLabelsRequest) -> bytes:
     assert request.bucket is not None and request.key is not None
     try:
         return state.s3_reader(request.bucket, request.key, request.version)
+    except RekognitionError:  # the reader refused the object itself (too large)
+        raise
     except Exception as exc:  # any reader failure looks the same to the caller as in AWS
         log.info("reading s3://%s/%s failed: %r", request.bucket, request.key, exc)
         raise RekognitionError("InvalidS3ObjectException") from exc
@@ -208,7 +216,10 @@ class RekognitionHandler(StubHandler):
 
     def handle_service(self, method: str) -> None:
         started = time.monotonic()
-        raw = self.read_body()
+        # A body far over the image limit is refused before it is read (as AWS's front
+        # end does); one just over it is read and its decoded image refused.
+        refused = self.body_length() > MAX_REQUEST_BYTES
+        raw = b"" if refused else self.read_body()
         target = self.headers.get("X-Amz-Target", "")
         request_id = str(uuid.uuid4())
         call: dict[str, Any] = {
@@ -225,6 +236,8 @@ class RekognitionHandler(StubHandler):
             call.update(outcome="error", error="UnknownOperationException")
         else:
             try:
+                if refused:
+                    raise RekognitionError("ImageTooLargeException")
                 payload = detect_labels(self.state, raw, call)
                 status = 200
                 call.update(outcome="labels", labels=len(payload["Labels"]))
@@ -234,7 +247,11 @@ class RekognitionHandler(StubHandler):
                 call.update(outcome="error", error=err.code)
         call.update(status=status, latency_ms=round((time.monotonic() - started) * 1000, 1))
         self.state.record(call)  # before answering: a caller may read the log right after
+        if refused:
+            headers["Connection"] = "close"
         self.send_json(status, payload, content_type=JSON_11, headers=headers)
+        if refused:
+            self.discard_body()
 
 
 def _health(h: RekognitionHandler, _body: Any) -> tuple[int, Any]:

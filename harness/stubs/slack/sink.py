@@ -8,7 +8,10 @@ Any ``POST`` outside ``/_stub/`` is a webhook delivery (real URLs look like
   (the legacy form) is accepted too;
 * 400 ``invalid_payload`` when the body is not JSON (or not an object);
 * 400 ``no_text`` when it is a JSON object without ``text``, ``blocks`` and
-  ``attachments`` (or with an empty ``text``), which is what Slack replies then.
+  ``attachments`` (or with an empty ``text``), which is what Slack replies then;
+* 400 ``msg_too_long`` when ``text`` is longer than 40,000 characters (Slack's limit);
+* 413 ``request_too_large`` for a body over 1 MiB, answered without reading the body
+  (recorded with ``body`` None and its declared ``size``).
 
 Every request is recorded - also the rejected and the deliberately failed ones - as
 ``{id, path, headers, body, received_at, status, response, failed, reason, delay_ms}``;
@@ -49,6 +52,8 @@ from harness.stubs.httpserver import HOST, BackgroundServer, ControlError, StubH
 from harness.stubs.slack.page import render_page
 
 _TEXT = "text/plain; charset=utf-8"
+MAX_TEXT_CHARS = 40_000  # Slack's limit on a message's `text`
+MAX_BODY_BYTES = 1024 * 1024  # a larger request is refused before it is read
 
 
 @dataclass
@@ -76,6 +81,14 @@ class SlackState:
                 return None
             self._switch.remaining -= 1
             return copy.copy(self._switch)
+
+    def begin_refused(self, message: dict[str, Any], status: int, response: str) -> None:
+        """Record a delivery refused at the door; the failure switch is left as it is."""
+        with self._lock:
+            message.update(
+                id=len(self._messages) + 1, status=status, response=response, reason=response
+            )
+            self._messages.append(message)
 
     def finish(self, message: dict[str, Any], **result: Any) -> None:
         with self._lock:
@@ -142,6 +155,8 @@ def slack_verdict(content_type: str, raw: bytes) -> tuple[Any, int, str]:
     has_text = isinstance(body.get("text"), str) and body["text"].strip() != ""
     if not (has_text or body.get("blocks") or body.get("attachments")):
         return body, 400, "no_text"
+    if has_text and len(body["text"]) > MAX_TEXT_CHARS:
+        return body, 400, "msg_too_long"
     return body, 200, "ok"
 
 
@@ -167,12 +182,10 @@ class SlackHandler(StubHandler):
         if method != "POST":
             self.send_bytes(404, b"no_service", _TEXT)
             return
-        raw = self.read_body()
-        body, status, reply = slack_verdict(self.headers.get("Content-Type", ""), raw)
         message: dict[str, Any] = {
             "path": urlsplit(self.path).path,
             "headers": dict(self.headers.items()),
-            "body": body,
+            "body": None,
             "received_at": time.time(),
             "status": None,
             "response": None,
@@ -180,6 +193,12 @@ class SlackHandler(StubHandler):
             "reason": "pending",
             "delay_ms": 0,
         }
+        if self.body_length() > MAX_BODY_BYTES:
+            self._refuse_unread(message)
+            return
+        raw = self.read_body()
+        body, status, reply = slack_verdict(self.headers.get("Content-Type", ""), raw)
+        message["body"] = body
         failure = self.state.begin(message)
         reason = None if status == 200 else reply
         if failure is not None:
@@ -198,6 +217,15 @@ class SlackHandler(StubHandler):
             delay_ms=failure.delay_ms if failure else 0,
         )
         self.send_bytes(status, reply.encode(), _TEXT)
+
+    def _refuse_unread(self, message: dict[str, Any]) -> None:
+        """413 for a body over the limit, before reading it (the failure switch is not
+        used: Slack's front end refuses before anything else looks at the request)."""
+        reply = "request_too_large"
+        message.update(size=self.body_length())
+        self.state.begin_refused(message, status=413, response=reply)
+        self.send_bytes(413, reply.encode(), _TEXT, headers={"Connection": "close"})
+        self.discard_body()
 
 
 def _health(h: SlackHandler, _body: Any) -> tuple[int, Any]:

@@ -4,6 +4,8 @@ By default the harness runs a MariaDB of its own (harness/mariadb.py) on
 127.0.0.1:`HARNESS_DB_PORT` (4582). `HARNESS_DATABASE_URL=mysql://user:pass@host:port`
 uses a server you run instead; that user then applies the migrations and is also
 the loader's account (the harness creates no accounts on a server it does not own).
+`HARNESS_DATABASE_PASSWORD_FILE` names a file holding that user's password (a Docker
+secret, as docker-compose.yml uses), so the URL need not carry it.
 
 Migrations are the `*.sql` files of harness/migrations, applied in name order into
 the `celeb` schema and recorded in `celeb.schema_migrations` with their SHA-256:
@@ -12,6 +14,7 @@ an applied file that was edited afterwards is an error (add a new file instead).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import re
@@ -97,11 +100,26 @@ def parse_url(url: str) -> Endpoint:
     )
 
 
+def external_endpoint(url: str, password_file: str | None = None) -> Endpoint:
+    """The server of `HARNESS_DATABASE_URL`; the password from `password_file` if given
+    (its text without the trailing newline), else from the URL."""
+    endpoint = parse_url(url)
+    if not password_file:
+        return endpoint
+    try:
+        password = Path(password_file).read_text(encoding="utf-8").rstrip("\r\n")
+    except OSError as exc:
+        raise HarnessError(
+            f"HARNESS_DATABASE_PASSWORD_FILE={password_file}: cannot read it ({exc.strerror})"
+        ) from exc
+    return dataclasses.replace(endpoint, password=password)
+
+
 def ensure(settings: Settings, progress: Callable[[str], None] = print) -> Database:
     """The database, started and migrated: what tests, the CLI and the demo call."""
     url = os.environ.get("HARNESS_DATABASE_URL")
     if url:
-        endpoint = parse_url(url)
+        endpoint = external_endpoint(url, os.environ.get("HARNESS_DATABASE_PASSWORD_FILE"))
         endpoint.connect(timeout=5).close()
         database = Database(admin=endpoint, loader=endpoint, managed=False)
     else:

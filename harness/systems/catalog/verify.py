@@ -92,7 +92,15 @@ def verify(
                     f"image {sequence} was rejected ({record['code']}): {record['reason']}"
                 )
                 continue
-            problems = _check_image(entity, image, sizes, by_image, served, pipeline.c["cdn_host"])
+            problems = _check_image(
+                entity,
+                image,
+                sizes,
+                by_image,
+                served,
+                pipeline.c["cdn_host"],
+                pipeline.c["served_bucket"],
+            )
             if problems and origin_key in failed:
                 failure = failed[origin_key]
                 problems = [
@@ -117,6 +125,7 @@ def _check_image(
     by_image: dict[tuple, dict],
     served: set[str],
     cdn_host: str,
+    served_bucket: str | None = None,
 ) -> list[str]:
     """Count one image's rows and objects into `entity`; return what is missing."""
     problems = []
@@ -132,6 +141,14 @@ def _check_image(
             entity.rows_found += 1
             if row["url"] != url:
                 problems.append(f"row {size}/{image.sequence} has URL {row['url']}, expected {url}")
+            # Where the rendition lives (migration 0002; rows loaded before it have no bucket).
+            if row.get("s3_key") is not None and row["s3_key"] != key:
+                problems.append(f"row {size}/{image.sequence} has key {row['s3_key']}, not {key}")
+            bucket = row.get("s3_bucket")
+            if bucket is not None and served_bucket is not None and bucket != served_bucket:
+                problems.append(
+                    f"row {size}/{image.sequence} has bucket {bucket}, not {served_bucket}"
+                )
         if key in served:
             entity.objects_found += 1
         else:

@@ -183,9 +183,7 @@ def _dlq_to_slack(pipeline: LabelingPipeline) -> float:
 
 def _ready(settings: Settings, progress: Callable[[str], None]) -> tuple[LabelingPipeline, float]:
     started = time.monotonic()
-    stack.up(settings, progress)
-    outputs = deploy.deploy(settings, progress=progress)["outputs"]
-    pipeline = LabelingPipeline(settings, outputs)
+    pipeline = LabelingPipeline(settings, deploy.ready(settings, progress).outputs)
     pipeline.reset()
     return pipeline, round(time.monotonic() - started, 2)
 

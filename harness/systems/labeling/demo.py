@@ -17,7 +17,6 @@ from harness.build import deploy
 from harness.build.fixtures import ImageSpec, render
 from harness.config import Settings
 from harness.events import dlq
-from harness.runtime import stack
 from harness.systems.catalog import demo as demo_catalog
 from harness.systems.labeling.pipeline import LabelingPipeline
 from harness.util.waiting import wait_for
@@ -33,9 +32,9 @@ THROTTLED = "ingest/demo/busy hour.jpg"
 
 
 def run(settings: Settings, console: Console, progress: Callable[[str], None]) -> None:
-    state = stack.up(settings, progress)
-    progress(f"stack ready at {state.endpoint} in {state.seconds:.1f} s")
-    outputs = deploy.deploy(settings, progress=progress)["outputs"]
+    deployment = deploy.ready(settings, progress)
+    progress(f"stack ready at {deployment.stack.endpoint} in {deployment.seconds:.1f} s")
+    outputs = deployment.outputs
     pipeline = LabelingPipeline(settings, outputs)
     pipeline.reset()
 
@@ -55,7 +54,7 @@ def run(settings: Settings, console: Console, progress: Callable[[str], None]) -
     for key in GOOD:
         result = pipeline.wait_result(key)
         labels = ", ".join(
-            f"{label['Name']} {label['Confidence']:.0f}%" for label in result["labels"][:4]
+            f"{label['Name']} {label['Confidence']:.0f}%" for label in result["Labels"][:4]
         )
         took = time.monotonic() - started[key]
         table.add_row(key, pipeline.result_key(key), labels, f"{took:.2f}")
@@ -77,7 +76,7 @@ def run(settings: Settings, console: Console, progress: Callable[[str], None]) -
     report = dlq.redrive(pipeline.sqs, outputs, progress=progress)
     progress(f"moved {report['moved']} message(s) back to the queue")
     result = pipeline.wait_result(THROTTLED)
-    progress(f"{THROTTLED} labeled after redrive: {result['labels'][0]['Name']}, ...")
+    progress(f"{THROTTLED} labeled after redrive: {result['Labels'][0]['Name']}, ...")
     progress(f"{NOT_AN_IMAGE} fails again and returns to the DLQ: nothing is lost")
     wait_for(lambda: pipeline.dlq_depth() >= 1, 120, "the non-image back in the DLQ", interval=1)
     _print_dlq(console, pipeline)

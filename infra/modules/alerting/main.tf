@@ -13,8 +13,6 @@ locals {
   region     = data.aws_region.current.name
 
   function_name          = "${var.name}-slack-notifier"
-  log_group_name         = "/aws/lambda/${local.function_name}"
-  log_group_arn          = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${local.log_group_name}"
   webhook_parameter_name = coalesce(var.webhook_parameter_name, "/${var.name}/slack-webhook-url")
   webhook_parameter_arn  = "arn:${local.partition}:ssm:${local.region}:${local.account_id}:parameter${local.webhook_parameter_name}"
 
@@ -26,8 +24,8 @@ locals {
   }
 
   # Derived from the names (known at plan time even while the queues are being
-  # created) so the notifier's policy can be reviewed in the plan; the role
-  # policy's precondition checks them against the queue_arn values given.
+  # created) so the notifier's policy can be reviewed in the plan; the alarms'
+  # precondition checks them against the queue_arn values given.
   queue_arns = {
     for k, q in var.watched_queues :
     k => "arn:${local.partition}:sqs:${local.region}:${local.account_id}:${q.queue_name}"
@@ -60,6 +58,12 @@ resource "aws_cloudwatch_metric_alarm" "queue_depth" {
       condition     = var.alarm_datapoints_to_alarm == null ? true : var.alarm_datapoints_to_alarm <= var.alarm_evaluation_periods
       error_message = "alarm_datapoints_to_alarm must not exceed alarm_evaluation_periods."
     }
+    # The alarm's only dimension is the queue's name: it watches that name in
+    # this account and region, whatever ARN the caller gave.
+    precondition {
+      condition     = each.value.queue_arn == local.queue_arns[each.key]
+      error_message = "Each watched queue must be in this account and region, named queue_name (its queue_arn differs from the derived ARN)."
+    }
     postcondition {
       condition     = self.arn == local.alarm_arns[each.key]
       error_message = "The alarm ARN (${self.arn}) differs from the derived one (${local.alarm_arns[each.key]}) used in the subscription filter."
@@ -80,123 +84,67 @@ resource "aws_ssm_parameter" "webhook_url" {
 
 # --- notifier function --------------------------------------------------------
 
-resource "aws_cloudwatch_log_group" "this" {
-  #checkov:skip=CKV_AWS_158:CloudWatch Logs encrypts log data at rest by default; the notifier never logs the webhook URL.
-  #checkov:skip=CKV_AWS_338:Operational logs, not audit logs: retention is the log_retention_in_days variable (30 days on AWS).
-  name              = local.log_group_name
-  retention_in_days = var.log_retention_in_days
-  tags              = var.tags
-}
+# A lost notice loses no data: the alarm stays in ALARM and the DLQ keeps its
+# messages; failed invocations are in the function's log group.
+module "notifier" {
+  source = "../lambda_function"
 
-resource "aws_iam_role" "this" {
-  name = local.function_name
-  tags = var.tags
-
-  assume_role_policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Effect    = "Allow"
-      Principal = { Service = "lambda.amazonaws.com" }
-      Action    = "sts:AssumeRole"
-    }]
-  })
-}
-
-resource "aws_iam_role_policy" "this" {
-  name = "slack-notifier"
-  role = aws_iam_role.this.id
-
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = concat(
-      [
-        {
-          Sid      = "WriteOwnLogs"
-          Effect   = "Allow"
-          Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-          Resource = "${local.log_group_arn}:*"
-        },
-        {
-          Sid      = "ReadWebhookUrl"
-          Effect   = "Allow"
-          Action   = "ssm:GetParameter"
-          Resource = local.webhook_parameter_arn
-        },
-        {
-          # To add the queue's current depth to the notice.
-          Sid      = "DescribeWatchedQueues"
-          Effect   = "Allow"
-          Action   = ["sqs:GetQueueUrl", "sqs:GetQueueAttributes"]
-          Resource = values(local.queue_arns)
-        },
-      ],
-      # The AWS-managed aws/ssm key needs no statement (its key policy allows
-      # use through SSM by principals of the account); a customer-managed key
-      # does.
-      var.ssm_kms_key_arn == null ? [] : [
-        {
-          Sid       = "DecryptWebhookUrl"
-          Effect    = "Allow"
-          Action    = "kms:Decrypt"
-          Resource  = var.ssm_kms_key_arn
-          Condition = { StringEquals = { "kms:ViaService" = "ssm.${local.region}.amazonaws.com" } }
-        },
-      ],
-    )
-  })
-
-  lifecycle {
-    precondition {
-      condition     = alltrue([for k, q in var.watched_queues : q.queue_arn == local.queue_arns[k]])
-      error_message = "Each watched queue must be in this account and region, named queue_name (its queue_arn differs from the derived ARN)."
-    }
-  }
-}
-
-resource "aws_lambda_function" "this" {
-  #checkov:skip=CKV_AWS_116:A lost notice loses no data: the alarm stays in ALARM and the DLQ keeps its messages; failed invocations are in the function's log group.
-  #checkov:skip=CKV_AWS_117:Calls only SSM, SQS and the Slack webhook over the internet; a VPC would add NAT and protect nothing.
-  #checkov:skip=CKV_AWS_115:Invoked once per alarm state change; reserved concurrency fails on accounts with the default quota.
-  #checkov:skip=CKV_AWS_272:Packages are built reproducibly from the reviewed commit and deployed by Terraform with their SHA-256; no AWS Signer profile is used.
-  #checkov:skip=CKV_AWS_173:The environment names the SSM parameter, never the webhook URL; Lambda encrypts it at rest with its service key.
-  #checkov:skip=CKV_AWS_50:X-Ray would need xray:PutTraceSegments on *; the function's log group covers operations.
-  function_name    = local.function_name
-  description      = "Posts CloudWatch alarm notifications to Slack"
-  role             = aws_iam_role.this.arn
-  runtime          = var.lambda_runtime
-  handler          = "app.handler"
-  filename         = var.lambda_zip_path
-  source_code_hash = var.lambda_zip_sha256
-  memory_size      = var.lambda_memory_size
-  timeout          = var.lambda_timeout
-  architectures    = [var.lambda_architecture]
-  tags             = var.tags
+  function_name         = local.function_name
+  description           = "Posts CloudWatch alarm notifications to Slack"
+  zip_path              = var.lambda_zip_path
+  zip_sha256            = var.lambda_zip_sha256
+  runtime               = var.lambda_runtime
+  architecture          = var.lambda_architecture
+  memory_size           = var.lambda_memory_size
+  timeout               = var.lambda_timeout
+  log_retention_in_days = var.log_retention_in_days
+  tags                  = var.tags
 
   # The webhook URL itself is never an environment variable (visible to anyone
   # with lambda:GetFunctionConfiguration): the function reads the parameter.
-  environment {
-    variables = {
-      WEBHOOK_PARAMETER_NAME = aws_ssm_parameter.webhook_url.name
-      NOTIFY_ON_OK           = tostring(var.notify_on_ok)
-      HTTP_TIMEOUT_SECONDS   = tostring(var.http_timeout_seconds)
-    }
+  environment_variables = {
+    WEBHOOK_PARAMETER_NAME = aws_ssm_parameter.webhook_url.name
+    NOTIFY_ON_OK           = tostring(var.notify_on_ok)
+    HTTP_TIMEOUT_SECONDS   = tostring(var.http_timeout_seconds)
   }
 
-  depends_on = [aws_cloudwatch_log_group.this, aws_iam_role_policy.this]
-
-  lifecycle {
-    precondition {
-      condition     = var.http_timeout_seconds < var.lambda_timeout
-      error_message = "http_timeout_seconds must be below lambda_timeout, or a slow webhook times the function out before the error is raised."
-    }
-  }
+  policy_name = "slack-notifier"
+  policy_statements = concat(
+    [
+      {
+        Sid      = "ReadWebhookUrl"
+        Effect   = "Allow"
+        Action   = "ssm:GetParameter"
+        Resource = local.webhook_parameter_arn
+      },
+      {
+        # To add the queue's current depth to the notice.
+        Sid      = "DescribeWatchedQueues"
+        Effect   = "Allow"
+        Action   = ["sqs:GetQueueUrl", "sqs:GetQueueAttributes"]
+        Resource = values(local.queue_arns)
+      },
+    ],
+    # The AWS-managed aws/ssm key needs no statement (its key policy allows
+    # use through SSM by principals of the account); a customer-managed key
+    # does.
+    var.ssm_kms_key_arn == null ? [] : [
+      {
+        Sid       = "DecryptWebhookUrl"
+        Effect    = "Allow"
+        Action    = "kms:Decrypt"
+        Resource  = var.ssm_kms_key_arn
+        Condition = { StringEquals = { "kms:ViaService" = "ssm.${local.region}.amazonaws.com" } }
+      },
+    ],
+  )
 }
 
 # The seed had no such permission: SNS could not invoke its Slack function.
 resource "aws_lambda_permission" "sns" {
   statement_id  = "AllowInvokeFromAlarmTopic"
   action        = "lambda:InvokeFunction"
-  function_name = aws_lambda_function.this.function_name
+  function_name = module.notifier.function_name
   principal     = "sns.amazonaws.com"
   source_arn    = var.alarm_topic_arn
 }
@@ -204,9 +152,18 @@ resource "aws_lambda_permission" "sns" {
 resource "aws_sns_topic_subscription" "notifier" {
   topic_arn           = var.alarm_topic_arn
   protocol            = "lambda"
-  endpoint            = aws_lambda_function.this.arn
+  endpoint            = module.notifier.arn
   filter_policy_scope = "MessageBody"
   filter_policy       = jsonencode({ AlarmArn = values(local.alarm_arns) })
 
   depends_on = [aws_lambda_permission.sns]
+
+  lifecycle {
+    # SNS retries a delivery that fails: the notifier must raise its HTTP error
+    # before Lambda times it out.
+    precondition {
+      condition     = var.http_timeout_seconds < var.lambda_timeout
+      error_message = "http_timeout_seconds must be below lambda_timeout, or a slow webhook times the function out before the error is raised."
+    }
+  }
 }

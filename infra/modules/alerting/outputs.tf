@@ -10,17 +10,17 @@ output "alarm_arns" {
 
 output "notifier_function_name" {
   description = "Name of the Slack notifier function."
-  value       = aws_lambda_function.this.function_name
+  value       = module.notifier.function_name
 }
 
 output "notifier_function_arn" {
   description = "ARN of the Slack notifier function."
-  value       = aws_lambda_function.this.arn
+  value       = module.notifier.arn
 }
 
 output "notifier_log_group_name" {
   description = "Log group of the Slack notifier."
-  value       = aws_cloudwatch_log_group.this.name
+  value       = module.notifier.log_group_name
 }
 
 output "webhook_parameter_name" {
@@ -63,19 +63,15 @@ output "subscription_filter_policy" {
 
 output "notifier_environment" {
   description = "Environment variables of the notifier (never the webhook URL)."
-  value       = aws_lambda_function.this.environment[0].variables
+  value       = module.notifier.environment
 }
 
 output "notifier_timeout" {
   description = "Timeout of the notifier in seconds."
-  value       = aws_lambda_function.this.timeout
+  value       = module.notifier.settings.timeout
 }
 
 output "notifier_code" {
   description = "Runtime, architectures and code hash of the notifier: what decides a code redeploy."
-  value = {
-    runtime          = aws_lambda_function.this.runtime
-    architectures    = aws_lambda_function.this.architectures
-    source_code_hash = aws_lambda_function.this.source_code_hash
-  }
+  value       = module.notifier.code
 }

@@ -49,6 +49,7 @@ variable "alarm_period" {
   description = "Period of the alarms in seconds (seed: 300). CloudWatch accepts 10, 30 or a multiple of 60 (10 and 30 are high-resolution alarms)."
   type        = number
   default     = 300
+  nullable    = false
 
   validation {
     condition     = contains([10, 30], var.alarm_period) || (var.alarm_period >= 60 && var.alarm_period % 60 == 0)
@@ -60,6 +61,7 @@ variable "alarm_evaluation_periods" {
   description = "Number of most recent periods the alarm evaluates (seed: 2)."
   type        = number
   default     = 2
+  nullable    = false
 
   validation {
     condition     = var.alarm_evaluation_periods >= 1 && floor(var.alarm_evaluation_periods) == var.alarm_evaluation_periods
@@ -82,6 +84,7 @@ variable "alarm_threshold" {
   description = "Threshold on ApproximateNumberOfMessagesVisible (seed: 1)."
   type        = number
   default     = 1
+  nullable    = false
 
   validation {
     condition     = var.alarm_threshold >= 0
@@ -93,6 +96,7 @@ variable "alarm_statistic" {
   description = "Statistic of the alarms (seed: Average). Maximum reacts to a single sample, which suits short local periods."
   type        = string
   default     = "Average"
+  nullable    = false
 
   validation {
     condition     = contains(["SampleCount", "Average", "Sum", "Minimum", "Maximum"], var.alarm_statistic)
@@ -104,6 +108,7 @@ variable "alarm_comparison_operator" {
   description = "Comparison of the statistic with alarm_threshold."
   type        = string
   default     = "GreaterThanOrEqualToThreshold"
+  nullable    = false
 
   validation {
     condition     = contains(["GreaterThanOrEqualToThreshold", "GreaterThanThreshold", "LessThanThreshold", "LessThanOrEqualToThreshold"], var.alarm_comparison_operator)
@@ -115,6 +120,7 @@ variable "alarm_treat_missing_data" {
   description = "How the alarms treat missing datapoints (an idle queue publishes no metric in some setups)."
   type        = string
   default     = "notBreaching"
+  nullable    = false
 
   validation {
     condition     = contains(["missing", "ignore", "breaching", "notBreaching"], var.alarm_treat_missing_data)
@@ -158,79 +164,55 @@ variable "ssm_kms_key_arn" {
 }
 
 variable "lambda_zip_path" {
-  description = "Path of the notifier deployment zip (built outside Terraform, handler `app.handler`)."
+  description = "Path of the notifier deployment zip (built outside Terraform, handler `app.handler`). Checked by modules/lambda_function."
   type        = string
-
-  validation {
-    condition     = endswith(var.lambda_zip_path, ".zip")
-    error_message = "lambda_zip_path must name a .zip file."
-  }
 }
 
 variable "lambda_zip_sha256" {
-  description = "Base64-encoded SHA-256 of the notifier zip; a change redeploys the code."
+  description = "Base64-encoded SHA-256 of the notifier zip; a change redeploys the code. Checked by modules/lambda_function."
   type        = string
-
-  validation {
-    condition     = can(regex("^[A-Za-z0-9+/]{43}=$", var.lambda_zip_sha256))
-    error_message = "lambda_zip_sha256 must be a base64-encoded SHA-256 digest (44 characters ending in '=')."
-  }
 }
 
 variable "lambda_timeout" {
-  description = "Timeout of the notifier in seconds. The seed's 3 s was too short for the Slack call; 10 s leaves room for the SSM read and http_timeout_seconds."
+  description = "Timeout of the notifier in seconds. The seed's 3 s was too short for the Slack call; 10 s leaves room for the SSM read and http_timeout_seconds. Checked by modules/lambda_function."
   type        = number
   default     = 10
-
-  validation {
-    condition     = var.lambda_timeout >= 1 && var.lambda_timeout <= 900 && floor(var.lambda_timeout) == var.lambda_timeout
-    error_message = "lambda_timeout must be a whole number from 1 to 900."
-  }
+  nullable    = false
 }
 
 variable "lambda_memory_size" {
-  description = "Memory of the notifier in MB (128 or 256 is plenty)."
+  description = "Memory of the notifier in MB (128 or 256 is plenty). Checked by modules/lambda_function."
   type        = number
   default     = 128
-
-  validation {
-    condition     = var.lambda_memory_size >= 128 && var.lambda_memory_size <= 10240 && floor(var.lambda_memory_size) == var.lambda_memory_size
-    error_message = "lambda_memory_size must be a whole number from 128 to 10240."
-  }
+  nullable    = false
 }
 
 variable "lambda_runtime" {
-  description = "Lambda runtime of the notifier; must match the Python version the zip's dependencies were built for (harness promote --python-version)."
+  description = "Lambda runtime of the notifier; must match the Python version the zip's dependencies were built for (harness promote --python-version). Checked by modules/lambda_function."
   type        = string
   default     = "python3.12"
-
-  validation {
-    condition     = can(regex("^python3\\.1[2-9]$", var.lambda_runtime))
-    error_message = "lambda_runtime must be python3.12 or a later python3 runtime."
-  }
+  nullable    = false
 }
 
 variable "lambda_architecture" {
-  description = "Instruction set of the notifier: x86_64 or arm64."
+  description = "Instruction set of the notifier: x86_64 or arm64. Checked by modules/lambda_function."
   type        = string
   default     = "x86_64"
-
-  validation {
-    condition     = contains(["x86_64", "arm64"], var.lambda_architecture)
-    error_message = "lambda_architecture must be x86_64 or arm64."
-  }
+  nullable    = false
 }
 
 variable "notify_on_ok" {
   description = "Also post to Slack when an alarm returns to OK (env NOTIFY_ON_OK)."
   type        = bool
   default     = false
+  nullable    = false
 }
 
 variable "http_timeout_seconds" {
   description = "Timeout of the webhook POST (env HTTP_TIMEOUT_SECONDS); must be below lambda_timeout."
   type        = number
   default     = 5
+  nullable    = false
 
   validation {
     condition     = var.http_timeout_seconds > 0 && var.http_timeout_seconds <= 60
@@ -239,18 +221,15 @@ variable "http_timeout_seconds" {
 }
 
 variable "log_retention_in_days" {
-  description = "Retention of the notifier's log group (0 = never expire)."
+  description = "Retention of the notifier's log group (0 = never expire). Checked by modules/lambda_function."
   type        = number
   default     = 30
-
-  validation {
-    condition     = contains([0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_in_days)
-    error_message = "log_retention_in_days must be a value CloudWatch Logs accepts (0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653)."
-  }
+  nullable    = false
 }
 
 variable "tags" {
   description = "Tags added to every taggable resource."
   type        = map(string)
   default     = {}
+  nullable    = false
 }

@@ -1,16 +1,16 @@
 output "upload_bucket_name" {
   description = "Bucket the originals are uploaded to."
-  value       = aws_s3_bucket.upload.bucket
+  value       = module.upload_bucket.bucket
 }
 
 output "served_bucket_name" {
   description = "Bucket of the renditions."
-  value       = aws_s3_bucket.served.bucket
+  value       = module.served_bucket.bucket
 }
 
 output "served_bucket_arn" {
   description = "ARN of the served bucket (for a CloudFront origin)."
-  value       = aws_s3_bucket.served.arn
+  value       = module.served_bucket.arn
 }
 
 output "prefixes" {
@@ -30,67 +30,67 @@ output "cdn_host" {
 
 output "queue_url" {
   description = "Work queue URL (resize -> loader)."
-  value       = aws_sqs_queue.work.url
+  value       = module.work_queue.url
 }
 
 output "queue_name" {
   description = "Work queue name."
-  value       = aws_sqs_queue.work.name
+  value       = module.work_queue.name
 }
 
 output "dlq_url" {
   description = "URL of the work queue's DLQ (messages the loader could not load)."
-  value       = aws_sqs_queue.dlq.url
+  value       = module.work_queue.dlq_url
 }
 
 output "dlq_name" {
   description = "Name of the work queue's DLQ."
-  value       = aws_sqs_queue.dlq.name
+  value       = module.work_queue.dlq_name
 }
 
 output "dlq_arn" {
   description = "ARN of the work queue's DLQ (for the alarm)."
-  value       = aws_sqs_queue.dlq.arn
+  value       = module.work_queue.dlq_arn
 }
 
 output "resize_failures_queue_url" {
   description = "URL of the queue holding upload events whose resize failed after every retry."
-  value       = aws_sqs_queue.resize_failures.url
+  value       = module.resize_failures_queue.url
 }
 
 output "resize_failures_queue_name" {
   description = "Name of the resize-failures queue."
-  value       = aws_sqs_queue.resize_failures.name
+  value       = module.resize_failures_queue.name
 }
 
 output "resize_failures_queue_arn" {
   description = "ARN of the resize-failures queue (for the alarm)."
-  value       = aws_sqs_queue.resize_failures.arn
+  value       = module.resize_failures_queue.arn
 }
 
 output "resize_function_name" {
   description = "Name of the resize function."
-  value       = aws_lambda_function.resize.function_name
+  value       = module.resize.function_name
 }
 
 output "loader_function_name" {
   description = "Name of the catalog loader function."
-  value       = aws_lambda_function.loader.function_name
+  value       = module.loader.function_name
 }
 
 output "loader_function_arn" {
   description = "ARN of the catalog loader function."
-  value       = aws_lambda_function.loader.arn
+  value       = module.loader.arn
 }
 
 output "resize_log_group_name" {
   description = "Log group of the resize function."
-  value       = aws_cloudwatch_log_group.resize.name
+  value       = module.resize.log_group_name
 }
 
 output "loader_log_group_name" {
   description = "Log group of the loader."
-  value       = aws_cloudwatch_log_group.loader.name
+  value       = module.loader.log_group_name
 }
 
 output "db_secret_arn" {
@@ -118,38 +118,46 @@ output "schedule" {
 
 output "resize_environment" {
   description = "Environment variables of the resize function."
-  value       = aws_lambda_function.resize.environment[0].variables
+  value       = module.resize.environment
 }
 
 output "loader_environment" {
   description = "Environment variables of the loader (no credentials: those are in the secret)."
-  value       = aws_lambda_function.loader.environment[0].variables
+  value       = module.loader.environment
 }
 
 output "function_settings" {
   description = "Timeouts, memory and reserved concurrency of both functions."
   value = {
-    resize_timeout              = aws_lambda_function.resize.timeout
-    resize_memory_size          = aws_lambda_function.resize.memory_size
-    resize_reserved_concurrency = aws_lambda_function.resize.reserved_concurrent_executions
-    loader_timeout              = aws_lambda_function.loader.timeout
-    loader_memory_size          = aws_lambda_function.loader.memory_size
+    resize_timeout              = module.resize.settings.timeout
+    resize_memory_size          = module.resize.settings.memory_size
+    resize_reserved_concurrency = module.resize.settings.reserved_concurrent_executions
+    loader_timeout              = module.loader.settings.timeout
+    loader_memory_size          = module.loader.settings.memory_size
+  }
+}
+
+output "function_code" {
+  description = "Runtime, architectures and code hash of both functions: what decides a code redeploy."
+  value = {
+    resize = module.resize.code
+    loader = module.loader.code
   }
 }
 
 output "queue_settings" {
   description = "Effective settings of the work queue."
   value = {
-    visibility_timeout_seconds = aws_sqs_queue.work.visibility_timeout_seconds
-    message_retention_seconds  = aws_sqs_queue.work.message_retention_seconds
-    redrive_policy             = jsondecode(aws_sqs_queue.work.redrive_policy)
+    visibility_timeout_seconds = module.work_queue.settings.visibility_timeout_seconds
+    message_retention_seconds  = module.work_queue.settings.message_retention_seconds
+    redrive_policy             = module.work_queue.settings.redrive_policy
   }
 }
 
 output "bucket_settings" {
   description = "force_destroy and versioning of both buckets."
   value = {
-    force_destroy      = aws_s3_bucket.upload.force_destroy && aws_s3_bucket.served.force_destroy
+    force_destroy      = module.upload_bucket.settings.force_destroy && module.served_bucket.settings.force_destroy
     versioning_enabled = var.bucket_versioning_enabled
   }
 }

@@ -11,35 +11,27 @@ variable "name" {
 # --- buckets ------------------------------------------------------------------
 
 variable "upload_bucket_name" {
-  description = "Bucket the operators upload originals to (`origin/{vertical}/{cd_idx}_{sequence}.jpg`); rejection records go to its `rejected/`. Globally unique on AWS (seed: celebtide-image-upload)."
+  description = "Bucket the operators upload originals to (`origin/{vertical}/{cd_idx}_{sequence}.jpg`); rejection records go to its `rejected/`. Globally unique on AWS (seed: celebtide-image-upload). Checked by modules/private_bucket."
   type        = string
-
-  validation {
-    condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.upload_bucket_name)) && !strcontains(var.upload_bucket_name, "..")
-    error_message = "upload_bucket_name must be a valid S3 bucket name: 3-63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit."
-  }
 }
 
 variable "served_bucket_name" {
-  description = "Bucket of the renditions, `{vertical}/{size}/{cd_idx}_{size}_{sequence}.jpg`, behind the CDN (seed: celebtide)."
+  description = "Bucket of the renditions, `{vertical}/{size}/{cd_idx}_{size}_{sequence}.jpg`, behind the CDN (seed: celebtide). Checked by modules/private_bucket."
   type        = string
-
-  validation {
-    condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.served_bucket_name)) && !strcontains(var.served_bucket_name, "..")
-    error_message = "served_bucket_name must be a valid S3 bucket name: 3-63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit."
-  }
 }
 
 variable "bucket_force_destroy" {
   description = "Allow `terraform destroy` to delete both buckets while they hold objects. Throw-away environments only."
   type        = bool
   default     = false
+  nullable    = false
 }
 
 variable "bucket_versioning_enabled" {
   description = "Enable versioning on both buckets (protects originals and renditions against overwrites and deletes)."
   type        = bool
   default     = false
+  nullable    = false
 }
 
 variable "cdn_distribution_arn" {
@@ -74,6 +66,7 @@ variable "image_sizes" {
     small  = 400
     thumb  = 160
   }
+  nullable = false
 
   validation {
     condition     = length(var.image_sizes) >= 1 && alltrue([for k, v in var.image_sizes : can(regex("^[a-z0-9]{1,20}$", k)) && v >= 16 && v <= 8192 && floor(v) == v])
@@ -85,6 +78,7 @@ variable "jpeg_quality" {
   description = "JPEG quality of the renditions (1-95)."
   type        = number
   default     = 85
+  nullable    = false
 
   validation {
     condition     = var.jpeg_quality >= 1 && var.jpeg_quality <= 95 && floor(var.jpeg_quality) == var.jpeg_quality
@@ -96,6 +90,7 @@ variable "max_source_megapixels" {
   description = "Originals with more pixels are rejected (a decompression bomb guard; 12 MP photos need about 40 MB decoded)."
   type        = number
   default     = 100
+  nullable    = false
 
   validation {
     condition     = var.max_source_megapixels >= 1 && var.max_source_megapixels <= 500
@@ -109,19 +104,15 @@ variable "resize_zip_path" {
 }
 
 variable "resize_zip_sha256" {
-  description = "Base64-encoded SHA-256 of the resize zip; a change redeploys the code."
+  description = "Base64-encoded SHA-256 of the resize zip; a change redeploys the code. Checked by modules/lambda_function."
   type        = string
-
-  validation {
-    condition     = can(regex("^[A-Za-z0-9+/]{43}=$", var.resize_zip_sha256))
-    error_message = "resize_zip_sha256 must be a base64-encoded SHA-256 digest (44 characters ending in '=')."
-  }
 }
 
 variable "resize_memory_size" {
   description = "Memory of the resize function in MB; Lambda's CPU share grows with it, and resizing is CPU-bound."
   type        = number
   default     = 1024
+  nullable    = false
 
   validation {
     condition     = var.resize_memory_size >= 256 && var.resize_memory_size <= 10240 && floor(var.resize_memory_size) == var.resize_memory_size
@@ -133,6 +124,7 @@ variable "resize_timeout" {
   description = "Timeout of the resize function in seconds."
   type        = number
   default     = 60
+  nullable    = false
 
   validation {
     condition     = var.resize_timeout >= 3 && var.resize_timeout <= 900 && floor(var.resize_timeout) == var.resize_timeout
@@ -152,25 +144,17 @@ variable "resize_reserved_concurrency" {
 }
 
 variable "resize_retry_attempts" {
-  description = "Lambda's retries of a failed asynchronous resize invocation (0-2) before the event goes to the resize-failures queue."
+  description = "Lambda's retries of a failed asynchronous resize invocation (0-2) before the event goes to the resize-failures queue. Checked by modules/lambda_function."
   type        = number
   default     = 2
-
-  validation {
-    condition     = contains([0, 1, 2], var.resize_retry_attempts)
-    error_message = "resize_retry_attempts must be 0, 1 or 2."
-  }
+  nullable    = false
 }
 
 variable "resize_max_event_age_seconds" {
-  description = "An upload event not resized within this many seconds (throttling) goes to the resize-failures queue."
+  description = "An upload event not resized within this many seconds (throttling) goes to the resize-failures queue. Checked by modules/lambda_function."
   type        = number
   default     = 21600
-
-  validation {
-    condition     = var.resize_max_event_age_seconds >= 60 && var.resize_max_event_age_seconds <= 21600
-    error_message = "resize_max_event_age_seconds must be from 60 to 21600."
-  }
+  nullable    = false
 }
 
 # --- work queue ---------------------------------------------------------------
@@ -179,6 +163,7 @@ variable "queue_message_retention_seconds" {
   description = "How long the work queue keeps a message. The loader runs only from 07:00 to 20:59 (Asia/Seoul), so messages of the night wait about 10 hours; the default (4 days) also covers a loader outage over a weekend."
   type        = number
   default     = 345600
+  nullable    = false
 
   validation {
     condition     = var.queue_message_retention_seconds >= 3600 && var.queue_message_retention_seconds <= 1209600 && floor(var.queue_message_retention_seconds) == var.queue_message_retention_seconds
@@ -187,36 +172,24 @@ variable "queue_message_retention_seconds" {
 }
 
 variable "queue_visibility_timeout_seconds" {
-  description = "How long a message received by the loader stays hidden; must cover the loader's timeout, or a message in a batch still being written could be loaded twice (harmless, but wasteful)."
+  description = "How long a message received by the loader stays hidden; must cover the loader's timeout, or a message in a batch still being written could be loaded twice (harmless, but wasteful). Checked by modules/queue."
   type        = number
   default     = 120
-
-  validation {
-    condition     = var.queue_visibility_timeout_seconds >= 0 && var.queue_visibility_timeout_seconds <= 43200 && floor(var.queue_visibility_timeout_seconds) == var.queue_visibility_timeout_seconds
-    error_message = "queue_visibility_timeout_seconds must be a whole number from 0 to 43200."
-  }
+  nullable    = false
 }
 
 variable "max_receive_count" {
-  description = "Receives of a message the loader cannot load (malformed) before SQS moves it to the DLQ. A database outage does not count: the loader receives nothing while the database is down."
+  description = "Receives of a message the loader cannot load (malformed) before SQS moves it to the DLQ. A database outage does not count: the loader receives nothing while the database is down. Checked by modules/queue."
   type        = number
   default     = 5
-
-  validation {
-    condition     = var.max_receive_count >= 1 && var.max_receive_count <= 1000 && floor(var.max_receive_count) == var.max_receive_count
-    error_message = "max_receive_count must be a whole number from 1 to 1000."
-  }
+  nullable    = false
 }
 
 variable "dlq_message_retention_seconds" {
-  description = "How long the DLQ and the resize-failures queue keep a message (default: the maximum, 14 days)."
+  description = "How long the DLQ and the resize-failures queue keep a message (default: the maximum, 14 days). Checked by modules/queue."
   type        = number
   default     = 1209600
-
-  validation {
-    condition     = var.dlq_message_retention_seconds >= 60 && var.dlq_message_retention_seconds <= 1209600 && floor(var.dlq_message_retention_seconds) == var.dlq_message_retention_seconds
-    error_message = "dlq_message_retention_seconds must be a whole number from 60 to 1209600."
-  }
+  nullable    = false
 }
 
 # --- catalog loader -----------------------------------------------------------
@@ -227,19 +200,15 @@ variable "loader_zip_path" {
 }
 
 variable "loader_zip_sha256" {
-  description = "Base64-encoded SHA-256 of the loader zip."
+  description = "Base64-encoded SHA-256 of the loader zip. Checked by modules/lambda_function."
   type        = string
-
-  validation {
-    condition     = can(regex("^[A-Za-z0-9+/]{43}=$", var.loader_zip_sha256))
-    error_message = "loader_zip_sha256 must be a base64-encoded SHA-256 digest (44 characters ending in '=')."
-  }
 }
 
 variable "loader_timeout" {
   description = "Timeout of the loader in seconds. Below the schedule's period (60 s) so that one run ends before the next starts; the loader stops taking new batches 5 s before it."
   type        = number
   default     = 50
+  nullable    = false
 
   validation {
     condition     = var.loader_timeout >= 10 && var.loader_timeout <= 900 && floor(var.loader_timeout) == var.loader_timeout
@@ -248,20 +217,17 @@ variable "loader_timeout" {
 }
 
 variable "loader_memory_size" {
-  description = "Memory of the loader in MB."
+  description = "Memory of the loader in MB. Checked by modules/lambda_function."
   type        = number
   default     = 256
-
-  validation {
-    condition     = var.loader_memory_size >= 128 && var.loader_memory_size <= 10240 && floor(var.loader_memory_size) == var.loader_memory_size
-    error_message = "loader_memory_size must be a whole number from 128 to 10240."
-  }
+  nullable    = false
 }
 
 variable "loader_receive_wait_seconds" {
   description = "SQS long polling of each receive by the loader; the run ends at the first empty receive (short polling can miss messages on AWS, so keep >= 1 there)."
   type        = number
   default     = 1
+  nullable    = false
 
   validation {
     condition     = var.loader_receive_wait_seconds >= 0 && var.loader_receive_wait_seconds <= 20 && floor(var.loader_receive_wait_seconds) == var.loader_receive_wait_seconds
@@ -282,6 +248,7 @@ variable "schedule_expression" {
   description = "When EventBridge Scheduler runs the loader: every minute from 07:00 to 20:59 (the seed's 07:00-21:00), in schedule_timezone. Read by the harness's schedule evaluator too."
   type        = string
   default     = "cron(* 7-20 * * ? *)"
+  nullable    = false
 
   validation {
     condition     = can(regex("^(cron\\([^)]+\\)|rate\\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\\))$", var.schedule_expression))
@@ -293,6 +260,7 @@ variable "schedule_timezone" {
   description = "IANA time zone of schedule_expression (the team works in Korea)."
   type        = string
   default     = "Asia/Seoul"
+  nullable    = false
 
   validation {
     condition     = can(regex("^(UTC|[A-Z][A-Za-z_]+(/[A-Za-z0-9_+-]+)+)$", var.schedule_timezone))
@@ -304,12 +272,14 @@ variable "schedule_enabled" {
   description = "Whether the schedule runs (false pauses loading; messages wait in the queue)."
   type        = bool
   default     = true
+  nullable    = false
 }
 
 variable "db_secret_recovery_window_in_days" {
   description = "Days a deleted database secret can still be restored (0 = delete at once, for throw-away environments)."
   type        = number
   default     = 30
+  nullable    = false
 
   validation {
     condition     = var.db_secret_recovery_window_in_days == 0 || (var.db_secret_recovery_window_in_days >= 7 && var.db_secret_recovery_window_in_days <= 30)
@@ -326,40 +296,29 @@ variable "db_secret_kms_key_arn" {
 # --- common -------------------------------------------------------------------
 
 variable "lambda_architecture" {
-  description = "Instruction set of both functions: x86_64 or arm64 (must match the wheels bundled in the zips)."
+  description = "Instruction set of both functions: x86_64 or arm64 (must match the wheels bundled in the zips). Checked by modules/lambda_function."
   type        = string
   default     = "x86_64"
-
-  validation {
-    condition     = contains(["x86_64", "arm64"], var.lambda_architecture)
-    error_message = "lambda_architecture must be x86_64 or arm64."
-  }
+  nullable    = false
 }
 
 variable "lambda_runtime" {
-  description = "Lambda runtime of both functions; must match the Python version the zips' dependencies were built for."
+  description = "Lambda runtime of both functions; must match the Python version the zips' dependencies were built for. Checked by modules/lambda_function."
   type        = string
   default     = "python3.12"
-
-  validation {
-    condition     = can(regex("^python3\\.1[2-9]$", var.lambda_runtime))
-    error_message = "lambda_runtime must be python3.12 or a later python3 runtime."
-  }
+  nullable    = false
 }
 
 variable "log_retention_in_days" {
-  description = "Retention of both functions' log groups (0 = never expire)."
+  description = "Retention of both functions' log groups (0 = never expire). Checked by modules/lambda_function."
   type        = number
   default     = 30
-
-  validation {
-    condition     = contains([0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_in_days)
-    error_message = "log_retention_in_days must be a value CloudWatch Logs accepts (0, 1, 3, 5, 7, 14, 30, 60, 90, ...)."
-  }
+  nullable    = false
 }
 
 variable "tags" {
   description = "Tags added to every taggable resource."
   type        = map(string)
   default     = {}
+  nullable    = false
 }

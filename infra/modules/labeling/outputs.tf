@@ -1,11 +1,11 @@
 output "bucket_name" {
   description = "Name of the images bucket."
-  value       = aws_s3_bucket.this.bucket
+  value       = module.bucket.bucket
 }
 
 output "bucket_arn" {
   description = "ARN of the images bucket."
-  value       = aws_s3_bucket.this.arn
+  value       = module.bucket.arn
 }
 
 output "prefixes" {
@@ -30,32 +30,32 @@ output "kms_alias_name" {
 
 output "queue_url" {
   description = "URL of the labeler queue."
-  value       = aws_sqs_queue.main.url
+  value       = module.queue.url
 }
 
 output "queue_arn" {
   description = "ARN of the labeler queue."
-  value       = aws_sqs_queue.main.arn
+  value       = module.queue.arn
 }
 
 output "queue_name" {
   description = "Name of the labeler queue."
-  value       = aws_sqs_queue.main.name
+  value       = module.queue.name
 }
 
 output "dlq_url" {
   description = "URL of the dead-letter queue."
-  value       = aws_sqs_queue.dlq.url
+  value       = module.queue.dlq_url
 }
 
 output "dlq_arn" {
   description = "ARN of the dead-letter queue."
-  value       = aws_sqs_queue.dlq.arn
+  value       = module.queue.dlq_arn
 }
 
 output "dlq_name" {
   description = "Name of the dead-letter queue."
-  value       = aws_sqs_queue.dlq.name
+  value       = module.queue.dlq_name
 }
 
 output "max_receive_count" {
@@ -65,22 +65,22 @@ output "max_receive_count" {
 
 output "function_name" {
   description = "Name of the labeler function."
-  value       = aws_lambda_function.this.function_name
+  value       = module.function.function_name
 }
 
 output "function_arn" {
   description = "ARN of the labeler function."
-  value       = aws_lambda_function.this.arn
+  value       = module.function.arn
 }
 
 output "role_arn" {
   description = "ARN of the labeler's execution role."
-  value       = aws_iam_role.this.arn
+  value       = module.function.role_arn
 }
 
 output "log_group_name" {
   description = "Log group of the labeler."
-  value       = aws_cloudwatch_log_group.this.name
+  value       = module.function.log_group_name
 }
 
 output "event_source_mapping_uuid" {
@@ -97,22 +97,17 @@ output "trusted_alarm_arns" {
 
 output "function_environment" {
   description = "Environment variables of the labeler (no secrets)."
-  value       = aws_lambda_function.this.environment[0].variables
+  value       = module.function.environment
 }
 
 output "function_timeout" {
   description = "Timeout of the labeler in seconds."
-  value       = aws_lambda_function.this.timeout
+  value       = module.function.settings.timeout
 }
 
 output "queue_settings" {
   description = "Effective settings of the labeler queue."
-  value = {
-    visibility_timeout_seconds = aws_sqs_queue.main.visibility_timeout_seconds
-    receive_wait_time_seconds  = aws_sqs_queue.main.receive_wait_time_seconds
-    message_retention_seconds  = aws_sqs_queue.main.message_retention_seconds
-    redrive_policy             = jsondecode(aws_sqs_queue.main.redrive_policy)
-  }
+  value       = module.queue.settings
 }
 
 output "event_source_mapping_settings" {
@@ -128,16 +123,12 @@ output "event_source_mapping_settings" {
 output "bucket_settings" {
   description = "Effective protection settings of the bucket."
   value = {
-    force_destroy      = aws_s3_bucket.this.force_destroy
-    versioning_enabled = length(aws_s3_bucket_versioning.this) == 1
+    force_destroy      = module.bucket.settings.force_destroy
+    versioning_enabled = module.bucket.settings.versioning_enabled
   }
 }
 
 output "function_code" {
   description = "Runtime, architectures and code hash of the labeler: what decides a code redeploy."
-  value = {
-    runtime          = aws_lambda_function.this.runtime
-    architectures    = aws_lambda_function.this.architectures
-    source_code_hash = aws_lambda_function.this.source_code_hash
-  }
+  value       = module.function.code
 }

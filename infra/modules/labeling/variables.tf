@@ -9,31 +9,29 @@ variable "name" {
 }
 
 variable "bucket_name" {
-  description = "Name of the images bucket (holds ingest/, results/ and failures/). Must be globally unique on AWS."
+  description = "Name of the images bucket (holds ingest/, results/ and failures/). Must be globally unique on AWS. Checked by modules/private_bucket."
   type        = string
-
-  validation {
-    condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.bucket_name)) && !strcontains(var.bucket_name, "..")
-    error_message = "bucket_name must be a valid S3 bucket name: 3-63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit."
-  }
 }
 
 variable "bucket_force_destroy" {
   description = "Allow `terraform destroy` to delete the bucket while it still holds objects. Meant for throw-away environments only."
   type        = bool
   default     = false
+  nullable    = false
 }
 
 variable "bucket_versioning_enabled" {
   description = "Enable object versioning on the bucket (protects uploads and results against overwrites and deletes)."
   type        = bool
   default     = false
+  nullable    = false
 }
 
 variable "alarm_names" {
   description = "Names of the CloudWatch alarms (in this account and region) that may publish to the topic; `*` wildcards allowed. The topic and key policies turn them into `aws:SourceArn` conditions. Names, not alarm resources, so that the alarms can live in another module that itself needs this module's outputs."
   type        = list(string)
   default     = []
+  nullable    = false
 
   validation {
     condition     = alltrue([for n in var.alarm_names : length(n) >= 1 && length(n) <= 255])
@@ -45,12 +43,14 @@ variable "create_topic_kms_key" {
   description = "Encrypt the topic with a customer-managed KMS key (created here, with a key policy for S3 and the alarms). Keep it on for AWS. false leaves the topic unencrypted: for emulators whose KMS cannot create keys (LocalStack 4.13.x on Python 3.11 without a uuid5 shim)."
   type        = bool
   default     = true
+  nullable    = false
 }
 
 variable "kms_key_deletion_window_in_days" {
   description = "Waiting period before the topic's KMS key is deleted after `terraform destroy`."
   type        = number
   default     = 30
+  nullable    = false
 
   validation {
     condition     = var.kms_key_deletion_window_in_days >= 7 && var.kms_key_deletion_window_in_days <= 30 && floor(var.kms_key_deletion_window_in_days) == var.kms_key_deletion_window_in_days
@@ -61,130 +61,85 @@ variable "kms_key_deletion_window_in_days" {
 # --- queues -------------------------------------------------------------------
 
 variable "queue_message_retention_seconds" {
-  description = "How long the main queue keeps a message (seed: 2 days)."
+  description = "How long the main queue keeps a message (seed: 2 days). Checked by modules/queue."
   type        = number
   default     = 172800
-
-  validation {
-    condition     = var.queue_message_retention_seconds >= 60 && var.queue_message_retention_seconds <= 1209600 && floor(var.queue_message_retention_seconds) == var.queue_message_retention_seconds
-    error_message = "queue_message_retention_seconds must be a whole number from 60 to 1209600 (14 days)."
-  }
+  nullable    = false
 }
 
 variable "dlq_message_retention_seconds" {
-  description = "How long the dead-letter queue keeps a message. A standard queue keeps a message's original enqueue time when it is moved to the DLQ, so this must exceed the main queue's retention or messages expire soon after landing in the DLQ. Default: the maximum, 14 days."
+  description = "How long the dead-letter queue keeps a message. A standard queue keeps a message's original enqueue time when it is moved to the DLQ, so this must exceed the main queue's retention or messages expire soon after landing in the DLQ. Default: the maximum, 14 days. Checked by modules/queue."
   type        = number
   default     = 1209600
-
-  validation {
-    condition     = var.dlq_message_retention_seconds >= 60 && var.dlq_message_retention_seconds <= 1209600 && floor(var.dlq_message_retention_seconds) == var.dlq_message_retention_seconds
-    error_message = "dlq_message_retention_seconds must be a whole number from 60 to 1209600 (14 days)."
-  }
+  nullable    = false
 }
 
 variable "queue_receive_wait_time_seconds" {
-  description = "Long polling wait of the main queue (seed: 15 s; 0-1 s locally)."
+  description = "Long polling wait of the main queue (seed: 15 s; 0-1 s locally). Checked by modules/queue."
   type        = number
   default     = 15
-
-  validation {
-    condition     = var.queue_receive_wait_time_seconds >= 0 && var.queue_receive_wait_time_seconds <= 20 && floor(var.queue_receive_wait_time_seconds) == var.queue_receive_wait_time_seconds
-    error_message = "queue_receive_wait_time_seconds must be a whole number from 0 to 20."
-  }
+  nullable    = false
 }
 
 variable "queue_visibility_timeout_seconds" {
-  description = "Visibility timeout of the main queue. Must be at least lambda_timeout (checked by a precondition; AWS refuses the event source mapping otherwise). AWS recommends 6x the function timeout plus the batching window, so a throttled or retried batch does not become visible again while it is still being processed."
+  description = "Visibility timeout of the main queue. Must be at least lambda_timeout (checked by a precondition; AWS refuses the event source mapping otherwise). AWS recommends 6x the function timeout plus the batching window, so a throttled or retried batch does not become visible again while it is still being processed. Checked by modules/queue."
   type        = number
   default     = 360
-
-  validation {
-    condition     = var.queue_visibility_timeout_seconds >= 0 && var.queue_visibility_timeout_seconds <= 43200 && floor(var.queue_visibility_timeout_seconds) == var.queue_visibility_timeout_seconds
-    error_message = "queue_visibility_timeout_seconds must be a whole number from 0 to 43200 (12 hours)."
-  }
+  nullable    = false
 }
 
 variable "max_receive_count" {
-  description = "Receives before SQS moves a message to the DLQ. The seed used 100, which with a 300 s visibility timeout kept a poison image cycling for about 8 hours before anyone was alerted. 5 retries transient errors (throttling, timeouts) a few times and surfaces a bad image within minutes."
+  description = "Receives before SQS moves a message to the DLQ. The seed used 100, which with a 300 s visibility timeout kept a poison image cycling for about 8 hours before anyone was alerted. 5 retries transient errors (throttling, timeouts) a few times and surfaces a bad image within minutes. Checked by modules/queue."
   type        = number
   default     = 5
-
-  validation {
-    condition     = var.max_receive_count >= 1 && var.max_receive_count <= 1000 && floor(var.max_receive_count) == var.max_receive_count
-    error_message = "max_receive_count must be a whole number from 1 to 1000."
-  }
+  nullable    = false
 }
 
 # --- labeler function ---------------------------------------------------------
 
 variable "lambda_zip_path" {
-  description = "Path of the labeler deployment zip (built outside Terraform, handler `app.handler`)."
+  description = "Path of the labeler deployment zip (built outside Terraform, handler `app.handler`). Checked by modules/lambda_function."
   type        = string
-
-  validation {
-    condition     = endswith(var.lambda_zip_path, ".zip")
-    error_message = "lambda_zip_path must name a .zip file."
-  }
 }
 
 variable "lambda_zip_sha256" {
-  description = "Base64-encoded SHA-256 of the labeler zip (`openssl dgst -sha256 -binary f.zip | base64`); a change redeploys the code."
+  description = "Base64-encoded SHA-256 of the labeler zip (`openssl dgst -sha256 -binary f.zip | base64`); a change redeploys the code. Checked by modules/lambda_function."
   type        = string
-
-  validation {
-    condition     = can(regex("^[A-Za-z0-9+/]{43}=$", var.lambda_zip_sha256))
-    error_message = "lambda_zip_sha256 must be a base64-encoded SHA-256 digest (44 characters ending in '=')."
-  }
 }
 
 variable "lambda_memory_size" {
-  description = "Memory of the labeler in MB (also scales its CPU share)."
+  description = "Memory of the labeler in MB (also scales its CPU share). Checked by modules/lambda_function."
   type        = number
   default     = 512
-
-  validation {
-    condition     = var.lambda_memory_size >= 128 && var.lambda_memory_size <= 10240 && floor(var.lambda_memory_size) == var.lambda_memory_size
-    error_message = "lambda_memory_size must be a whole number from 128 to 10240."
-  }
+  nullable    = false
 }
 
 variable "lambda_timeout" {
-  description = "Timeout of the labeler in seconds (one invocation handles a whole batch)."
+  description = "Timeout of the labeler in seconds (one invocation handles a whole batch). Checked by modules/lambda_function."
   type        = number
   default     = 60
-
-  validation {
-    condition     = var.lambda_timeout >= 1 && var.lambda_timeout <= 900 && floor(var.lambda_timeout) == var.lambda_timeout
-    error_message = "lambda_timeout must be a whole number from 1 to 900."
-  }
+  nullable    = false
 }
 
 variable "lambda_runtime" {
-  description = "Lambda runtime of the labeler; must match the Python version the zip's dependencies were built for (harness promote --python-version)."
+  description = "Lambda runtime of the labeler; must match the Python version the zip's dependencies were built for (harness promote --python-version). Checked by modules/lambda_function."
   type        = string
   default     = "python3.12"
-
-  validation {
-    condition     = can(regex("^python3\\.1[2-9]$", var.lambda_runtime))
-    error_message = "lambda_runtime must be python3.12 or a later python3 runtime."
-  }
+  nullable    = false
 }
 
 variable "lambda_architecture" {
-  description = "Instruction set of the labeler: x86_64 or arm64 (must match the wheels bundled in the zip)."
+  description = "Instruction set of the labeler: x86_64 or arm64 (must match the wheels bundled in the zip). Checked by modules/lambda_function."
   type        = string
   default     = "x86_64"
-
-  validation {
-    condition     = contains(["x86_64", "arm64"], var.lambda_architecture)
-    error_message = "lambda_architecture must be x86_64 or arm64."
-  }
+  nullable    = false
 }
 
 variable "min_confidence" {
   description = "DetectLabels MinConfidence (env MIN_CONFIDENCE)."
   type        = number
   default     = 70
+  nullable    = false
 
   validation {
     condition     = var.min_confidence >= 0 && var.min_confidence <= 100
@@ -196,6 +151,7 @@ variable "max_labels" {
   description = "DetectLabels MaxLabels (env MAX_LABELS)."
   type        = number
   default     = 25
+  nullable    = false
 
   validation {
     condition     = var.max_labels >= 1 && var.max_labels <= 1000 && floor(var.max_labels) == var.max_labels
@@ -215,14 +171,10 @@ variable "rekognition_endpoint" {
 }
 
 variable "log_retention_in_days" {
-  description = "Retention of the labeler's log group (0 = never expire)."
+  description = "Retention of the labeler's log group (0 = never expire). Checked by modules/lambda_function."
   type        = number
   default     = 30
-
-  validation {
-    condition     = contains([0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_in_days)
-    error_message = "log_retention_in_days must be a value CloudWatch Logs accepts (0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653)."
-  }
+  nullable    = false
 }
 
 # --- event source mapping -----------------------------------------------------
@@ -231,6 +183,7 @@ variable "batch_size" {
   description = "Maximum SQS messages per invocation. Above 10 requires maximum_batching_window_in_seconds >= 1."
   type        = number
   default     = 10
+  nullable    = false
 
   validation {
     condition     = var.batch_size >= 1 && var.batch_size <= 10000 && floor(var.batch_size) == var.batch_size
@@ -242,6 +195,7 @@ variable "maximum_batching_window_in_seconds" {
   description = "How long the event source mapping may wait to fill a batch (0 = invoke as soon as messages arrive)."
   type        = number
   default     = 0
+  nullable    = false
 
   validation {
     condition     = var.maximum_batching_window_in_seconds >= 0 && var.maximum_batching_window_in_seconds <= 300 && floor(var.maximum_batching_window_in_seconds) == var.maximum_batching_window_in_seconds
@@ -264,4 +218,5 @@ variable "tags" {
   description = "Tags added to every taggable resource."
   type        = map(string)
   default     = {}
+  nullable    = false
 }

@@ -2,15 +2,7 @@
 # the S3 backend is not used by `terraform test`).
 
 mock_provider "aws" {
-  mock_data "aws_caller_identity" {
-    defaults = { account_id = "123456789012" }
-  }
-  mock_data "aws_partition" {
-    defaults = { partition = "aws" }
-  }
-  mock_data "aws_region" {
-    defaults = { name = "ap-northeast-2" }
-  }
+  source = "../../tests/mocks/ap-northeast-2"
 }
 
 variables {
@@ -19,7 +11,7 @@ variables {
   labeler_zip_sha256  = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
   notifier_zip_path   = "build/lambdas/slack_notifier.zip"
   notifier_zip_sha256 = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
-  slack_webhook_url   = "https://hooks.slack.com/services/T000/B000/secret-token"
+  slack_webhook_url   = "https://hooks.slack.com/services/T000/B000/secret-token" # checkov:skip=CKV_SECRET_14:a made-up webhook URL of this test, not a credential
   resize_zip_path     = "build/lambdas/resize.zip"
   resize_zip_sha256   = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
   loader_zip_path     = "build/lambdas/catalog_loader.zip"
@@ -32,14 +24,14 @@ run "no_emulator_endpoints" {
 
   assert {
     condition = length([
-      for k in concat(keys(module.labeling.function_environment), keys(module.alerting.notifier_environment)) :
+      for k in concat(keys(module.pipeline.systems.labeling.function_environment), keys(module.pipeline.systems.alerting.notifier_environment)) :
       k if startswith(k, "AWS_ENDPOINT_URL")
     ]) == 0
     error_message = "No AWS_ENDPOINT_URL_* variable on AWS."
   }
 
   assert {
-    condition     = alltrue([for v in values(module.alerting.notifier_environment) : !strcontains(v, "hooks.slack.com")])
+    condition     = alltrue([for v in values(module.pipeline.systems.alerting.notifier_environment) : !strcontains(v, "hooks.slack.com")])
     error_message = "No plaintext webhook URL in the notifier environment."
   }
 }
@@ -48,7 +40,7 @@ run "seed_alarm_semantics" {
   command = plan
 
   assert {
-    condition = module.alerting.alarm_settings["labeler_dlq"] == {
+    condition = module.pipeline.systems.alerting.alarm_settings["labeler_dlq"] == {
       queue_name          = "imgpipe-labeler-dlq"
       statistic           = "Average"
       period              = 300
@@ -62,7 +54,7 @@ run "seed_alarm_semantics" {
   }
 
   assert {
-    condition = module.alerting.subscription_filter_policy == { AlarmArn = [
+    condition = module.pipeline.systems.alerting.subscription_filter_policy == { AlarmArn = [
       "arn:aws:cloudwatch:ap-northeast-2:123456789012:alarm:imgpipe-catalog-dlq-not-empty",
       "arn:aws:cloudwatch:ap-northeast-2:123456789012:alarm:imgpipe-labeler-dlq-not-empty",
       "arn:aws:cloudwatch:ap-northeast-2:123456789012:alarm:imgpipe-resize-failures-not-empty",
@@ -71,12 +63,12 @@ run "seed_alarm_semantics" {
   }
 
   assert {
-    condition     = module.labeling.trusted_alarm_arns == module.alerting.subscription_filter_policy.AlarmArn
+    condition     = module.pipeline.systems.labeling.trusted_alarm_arns == module.pipeline.systems.alerting.subscription_filter_policy.AlarmArn
     error_message = "The topic trusts exactly the alarms the notifier filters on."
   }
 
   assert {
-    condition     = module.alerting.notifier_timeout == 10
+    condition     = module.pipeline.systems.alerting.notifier_timeout == 10
     error_message = "Notifier timeout 10 s."
   }
 }
@@ -86,24 +78,24 @@ run "queue_and_function_values" {
 
   assert {
     condition = (
-      module.labeling.function_timeout == 60 &&
-      module.labeling.queue_settings.visibility_timeout_seconds == 6 * module.labeling.function_timeout + module.labeling.event_source_mapping_settings.maximum_batching_window_in_seconds &&
-      module.labeling.queue_settings.message_retention_seconds == 172800 &&
-      module.labeling.queue_settings.receive_wait_time_seconds == 15 &&
-      module.labeling.queue_settings.redrive_policy.maxReceiveCount == 5
+      module.pipeline.systems.labeling.function_timeout == 60 &&
+      module.pipeline.systems.labeling.queue_settings.visibility_timeout_seconds == 6 * module.pipeline.systems.labeling.function_timeout + module.pipeline.systems.labeling.event_source_mapping_settings.maximum_batching_window_in_seconds &&
+      module.pipeline.systems.labeling.queue_settings.message_retention_seconds == 172800 &&
+      module.pipeline.systems.labeling.queue_settings.receive_wait_time_seconds == 15 &&
+      module.pipeline.systems.labeling.queue_settings.redrive_policy.maxReceiveCount == 5
     )
     error_message = "60 s labeler, visibility 6x + batching window, 2 days retention, 15 s polling, 5 receives."
   }
 
   assert {
-    condition     = module.labeling.event_source_mapping_settings.maximum_concurrency == 5
+    condition     = module.pipeline.systems.labeling.event_source_mapping_settings.maximum_concurrency == 5
     error_message = "Concurrency is capped on AWS."
   }
 
   assert {
     condition = (
       output.bucket == "imgpipe-images-123456789012-ap-northeast-2" &&
-      module.labeling.bucket_settings == { force_destroy = false, versioning_enabled = true }
+      module.pipeline.systems.labeling.bucket_settings == { force_destroy = false, versioning_enabled = true }
     )
     error_message = "Globally unique, versioned, protected bucket."
   }
@@ -113,7 +105,7 @@ run "topic_is_encrypted_with_the_cmk" {
   command = plan
 
   assert {
-    condition     = module.labeling.kms_alias_name == "alias/imgpipe-events"
+    condition     = module.pipeline.systems.labeling.kms_alias_name == "alias/imgpipe-events"
     error_message = "On AWS the topic is encrypted with the module's customer-managed key."
   }
 }
@@ -151,18 +143,18 @@ run "packages_follow_the_configured_platform" {
 
   assert {
     condition = (
-      module.labeling.function_code.runtime == "python3.13" &&
-      module.labeling.function_code.architectures == tolist(["arm64"]) &&
-      module.labeling.function_code.source_code_hash == "LABELERLABELERLABELERLABELERLABELERLABELER0="
+      module.pipeline.systems.labeling.function_code.runtime == "python3.13" &&
+      module.pipeline.systems.labeling.function_code.architectures == tolist(["arm64"]) &&
+      module.pipeline.systems.labeling.function_code.source_code_hash == "LABELERLABELERLABELERLABELERLABELERLABELER0="
     )
     error_message = "The labeler runs on the configured runtime and architecture, with its own zip hash."
   }
 
   assert {
     condition = (
-      module.alerting.notifier_code.runtime == "python3.13" &&
-      module.alerting.notifier_code.architectures == tolist(["arm64"]) &&
-      module.alerting.notifier_code.source_code_hash == "NOTIFIERNOTIFIERNOTIFIERNOTIFIERNOTIFIER000="
+      module.pipeline.systems.alerting.notifier_code.runtime == "python3.13" &&
+      module.pipeline.systems.alerting.notifier_code.architectures == tolist(["arm64"]) &&
+      module.pipeline.systems.alerting.notifier_code.source_code_hash == "NOTIFIERNOTIFIERNOTIFIERNOTIFIERNOTIFIER000="
     )
     error_message = "The notifier runs on the configured runtime and architecture, with its own zip hash."
   }
@@ -173,9 +165,9 @@ run "production_defaults_x86_64_python3_12" {
 
   assert {
     condition = (
-      module.labeling.function_code.runtime == "python3.12" &&
-      module.labeling.function_code.architectures == tolist(["x86_64"]) &&
-      module.alerting.notifier_code.architectures == tolist(["x86_64"])
+      module.pipeline.systems.labeling.function_code.runtime == "python3.12" &&
+      module.pipeline.systems.labeling.function_code.architectures == tolist(["x86_64"]) &&
+      module.pipeline.systems.alerting.notifier_code.architectures == tolist(["x86_64"])
     )
     error_message = "Defaults: python3.12 on x86_64, the platform the harness builds for by default."
   }
@@ -185,12 +177,12 @@ run "redrive_reaches_the_dlq_within_an_hour" {
   command = plan
 
   assert {
-    condition     = module.labeling.queue_settings.redrive_policy.maxReceiveCount * module.labeling.queue_settings.visibility_timeout_seconds <= 3600
+    condition     = module.pipeline.systems.labeling.queue_settings.redrive_policy.maxReceiveCount * module.pipeline.systems.labeling.queue_settings.visibility_timeout_seconds <= 3600
     error_message = "maxReceiveCount x visibility bounds how long a poison image cycles before the DLQ alarm can fire (the seed's was ~8 hours)."
   }
 
   assert {
-    condition     = module.labeling.queue_settings.redrive_policy.deadLetterTargetArn == "arn:aws:sqs:ap-northeast-2:123456789012:imgpipe-labeler-dlq"
+    condition     = module.pipeline.systems.labeling.queue_settings.redrive_policy.deadLetterTargetArn == "arn:aws:sqs:ap-northeast-2:123456789012:imgpipe-labeler-dlq"
     error_message = "The labeler queue redrives to its DLQ."
   }
 }
@@ -227,24 +219,24 @@ run "catalog_production_values" {
 
   assert {
     condition = (
-      module.catalog.bucket_settings == { force_destroy = false, versioning_enabled = true } &&
-      module.catalog.queue_settings.redrive_policy.maxReceiveCount == 5 &&
-      module.catalog.queue_settings.message_retention_seconds == 345600 &&
-      module.catalog.function_settings.loader_timeout < 60
+      module.pipeline.systems.catalog.bucket_settings == { force_destroy = false, versioning_enabled = true } &&
+      module.pipeline.systems.catalog.queue_settings.redrive_policy.maxReceiveCount == 5 &&
+      module.pipeline.systems.catalog.queue_settings.message_retention_seconds == 345600 &&
+      module.pipeline.systems.catalog.function_settings.loader_timeout < 60
     )
     error_message = "Protected versioned buckets, 5 receives, 4 days retention, a run ends before the next minute."
   }
 
   assert {
     condition = length([
-      for k in concat(keys(module.catalog.resize_environment), keys(module.catalog.loader_environment)) :
+      for k in concat(keys(module.pipeline.systems.catalog.resize_environment), keys(module.pipeline.systems.catalog.loader_environment)) :
       k if startswith(k, "AWS_ENDPOINT_URL")
     ]) == 0
     error_message = "No emulator endpoints in system B's functions."
   }
 
   assert {
-    condition     = module.alerting.alarm_settings["catalog_dlq"].statistic == "Average" && module.alerting.alarm_settings["resize_failures"].period == 300
+    condition     = module.pipeline.systems.alerting.alarm_settings["catalog_dlq"].statistic == "Average" && module.pipeline.systems.alerting.alarm_settings["resize_failures"].period == 300
     error_message = "System B's queues are alarmed like system A's DLQ."
   }
 }

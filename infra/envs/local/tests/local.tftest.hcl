@@ -1,15 +1,7 @@
 # Plan-only tests of the LocalStack wiring against a mocked provider (offline).
 
 mock_provider "aws" {
-  mock_data "aws_caller_identity" {
-    defaults = { account_id = "000000000000" }
-  }
-  mock_data "aws_partition" {
-    defaults = { partition = "aws" }
-  }
-  mock_data "aws_region" {
-    defaults = { name = "us-east-1" }
-  }
+  source = "../../tests/mocks/localstack"
 }
 
 variables {
@@ -52,12 +44,12 @@ run "alarm_topic_policy_and_notifier_filter_agree" {
   command = plan
 
   assert {
-    condition     = module.labeling.trusted_alarm_arns == module.alerting.subscription_filter_policy.AlarmArn
+    condition     = module.pipeline.systems.labeling.trusted_alarm_arns == module.pipeline.systems.alerting.subscription_filter_policy.AlarmArn
     error_message = "The alarm ARNs the topic trusts must be those the notifier filters on."
   }
 
   assert {
-    condition = module.alerting.subscription_filter_policy == { AlarmArn = [
+    condition = module.pipeline.systems.alerting.subscription_filter_policy == { AlarmArn = [
       "arn:aws:cloudwatch:us-east-1:000000000000:alarm:imgpipe-catalog-dlq-not-empty",
       "arn:aws:cloudwatch:us-east-1:000000000000:alarm:imgpipe-labeler-dlq-not-empty",
       "arn:aws:cloudwatch:us-east-1:000000000000:alarm:imgpipe-resize-failures-not-empty",
@@ -66,7 +58,7 @@ run "alarm_topic_policy_and_notifier_filter_agree" {
   }
 
   assert {
-    condition     = module.alerting.alarm_settings["labeler_dlq"].queue_name == "imgpipe-labeler-dlq"
+    condition     = module.pipeline.systems.alerting.alarm_settings["labeler_dlq"].queue_name == "imgpipe-labeler-dlq"
     error_message = "The alarm watches the DLQ."
   }
 }
@@ -75,7 +67,7 @@ run "fast_local_values" {
   command = plan
 
   assert {
-    condition = module.alerting.alarm_settings["labeler_dlq"] == {
+    condition = module.pipeline.systems.alerting.alarm_settings["labeler_dlq"] == {
       queue_name          = "imgpipe-labeler-dlq"
       statistic           = "Maximum"
       period              = 10
@@ -90,17 +82,17 @@ run "fast_local_values" {
 
   assert {
     condition = (
-      module.labeling.function_timeout == 10 &&
-      module.labeling.queue_settings.visibility_timeout_seconds == 10 &&
-      module.labeling.queue_settings.receive_wait_time_seconds == 0 &&
-      module.labeling.queue_settings.redrive_policy.maxReceiveCount == 3 &&
-      module.labeling.event_source_mapping_settings.maximum_batching_window_in_seconds == 0
+      module.pipeline.systems.labeling.function_timeout == 10 &&
+      module.pipeline.systems.labeling.queue_settings.visibility_timeout_seconds == 10 &&
+      module.pipeline.systems.labeling.queue_settings.receive_wait_time_seconds == 0 &&
+      module.pipeline.systems.labeling.queue_settings.redrive_policy.maxReceiveCount == 3 &&
+      module.pipeline.systems.labeling.event_source_mapping_settings.maximum_batching_window_in_seconds == 0
     )
     error_message = "Short timeouts, no long polling, 3 receives."
   }
 
   assert {
-    condition     = module.labeling.bucket_settings.force_destroy
+    condition     = module.pipeline.systems.labeling.bucket_settings.force_destroy
     error_message = "The local bucket can be destroyed with its objects."
   }
 }
@@ -109,17 +101,17 @@ run "stubs_are_wired_without_leaking_the_webhook" {
   command = plan
 
   assert {
-    condition     = module.labeling.function_environment["AWS_ENDPOINT_URL_REKOGNITION"] == "http://127.0.0.1:4580"
+    condition     = module.pipeline.systems.labeling.function_environment["AWS_ENDPOINT_URL_REKOGNITION"] == "http://127.0.0.1:4580"
     error_message = "The labeler calls the Rekognition stub."
   }
 
   assert {
-    condition     = alltrue([for v in values(module.alerting.notifier_environment) : !strcontains(v, "4581")])
+    condition     = alltrue([for v in values(module.pipeline.systems.alerting.notifier_environment) : !strcontains(v, "4581")])
     error_message = "No plaintext webhook URL in the notifier environment."
   }
 
   assert {
-    condition     = module.alerting.notifier_environment["WEBHOOK_PARAMETER_NAME"] == output.webhook_parameter_name
+    condition     = module.pipeline.systems.alerting.notifier_environment["WEBHOOK_PARAMETER_NAME"] == output.webhook_parameter_name
     error_message = "The notifier reads the webhook from the parameter."
   }
 }
@@ -146,7 +138,7 @@ run "topic_key_as_on_aws_by_default" {
   command = plan
 
   assert {
-    condition     = module.labeling.kms_alias_name == "alias/imgpipe-events"
+    condition     = module.pipeline.systems.labeling.kms_alias_name == "alias/imgpipe-events"
     error_message = "The topic is encrypted with the module's key, as on AWS."
   }
 }
@@ -159,7 +151,7 @@ run "topic_key_can_be_turned_off" {
   }
 
   assert {
-    condition     = module.labeling.kms_alias_name == null
+    condition     = module.pipeline.systems.labeling.kms_alias_name == null
     error_message = "encrypt_topic = false creates no key."
   }
 }
@@ -192,21 +184,21 @@ run "catalog_is_wired_for_local_use" {
 
   assert {
     condition = (
-      module.alerting.alarm_settings["catalog_dlq"].queue_name == "imgpipe-catalog-dlq" &&
-      module.alerting.alarm_settings["resize_failures"].queue_name == "imgpipe-resize-failures" &&
-      module.alerting.alarm_settings["catalog_dlq"].period == 10
+      module.pipeline.systems.alerting.alarm_settings["catalog_dlq"].queue_name == "imgpipe-catalog-dlq" &&
+      module.pipeline.systems.alerting.alarm_settings["resize_failures"].queue_name == "imgpipe-resize-failures" &&
+      module.pipeline.systems.alerting.alarm_settings["catalog_dlq"].period == 10
     )
     error_message = "The catalog DLQ and the resize-failures queue have fast local alarms."
   }
 
   assert {
     condition = (
-      module.catalog.function_settings.loader_timeout == 30 &&
-      module.catalog.queue_settings.visibility_timeout_seconds == 30 &&
-      module.catalog.queue_settings.redrive_policy.maxReceiveCount == 3 &&
-      module.catalog.function_settings.resize_reserved_concurrency == 8 &&
-      module.catalog.loader_environment["RECEIVE_WAIT_SECONDS"] == "0" &&
-      module.catalog.bucket_settings.force_destroy
+      module.pipeline.systems.catalog.function_settings.loader_timeout == 30 &&
+      module.pipeline.systems.catalog.queue_settings.visibility_timeout_seconds == 30 &&
+      module.pipeline.systems.catalog.queue_settings.redrive_policy.maxReceiveCount == 3 &&
+      module.pipeline.systems.catalog.function_settings.resize_reserved_concurrency == 8 &&
+      module.pipeline.systems.catalog.loader_environment["RECEIVE_WAIT_SECONDS"] == "0" &&
+      module.pipeline.systems.catalog.bucket_settings.force_destroy
     )
     error_message = "Short local timeouts, bounded resize processes, no long polling."
   }

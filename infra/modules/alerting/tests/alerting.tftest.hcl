@@ -1,15 +1,7 @@
 # Plan-only tests against a mocked provider: offline, a few seconds.
 
 mock_provider "aws" {
-  mock_data "aws_caller_identity" {
-    defaults = { account_id = "123456789012" }
-  }
-  mock_data "aws_partition" {
-    defaults = { partition = "aws" }
-  }
-  mock_data "aws_region" {
-    defaults = { name = "eu-west-1" }
-  }
+  source = "../../tests/mocks/eu-west-1"
 }
 
 variables {
@@ -22,7 +14,7 @@ variables {
       alarm_name = "imgpipe-labeler-dlq-not-empty"
     }
   }
-  slack_webhook_url = "https://hooks.slack.com/services/T000/B000/secret-token"
+  slack_webhook_url = "https://hooks.slack.com/services/T000/B000/secret-token" # checkov:skip=CKV_SECRET_14:a made-up webhook URL of this test, not a credential
   lambda_zip_path   = "build/lambdas/slack_notifier.zip"
   lambda_zip_sha256 = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
 }
@@ -99,7 +91,7 @@ run "notifier_subscription_permission_and_secret" {
   }
 
   assert {
-    condition = aws_lambda_function.this.environment[0].variables == tomap({
+    condition = module.notifier.environment == tomap({
       WEBHOOK_PARAMETER_NAME = "/imgpipe/slack-webhook-url"
       NOTIFY_ON_OK           = "false"
       HTTP_TIMEOUT_SECONDS   = "5"
@@ -109,23 +101,23 @@ run "notifier_subscription_permission_and_secret" {
 
   assert {
     condition = alltrue([
-      for v in values(aws_lambda_function.this.environment[0].variables) : !strcontains(v, "hooks.slack.com")
+      for v in values(module.notifier.environment) : !strcontains(v, "hooks.slack.com")
     ])
     error_message = "No plaintext webhook URL in the function environment."
   }
 
   assert {
     condition = (
-      aws_lambda_function.this.runtime == "python3.12" &&
-      aws_lambda_function.this.handler == "app.handler" &&
-      aws_lambda_function.this.timeout == 10 &&
-      aws_lambda_function.this.memory_size == 128
+      module.notifier.code.runtime == "python3.12" &&
+      module.notifier.settings.handler == "app.handler" &&
+      module.notifier.settings.timeout == 10 &&
+      module.notifier.settings.memory_size == 128
     )
     error_message = "Notifier: python3.12, 10 s (the seed's 3 s was too short), 128 MB."
   }
 
   assert {
-    condition     = aws_cloudwatch_log_group.this.name == "/aws/lambda/imgpipe-slack-notifier"
+    condition     = module.notifier.log_group_name == "/aws/lambda/imgpipe-slack-notifier"
     error_message = "The notifier has its own log group."
   }
 }
@@ -134,7 +126,7 @@ run "notifier_role_is_least_privilege" {
   command = plan
 
   assert {
-    condition = { for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s.Sid => [s.Action, s.Resource] } == {
+    condition = { for s in module.notifier.policy.Statement : s.Sid => [s.Action, s.Resource] } == {
       WriteOwnLogs          = [["logs:CreateLogStream", "logs:PutLogEvents"], "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/imgpipe-slack-notifier:*"]
       ReadWebhookUrl        = ["ssm:GetParameter", "arn:aws:ssm:eu-west-1:123456789012:parameter/imgpipe/slack-webhook-url"]
       DescribeWatchedQueues = [["sqs:GetQueueUrl", "sqs:GetQueueAttributes"], ["arn:aws:sqs:eu-west-1:123456789012:imgpipe-labeler-dlq"]]
@@ -151,7 +143,7 @@ run "customer_managed_ssm_key_adds_scoped_decrypt" {
   }
 
   assert {
-    condition = [for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s if s.Sid == "DecryptWebhookUrl"][0] == {
+    condition = [for s in module.notifier.policy.Statement : s if s.Sid == "DecryptWebhookUrl"][0] == {
       Sid       = "DecryptWebhookUrl"
       Effect    = "Allow"
       Action    = "kms:Decrypt"
@@ -184,7 +176,7 @@ run "fast_local_alarm" {
   }
 
   assert {
-    condition     = aws_lambda_function.this.environment[0].variables["NOTIFY_ON_OK"] == "true"
+    condition     = module.notifier.environment["NOTIFY_ON_OK"] == "true"
     error_message = "notify_on_ok reaches the environment."
   }
 }
@@ -278,7 +270,7 @@ run "http_timeout_not_below_lambda_timeout_is_rejected" {
   variables {
     http_timeout_seconds = 10
   }
-  expect_failures = [aws_lambda_function.this]
+  expect_failures = [aws_sns_topic_subscription.notifier]
 }
 
 run "bad_treat_missing_data_is_rejected" {
@@ -300,5 +292,5 @@ run "queue_in_another_account_is_rejected" {
       }
     }
   }
-  expect_failures = [aws_iam_role_policy.this]
+  expect_failures = [aws_cloudwatch_metric_alarm.queue_depth]
 }

@@ -1,15 +1,7 @@
 # Plan-only tests against a mocked provider: offline, a few seconds.
 
 mock_provider "aws" {
-  mock_data "aws_caller_identity" {
-    defaults = { account_id = "123456789012" }
-  }
-  mock_data "aws_partition" {
-    defaults = { partition = "aws" }
-  }
-  mock_data "aws_region" {
-    defaults = { name = "eu-west-1" }
-  }
+  source = "../../tests/mocks/eu-west-1"
 }
 
 variables {
@@ -24,34 +16,29 @@ run "bucket_is_private_encrypted_and_tls_only" {
   command = plan
 
   assert {
-    condition     = [for r in aws_s3_bucket_server_side_encryption_configuration.this.rule : r.apply_server_side_encryption_by_default[0].sse_algorithm] == ["AES256"]
+    condition     = module.bucket.settings.sse_algorithms == ["AES256"]
     error_message = "The bucket must default to SSE-S3 (AES256)."
   }
 
   assert {
-    condition = alltrue([
-      aws_s3_bucket_public_access_block.this.block_public_acls,
-      aws_s3_bucket_public_access_block.this.block_public_policy,
-      aws_s3_bucket_public_access_block.this.ignore_public_acls,
-      aws_s3_bucket_public_access_block.this.restrict_public_buckets,
-    ])
+    condition = module.bucket.settings.public_access_block == {
+      block_public_acls       = true
+      block_public_policy     = true
+      ignore_public_acls      = true
+      restrict_public_buckets = true
+    }
     error_message = "All public access must be blocked."
   }
 
   assert {
-    condition = jsondecode(aws_s3_bucket_policy.this.policy).Statement == [{
-      Sid       = "DenyInsecureTransport"
-      Effect    = "Deny"
-      Principal = "*"
-      Action    = "s3:*"
-      Resource  = ["arn:aws:s3:::imgpipe-test-images", "arn:aws:s3:::imgpipe-test-images/*"]
-      Condition = { Bool = { "aws:SecureTransport" = "false" } }
-    }]
-    error_message = "The bucket policy must deny requests without TLS."
+    condition = [for st in module.bucket.policy.Statement : [st.Sid, st.Resource]] == [
+      ["DenyInsecureTransport", ["arn:aws:s3:::imgpipe-test-images", "arn:aws:s3:::imgpipe-test-images/*"]],
+    ]
+    error_message = "The bucket policy must deny requests without TLS, on this bucket, and grant nothing."
   }
 
   assert {
-    condition     = length(aws_s3_bucket_versioning.this) == 0 && aws_s3_bucket.this.force_destroy == false
+    condition     = output.bucket_settings == { force_destroy = false, versioning_enabled = false }
     error_message = "Versioning and force_destroy are off by default."
   }
 }
@@ -156,12 +143,12 @@ run "queues_subscription_and_redrive" {
   command = plan
 
   assert {
-    condition     = aws_sqs_queue.main.sqs_managed_sse_enabled && aws_sqs_queue.dlq.sqs_managed_sse_enabled
+    condition     = module.queue.encrypted
     error_message = "Both queues must use SSE-SQS."
   }
 
   assert {
-    condition = jsondecode(aws_sqs_queue.main.redrive_policy) == {
+    condition = module.queue.settings.redrive_policy == {
       deadLetterTargetArn = "arn:aws:sqs:eu-west-1:123456789012:imgpipe-labeler-dlq"
       maxReceiveCount     = 5
     }
@@ -170,16 +157,16 @@ run "queues_subscription_and_redrive" {
 
   assert {
     condition = (
-      aws_sqs_queue.main.message_retention_seconds == 172800 &&
-      aws_sqs_queue.main.receive_wait_time_seconds == 15 &&
-      aws_sqs_queue.main.visibility_timeout_seconds == 360 &&
-      aws_sqs_queue.dlq.message_retention_seconds == 1209600
+      module.queue.settings.message_retention_seconds == 172800 &&
+      module.queue.settings.receive_wait_time_seconds == 15 &&
+      module.queue.settings.visibility_timeout_seconds == 360 &&
+      module.queue.dlq_settings.message_retention_seconds == 1209600
     )
     error_message = "Queue defaults: 2 days retention, 15 s long polling, 360 s visibility; DLQ keeps 14 days."
   }
 
   assert {
-    condition = jsondecode(aws_sqs_queue.main.policy).Statement == [{
+    condition = module.queue.policy.Statement == [{
       Sid       = "AllowTopicDelivery"
       Effect    = "Allow"
       Principal = { Service = "sns.amazonaws.com" }
@@ -191,7 +178,7 @@ run "queues_subscription_and_redrive" {
   }
 
   assert {
-    condition = jsondecode(aws_sqs_queue.dlq.redrive_allow_policy) == {
+    condition = module.queue.dlq_settings.redrive_allow_policy == {
       redrivePermission = "byQueue"
       sourceQueueArns   = ["arn:aws:sqs:eu-west-1:123456789012:imgpipe-labeler"]
     }
@@ -200,14 +187,14 @@ run "queues_subscription_and_redrive" {
 
   assert {
     condition = alltrue([
-      for s in jsondecode(aws_sqs_queue.dlq.policy).Statement :
+      for s in module.queue.dlq_policy.Statement :
       contains(keys(s), "Principal") && s.Resource == "arn:aws:sqs:eu-west-1:123456789012:imgpipe-labeler-dlq"
     ])
     error_message = "Every DLQ policy statement needs a Principal and the DLQ as resource (the seed's had none)."
   }
 
   assert {
-    condition     = [for s in jsondecode(aws_sqs_queue.dlq.policy).Statement : s.Condition if s.Effect == "Deny"] == [{ Bool = { "aws:SecureTransport" = "false" } }]
+    condition     = [for s in module.queue.dlq_policy.Statement : s.Condition if s.Effect == "Deny"] == [{ Bool = { "aws:SecureTransport" = "false" } }]
     error_message = "The DLQ must deny requests without TLS."
   }
 
@@ -233,18 +220,18 @@ run "labeler_function_and_least_privilege" {
 
   assert {
     condition = (
-      aws_lambda_function.this.runtime == "python3.12" &&
-      aws_lambda_function.this.handler == "app.handler" &&
-      aws_lambda_function.this.memory_size == 512 &&
-      aws_lambda_function.this.timeout == 60 &&
-      aws_lambda_function.this.architectures == tolist(["x86_64"]) &&
-      aws_lambda_function.this.source_code_hash == "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+      module.function.code.runtime == "python3.12" &&
+      module.function.settings.handler == "app.handler" &&
+      module.function.settings.memory_size == 512 &&
+      module.function.settings.timeout == 60 &&
+      module.function.code.architectures == tolist(["x86_64"]) &&
+      module.function.code.source_code_hash == "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
     )
     error_message = "Labeler function settings."
   }
 
   assert {
-    condition = aws_lambda_function.this.environment[0].variables == tomap({
+    condition = module.function.environment == tomap({
       INGEST_PREFIX   = "ingest/"
       RESULTS_PREFIX  = "results/"
       FAILURES_PREFIX = "failures/"
@@ -256,12 +243,12 @@ run "labeler_function_and_least_privilege" {
   }
 
   assert {
-    condition     = aws_cloudwatch_log_group.this.name == "/aws/lambda/imgpipe-labeler" && aws_cloudwatch_log_group.this.retention_in_days == 30
+    condition     = module.function.log_group_name == "/aws/lambda/imgpipe-labeler" && module.function.settings.log_retention_in_days == 30
     error_message = "The labeler's log group with retention."
   }
 
   assert {
-    condition = { for s in jsondecode(aws_iam_role_policy.this.policy).Statement : s.Sid => [s.Action, s.Resource] } == {
+    condition = { for s in module.function.policy.Statement : s.Sid => [s.Action, s.Resource] } == {
       WriteOwnLogs         = [["logs:CreateLogStream", "logs:PutLogEvents"], "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/imgpipe-labeler:*"]
       ConsumeQueue         = [["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"], "arn:aws:sqs:eu-west-1:123456789012:imgpipe-labeler"]
       ReadIngest           = ["s3:GetObject", "arn:aws:s3:::imgpipe-test-images/ingest/*"]
@@ -298,7 +285,7 @@ run "local_settings" {
   }
 
   assert {
-    condition     = aws_lambda_function.this.environment[0].variables["AWS_ENDPOINT_URL_REKOGNITION"] == "http://127.0.0.1:4580"
+    condition     = module.function.environment["AWS_ENDPOINT_URL_REKOGNITION"] == "http://127.0.0.1:4580"
     error_message = "The Rekognition endpoint is set when given."
   }
 
@@ -308,12 +295,12 @@ run "local_settings" {
   }
 
   assert {
-    condition     = jsondecode(aws_sqs_queue.main.redrive_policy).maxReceiveCount == 3
+    condition     = module.queue.settings.redrive_policy.maxReceiveCount == 3
     error_message = "max_receive_count reaches the redrive policy."
   }
 
   assert {
-    condition     = length(aws_s3_bucket_versioning.this) == 1 && aws_s3_bucket.this.force_destroy
+    condition     = output.bucket_settings == { force_destroy = true, versioning_enabled = true }
     error_message = "Versioning and force_destroy follow the variables."
   }
 }
@@ -350,6 +337,9 @@ run "topic_without_cmk_for_emulators" {
 }
 
 # --- rejected inputs ----------------------------------------------------------
+# (Bucket names, queue settings and the function's code, runtime, architecture and
+# log retention are checked, and their rejections tested, by modules/private_bucket,
+# modules/queue and modules/lambda_function.)
 
 run "visibility_below_timeout_is_rejected" {
   command = plan
@@ -357,7 +347,7 @@ run "visibility_below_timeout_is_rejected" {
     lambda_timeout                   = 60
     queue_visibility_timeout_seconds = 30
   }
-  expect_failures = [aws_sqs_queue.main]
+  expect_failures = [aws_lambda_event_source_mapping.this]
 }
 
 run "large_batch_without_window_is_rejected" {
@@ -368,46 +358,6 @@ run "large_batch_without_window_is_rejected" {
   expect_failures = [aws_lambda_event_source_mapping.this]
 }
 
-run "bad_bucket_name_is_rejected" {
-  command = plan
-  variables {
-    bucket_name = "Images_Bucket"
-  }
-  expect_failures = [var.bucket_name]
-}
-
-run "zero_max_receive_count_is_rejected" {
-  command = plan
-  variables {
-    max_receive_count = 0
-  }
-  expect_failures = [var.max_receive_count]
-}
-
-run "bad_zip_hash_is_rejected" {
-  command = plan
-  variables {
-    lambda_zip_sha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-  }
-  expect_failures = [var.lambda_zip_sha256]
-}
-
-run "bad_architecture_is_rejected" {
-  command = plan
-  variables {
-    lambda_architecture = "arm"
-  }
-  expect_failures = [var.lambda_architecture]
-}
-
-run "bad_log_retention_is_rejected" {
-  command = plan
-  variables {
-    log_retention_in_days = 2
-  }
-  expect_failures = [var.log_retention_in_days]
-}
-
 run "non_http_endpoint_is_rejected" {
   command = plan
   variables {
@@ -416,10 +366,3 @@ run "non_http_endpoint_is_rejected" {
   expect_failures = [var.rekognition_endpoint]
 }
 
-run "long_polling_above_20_is_rejected" {
-  command = plan
-  variables {
-    queue_receive_wait_time_seconds = 21
-  }
-  expect_failures = [var.queue_receive_wait_time_seconds]
-}

@@ -1,0 +1,260 @@
+"""The LocalStack plugins as a package of their own, and how the harness installs and runs them.
+
+LocalStack itself is not needed: the metadata is read from the plugins' pyproject.toml,
+the parts that do not import LocalStack run here, and the S3 hook runs against a
+stand-in of the two LocalStack modules it touches.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import stat
+import subprocess
+import sys
+import tomllib
+import types
+from pathlib import Path
+
+import pytest
+
+from harness import config
+from harness.runtime import localstack
+from harness.runtime.backends import docker as docker_backend
+from harness.util import venvs
+from harness.util.processes import ProcessRecords, is_alive
+
+PLUGIN_DIR = localstack.PLUGIN_DIR
+if str(PLUGIN_DIR) not in sys.path:
+    sys.path.insert(0, str(PLUGIN_DIR))
+
+
+def _defines(module: str, name: str) -> ast.AST | None:
+    path = PLUGIN_DIR / (module.replace(".", "/") + ".py")
+    if not path.exists():
+        path = PLUGIN_DIR / module.replace(".", "/") / "__init__.py"
+    tree = ast.parse(path.read_text())
+    return next(
+        (
+            node
+            for node in tree.body
+            if isinstance(node, ast.ClassDef | ast.FunctionDef) and node.name == name
+        ),
+        None,
+    )
+
+
+def pyproject(package: str) -> dict:
+    return tomllib.loads((PLUGIN_DIR / package / "pyproject.toml").read_text())
+
+
+@pytest.mark.parametrize(
+    ("package", "namespace", "entry_point"),
+    [
+        (
+            "harness_lambda_executor",
+            "localstack.lambda.runtime_executor",
+            {"local-process": "harness_lambda_executor.plugin:LocalProcessExecutorPlugin"},
+        ),
+        (
+            "harness_s3_storage",
+            "localstack.hooks.on_runtime_create",
+            {"use_instance_storage": "harness_s3_storage:use_instance_storage"},
+        ),
+    ],
+)
+def test_entry_points_are_declared_in_each_plugins_own_metadata(package, namespace, entry_point):
+    assert package in localstack.PLUGINS
+    project = pyproject(package)
+    assert project["project"]["entry-points"] == {namespace: entry_point}
+    # The folder is the package: what setuptools installs is what sits here.
+    assert project["tool"]["setuptools"] == {"packages": [package], "package-dir": {package: "."}}
+    for group in project["project"]["entry-points"].values():
+        for name, target in group.items():
+            module, attribute = target.split(":")
+            node = _defines(module, attribute)
+            assert node is not None, f"{target} does not exist"
+            if isinstance(node, ast.ClassDef):  # plux takes the plugin's name from the class
+                assert f"name = {name!r}" in ast.unparse(node)
+            else:  # ... and a function plugin's from the function
+                assert node.name == name
+    # The hand-written dist-info on PYTHONPATH is gone.
+    assert not list(PLUGIN_DIR.glob("*.dist-info"))
+
+
+def test_the_plugins_import_nothing_of_the_harness():
+    wrong = []
+    for path in PLUGIN_DIR.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            wrong += [f"{path}: {n}" for n in names if n == "harness" or n.startswith("harness.")]
+    assert wrong == []
+
+
+def test_localstack_sees_only_the_startup_shim_on_its_path(monkeypatch, tmp_path):
+    monkeypatch.setenv("HARNESS_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("PYTHONPATH", "/somewhere/of/the/harness")
+    settings = config.load()
+    env = localstack.environment(settings, localstack.data_dir(settings), {})
+    assert env["PYTHONPATH"] == str(localstack.STARTUP_DIR)
+    assert sorted(p.name for p in localstack.STARTUP_DIR.iterdir() if p.suffix == ".py") == [
+        "sitecustomize.py"
+    ]
+    assert env["LAMBDA_RUNTIME_EXECUTOR"] == "local-process"
+    # How LocalStack behaves is the same on every backend.
+    shared = docker_backend.shared_localstack_environment(settings)
+    assert shared == localstack.tuning_environment(settings)
+    assert {name: env[name] for name in shared} == shared
+
+
+def test_each_instance_keeps_its_s3_objects_in_its_own_state_dir(monkeypatch, tmp_path):
+    folders = []
+    for name in ("one", "two"):
+        monkeypatch.setenv("HARNESS_STATE_DIR", str(tmp_path / name))
+        settings = config.load()
+        env = localstack.environment(settings, localstack.data_dir(settings), {})
+        folders.append(Path(env["HARNESS_S3_STORAGE_DIR"]))
+        assert folders[-1].is_relative_to(settings.state_dir)
+        assert not folders[-1].is_relative_to("/tmp/localstack-s3-storage")
+    assert folders[0] != folders[1]
+
+
+def test_the_s3_hook_points_localstack_at_the_instance_folder(monkeypatch, tmp_path):
+    provider = types.ModuleType("localstack.services.s3.provider")
+    provider.DEFAULT_S3_TMP_DIR = "/tmp/localstack-s3-storage"
+    hooks = types.ModuleType("localstack.runtime.hooks")
+    hooks.on_runtime_create = lambda: lambda fn: fn  # plux's decorator, stood in for
+    runtime = types.ModuleType("localstack.runtime")
+    runtime.hooks = hooks
+    s3 = types.ModuleType("localstack.services.s3")
+    s3.provider = provider
+    for name, module in {
+        "localstack": types.ModuleType("localstack"),
+        "localstack.runtime": runtime,
+        "localstack.runtime.hooks": hooks,
+        "localstack.services": types.ModuleType("localstack.services"),
+        "localstack.services.s3": s3,
+        "localstack.services.s3.provider": provider,
+    }.items():
+        monkeypatch.setitem(sys.modules, name, module)
+    monkeypatch.delitem(sys.modules, "harness_s3_storage", raising=False)
+    storage = importlib.import_module("harness_s3_storage")
+    try:
+        monkeypatch.delenv(storage.ENV_VAR, raising=False)
+        storage.use_instance_storage()
+        assert provider.DEFAULT_S3_TMP_DIR == "/tmp/localstack-s3-storage"  # not ours: as is
+        monkeypatch.setenv(storage.ENV_VAR, str(tmp_path / "localstack" / "s3"))
+        storage.use_instance_storage()
+        folder = tmp_path / "localstack" / "s3"
+        pointed_at = provider.DEFAULT_S3_TMP_DIR
+        assert pointed_at == str(folder)
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    finally:
+        sys.modules.pop("harness_s3_storage", None)
+
+
+def test_the_executor_records_lambda_processes_in_the_harness_format(tmp_path, monkeypatch):
+    from harness_lambda_executor import records as executor_records
+
+    monkeypatch.setenv(executor_records.STATE_DIR_VAR, str(tmp_path))
+    written = executor_records.ProcessRecords.from_environment()
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(30)"], start_new_session=True
+    )
+    try:
+        written.record("lambda-0a1b", child.pid, function="app.handler")
+        assert not list((tmp_path / "processes").glob("*.tmp"))
+        read = ProcessRecords(tmp_path).get("lambda-0a1b")
+        assert (read["pid"], read["function"]) == (child.pid, "app.handler")
+        assert "corrupt" not in read
+        assert executor_records.peak_rss_mb(child.pid) > 0
+        # `harness down` stops what the executor left, as it stops its own processes.
+        assert ProcessRecords(tmp_path).stop("lambda-0a1b", timeout=5)
+        assert child.wait(timeout=10) is not None
+        assert not is_alive(child.pid, read["create_time"])
+        written.forget("lambda-0a1b", child.pid)  # already gone: no error
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+
+@pytest.fixture
+def fake_venv(tmp_path, monkeypatch):
+    """A venv folder whose pip only records what it was asked to install."""
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").symlink_to(sys.executable)
+    installs = []
+
+    def pip(cmd, what):
+        staged = [Path(arg) for arg in cmd if arg.startswith("/") and Path(arg).is_dir()]
+        installs.append(
+            {
+                "args": [arg for arg in cmd[cmd.index("--disable-pip-version-check") + 1 :]],
+                "projects": {
+                    folder.name: sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+                    for folder in staged
+                },
+            }
+        )
+
+    monkeypatch.setattr(venvs, "_run", pip)
+    return venv, installs
+
+
+def test_the_plugins_are_installed_again_only_when_their_files_change(tmp_path, fake_venv):
+    venv, installs = fake_venv
+    sources = [tmp_path / "one", tmp_path / "two"]
+    for source in sources:
+        (source / "sub").mkdir(parents=True)
+        (source / "pyproject.toml").write_text(f"[project]\nname = '{source.name}'\n")
+        (source / "__init__.py").write_text("A = 1\n")
+    pins = tmp_path / "pins.txt"
+    pins.write_text("psutil==7.2.1\n")
+
+    def install() -> bool:
+        return venvs.install_projects(venv, sources, "plugins", lambda m: None, pins)
+
+    assert install()
+    assert not install()  # stamped
+    (sources[0] / "__pycache__").mkdir()
+    (sources[0] / "__pycache__" / "x.pyc").write_bytes(b"junk")
+    (sources[1] / "two.egg-info").mkdir()
+    (sources[1] / "build").mkdir()
+    assert not install()  # build leftovers are not the source
+    (sources[1] / "__init__.py").write_text("A = 2\n")
+    assert install()
+    pins.write_text("psutil==7.2.2\n")
+    assert install()  # other pins, other dependencies
+    assert len(installs) == 3
+    # pip got clean copies (it would leave build/ and *.egg-info in the sources), all at
+    # once, their dependencies held to the pins.
+    assert installs[-1]["projects"] == {
+        "one": ["__init__.py", "pyproject.toml", "sub"],
+        "two": ["__init__.py", "pyproject.toml", "sub"],
+    }
+    assert installs[-1]["args"][:2] == ["-c", str(pins)]
+
+
+def test_ensure_installed_installs_the_plugins_into_localstacks_venv(monkeypatch, tmp_path):
+    monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "cache"))
+    calls = []
+    monkeypatch.setattr(localstack, "build_venv", lambda target, *a, **k: calls.append(target))
+    monkeypatch.setattr(
+        localstack,
+        "install_projects",
+        lambda venv, sources, what, progress, constraints: calls.append(
+            (venv, sources, constraints)
+        ),
+    )
+    settings = config.load()
+    python = localstack.ensure_installed(settings, progress=lambda m: None)
+    venv = localstack.venv_dir(settings)
+    plugins = [PLUGIN_DIR / "harness_lambda_executor", PLUGIN_DIR / "harness_s3_storage"]
+    assert calls == [venv, (venv, plugins, settings.pins_file)]
+    assert python == venv / "bin" / "python"
