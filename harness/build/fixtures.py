@@ -17,6 +17,7 @@ import dataclasses
 import functools
 import hashlib
 import io
+import mimetypes
 import os
 import random
 import tempfile
@@ -359,3 +360,194 @@ def generate(
         cached = (target / fixtures[name].spec.cache_name()).exists()
         made.append((fixtures[name], materialize(fixtures[name].spec, target), not cached))
     return made
+
+
+# --- fixture folders: what an operator's upload folder holds ------------------------------
+#
+# `fixtures/catalog/<name>/manifest.yaml` lists the files of one upload folder of system B
+# (file name -> a fixture of the image manifest, an ImageSpec or literal text, and what
+# the catalog must make of it). Like the images, the files are generated, never
+# committed: `folder(name)` writes them into `fixtures/catalog/generated/<name>/`.
+
+# "served", or one of the resize function's rejection codes (docs/architecture.md, resize)
+FOLDER_OUTCOMES = (
+    "served",
+    "BadName",
+    "NotJpeg",
+    "Empty",
+    "Unreadable",
+    "TooLarge",
+    "TooManyPixels",
+)
+_FOLDER_FILE_KEYS = {"fixture", "seed", "spec", "text", "expect", "about"}
+_FOLDER_SOURCES = ("fixture", "spec", "text")
+
+
+@dataclass(frozen=True)
+class FolderFile:
+    """One file of a fixture folder: its bytes (`spec` or `text`) and its expected fate."""
+
+    name: str
+    expect: str  # "served", or the resize function's rejection code
+    spec: ImageSpec | None = None
+    text: str | None = None
+    about: str = ""
+
+    def render(self) -> bytes:
+        if self.spec is not None:
+            return render(self.spec)
+        return (self.text or "").encode()
+
+    @property
+    def content_type(self) -> str:
+        """What `aws s3 cp` would send: guessed from the name, as the CLI does."""
+        return mimetypes.guess_type(self.name)[0] or "application/octet-stream"
+
+
+@dataclass(frozen=True)
+class FixtureFolder:
+    name: str
+    about: str
+    files: tuple[FolderFile, ...]
+
+    def expected(self, outcome: str) -> list[str]:
+        """Names of the files expected to end as `outcome` (served or a rejection code)."""
+        return [f.name for f in self.files if f.expect == outcome]
+
+
+def folders_dir() -> Path:
+    from harness import config
+
+    return config.load().project_dir / "fixtures" / "catalog"
+
+
+def folder_manifest_path(name: str) -> Path:
+    return folders_dir() / name / "manifest.yaml"
+
+
+def folder_generated_dir(name: str) -> Path:
+    """Where `folder(name)` writes the files by default (git-ignored)."""
+    return folders_dir() / "generated" / name
+
+
+def _plain_file_name(name: Any) -> bool:
+    return (
+        isinstance(name, str)
+        and name not in ("", ".", "..")
+        and "/" not in name
+        and "\\" not in name
+        and "\0" not in name
+    )
+
+
+def _parse_folder_file(name: str, entry: Any, images: dict[str, Fixture], where: str) -> FolderFile:
+    if not isinstance(entry, dict):
+        raise FixtureError(f"{where}: must be a mapping with one of {', '.join(_FOLDER_SOURCES)}")
+    unknown = set(entry) - _FOLDER_FILE_KEYS
+    if unknown:
+        raise FixtureError(f"{where}: unknown keys {sorted(unknown)}")
+    given = [k for k in _FOLDER_SOURCES if k in entry]
+    if len(given) != 1:
+        raise FixtureError(f"{where}: give exactly one of {', '.join(_FOLDER_SOURCES)}")
+    expect = entry.get("expect")
+    if expect not in FOLDER_OUTCOMES:
+        raise FixtureError(f"{where}: expect must be one of {', '.join(FOLDER_OUTCOMES)}")
+    if "seed" in entry and "fixture" not in entry:
+        raise FixtureError(f"{where}: seed overrides a named fixture's seed; give fixture")
+    about = str(entry.get("about", ""))
+    if "text" in entry:
+        if not isinstance(entry["text"], str):
+            raise FixtureError(f"{where}: text must be a string")
+        return FolderFile(name, expect, text=entry["text"], about=about)
+    if "fixture" in entry:
+        if entry["fixture"] not in images:
+            raise FixtureError(f"{where}: no image fixture {entry['fixture']!r} in the manifest")
+        image = images[entry["fixture"]]
+        spec = image.spec
+        if "seed" in entry:
+            if isinstance(entry["seed"], bool) or not isinstance(entry["seed"], int):
+                raise FixtureError(f"{where}: seed must be a whole number")
+            spec = dataclasses.replace(spec, seed=entry["seed"])
+        return FolderFile(name, expect, spec=spec, about=about or image.about)
+    raw_spec = entry["spec"]
+    if not isinstance(raw_spec, dict) or set(raw_spec) - _SPEC_FIELDS:
+        raise FixtureError(f"{where}: spec must be a mapping of {sorted(_SPEC_FIELDS)}")
+    try:
+        return FolderFile(name, expect, spec=ImageSpec(**raw_spec), about=about)
+    except (TypeError, ValueError) as exc:
+        raise FixtureError(f"{where}: bad spec: {exc}") from exc
+
+
+def parse_folder(
+    name: str, document: Any, source: str, images: dict[str, Fixture] | None = None
+) -> FixtureFolder:
+    """Validate a folder manifest; errors name `source`, the file and the field."""
+    if not isinstance(document, dict) or document.get("version") != MANIFEST_VERSION:
+        raise FixtureError(f"{source}: must be a mapping with version: {MANIFEST_VERSION}")
+    unknown = set(document) - {"version", "about", "files"}
+    if unknown:
+        raise FixtureError(f"{source}: unknown top-level keys {sorted(unknown)}")
+    entries = document.get("files")
+    if not isinstance(entries, dict) or not entries:
+        raise FixtureError(f"{source}: 'files' must be a non-empty mapping of file name -> file")
+    images = load_manifest() if images is None else images
+    files = []
+    for file_name, entry in entries.items():
+        if not _plain_file_name(file_name):
+            raise FixtureError(f"{source}: {file_name!r} is not a plain file name")
+        files.append(_parse_folder_file(file_name, entry, images, f"{source}: {file_name}"))
+    return FixtureFolder(name, str(document.get("about", "")).strip(), tuple(files))
+
+
+def load_folder(name: str) -> FixtureFolder:
+    """The fixture folder `fixtures/catalog/<name>/manifest.yaml`."""
+    path = folder_manifest_path(name)
+    if not _plain_file_name(name) or not path.is_file():
+        known = sorted(p.parent.name for p in folders_dir().glob("*/manifest.yaml"))
+        raise FixtureError(f"no fixture folder {name!r} ({path}); known: {', '.join(known)}")
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise FixtureError(f"{path}: not valid YAML: {exc}") from exc
+    return parse_folder(name, document, str(path))
+
+
+def folder(name: str, out_dir: Path | None = None) -> Path:
+    """Write the fixture folder's files into `out_dir` (default
+    `fixtures/catalog/generated/<name>/`) and return it; it then holds exactly them.
+
+    Images come from the cache of `materialize`. A file in `out_dir` that the manifest
+    does not list is removed from the default folder, and refused in any other.
+    """
+    manifest = load_folder(name)
+    target = out_dir or folder_generated_dir(name)
+    target.mkdir(parents=True, exist_ok=True)
+    wanted = {f.name for f in manifest.files}
+    strays = [p for p in target.iterdir() if p.name not in wanted]
+    if strays and out_dir is not None:
+        raise FixtureError(
+            f"{target} holds files that fixture folder {name!r} does not list: "
+            f"{', '.join(sorted(p.name for p in strays))}"
+        )
+    for stray in strays:
+        if stray.is_file() or stray.is_symlink():
+            stray.unlink()
+    cache = generated_dir()
+    for entry in manifest.files:
+        data = (
+            materialize(entry.spec, cache).read_bytes()
+            if entry.spec is not None
+            else entry.render()
+        )
+        path = target / entry.name
+        if path.is_file() and not path.is_symlink() and path.read_bytes() == data:
+            continue
+        fd, tmp = tempfile.mkstemp(dir=target, prefix=f".{entry.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    return target

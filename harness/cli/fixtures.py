@@ -20,7 +20,7 @@ from harness.cli.groups import Group
 
 @click.group(cls=Group)
 def fixtures() -> None:
-    """Make the fixture images of fixtures/images/manifest.yaml."""
+    """Make the fixture images of fixtures/images/manifest.yaml, and upload folders."""
 
 
 @fixtures.command("generate")
@@ -63,4 +63,46 @@ def generate(names: tuple[str, ...], as_json: bool) -> None:
     new = sum(row["generated"] for row in rows)
     console.print(
         f"{len(rows)} fixture(s), {new} generated, {len(rows) - new} cached, {seconds:.1f} s"
+    )
+
+
+@fixtures.command("folder")
+@click.argument("name")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write here instead of fixtures/catalog/generated/NAME/ (empty or missing).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+def folder(name: str, out: Path | None, as_json: bool) -> None:
+    """Write a catalog upload folder, e.g. the seed's ssgdfm_eye.
+
+    fixtures/catalog/NAME/manifest.yaml describes the folder: JPEGs and the files an
+    operator's folder also holds; each file says whether the catalog serves it or
+    which rejection code it gets. Then: `harness upload <folder> --vertical NAME`.
+    """
+    with working(f"writing fixture folder {name}"):
+        path = fixture_images.folder(name, out)
+        manifest = fixture_images.load_folder(name)
+    rows = [
+        {
+            "file": entry.name,
+            "bytes": (path / entry.name).stat().st_size,
+            "expect": entry.expect,
+            "about": entry.about,
+        }
+        for entry in manifest.files
+    ]
+    if as_json:
+        click.echo(json.dumps({"name": name, "path": str(path), "files": rows}, indent=2))
+        return
+    table = Table("file", "bytes", "expect", "about", title=str(path))
+    for row in rows:
+        table.add_row(row["file"], f"{row['bytes']:,}", row["expect"], row["about"])
+    console.print(table)
+    served = len(manifest.expected("served"))
+    console.print(
+        f"{len(rows)} file(s): {served} to be served, {len(rows) - served} to be rejected; "
+        f"upload with `harness upload {path} --vertical {name}`"
     )

@@ -32,7 +32,13 @@ VERSION = "3.3.30"
 FRAMEWORKS = ("all",)  # every framework: terraform, dockerfile, secrets, yaml, json, ...
 # Generated and ignored by git (.gitignore): what the tools made, not the repository's
 # own files (the Lambda zips' vendored packages, reports, cached fixture images).
-GENERATED = ("build", "reports", "fixtures/images/generated", "pipeline_harness.egg-info")
+GENERATED = (
+    "build",
+    "reports",
+    "fixtures/images/generated",
+    "fixtures/catalog/generated",
+    "pipeline_harness.egg-info",
+)
 OFFLINE_ENV = {
     "BC_SKIP_MAPPING": "TRUE",
     "CKV_NO_GUIDE": "TRUE",

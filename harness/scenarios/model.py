@@ -53,6 +53,8 @@ class ParseContext:
     file: str
     base_dir: Path = Path(".")  # relative paths in the scenario (folders, files) start here
     object_sets: set[str] = field(default_factory=lambda: {ALL_OBJECTS})
+    snapshots: set[str] = field(default_factory=set)  # names kept by `remember:` so far
+    database_down: bool = False  # system B's database is down after the steps so far
 
 
 @dataclass(frozen=True)

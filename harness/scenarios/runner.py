@@ -239,6 +239,10 @@ def run_scenario(
         if result["status"] == "failed":
             failed = result
     try:
+        notes += rt.close()
+    except Exception as exc:  # reported; the next scenario's reset says more if it matters
+        notes.append(f"restoring after the scenario failed: {type(exc).__name__}: {exc}")
+    try:
         counts = _final_counts(rt) | rt.counts
     except Exception as exc:
         counts = dict(rt.counts)

@@ -10,6 +10,7 @@ scenario; steps and conditions reach it as `rt.catalog`.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,8 +39,10 @@ class Runtime:
     object_sets: dict[str, list[str]] = field(default_factory=lambda: {ALL_OBJECTS: []})
     object_systems: dict[str, str] = field(default_factory=dict)  # key -> system, if not A
     counts: dict[str, Any] = field(default_factory=dict)
+    snapshots: dict[str, Any] = field(default_factory=dict)  # kept by `remember:`
     _clients: dict[str, Any] = field(default_factory=dict, repr=False)
     _catalog: CatalogPipeline | None = field(default=None, repr=False)
+    _outage: contextlib.ExitStack | None = field(default=None, repr=False)
 
     @property
     def local(self) -> bool:
@@ -54,6 +57,32 @@ class Runtime:
                 raise StepFailed("this run has no catalog pipeline (system B) to drive")
             self._catalog = self.open_catalog()
         return self._catalog
+
+    # system B's database, taken away and given back by the `database` step
+    @property
+    def database_down(self) -> bool:
+        return self._outage is not None
+
+    def take_database_down(self) -> None:
+        """System B's database unreachable until `bring_database_up` (or `close`)."""
+        if self._outage is not None:
+            raise StepFailed("the catalog's database is down already")
+        stack = contextlib.ExitStack()
+        stack.enter_context(self.catalog.database_outage())
+        self._outage = stack
+
+    def bring_database_up(self) -> None:
+        if self._outage is None:
+            raise StepFailed("the catalog's database is not down (no `database: down` before)")
+        stack, self._outage = self._outage, None
+        stack.close()
+
+    def close(self) -> list[str]:
+        """Undo what the scenario left changed when it ended; returns notes for the report."""
+        if self._outage is None:
+            return []
+        self.bring_database_up()
+        return ["the catalog's database was still down when the scenario ended: brought back"]
 
     def pipeline_of(self, system: str) -> LabelingPipeline | CatalogPipeline:
         """The pipeline of `system` (one of harness.build.functions.SYSTEMS)."""

@@ -4,6 +4,6 @@ To add a step kind (e.g. for the catalog pipeline), write a `Step` subclass deco
 with `@register_step` in a module of this package and import the module here.
 """
 
-from harness.scenarios.steps import alarms, checks, control, messages, stubs, upload
+from harness.scenarios.steps import alarms, catalog, checks, control, messages, stubs, upload
 
-__all__ = ["alarms", "checks", "control", "messages", "stubs", "upload"]
+__all__ = ["alarms", "catalog", "checks", "control", "messages", "stubs", "upload"]

@@ -13,13 +13,16 @@
             image: {format: png, width: 64, height: 64, scene: sky}   # an ImageSpec, or
             text: "not an image"        # literal bytes (UTF-8), or
             file: ../fixtures/x.jpg     # a file, or
-            folder: ./photos            # every file matching `glob` (default *) in it
-            glob: "*.jpg"
+            folder: ./photos            # every file matching `glob` (default *) in it, or
+            fixture_folder: ssgdfm_eye  # the files of fixtures/catalog/<name>/manifest.yaml
+            glob: "*.jpg"               # folder and fixture_folder items only
             vary_seed: true             # image seed + i, so the count are distinct (default)
             content_type: image/jpeg    # default: from the format / file name
 
 Paths are relative to the scenario file. Keys of folder files may use {name}, {stem},
-{relpath}. Every uploaded key joins the `as` set and the `all` set. Catalog keys follow
+{relpath}. A fixture folder's files are generated (harness.build.fixtures.folder), like
+the images, and uploaded as `aws s3 cp --recursive` would: every file, whatever its name.
+Every uploaded key joins the `as` set and the `all` set. Catalog keys follow
 system B's rule, `origin/{vertical}/{cd_idx}_{sequence}.jpg` (e.g.
 `origin/{scenario}/1{i}_1.jpg`); a key that breaks it is rejected by the resize function.
 """
@@ -27,6 +30,7 @@ system B's rule, `origin/{vertical}/{cd_idx}_{sequence}.jpg` (e.g.
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import mimetypes
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -40,7 +44,8 @@ from harness.scenarios.model import ParseContext, Step, parse_system, register_s
 from harness.scenarios.runtime import Runtime
 from harness.scenarios.source import Src
 
-SOURCES = ("fixture", "image", "text", "file", "folder")
+SOURCES = ("fixture", "image", "text", "file", "folder", "fixture_folder")
+FOLDER_SOURCES = ("folder", "fixture_folder")  # one object per file, keys from {name}
 DEFAULT_FOLDER_KEYS = {
     "labeling": "ingest/{scenario}/{relpath}",
     "catalog": "origin/{scenario}/{name}",
@@ -56,6 +61,7 @@ class Item:
     spec: fixtures.ImageSpec | None = None
     text: str | None = None
     path: Path | None = None
+    folder: fixtures.FixtureFolder | None = None  # fixture_folder items
     glob: str = "*"
     vary_seed: bool = True
     content_type: str | None = None
@@ -106,16 +112,16 @@ def _parse_item(src: Src, ctx: ParseContext, system: str) -> Item:
         raise src.fail(f"give exactly one of {', '.join(SOURCES)}; got {given or 'none'}")
     source = given[0]
     count = fields["count"].integer(minimum=1, maximum=10_000) if "count" in fields else 1
-    if source == "folder" and "count" in fields:
+    if source in FOLDER_SOURCES and "count" in fields:
         raise fields["count"].fail("a folder uploads each of its files once; drop count")
-    if "glob" in fields and source != "folder":
-        raise fields["glob"].fail("glob is for folder items")
+    if "glob" in fields and source not in FOLDER_SOURCES:
+        raise fields["glob"].fail("glob is for folder and fixture_folder items")
     extra = ("i", "n", "ext") + (
-        ("name", "stem", "relpath") if source in ("file", "folder") else ()
+        ("name", "stem", "relpath") if source in ("file", *FOLDER_SOURCES) else ()
     )
     if "key" in fields:
         key = templates.check(fields["key"], extra)
-    elif source == "folder":
+    elif source in FOLDER_SOURCES:
         key = DEFAULT_FOLDER_KEYS[system]
     else:
         example = (
@@ -142,6 +148,11 @@ def _parse_item(src: Src, ctx: ParseContext, system: str) -> Item:
         return dataclasses.replace(item, spec=_parse_spec(value))
     if source == "text":
         return dataclasses.replace(item, text=value.text(allow_empty=True))
+    if source == "fixture_folder":
+        try:
+            return dataclasses.replace(item, folder=fixtures.load_folder(value.text()))
+        except fixtures.FixtureError as exc:
+            raise value.fail(str(exc)) from exc
     path = (ctx.base_dir / value.text()).resolve()
     if source == "file" and not path.is_file():
         raise value.fail(f"no file {path}")
@@ -154,7 +165,30 @@ def _guess_type(name: str) -> str:
     return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
+def _plan_fixture_folder(item: Item, rt: Runtime, cache_dir: Path) -> list[Planned]:
+    assert item.folder is not None
+    files = [f for f in item.folder.files if fnmatch.fnmatchcase(f.name, item.glob)]
+    planned = []
+    for i, entry in enumerate(files):
+        suffix = Path(entry.name).suffix
+        key = rt.render(
+            item.key,
+            i=i,
+            n=len(files),
+            ext=suffix,
+            name=entry.name,
+            stem=Path(entry.name).stem,
+            relpath=entry.name,
+        )
+        load = _loader(entry.spec, cache_dir) if entry.spec is not None else entry.render
+        content_type = item.content_type or entry.content_type
+        planned.append(Planned(key, load, content_type, item.set_name))
+    return planned
+
+
 def _plan_item(item: Item, rt: Runtime, cache_dir: Path) -> list[Planned]:
+    if item.source == "fixture_folder":
+        return _plan_fixture_folder(item, rt, cache_dir)
     planned = []
     if item.source == "folder":
         assert item.path is not None
