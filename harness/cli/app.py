@@ -44,6 +44,7 @@ main.add_section(
     catalog.upload,
     catalog.verify,
     catalog.rejects,
+    catalog.admin,
     catalog.clock,
     catalog.db,
 )

@@ -1,4 +1,4 @@
-"""System B's operator commands: `upload`, `verify`, `rejects`, `clock`, `db`.
+"""System B's operator commands: `upload`, `verify`, `rejects`, `admin`, `clock`, `db`.
 
 Each one works on the deployed catalog (`_pipeline()`: the stack started and deployed
 if needed, the database started and migrated). `harness bench resize` lives with the
@@ -198,6 +198,29 @@ def rejects(vertical: str | None, as_json: bool) -> None:
         )
 
 
+# --- admin page -------------------------------------------------------------------
+
+
+@click.command()
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Port on 127.0.0.1 (default HARNESS_ADMIN_PORT, 4583; 0 picks a free one).",
+)
+def admin(port: int | None) -> None:
+    """Serve the admin page: renditions, row counts and rejections.
+
+    The seed runbook's "check the admin page", on 127.0.0.1 only: per vertical, each
+    entity's renditions shown as images, the rows found against the rows expected
+    (one per size of every image), what is still queued, and what the resize
+    function rejected and why. Runs until Ctrl-C.
+    """
+    from harness.systems.catalog import admin as admin_page
+
+    admin_page.serve(_pipeline(), port, progress)
+
+
 # --- clock ----------------------------------------------------------------------
 
 
@@ -221,23 +244,43 @@ def _parse_at(at: str | None) -> datetime:
 
 
 @clock.command("show")
-@click.option("--count", default=5, show_default=True, help="Upcoming runs to list.")
+@click.option(
+    "--count",
+    default=5,
+    show_default=True,
+    type=click.IntRange(1, 10000),
+    help="Upcoming runs to list.",
+)
 def clock_show(count: int) -> None:
-    """The deployed schedule, whether it runs now, its next runs."""
+    """The deployed schedules, whether the loader runs now, its next runs.
+
+    The seed's window, every minute from 07:00 to 21:00 (Korea), 21:00 included, is two
+    schedules: every minute 07:00-20:59, and 21:00. Times are the schedules' own zone
+    (Asia/Seoul), with UTC beside them.
+    """
+    from harness.systems.catalog.schedule import describe_runs
+
     pipeline = _pipeline()
-    deployed = pipeline.schedule()
-    cron = pipeline.cron()
+    deployed = pipeline.schedules()
+    cron = pipeline.cron(deployed)
     now = datetime.now(UTC)
-    console.print(
-        f"{deployed['Name']}: {cron.expression} in {cron.timezone} ({deployed.get('State')}), "
-        f"target {deployed['Target']['Arn']}"
-    )
+    for item in deployed:
+        console.print(
+            f"{item['Name']}: {item['ScheduleExpression']} in "
+            f"{item.get('ScheduleExpressionTimezone') or 'UTC'} ({item.get('State')}), "
+            f"target {item['Target']['Arn']}"
+        )
+    firing = cron.firing(now)
     console.print(
         f"now ({now.astimezone(cron.zone):%Y-%m-%d %H:%M %Z}): "
-        + ("[green]runs this minute[/green]" if cron.fires_at(now) else "outside the schedule")
+        + (
+            f"[green]runs this minute[/green] ({', '.join(firing)})"
+            if firing
+            else "outside the schedule"
+        )
     )
-    for moment in cron.next_fires(now, count):
-        console.print(f"  next: {moment:%Y-%m-%d %H:%M %Z} ({moment.astimezone(UTC):%H:%M} UTC)")
+    for line in describe_runs(cron, now, count):
+        console.print(f"  next: {line}")
     console.print(
         "[dim]LocalStack stores schedules but never fires them: `harness clock tick` "
         "runs the loader instead.[/dim]"

@@ -68,7 +68,7 @@ def peek(sqs, queue_url: str, limit: int = 100) -> list[dict]:
             for message in messages:
                 seen[message["MessageId"]] = message
     finally:
-        _release(sqs, queue_url, list(seen.values()))
+        release(sqs, queue_url, list(seen.values()))
     return list(seen.values())[:limit]
 
 
@@ -82,8 +82,8 @@ def _receive(sqs, queue_url: str, visibility_timeout: int) -> list[dict]:
     ).get("Messages", [])
 
 
-def _release(sqs, queue_url: str, messages: list[dict]) -> None:
-    """Make peeked messages visible again at once."""
+def release(sqs, queue_url: str, messages: list[dict]) -> None:
+    """Make received messages visible again at once."""
     for start in range(0, len(messages), 10):
         entries = [
             {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}

@@ -131,7 +131,8 @@ def _json_lines(path: Path) -> Iterator[tuple[int, object] | Unreadable]:
             empty = False
             where = Location(path, number)
             try:
-                yield number, json.loads(raw.decode("utf-8"))
+                # Without its line end, so a column points into the line itself.
+                yield number, json.loads(raw.decode("utf-8").rstrip("\r\n"))
             except UnicodeDecodeError as exc:
                 yield Unreadable(where, _not_utf8(exc))
             except json.JSONDecodeError as exc:

@@ -18,6 +18,7 @@ import pymysql
 import pytest
 from click.testing import CliRunner
 
+from harness.build import fixtures
 from harness.build.fixtures import ImageSpec, render
 from harness.cli import main
 from harness.systems.catalog import schedule
@@ -198,11 +199,12 @@ def test_an_older_message_never_overwrites_a_newer_row(catalog):
     """Redelivery out of order: the upsert keeps the newest rendition's values."""
     catalog_db = _load_catalog_db()
     name = vertical()
+    key = f"{name}/large/7_large_1.jpg"
     older = catalog_db.Row(
-        name, 7, "large", 1, "https://h/a", 100, 100, 1, "old", datetime(2026, 1, 1)
+        name, 7, "large", 1, "https://h/a", "served", key, 100, 100, 1, "old", datetime(2026, 1, 1)
     )
     newer = catalog_db.Row(
-        name, 7, "large", 1, "https://h/a", 200, 200, 2, "new", datetime(2026, 1, 2)
+        name, 7, "large", 1, "https://h/a", "served", key, 200, 200, 2, "new", datetime(2026, 1, 2)
     )
     loader = catalog.database.loader
     credentials = catalog_db.Credentials(loader.host, loader.port, loader.username, loader.password)
@@ -238,17 +240,33 @@ def test_database_down_during_a_tick_loses_nothing(catalog, tmp_path):
     assert verify(catalog, name).ok
 
 
-def test_the_deployed_schedule_runs_every_minute_from_seven_to_nine_seoul(catalog):
-    deployed = catalog.schedule()
+def test_the_deployed_schedules_run_every_minute_from_seven_to_nine_inclusive_seoul(catalog):
+    """The seed's "every minute from 07:00 to 21:00", 21:00 included: two schedules with
+    the same target, as the catalog module defines them."""
+    deployed = catalog.schedules()
     defined = schedule.from_terraform(PROJECT)
-    assert deployed["ScheduleExpression"] == defined.expression == catalog.c["schedule_expression"]
-    assert deployed["ScheduleExpressionTimezone"] == defined.timezone == "Asia/Seoul"
-    assert deployed["State"] == "ENABLED"
-    assert deployed["FlexibleTimeWindow"] == {"Mode": "OFF"}
-    assert deployed["Target"]["Arn"] == catalog.c["loader_function_arn"]
+    assert [d["Name"] for d in deployed] == [s["name"] for s in catalog.c["schedules"]]
+    assert [d["ScheduleExpression"] for d in deployed] == [c.expression for c in defined.crons]
+    assert [d["ScheduleExpression"] for d in deployed] == [
+        "cron(* 7-20 * * ? *)",
+        "cron(0 21 * * ? *)",
+    ]
+    assert deployed[0]["ScheduleExpression"] == catalog.c["schedule_expression"]
+    for item in deployed:
+        assert item["ScheduleExpressionTimezone"] == defined.timezone == "Asia/Seoul"
+        assert item["State"] == "ENABLED"
+        assert item["FlexibleTimeWindow"] == {"Mode": "OFF"}
+        assert item["Target"]["Arn"] == catalog.c["loader_function_arn"]
+        assert item["Target"]["Input"] == deployed[0]["Target"]["Input"]
 
     cron = catalog.cron()
-    for hour, minute, fires in ((7, 0, True), (20, 59, True), (21, 1, False), (6, 59, False)):
+    for hour, minute, fires in (
+        (7, 0, True),
+        (20, 59, True),
+        (21, 0, True),
+        (21, 1, False),
+        (6, 59, False),
+    ):
         at = datetime(2026, 5, 1, hour, minute, tzinfo=SEOUL)
         assert cron.fires_at(at) is fires, f"{hour:02}:{minute:02} KST"
 
@@ -257,7 +275,9 @@ def test_the_deployed_schedule_runs_every_minute_from_seven_to_nine_seoul(catalo
     assert tick.ok and tick.would_fire
     assert tick.payload["source"] == "aws.scheduler"
     assert tick.payload["scheduled_time"] == "2026-04-30T22:00:00Z"
-    assert tick.payload["schedule_arn"] == deployed["Arn"]
+    assert tick.payload["schedule_arn"] == deployed[0]["Arn"]
+    last = catalog.tick(datetime(2026, 5, 1, 21, 0, tzinfo=SEOUL))
+    assert last.would_fire and last.payload["schedule_arn"] == deployed[1]["Arn"]
     assert not catalog.tick(datetime(2026, 5, 1, 21, 1, tzinfo=SEOUL)).would_fire
 
 
@@ -353,6 +373,59 @@ def test_operator_commands_exit_non_zero_and_name_what_is_missing(catalog, tmp_p
     assert (large["width"], large["height"]) == (1280, 960)
     again = runner.invoke(main, ["upload", str(tmp_path), "--vertical", name, "--dry-run"])
     assert "0 to upload, 3 already uploaded" in again.output
+
+
+def test_the_seed_folder_ssgdfm_eye_goes_through_upload_tick_and_verify(catalog, tmp_path):
+    """The seed runbook's own example, vertical `ssgdfm_eye` (an underscore), from the
+    fixture folder fixtures/catalog/ssgdfm_eye through `harness upload`, `harness clock
+    tick` and `harness verify`, as an operator runs them."""
+    manifest = fixtures.load_folder("ssgdfm_eye")
+    folder = fixtures.folder("ssgdfm_eye", tmp_path / "ssgdfm_eye")
+    served = manifest.expected("served")
+    refused = [entry.name for entry in manifest.files if entry.expect != "served"]
+    runner = CliRunner()
+
+    uploaded = runner.invoke(main, ["upload", str(folder), "--vertical", "ssgdfm_eye"])
+    assert uploaded.exit_code == 1, uploaded.output  # files were refused (listed first)
+    assert all(name in uploaded.output for name in refused), uploaded.output
+    assert f"{len(served)} valid: {len(served)} to upload" in uploaded.output
+    catalog.wait_queued(len(served))
+    origin = f"{catalog.c['origin_prefix']}ssgdfm_eye/"
+    assert sorted(catalog.keys(catalog.c["upload_bucket"], origin)) == sorted(
+        origin + name for name in served
+    )
+    assert catalog.rows("ssgdfm_eye") == []
+
+    ticked = runner.invoke(
+        main, ["clock", "tick", "--at", "2026-05-01T10:00:00+09:00", "--respect-window", "--json"]
+    )
+    assert ticked.exit_code == 0, ticked.output
+    document = json.loads(ticked.stdout)
+    assert document["would_fire"] is True
+    assert document["result"]["loaded_messages"] == len(served)
+    assert document["result"]["rows"] == 4 * len(served)
+
+    verified = runner.invoke(main, ["verify", "--vertical", "ssgdfm_eye", "--json"])
+    assert verified.exit_code == 0, verified.output
+    report = json.loads(verified.stdout)
+    assert report["ok"] and report["rejections"] == []
+    entities = {e["cd_idx"]: e for e in report["entities"]}
+    images = {int(n.split("_")[0]) for n in served}
+    assert set(entities) == images
+    assert entities[1001]["sequences"] == [1, 2] and entities[1001]["rows_found"] == 8
+    assert all(e["ok"] and e["rows_found"] == 4 * len(e["sequences"]) for e in entities.values())
+
+    rows = catalog.rows("ssgdfm_eye")
+    assert len(rows) == 4 * len(served)
+    for row in rows:  # where each rendition lives, as well as its URL
+        assert row["s3_bucket"] == catalog.c["served_bucket"]
+        assert row["url"] == f"https://{catalog.c['cdn_host']}/{row['s3_key']}"
+        assert row["s3_key"].startswith(f"ssgdfm_eye/{row['image_size']}/")
+    assert len(catalog.served_keys("ssgdfm_eye")) == 4 * len(served)
+    assert catalog.pending() == {"work_queue": 0, "dlq": 0, "resize_failures": 0}
+
+    again = runner.invoke(main, ["upload", str(folder), "--vertical", "ssgdfm_eye", "--dry-run"])
+    assert f"0 to upload, {len(served)} already uploaded" in again.output
 
 
 def test_migrations_apply_once_and_an_edited_one_is_refused(catalog, tmp_path):

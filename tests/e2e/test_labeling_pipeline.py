@@ -81,7 +81,7 @@ def test_bad_inputs_end_in_the_dlq_with_reasons_and_alarm_posts_once(labeling, h
 
     letters = wait_for(
         lambda: (ls := labeling.dead_letters()) and len(ls) == 2 and ls,
-        timeout=90,
+        timeout=150,  # 3 receives x 24 s visibility (envs/local), then the move
         what="both bad objects in the DLQ",
         interval=1,
     )
@@ -94,8 +94,9 @@ def test_bad_inputs_end_in_the_dlq_with_reasons_and_alarm_posts_once(labeling, h
         assert "invalid image format" in letter.reason.lower()
     assert labeling.result(not_image) is None and labeling.result(corrupt) is None
 
-    payloads = labeling.slack.wait_for_messages(1, timeout=60)
-    time.sleep(3)  # a second post would arrive within the next evaluation period
+    # The alarm needs 2 of 2 periods of 10 s; LocalStack evaluates it every 20 s.
+    payloads = labeling.slack.wait_for_messages(1, timeout=90)
+    time.sleep(21)  # a second post would arrive within the next evaluation (20 s)
     payloads = labeling.slack.messages()
     assert len(payloads) == 1
     text = payloads[0]["body"]["text"]
@@ -110,7 +111,7 @@ def test_redrive_after_the_stub_heals_delivers_every_result(labeling, harness_se
     labeling.rekognition.add_fault("ThrottlingException", rate=1.0, key_glob=folder + "*")
     for key in keys:
         labeling.upload(key, JPEG)
-    wait_for(lambda: labeling.dlq_depth() == 3, 90, "3 messages in the DLQ", interval=1)
+    wait_for(lambda: labeling.dlq_depth() == 3, 150, "3 messages in the DLQ", interval=1)
     letters = labeling.dead_letters()
     assert all(letter.reasons[0]["error_code"] == "ThrottlingException" for letter in letters)
     assert all(letter.reasons[0]["transient"] is True for letter in letters)

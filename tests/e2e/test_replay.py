@@ -36,7 +36,8 @@ def replay_files(labeling, paths, **options) -> list[replay.EventReport]:
         region=labeling.outputs["region"],
         account=labeling.outputs["account_id"],
     )
-    opts = replay.Options(timeout=90, **options)
+    # A message that fails reaches the DLQ after 3 receives x 24 s (envs/local).
+    opts = replay.Options(timeout=150, **options)
     planned = replay.plan(labeling, recorded, rewriter, opts)
     return replay.run(labeling, planned, opts, progress=lambda m: None)
 

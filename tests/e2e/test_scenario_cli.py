@@ -27,7 +27,7 @@ steps:
       until:
         - results: {objects: pics}
   - assert:
-      - results: {objects: pics, match: {labels: [{Name: Giraffe}]}}
+      - results: {objects: pics, match: {Labels: [{Name: Giraffe}]}}
   - sleep: 0
 """
 

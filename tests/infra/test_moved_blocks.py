@@ -188,6 +188,21 @@ def exists(address: Address, configuration: Configuration) -> bool:
     )
 
 
+def _becomes_an_instance(
+    moved_from: Address, moved_to: Address, configuration: Configuration
+) -> bool:
+    """A single resource moved onto one instance of itself, now repeated (`a` to
+    `a["k"]` when `a` gained for_each): the one move that names a declared resource."""
+    return (
+        moved_from.resource is not None
+        and moved_to.resource is not None
+        and moved_from.resource[2] is None
+        and moved_to.resource[2] is not None
+        and moved_from.config == moved_to.config
+        and configuration.resources.get(moved_to.config) == key_kind(moved_to.resource[2])
+    )
+
+
 def problems(old_addresses: list[str], configuration: Configuration) -> list[str]:
     """Old addresses neither declared nor moved to a declared address; moved blocks whose
     target is not declared, whose source still is, or that change a resource's type."""
@@ -205,7 +220,7 @@ def problems(old_addresses: list[str], configuration: Configuration) -> list[str
         if (
             moved_from.config in configuration.resources
             or moved_from.config in configuration.modules
-        ):
+        ) and not _becomes_an_instance(moved_from, moved_to, configuration):
             found.append(f"{where}: moved from {moved_from}, which is still declared")
         if (
             moved_from.resource
@@ -257,6 +272,10 @@ def test_old_addresses_end_where_expected(env):
         "module.alerting.aws_lambda_function.this": (
             "module.pipeline.module.alerting.module.notifier.aws_lambda_function.this"
         ),
+        # A resource that gained for_each: the old single instance is one of its keys.
+        "module.catalog.aws_scheduler_schedule.loader": (
+            'module.pipeline.module.catalog.aws_scheduler_schedule.loader["every_minute"]'
+        ),
     }
     for old, new in expected.items():
         assert str(follow(Address.parse(old), configuration)[-1]) == new
@@ -288,6 +307,18 @@ def test_a_move_to_an_undeclared_address_is_reported():
         "modules/labeling: moved to module.pipeline.module.labeling.module.queue."
         "aws_sqs_queue.typo, which is not declared"
     ]
+
+
+def test_a_move_onto_an_instance_needs_the_resource_to_repeat():
+    """`a` -> `a["k"]` is the one move whose source stays declared, and only while `a`
+    has for_each: a move to a key of a single resource is reported."""
+    configuration = load(INFRA / "envs" / "local")
+    schedule = "module.pipeline.module.catalog.aws_scheduler_schedule.loader"
+    assert configuration.resources[schedule] == "for_each"
+    assert problems([], configuration) == []
+    configuration.resources[schedule] = "single"
+    found = problems([], configuration)
+    assert any("which is still declared" in f and "aws_scheduler_schedule" in f for f in found)
 
 
 def test_a_counted_target_needs_an_index():

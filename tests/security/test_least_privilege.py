@@ -60,6 +60,7 @@ AUTHORISED_BY = {
 # Granted for the runtime or the event source mapping, not called by the code.
 LOGS = {"logs:CreateLogStream", "logs:PutLogEvents"}
 SQS_EVENT_SOURCE = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
+SQS_DESTINATION = {"sqs:SendMessage"}
 # s3:ListBucket lets a missing object answer 404 instead of 403 (see the labeling
 # module): granted along with s3:GetObject, never alone.
 COMPANIONS = {"s3:GetObject": {"s3:ListBucket"}}
@@ -87,6 +88,14 @@ def granted_actions(role: plan_audit.LambdaRole) -> set[str]:
     }
 
 
+def _on_failure_destinations(config: plan_audit.Resource) -> list[str]:
+    return [
+        str(on_failure.get("destination"))
+        for block in config.values.get("destination_config") or []
+        for on_failure in block.get("on_failure") or []
+    ]
+
+
 def platform_actions(plan: plan_audit.Plan, role: plan_audit.LambdaRole) -> set[str]:
     needed = set(LOGS)
     for mapping in plan.of_type("aws_lambda_event_source_mapping"):
@@ -96,6 +105,12 @@ def platform_actions(plan: plan_audit.Plan, role: plan_audit.LambdaRole) -> set[
         )
         if target is role.function and from_sqs:
             needed |= SQS_EVENT_SOURCE
+    # Lambda delivers an on-failure destination with the function's role (the notifier's
+    # notifier-failures queue): sqs:SendMessage that the code never calls.
+    for config in plan.of_type("aws_lambda_function_event_invoke_config"):
+        target = plan.referenced(config, "function_name", "aws_lambda_function")
+        if target is role.function and any(":sqs:" in d for d in _on_failure_destinations(config)):
+            needed |= SQS_DESTINATION
     return needed
 
 

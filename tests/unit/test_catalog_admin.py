@@ -383,3 +383,61 @@ def test_headless_chromium_shows_entities_decoded_images_and_what_is_missing(sou
     assert "BadName" in text and "&lt;script&gt;document.title=" in text
     assert "pwned" not in text.split("</title>")[0]
     assert "2 message(s) not loaded yet" in text
+
+
+# --- the command --------------------------------------------------------------------
+
+
+def test_harness_admin_serves_the_deployed_catalog_on_its_port_until_ctrl_c(source, monkeypatch):
+    """`harness admin --port N`: the page of the deployed pipeline, stopped by Ctrl-C."""
+    from click.testing import CliRunner
+
+    from harness.cli import catalog as catalog_cli
+    from harness.cli import main
+
+    pipeline = SimpleNamespace(
+        c={
+            "upload_bucket": "upload",
+            "served_bucket": "served",
+            "origin_prefix": "origin/",
+            "cdn_host": "cdn.example",
+        },
+        sizes=SIZES,
+        rows=source.rows,
+        rejections=lambda: source.rejections(),
+        pending=source.pending,
+        keys=lambda bucket, prefix: {key: {} for key in source.keys(bucket, prefix)},
+    )
+    monkeypatch.setattr(catalog_cli, "_pipeline", lambda: pipeline)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    seen: list[tuple[int, bytes]] = []
+
+    def operator_looks_then_presses_ctrl_c(seconds: float) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            connection.request("GET", "/")
+            response = connection.getresponse()
+            seen.append((response.status, response.read()))
+        finally:
+            connection.close()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(admin, "time", SimpleNamespace(sleep=operator_looks_then_presses_ctrl_c))
+    result = CliRunner().invoke(main, ["admin", "--port", str(port)])
+    assert result.exit_code == 0, result.output
+    assert f"catalog admin page on http://127.0.0.1:{port}/" in result.output
+    assert seen and seen[0][0] == 200 and b"actor" in seen[0][1]
+    with socket.socket() as again:  # stopped: the port is free again
+        again.bind(("127.0.0.1", port))
+
+
+def test_harness_admin_is_listed_with_the_catalog_commands():
+    from click.testing import CliRunner
+
+    from harness.cli import main
+
+    text = CliRunner().invoke(main, ["--help"]).output
+    catalog_section = text.split("Catalog (system B):")[1].split("\n\n")[0]
+    assert "admin" in catalog_section and "row counts" in catalog_section

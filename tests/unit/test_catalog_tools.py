@@ -25,36 +25,122 @@ SEOUL = ZoneInfo("Asia/Seoul")
 
 
 @pytest.fixture(scope="module")
-def loader_schedule() -> schedule.CronSchedule:
+def loader_schedule() -> schedule.LoaderSchedule:
     return schedule.from_terraform(PROJECT)
 
 
-def test_the_terraform_schedule_is_every_minute_seven_to_nine_seoul(loader_schedule):
+def test_the_terraform_window_is_0700_to_2100_inclusive_seoul(loader_schedule):
+    """The seed's "every minute from 07:00 to 21:00", 21:00 included: two schedules."""
     assert loader_schedule.timezone == "Asia/Seoul"
-    assert loader_schedule.hours == frozenset(range(7, 21))
-    assert loader_schedule.minutes == frozenset(range(60))
+    assert loader_schedule.names == ("every_minute", "last_run")
+    every_minute, last_run = loader_schedule.crons
+    assert every_minute.expression == "cron(* 7-20 * * ? *)"
+    assert every_minute.hours == frozenset(range(7, 21))
+    assert every_minute.minutes == frozenset(range(60))
+    assert last_run.expression == "cron(0 21 * * ? *)"
+    # The same strings as the catalog module's own test
+    # (schedule_every_minute_0700_to_2100_inclusive_seoul).
+    assert schedule.window_expressions(7, 21) == ("cron(* 7-20 * * ? *)", "cron(0 21 * * ? *)")
 
 
 @pytest.mark.parametrize(
     ("hour", "minute", "fires"),
-    [(7, 0, True), (20, 59, True), (13, 30, True), (21, 1, False), (6, 59, False), (21, 0, False)],
+    [
+        (7, 0, True),
+        (13, 30, True),
+        (20, 59, True),
+        (21, 0, True),
+        (21, 1, False),
+        (6, 59, False),
+        (0, 0, False),
+        (23, 59, False),
+    ],
 )
-def test_fires_from_0700_to_2059_kst(loader_schedule, hour, minute, fires):
+def test_fires_from_0700_to_2100_kst(loader_schedule, hour, minute, fires):
     assert loader_schedule.fires_at(datetime(2026, 5, 1, hour, minute, tzinfo=SEOUL)) is fires
+
+
+def test_which_schedule_fires(loader_schedule):
+    assert loader_schedule.firing(datetime(2026, 5, 1, 20, 59, tzinfo=SEOUL)) == ["every_minute"]
+    assert loader_schedule.firing(datetime(2026, 5, 1, 21, 0, 30, tzinfo=SEOUL)) == ["last_run"]
+    assert loader_schedule.firing(datetime(2026, 5, 1, 21, 1, tzinfo=SEOUL)) == []
 
 
 def test_the_window_is_in_seoul_time_not_utc(loader_schedule):
     # 22:00 UTC is 07:00 the next day in Seoul (UTC+9, no daylight saving).
     assert loader_schedule.fires_at(datetime(2026, 5, 1, 22, 0, tzinfo=UTC))
-    assert not loader_schedule.fires_at(datetime(2026, 5, 1, 12, 0, tzinfo=UTC))  # 21:00 KST
+    assert loader_schedule.fires_at(datetime(2026, 5, 1, 12, 0, tzinfo=UTC))  # 21:00 KST
+    assert not loader_schedule.fires_at(datetime(2026, 5, 1, 12, 1, tzinfo=UTC))  # 21:01 KST
 
 
-def test_next_runs_after_the_window_start_at_seven(loader_schedule):
-    after = datetime(2026, 5, 1, 20, 59, 30, tzinfo=SEOUL)
-    assert [f"{t:%d %H:%M}" for t in loader_schedule.next_fires(after, 2)] == [
-        "02 07:00",
-        "02 07:01",
+def _next(loader_schedule, after: datetime, count: int) -> list[str]:
+    return [f"{r.at:%d %H:%M} {r.schedule}" for r in loader_schedule.next_runs(after, count)]
+
+
+@pytest.mark.parametrize(
+    ("after", "expected"),
+    [
+        # At 20:58:30 the next runs are 20:59 (every minute), then 21:00 (the last run).
+        ((20, 58, 30), ["01 20:59 every_minute", "01 21:00 last_run", "02 07:00 every_minute"]),
+        # During 20:59 the next is 21:00, then the next morning.
+        ((20, 59, 0), ["01 21:00 last_run", "02 07:00 every_minute", "02 07:01 every_minute"]),
+        ((20, 59, 30), ["01 21:00 last_run", "02 07:00 every_minute", "02 07:01 every_minute"]),
+        # At 21:00 (and after it) the next run is 07:00 the next day.
+        ((21, 0, 0), ["02 07:00 every_minute", "02 07:01 every_minute", "02 07:02 every_minute"]),
+        ((21, 1, 0), ["02 07:00 every_minute", "02 07:01 every_minute", "02 07:02 every_minute"]),
+        # Midnight: the same morning's 07:00.
+        ((0, 0, 0), ["01 07:00 every_minute", "01 07:01 every_minute", "01 07:02 every_minute"]),
+        ((23, 59, 59), ["02 07:00 every_minute", "02 07:01 every_minute", "02 07:02 every_minute"]),
+    ],
+)
+def test_next_runs_around_the_end_of_the_window_and_midnight(loader_schedule, after, expected):
+    moment = datetime(2026, 5, 1, *after, tzinfo=SEOUL)
+    assert _next(loader_schedule, moment, 3) == expected
+
+
+def test_next_runs_across_midnight_count_the_whole_next_window(loader_schedule):
+    runs = loader_schedule.next_runs(datetime(2026, 5, 1, 21, 0, tzinfo=SEOUL), 14 * 60 + 1)
+    assert f"{runs[0].at:%d %H:%M}" == "02 07:00"
+    assert f"{runs[-2].at:%d %H:%M}" == "02 20:59"
+    assert f"{runs[-1].at:%d %H:%M} {runs[-1].schedule}" == "02 21:00 last_run"
+    assert len({r.at for r in runs}) == len(runs) == 14 * 60 + 1  # 07:00-21:00 inclusive
+
+
+def test_next_runs_from_utc_are_shown_in_seoul(loader_schedule):
+    # 11:59:30 UTC is 20:59:30 KST.
+    lines = schedule.describe_runs(loader_schedule, datetime(2026, 5, 1, 11, 59, 30, tzinfo=UTC), 2)
+    assert lines == [
+        "2026-05-01 21:00 KST (12:00 UTC) last_run",
+        "2026-05-02 07:00 KST (22:00 UTC) every_minute",
     ]
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "expected"),
+    [
+        (7, 21, ("cron(* 7-20 * * ? *)", "cron(0 21 * * ? *)")),
+        (9, 10, ("cron(* 9 * * ? *)", "cron(0 10 * * ? *)")),
+        (0, 23, ("cron(* 0-22 * * ? *)", "cron(0 23 * * ? *)")),
+    ],
+)
+def test_window_expressions_match_the_module(first, last, expected):
+    assert schedule.window_expressions(first, last) == expected
+
+
+@pytest.mark.parametrize(("first", "last"), [(7, 24), (-1, 21), (21, 7), (9, 9)])
+def test_bad_windows_are_refused(first, last):
+    with pytest.raises(HarnessError, match="hour"):
+        schedule.window_expressions(first, last)
+
+
+def test_schedules_in_two_zones_are_refused():
+    with pytest.raises(HarnessError, match="time zones"):
+        schedule.LoaderSchedule.of(
+            [
+                ("a", schedule.CronSchedule.parse("cron(0 1 * * ? *)", "UTC")),
+                ("b", schedule.CronSchedule.parse("cron(0 1 * * ? *)", "Asia/Seoul")),
+            ]
+        )
 
 
 def test_day_of_week_ranges_and_names():
@@ -93,12 +179,16 @@ def test_bad_expressions_are_refused(expression, zone, fragment):
 def test_variable_default_reads_only_that_variable(tmp_path):
     tf = tmp_path / "variables.tf"
     tf.write_text(
-        'variable "a" {\n  default = "x"\n}\n\nvariable "schedule_expression" {\n'
-        '  description = "d"\n  default     = "cron(0 1 * * ? *)"\n}\n'
+        'variable "a" {\n  default = "x"\n}\n\nvariable "schedule_timezone" {\n'
+        '  description = "d"\n  default     = "Asia/Seoul"\n}\n\n'
+        'variable "schedule_last_hour" {\n  type    = number\n  default = 21\n}\n'
     )
-    assert schedule.variable_default(tf, "schedule_expression") == "cron(0 1 * * ? *)"
+    assert schedule.variable_default(tf, "schedule_timezone") == "Asia/Seoul"
+    assert schedule.variable_number_default(tf, "schedule_last_hour") == 21
     with pytest.raises(HarnessError, match="no string default"):
         schedule.variable_default(tf, "missing")
+    with pytest.raises(HarnessError, match="no number default"):
+        schedule.variable_number_default(tf, "a")
 
 
 # --- the tick's payload ---------------------------------------------------------------

@@ -184,3 +184,114 @@ def test_cli_generates_named_fixtures_and_rejects_unknown_names():
     result = runner.invoke(main, ["fixtures", "generate", "no-such-fixture"])
     assert result.exit_code == 2
     assert "no-such-fixture" in result.output
+
+
+# --- fixture folders (system B upload folders) ----------------------------------------
+
+CATALOG_SIZES = {"large": 1280, "medium": 800, "small": 400, "thumb": 160}
+
+
+def resize_outcome(vertical: str, name: str, data: bytes) -> str:
+    """What the resize function makes of the file: `served` or its rejection code,
+    decided by the function's own modules (lambdas/resize, as `harness upload` uses them)."""
+    from harness.systems.catalog import lambda_rules
+
+    naming, imaging = lambda_rules.naming(), lambda_rules.imaging()
+    try:
+        naming.parse_origin_key(f"origin/{vertical}/{name}")
+        imaging.render(data, CATALOG_SIZES, 85, 100_000_000)
+    except naming.NameRejected:
+        return "BadName"
+    except imaging.ImageRejected as exc:
+        return exc.code
+    return "served"
+
+
+@pytest.mark.parametrize(
+    "name", sorted(p.parent.name for p in fixtures.folders_dir().glob("*/manifest.yaml"))
+)
+def test_each_fixture_folder_file_ends_as_its_manifest_says(name, tmp_path):
+    manifest = fixtures.load_folder(name)
+    folder = fixtures.folder(name, tmp_path / name)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(f.name for f in manifest.files)
+    for entry in manifest.files:
+        data = (folder / entry.name).read_bytes()
+        assert data == entry.render()
+        assert resize_outcome(name, entry.name, data) == entry.expect, entry.name
+
+
+def test_the_seed_folder_is_mixed_and_harness_upload_keeps_exactly_its_jpegs(tmp_path):
+    """ssgdfm_eye: the seed's vertical (an underscore) with what `aws s3 cp --include
+    "*.jpg"` uploads besides JPEGs; `harness upload` refuses every file the function would."""
+    from harness.systems.catalog import upload as catalog_upload
+
+    manifest = fixtures.load_folder("ssgdfm_eye")
+    served = manifest.expected("served")
+    assert len(served) >= 4 and len(served) < len(manifest.files)
+    assert {f.expect for f in manifest.files} >= {"served", "BadName", "NotJpeg"}
+    assert any(not f.name.endswith(".jpg") for f in manifest.files)  # the --include trap
+    plan = catalog_upload.scan(
+        fixtures.folder("ssgdfm_eye", tmp_path / "f"), "ssgdfm_eye", "origin/"
+    )
+    assert sorted(f.relative for f in plan.accepted) == sorted(served)
+    assert sorted(f.key for f in plan.accepted) == sorted(f"origin/ssgdfm_eye/{n}" for n in served)
+    assert sorted(f.relative for f in plan.rejected) == sorted(
+        f.name for f in manifest.files if f.expect != "served"
+    )
+
+
+def test_folder_writes_only_the_manifest_files_and_keeps_other_folders_intact(tmp_path):
+    target = tmp_path / "out"
+    first = fixtures.folder("ssgdfm_eye", target)
+    before = {p.name: p.stat().st_mtime_ns for p in first.iterdir()}
+    assert fixtures.folder("ssgdfm_eye", target) == target  # again: nothing rewritten
+    assert {p.name: p.stat().st_mtime_ns for p in target.iterdir()} == before
+    (target / "mine.txt").write_text("not the fixture's")
+    with pytest.raises(FixtureError, match=r"does not list: mine\.txt"):
+        fixtures.folder("ssgdfm_eye", target)
+    assert (target / "mine.txt").exists()
+    with pytest.raises(FixtureError, match=r"no fixture folder 'nowhere'.*known: .*ssgdfm_eye"):
+        fixtures.folder("nowhere")
+    with pytest.raises(FixtureError, match="no fixture folder"):
+        fixtures.load_folder("../images")
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ({"version": 2, "files": {"1_1.jpg": {"text": "x", "expect": "BadName"}}}, "version: 1"),
+        ({"version": 1, "files": {}}, "non-empty mapping"),
+        ({"version": 1, "files": {"a/1_1.jpg": {"text": "x", "expect": "BadName"}}}, "plain file"),
+        ({"version": 1, "files": {"..": {"text": "x", "expect": "BadName"}}}, "plain file"),
+        ({"version": 1, "files": {"1_1.jpg": {"text": "x"}}}, "expect must be one of"),
+        ({"version": 1, "files": {"1_1.jpg": {"expect": "served"}}}, "exactly one of"),
+        (
+            {"version": 1, "files": {"1_1.jpg": {"fixture": "nope", "expect": "served"}}},
+            "no image fixture 'nope'",
+        ),
+        (
+            {"version": 1, "files": {"1_1.jpg": {"text": "x", "seed": 2, "expect": "BadName"}}},
+            "give fixture",
+        ),
+        (
+            {"version": 1, "files": {"1_1.jpg": {"spec": {"colour": 1}, "expect": "served"}}},
+            "spec must be a mapping",
+        ),
+        ({"version": 1, "extra": 1, "files": {"x": {"text": "", "expect": "Empty"}}}, "unknown"),
+    ],
+)
+def test_folder_manifest_errors_name_the_file_and_the_field(document, message):
+    with pytest.raises(FixtureError, match=message):
+        fixtures.parse_folder("t", document, "t/manifest.yaml")
+
+
+def test_cli_writes_a_fixture_folder_and_says_how_to_upload_it(tmp_path):
+    result = CliRunner().invoke(
+        main, ["fixtures", "folder", "ssgdfm_eye", "--out", str(tmp_path / "o"), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.output)
+    assert document["path"] == str(tmp_path / "o")
+    assert {row["file"]: row["expect"] for row in document["files"]}["notes.txt"] == "BadName"
+    unknown = CliRunner().invoke(main, ["fixtures", "folder", "nowhere"])
+    assert unknown.exit_code != 0 and "no fixture folder 'nowhere'" in unknown.output

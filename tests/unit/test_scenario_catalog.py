@@ -4,8 +4,10 @@ scenarios that drive it."""
 
 from __future__ import annotations
 
+import contextlib
 import textwrap
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from test_scenario_runner import StandInPipeline
@@ -61,12 +63,21 @@ def test_catalog_steps_and_conditions_parse_and_say_which_system_they_drive(tmp_
     assert scenario.systems == {"catalog"}
 
 
-def test_the_shipped_scenarios_still_drive_system_a_only():
+def test_the_shipped_scenarios_drive_the_system_their_name_says():
+    """`catalog-*` scenarios drive system B alone (at least the issue's five); the
+    others system A alone, so a run of those never starts the catalog's database."""
+    catalog = []
     for scenario in schema.load_dir(PROJECT / "scenarios"):
-        assert scenario.systems == {"labeling"}, scenario.name
+        system = "catalog" if scenario.name.startswith("catalog-") else "labeling"
+        assert scenario.systems == {system}, scenario.name
         for step in scenario.steps:
             if step.kind == "upload":
-                assert step.action.system == "labeling"
+                assert step.action.system == system, scenario.name
+        if system == "catalog":
+            catalog.append(scenario)
+    assert len(catalog) >= 5
+    kinds = {step.kind for scenario in catalog for step in scenario.steps}
+    assert {"upload", "tick", "database", "wait", "assert"} <= kinds
 
 
 @pytest.mark.parametrize(
@@ -177,3 +188,309 @@ def test_a_labeling_scenario_never_opens_the_catalog(tmp_path):
 
     result = runner.run_scenario(scenario, StandInPipeline({}), "aws", catalog=refuse)
     assert result["status"] == "passed", result
+
+
+# --- tick, database, catalog_rows, catalog_pending, fixture folders -------------------
+
+HEAD = CATALOG.split("steps:\n")[0] + "steps:\n"
+UPLOAD = """\
+  - upload:
+      system: catalog
+      as: originals
+      items:
+        - {key: "origin/{scenario}/1{i}_1.jpg", count: 2, image: {width: 64, height: 48}}
+"""
+
+
+def steps_of(tmp_path, body: str):
+    return [step.action for step in schema.load(write(tmp_path, HEAD + body)).steps]
+
+
+def test_tick_parses_the_time_the_window_and_the_expected_outcome(tmp_path):
+    from datetime import UTC, datetime, timedelta, timezone
+
+    plain, now, later, utc, skipped = steps_of(
+        tmp_path,
+        """\
+  - tick:
+  - tick: {}
+  - tick: {at: "2026-05-01T21:01:00+09:00", match: {result: {rows: 8}}}
+  - tick: {at: 2026-05-01T12:01:00Z, expect: failed}
+  - tick: {at: "2026-05-01T06:59+09:00", respect_window: true, expect: skipped}
+""",
+    )
+    assert (plain.at, plain.respect_window, plain.expect) == (None, False, "ran")
+    assert now == plain and plain.systems() == {"catalog"}
+    seoul = timezone(timedelta(hours=9))
+    assert later.at == datetime(2026, 5, 1, 21, 1, tzinfo=seoul)
+    assert later.expect_match == {"result": {"rows": 8}}
+    assert utc.at == datetime(2026, 5, 1, 12, 1, tzinfo=UTC) and utc.expect == "failed"
+    assert skipped.respect_window and skipped.expect == "skipped"
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ('  - tick: {at: "2026-05-01T07:00"}\n', "needs a time zone offset"),
+        ('  - tick: {at: "tomorrow at seven"}\n', "is not an ISO time"),
+        ("  - tick: {at: 7}\n", "must be an ISO time"),
+        ("  - tick: {expect: loaded}\n", "ran, failed, skipped"),
+        ('  - tick: {at: "2026-05-01T21:01+09:00", expect: skipped}\n', "respect_window: true"),
+        ("  - tick: {respect_window: true, expect: skipped}\n", "give `at`"),
+        (
+            '  - tick: {at: "2026-05-01T21:01+09:00", respect_window: true, expect: skipped,'
+            " match: {result: {}}}\n",
+            "no run to match",
+        ),
+        ("  - tick: {when: now}\n", "unknown field"),
+    ],
+)
+def test_tick_errors_name_the_field(tmp_path, body, words):
+    assert words in error_of(tmp_path, HEAD + body)
+
+
+def test_database_goes_down_then_up_in_that_order(tmp_path):
+    down, _tick, up = steps_of(
+        tmp_path, "  - database: down\n  - tick: {expect: failed}\n  - database: up\n"
+    )
+    assert (down.state, up.state) == ("down", "up") and down.systems() == {"catalog"}
+    assert "not down" in error_of(tmp_path, HEAD + "  - database: up\n")
+    twice = "  - database: down\n  - database: down\n"
+    assert "down already" in error_of(tmp_path, HEAD + twice)
+    assert "down, up" in error_of(tmp_path, HEAD + "  - database: away\n")
+
+
+def test_catalog_rows_and_pending_parse(tmp_path):
+    (check,) = steps_of(
+        tmp_path,
+        UPLOAD
+        + """\
+  - assert:
+      - catalog_rows: {objects: originals, per_image: 4, remember: first,
+                       match: {s3_bucket: "{served_bucket}", url: {$regex: "^https://"}}}
+      - catalog_rows: {objects: originals, per_image: {at_least: 1}, newer_than: first}
+      - catalog_rows: {exist: false}
+      - catalog_pending: {work_queue: 2, dlq: {at_most: 0}}
+""",
+    )[1:]
+    first, second, none, pending = check.that
+    assert first.per_image.equals == 4 and first.remember == "first"
+    assert first.expect["s3_bucket"] == "{served_bucket}"
+    assert second.newer_than == "first" and second.per_image.at_least == 1
+    assert none.exist is False and none.objects is None
+    assert dict(pending.counts)["work_queue"].equals == 2
+    assert check.systems() == {"catalog"}
+
+
+@pytest.mark.parametrize(
+    ("condition", "words"),
+    [
+        ("catalog_rows: {exist: false, per_image: 4}", "per_image needs exist: true"),
+        ("catalog_rows: {exist: false, remember: x}", "remember needs exist: true"),
+        ("catalog_rows: {newer_than: before}", "no rows were remembered as 'before'"),
+        ("catalog_rows: {remember: two words}", "simple name"),
+        ("catalog_rows: {per_image: many}", "whole number"),
+        ("catalog_pending: {}", "give at least one of work_queue, dlq, resize_failures"),
+        ("catalog_pending: {outbox: 0}", "unknown field"),
+        ("rejections: {exist: false, match: {code: BadName}}", "match needs exist: true"),
+    ],
+)
+def test_catalog_condition_errors_name_the_field(tmp_path, condition, words):
+    assert words in error_of(tmp_path, HEAD + UPLOAD + f"  - assert:\n      - {condition}\n")
+
+
+def test_a_fixture_folder_item_uploads_every_file_of_the_folder(tmp_path):
+    body = (
+        "  - upload:\n      system: catalog\n      items:\n        - {fixture_folder: ssgdfm_eye}\n"
+    )
+    (upload,) = steps_of(tmp_path, body)
+    item = upload.items[0]
+    assert item.key == "origin/{scenario}/{name}" and item.folder.name == "ssgdfm_eye"
+    assert "notes.txt" in {f.name for f in item.folder.files}
+    bad = body.replace("ssgdfm_eye}", "nowhere}")
+    assert "no fixture folder 'nowhere'" in error_of(tmp_path, HEAD + bad)
+    counted = body.replace("ssgdfm_eye}", "ssgdfm_eye, count: 2}")
+    assert "drop count" in error_of(tmp_path, HEAD + counted)
+
+
+class StandInLoaderCatalog(StandInCatalog):
+    """The catalog with a work queue, a table, a schedule and a database to take away."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from datetime import datetime
+
+        self.queue: list[str] = []
+        self.table: dict[tuple, dict] = {}
+        self.database = SimpleNamespace(managed=True)
+        self.db_up = True
+        self.outages = 0
+        self.loader_runs = 0
+        self.clock = datetime(2026, 5, 1, 1, 0)
+
+    def upload(self, key: str, data: bytes, content_type: str = "image/jpeg") -> None:
+        super().upload(key, data, content_type)
+        if key.endswith(".jpg"):
+            self.queue.append(key)
+
+    def cron(self):
+        from harness.systems.catalog.schedule import CronSchedule
+
+        return CronSchedule.parse("cron(* 7-20 * * ? *)", "Asia/Seoul")
+
+    def pending(self) -> dict[str, int]:
+        return {"work_queue": len(self.queue), "dlq": 0, "resize_failures": 0}
+
+    def tick(self, at):
+        from datetime import timedelta
+
+        from harness.systems.catalog.pipeline import Tick
+
+        self.loader_runs += 1
+        payload = {"source": "aws.scheduler", "scheduled_time": f"{at:%Y-%m-%dT%H:%M}"}
+        fires = self.cron().fires_at(at)
+        if not self.db_up:
+            error = "cannot connect to catalog_loader@127.0.0.1:4582: refused"
+            return Tick(at, payload, fires, None, error, 0.0)
+        loaded, self.queue = self.queue, []
+        for key in loaded:
+            vertical, _, name = key.removeprefix("origin/").partition("/")
+            cd_idx, sequence = (int(part) for part in name.removesuffix(".jpg").split("_"))
+            self.clock += timedelta(seconds=1)
+            for size in self.sizes:
+                old = self.table.get((vertical, cd_idx, sequence, size))
+                self.table[(vertical, cd_idx, sequence, size)] = {
+                    "id": old["id"] if old else len(self.table) + 1,
+                    "vertical": vertical,
+                    "cd_idx": cd_idx,
+                    "sequence": sequence,
+                    "image_size": size,
+                    "resized_at": self.clock,
+                }
+        result = {"loaded_messages": len(loaded), "rows": len(loaded) * len(self.sizes)}
+        return Tick(at, payload, fires, result, None, 0.0)
+
+    def rows(self, vertical: str | None = None, cd_idxs=None) -> list[dict]:
+        if not self.db_up:
+            raise ConnectionError("the database is down")
+        return [dict(r) for r in self.table.values() if vertical in (None, r["vertical"])]
+
+    @contextlib.contextmanager
+    def database_outage(self):
+        self.db_up = False
+        self.outages += 1
+        try:
+            yield
+        finally:
+            self.db_up = True
+
+
+def run_with(tmp_path, body: str, catalog: StandInLoaderCatalog) -> dict:
+    text = (HEAD + body).replace("description:", "target: aws\ndescription:")
+    return runner.run_scenario(
+        schema.load(write(tmp_path, text)), StandInPipeline({}), "aws", catalog=lambda: catalog
+    )
+
+
+def statuses(result: dict) -> list[str]:
+    return [step["status"] for step in result["steps"]]
+
+
+def test_ticks_rows_and_an_outage_drive_the_catalog(tmp_path):
+    catalog = StandInLoaderCatalog()
+    body = (
+        UPLOAD
+        + """\
+  - assert:
+      - catalog_pending: {work_queue: 2}
+      - catalog_rows: {exist: false}
+  - tick: {at: "2026-05-01T21:01:00+09:00", respect_window: true, expect: skipped}
+  - tick: {at: "2026-05-01T07:00:00+09:00", match: {would_fire: true, result: {rows: 4}}}
+  - assert:
+      - catalog_rows: {objects: originals, remember: first, match: {vertical: "{scenario}"}}
+      - catalog_pending: {work_queue: 0}
+  - upload:
+      system: catalog
+      as: again
+      items:
+        - {key: "origin/{scenario}/1{i}_1.jpg", count: 2, image: {width: 80, height: 60}}
+  - database: down
+  - tick: {expect: failed, match: {error: {$contains: cannot connect}}}
+  - assert:
+      - catalog_pending: {work_queue: 2}
+  - database: up
+  - tick: {}
+  - assert:
+      - catalog_rows: {objects: again, per_image: 2, newer_than: first}
+"""
+    )
+    result = run_with(tmp_path, body, catalog)
+    assert result["status"] == "passed", result
+    assert catalog.loader_runs == 3  # the skipped tick never ran the loader
+    assert catalog.outages == 1 and catalog.db_up
+    skipped, ran = result["steps"][2]["detail"], result["steps"][3]["detail"]
+    assert skipped["outcome"] == "skipped" and skipped["would_fire"] is False
+    assert skipped["at"] == "2026-05-01 21:01 KST"
+    assert ran["outcome"] == "ran" and ran["result"] == {"loaded_messages": 2, "rows": 4}
+    rows = result["steps"][-1]["detail"]["conditions"][0]
+    assert rows["detail"]["compared_with"] == {"snapshot": "first", "rows": 4}
+    assert result["counts"]["loader_runs"] == 3
+
+
+def test_rows_not_updated_since_remembered_fail_newer_than(tmp_path):
+    body = (
+        UPLOAD
+        + """\
+  - tick: {}
+  - assert:
+      - catalog_rows: {remember: first}
+  - tick: {}
+  - assert:
+      - catalog_rows: {newer_than: first}
+"""
+    )
+    result = run_with(tmp_path, body, StandInLoaderCatalog())
+    assert statuses(result) == ["passed"] * 4 + ["failed"]
+    assert "were not updated in place" in result["reason"]
+    assert "is not later than" in result["reason"]
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        (
+            '  - tick: {at: "2026-05-01T07:00:00+09:00", respect_window: true, expect: skipped}\n',
+            "runs at 2026-05-01 07:00 KST: the loader ran",
+        ),
+        (
+            '  - tick: {at: "2026-05-01T21:00:00+09:00", respect_window: true}\n',
+            "does not run at 2026-05-01 21:00 KST",
+        ),
+        ("  - tick: {expect: failed}\n", "ran without an error (expected it to fail)"),
+        ("  - tick: {match: {result: {rows: 99}}}\n", "$.result.rows: expected 99, got 0"),
+        ("  - assert:\n      - catalog_rows: {per_image: 3}\n", "do not have exactly 3 row(s)"),
+        ("  - assert:\n      - catalog_rows: {exist: false}\n", "have rows"),
+        ("  - assert:\n      - catalog_pending: {work_queue: 1}\n", "work_queue holds 0"),
+    ],
+)
+def test_catalog_steps_and_conditions_fail_with_what_they_saw(tmp_path, body, words):
+    result = run_with(tmp_path, UPLOAD + "  - tick: {}\n" + body, StandInLoaderCatalog())
+    assert result["status"] == "failed"
+    assert words in result["reason"], result["reason"]
+
+
+def test_a_scenario_ending_with_the_database_down_gets_it_back(tmp_path):
+    catalog = StandInLoaderCatalog()
+    body = (
+        UPLOAD
+        + """\
+  - database: down
+  - assert:
+      - catalog_pending: {work_queue: 99}
+  - database: up
+"""
+    )
+    result = run_with(tmp_path, body, catalog)
+    assert statuses(result) == ["passed", "passed", "failed", "skipped"]
+    assert catalog.db_up and catalog.outages == 1
+    assert any("still down" in note for note in result["notes"])

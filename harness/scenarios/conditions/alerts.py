@@ -15,26 +15,43 @@ from harness.scenarios.runtime import Runtime
 from harness.scenarios.source import Src
 
 ALARM_STATES = ("OK", "ALARM", "INSUFFICIENT_DATA")
+# The alarms a scenario may name (`of:`), and the deployment output holding each name.
+ALARMS = {
+    "labeler_dlq": "alarm_name",  # system A's DLQ (the default)
+    "notifier_failures": "notifier_failures_alarm_name",  # notices Slack did not take
+}
+
+
+def alarm_state(rt: Runtime, alarm: str) -> str:
+    name = rt.outputs[ALARMS[alarm]]
+    alarms = rt.labeling.cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"]
+    return alarms[0]["StateValue"]
 
 
 @register_condition
 @dataclass(frozen=True)
 class Alarm(Condition):
     kind = "alarm"
-    summary = "the DLQ alarm's state (`alarm: ALARM` or `alarm: {state: ALARM}`)"
+    summary = (
+        "an alarm's state: `alarm: ALARM` (the DLQ alarm) or "
+        "`alarm: {state: ALARM, of: notifier_failures}`"
+    )
     quiet_alarm = True
 
     state: str
+    of: str = "labeler_dlq"
 
     @classmethod
     def parse(cls, src: Src, ctx: ParseContext) -> Alarm:
         if src.is_mapping:
-            return cls(state=src.fields(required=("state",))["state"].choice(ALARM_STATES))
+            fields = src.fields(required=("state",), optional=("of",))
+            of = fields["of"].choice(tuple(ALARMS)) if "of" in fields else cls.of
+            return cls(state=fields["state"].choice(ALARM_STATES), of=of)
         return cls(state=src.choice(ALARM_STATES))
 
     def check(self, rt: Runtime) -> Verdict:
-        state = rt.labeling.alarm_state()
-        name = rt.outputs["alarm_name"]
+        state = alarm_state(rt, self.of)
+        name = rt.outputs[ALARMS[self.of]]
         return Verdict(state == self.state, f"{name} is {state}, expected {self.state}")
 
 

@@ -317,9 +317,12 @@ class CatalogRows(Condition):
                 for key in keys
                 for row in rows[key]
             }
-        return Verdict(
-            True, f"{len(keys)} original(s) have {wanted.describe()} row(s) each", detail
-        )
+        summary = f"{len(keys)} original(s) have {wanted.describe()} row(s) each"
+        if self.expect is not None:
+            summary += ", every row matching"
+        if self.newer_than is not None:
+            summary += f", updated in place since {self.newer_than!r}"
+        return Verdict(True, summary, detail)
 
     def _compare(
         self, before: dict, rows: dict[str, list[dict]], detail: dict[str, Any]

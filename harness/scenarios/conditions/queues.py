@@ -26,7 +26,7 @@ from harness.scenarios.source import Src
 class _Depth(Condition):
     """Messages in a queue, visible or in flight (ApproximateNumberOfMessages + NotVisible)."""
 
-    queue: ClassVar[str]  # "queue" (the labeler queue) or "dlq"
+    queue: ClassVar[str]  # "queue" (the labeler queue), "dlq" or "notifier_failures_queue"
     count: CountSpec
 
     @classmethod
@@ -35,7 +35,11 @@ class _Depth(Condition):
 
     def check(self, rt: Runtime) -> Verdict:
         name = rt.outputs[f"{self.queue}_name"]
-        depth = rt.labeling.dlq_depth() if self.queue == "dlq" else rt.labeling.queue_depth()
+        depth = {
+            "dlq": rt.labeling.dlq_depth,
+            "queue": rt.labeling.queue_depth,
+            "notifier_failures_queue": rt.labeling.notifier_failures_depth,
+        }[self.queue]()
         summary = f"{name} holds {depth}, expected {self.count.describe()}"
         return Verdict(self.count.ok(depth), summary, {"depth": depth})
 
@@ -54,6 +58,14 @@ class DlqDepth(_Depth):
     kind = "dlq_depth"
     summary = "messages in the dead-letter queue"
     queue = "dlq"
+
+
+@register_condition
+@dataclass(frozen=True)
+class NotifierFailuresDepth(_Depth):
+    kind = "notifier_failures_depth"
+    summary = "Slack notices waiting in the notifier-failures queue (failed after the retries)"
+    queue = "notifier_failures_queue"
 
 
 @register_condition

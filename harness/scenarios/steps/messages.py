@@ -10,6 +10,7 @@
     body: {anything: json}    # a string is sent as it is, a mapping as JSON
     count: 1
 - redrive: {timeout: 60}      # move every DLQ message back and wait for the move
+- redrive: {queue: notifier-failures}   # invoke the notifier with each failed notice
 """
 
 from __future__ import annotations
@@ -24,7 +25,14 @@ from urllib.parse import quote_plus
 
 from harness.events import dlq
 from harness.scenarios import templates
-from harness.scenarios.model import ObjectsRef, ParseContext, Step, parse_objects, register_step
+from harness.scenarios.model import (
+    ObjectsRef,
+    ParseContext,
+    Step,
+    StepFailed,
+    parse_objects,
+    register_step,
+)
 from harness.scenarios.runtime import Runtime
 from harness.scenarios.source import Src
 
@@ -172,16 +180,31 @@ class SendMessage(Step):
 @dataclass(frozen=True)
 class Redrive(Step):
     kind = "redrive"
-    summary = "move every DLQ message back to the labeler queue and wait until moved"
+    summary = (
+        "move every DLQ message back to the labeler queue and wait until moved; with "
+        "`queue: notifier-failures`, invoke the notifier with each failed notice"
+    )
 
     timeout: float = 60.0
+    queue: str = "dlq"
 
     @classmethod
     def parse(cls, src: Src, ctx: ParseContext) -> Redrive:
-        fields = _fields_or_empty(src, ("timeout",))
-        return cls(timeout=fields["timeout"].number(1, 900) if "timeout" in fields else 60.0)
+        fields = _fields_or_empty(src, ("timeout", "queue"))
+        return cls(
+            timeout=fields["timeout"].number(1, 900) if "timeout" in fields else 60.0,
+            queue=(
+                fields["queue"].choice(("dlq", "notifier-failures")) if "queue" in fields else "dlq"
+            ),
+        )
 
     def run(self, rt: Runtime) -> dict[str, Any]:
+        if self.queue == "notifier-failures":
+            report = rt.labeling.redrive_notices(progress=lambda _m: None)
+            rt.counts["notices_redriven"] = rt.counts.get("notices_redriven", 0) + report["invoked"]
+            if report["left"]:
+                raise StepFailed(f"{len(report['left'])} failed notice(s) left queued", report)
+            return report
         report = dlq.redrive(rt.labeling.sqs, rt.outputs, self.timeout, progress=lambda _m: None)
         rt.counts["redriven"] = rt.counts.get("redriven", 0) + int(report["moved"])
         return report

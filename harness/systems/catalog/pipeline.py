@@ -25,7 +25,7 @@ from harness.runtime import aws, mariadb
 from harness.stubs.client import SlackSinkClient
 from harness.systems.catalog import database
 from harness.systems.catalog.database import Database
-from harness.systems.catalog.schedule import CronSchedule
+from harness.systems.catalog.schedule import CronSchedule, LoaderSchedule
 from harness.util.errors import HarnessError
 from harness.util.waiting import wait_for
 
@@ -266,29 +266,49 @@ class CatalogPipeline:
     # --- schedule ---------------------------------------------------------------
 
     def schedule(self) -> dict:
-        """The deployed schedule as EventBridge Scheduler describes it."""
+        """The deployed every-minute schedule as EventBridge Scheduler describes it."""
         return self.scheduler.get_schedule(
             Name=self.c["schedule_name"], GroupName=self.c["schedule_group"]
         )
 
-    def cron(self) -> CronSchedule:
-        deployed = self.schedule()
+    def schedules(self) -> list[dict]:
+        """Every deployed schedule of the loader (every minute of the window, and its
+        last run), as Scheduler describes them. A deployment made before the window
+        was split has the one schedule."""
+        named = self.c.get("schedules") or [
+            {"name": self.c["schedule_name"], "group": self.c["schedule_group"]}
+        ]
+        return [
+            self.scheduler.get_schedule(Name=item["name"], GroupName=item["group"])
+            for item in named
+        ]
+
+    @staticmethod
+    def _cron(deployed: dict) -> CronSchedule:
         return CronSchedule.parse(
             deployed["ScheduleExpression"], deployed.get("ScheduleExpressionTimezone") or "UTC"
+        )
+
+    def cron(self, deployed: list[dict] | None = None) -> LoaderSchedule:
+        """The deployed schedules together: the loader runs when any of them fires."""
+        return LoaderSchedule.of(
+            [(item["Name"], self._cron(item)) for item in deployed or self.schedules()]
         )
 
     def tick(self, at: datetime | None = None) -> Tick:
         """Run the loader now with the schedule's own target and payload.
 
         LocalStack's Scheduler never fires, so this is the local clock. Scheduler
-        invokes asynchronously; the tick invokes synchronously to report the run.
+        invokes asynchronously; the tick invokes synchronously to report the run. The
+        schedule is the one that fires at `at` (its ARN goes into the payload), or the
+        every-minute one outside the window.
         """
         at = at or datetime.now(UTC)
-        deployed = self.schedule()
+        deployed_all = self.schedules()
+        loader_schedule = self.cron(deployed_all)
+        firing = loader_schedule.firing(at)
+        deployed = next((d for d in deployed_all if d["Name"] in firing), deployed_all[0])
         target = deployed["Target"]
-        cron = CronSchedule.parse(
-            deployed["ScheduleExpression"], deployed.get("ScheduleExpressionTimezone") or "UTC"
-        )
         payload = render_scheduler_input(target.get("Input") or "{}", deployed["Arn"], at)
         started = time.monotonic()
         response = self.lambda_.invoke(
@@ -302,7 +322,7 @@ class CatalogPipeline:
         return Tick(
             at=at,
             payload=json.loads(payload),
-            would_fire=cron.fires_at(at),
+            would_fire=bool(firing),
             result=None if error else document,
             error=error,
             seconds=round(time.monotonic() - started, 2),

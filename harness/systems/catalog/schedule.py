@@ -1,11 +1,18 @@
 """EventBridge Scheduler's cron expressions, evaluated in Python.
 
-LocalStack stores the loader's schedule but never fires it, so the harness needs
-its own answer to "would the schedule run now?": `harness clock` shows the next
-runs, `harness clock tick --respect-window` skips a tick the schedule would not
-make, and the tests assert that 07:00 and 20:59 Seoul time fire and 06:59 and
-21:01 do not. The expression and time zone are read from the Terraform (the
-catalog module's defaults) or from the deployed schedule, never restated here.
+LocalStack stores the loader's schedules but never fires them, so the harness needs
+its own answer to "would the schedule run now?": `harness clock show` lists the next
+runs, `harness clock tick --respect-window` skips a tick no schedule would make, and
+the tests assert that 07:00, 20:59 and 21:00 Seoul time fire and 06:59 and 21:01 do
+not.
+
+The seed's "every minute from 07:00 to 21:00" is read inclusively: 21:00 runs. One
+cron expression cannot say that (`* 7-21` would also run 21:01-21:59), so the catalog
+module deploys two schedules with the same target, `cron(* 7-20 * * ? *)` and
+`cron(0 21 * * ? *)`, from its `schedule_first_hour` / `schedule_last_hour`
+variables; `LoaderSchedule` is their union. `window_expressions` builds the two
+expressions as the module does (a unit test and the module's own test pin both to
+the same strings); at run time the expressions are read from the deployed schedules.
 
 Supported: AWS's six fields (minutes hours day-of-month month day-of-week year)
 with `*`, `?`, values, ranges `a-b`, lists `a,b`, steps `x/n`, month names
@@ -158,19 +165,131 @@ class CronSchedule:
         return found
 
 
-def variable_default(variables_tf: Path, name: str) -> str:
-    """The string default of `variable "<name>"` in a variables.tf file."""
+@dataclass(frozen=True)
+class Run:
+    """One run of the loader: when, and which schedule starts it."""
+
+    at: datetime  # in the schedules' time zone
+    schedule: str  # the schedule's name (or its expression when it has none)
+
+
+@dataclass(frozen=True)
+class LoaderSchedule:
+    """The loader's schedules together: it runs whenever any of them fires.
+
+    Every schedule must be in the same time zone (the module deploys them so).
+    """
+
+    crons: tuple[CronSchedule, ...]
+    names: tuple[str, ...]
+
+    @classmethod
+    def of(cls, schedules: list[tuple[str, CronSchedule]]) -> LoaderSchedule:
+        if not schedules:
+            raise HarnessError("the loader has no schedule")
+        zones = {cron.timezone for _, cron in schedules}
+        if len(zones) > 1:
+            raise HarnessError(f"the loader's schedules are in different time zones: {zones}")
+        return cls(tuple(cron for _, cron in schedules), tuple(name for name, _ in schedules))
+
+    @property
+    def timezone(self) -> str:
+        return self.crons[0].timezone
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return self.crons[0].zone
+
+    @property
+    def expression(self) -> str:
+        """The expressions, joined: `cron(* 7-20 * * ? *) + cron(0 21 * * ? *)`."""
+        return " + ".join(cron.expression for cron in self.crons)
+
+    def fires_at(self, moment: datetime) -> bool:
+        return bool(self.firing(moment))
+
+    def firing(self, moment: datetime) -> list[str]:
+        """The names of the schedules that run in the minute containing `moment`."""
+        return [
+            name for name, cron in zip(self.names, self.crons, strict=True) if cron.fires_at(moment)
+        ]
+
+    def next_runs(self, after: datetime, count: int = 1) -> list[Run]:
+        """The next `count` runs strictly after `after`, earliest first; a minute two
+        schedules share is one run (the first schedule's)."""
+        runs: dict[datetime, str] = {}
+        for name, cron in zip(self.names, self.crons, strict=True):
+            for moment in cron.next_fires(after, count):
+                runs.setdefault(moment, name)
+        return [Run(at, runs[at]) for at in sorted(runs)[:count]]
+
+    def next_fires(self, after: datetime, count: int = 1) -> list[datetime]:
+        """Like CronSchedule.next_fires, over every schedule."""
+        return [run.at for run in self.next_runs(after, count)]
+
+
+def window_expressions(first_hour: int, last_hour: int) -> tuple[str, str]:
+    """The catalog module's two expressions for "every minute from first_hour:00 to
+    last_hour:00 inclusive": every minute of the hours before the last one, and the
+    last hour's :00 (modules/catalog/main.tf, `local.schedules`)."""
+    for name, hour in (("first", first_hour), ("last", last_hour)):
+        if not 0 <= hour <= 23:
+            raise HarnessError(f"the window's {name} hour must be from 0 to 23, not {hour}")
+    if first_hour >= last_hour:
+        raise HarnessError(
+            f"the window's first hour ({first_hour}) must be before its last ({last_hour})"
+        )
+    hours = f"{first_hour}-{last_hour - 1}" if last_hour - 1 > first_hour else str(first_hour)
+    return f"cron(* {hours} * * ? *)", f"cron(0 {last_hour} * * ? *)"
+
+
+def window(first_hour: int, last_hour: int, timezone: str) -> LoaderSchedule:
+    every_minute, last_run = window_expressions(first_hour, last_hour)
+    return LoaderSchedule.of(
+        [
+            ("every_minute", CronSchedule.parse(every_minute, timezone)),
+            ("last_run", CronSchedule.parse(last_run, timezone)),
+        ]
+    )
+
+
+def _variable_block(variables_tf: Path, name: str) -> str:
     text = variables_tf.read_text()
     block = re.search(rf'variable\s+"{re.escape(name)}"\s*{{(.*?)\n}}', text, re.S)
-    default = block and re.search(r'^\s*default\s*=\s*"((?:[^"\\]|\\.)*)"', block.group(1), re.M)
+    return block.group(1) if block else ""
+
+
+def variable_default(variables_tf: Path, name: str) -> str:
+    """The string default of `variable "<name>"` in a variables.tf file."""
+    block = _variable_block(variables_tf, name)
+    default = re.search(r'^\s*default\s*=\s*"((?:[^"\\]|\\.)*)"', block, re.M)
     if not default:
         raise HarnessError(f"{variables_tf} has no string default for variable {name!r}")
     return default.group(1).replace('\\"', '"')
 
 
-def from_terraform(project_dir: Path) -> CronSchedule:
-    """The loader's schedule as the catalog module defines it."""
+def variable_number_default(variables_tf: Path, name: str) -> int:
+    """The whole-number default of `variable "<name>"` in a variables.tf file."""
+    block = _variable_block(variables_tf, name)
+    default = re.search(r"^\s*default\s*=\s*(-?\d+)\s*$", block, re.M)
+    if not default:
+        raise HarnessError(f"{variables_tf} has no number default for variable {name!r}")
+    return int(default.group(1))
+
+
+def from_terraform(project_dir: Path) -> LoaderSchedule:
+    """The loader's schedules as the catalog module defines them by default."""
     path = project_dir / MODULE_VARIABLES
-    return CronSchedule.parse(
-        variable_default(path, "schedule_expression"), variable_default(path, "schedule_timezone")
+    return window(
+        variable_number_default(path, "schedule_first_hour"),
+        variable_number_default(path, "schedule_last_hour"),
+        variable_default(path, "schedule_timezone"),
     )
+
+
+def describe_runs(schedule: LoaderSchedule, now: datetime, count: int) -> list[str]:
+    """`harness clock show`'s lines for the next runs, in the schedules' zone (and UTC)."""
+    return [
+        f"{run.at:%Y-%m-%d %H:%M %Z} ({run.at.astimezone(UTC):%H:%M} UTC) {run.schedule}"
+        for run in schedule.next_runs(now, count)
+    ]

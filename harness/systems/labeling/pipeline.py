@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from harness.config import Settings
-from harness.events import dlq
+from harness.events import dlq, notices
 from harness.runtime import aws
 from harness.stubs.client import RekognitionStubClient, SlackSinkClient
+from harness.util.errors import HarnessError
 from harness.util.waiting import wait_for
 
 
@@ -27,6 +29,7 @@ class LabelingPipeline:
         self.sqs = aws.client("sqs", self.settings)
         self.cloudwatch = aws.client("cloudwatch", self.settings)
         self.logs = aws.client("logs", self.settings)
+        self.lambda_ = aws.client("lambda", self.settings)
         self.rekognition = RekognitionStubClient(self.settings.rekognition_endpoint)
         self.slack = SlackSinkClient(self.settings.slack_endpoint)
 
@@ -79,6 +82,35 @@ class LabelingPipeline:
     def queue_depth(self) -> int:
         return dlq.depth(self.sqs, self.outputs["queue_url"])
 
+    # --- notices the notifier could not deliver (its on-failure destination) -------
+
+    @property
+    def notifier_failures_url(self) -> str | None:
+        """None for a deployment made before the notifier had its failures queue."""
+        return self.outputs.get("notifier_failures_queue_url")
+
+    def failed_notices(self, limit: int = 100) -> list[notices.FailedNotice]:
+        url = self.notifier_failures_url
+        return notices.show(self.sqs, url, limit) if url else []
+
+    def notifier_failures_depth(self) -> int:
+        url = self.notifier_failures_url
+        return dlq.depth(self.sqs, url) if url else 0
+
+    def redrive_notices(self, progress: Callable[[str], None] = print) -> dict:
+        """Invoke the notifier with every failed notice (see harness/events/notices.py)."""
+        if not self.notifier_failures_url:
+            raise HarnessError(
+                "this deployment has no notifier-failures queue; run `harness deploy`"
+            )
+        return notices.redrive(
+            self.sqs,
+            self.lambda_,
+            self.notifier_failures_url,
+            self.outputs["notifier_function"],
+            progress=progress,
+        )
+
     def alarm_state(self) -> str:
         alarms = self.cloudwatch.describe_alarms(AlarmNames=[self.outputs["alarm_name"]])
         return alarms["MetricAlarms"][0]["StateValue"]
@@ -88,8 +120,9 @@ class LabelingPipeline:
         started = time.monotonic()
         self.rekognition.reset()
         self.slack.reset()
-        for url in (self.outputs["queue_url"], self.outputs["dlq_url"]):
-            self.sqs.purge_queue(QueueUrl=url)
+        for url in (self.outputs["queue_url"], self.outputs["dlq_url"], self.notifier_failures_url):
+            if url:
+                self.sqs.purge_queue(QueueUrl=url)
         keys = self.keys("")
         for start in range(0, len(keys), 1000):
             chunk = keys[start : start + 1000]

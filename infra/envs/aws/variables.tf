@@ -132,3 +132,10 @@ variable "catalog_loader_vpc_config" {
   })
   default = null
 }
+
+variable "alerts_fallback_emails" {
+  description = "E-mail addresses that receive the notifier-failures alarm through the `<name_prefix>-alerts-fallback` topic, without Slack (so a Slack outage cannot hide that notices are waiting). Each address confirms its subscription once; empty: subscribe another endpoint to the topic yourself."
+  type        = list(string)
+  default     = []
+  nullable    = false
+}

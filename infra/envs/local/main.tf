@@ -1,7 +1,9 @@
 # LocalStack root: deploy with `tflocal` (the harness does), which injects
-# endpoints and test credentials. Values here are tuned for fast tests; the
-# wiring and the outputs are the pipeline module's (outputs.tf and moved.tf are
-# links to the files every environment shares).
+# endpoints and test credentials. Values here are envs/aws's, scaled for fast
+# tests; every difference, with its reason, is in infra/envs/differences.yaml
+# (tests/infra/test_env_parity.py compares the two plans against it). The wiring
+# and the outputs are the pipeline module's (outputs.tf and moved.tf are links to
+# the files every environment shares).
 
 provider "aws" {
   region = var.region
@@ -17,37 +19,45 @@ module "pipeline" {
   log_retention_in_days = 1
 
   labeling = {
-    bucket_name                      = "${var.name_prefix}-images"
-    bucket_force_destroy             = true
-    create_topic_kms_key             = var.encrypt_topic
-    kms_key_deletion_window_in_days  = 7
-    queue_receive_wait_time_seconds  = 0
-    queue_visibility_timeout_seconds = var.labeler_timeout
-    max_receive_count                = 3
+    bucket_name                     = "${var.name_prefix}-images"
+    bucket_force_destroy            = true
+    create_topic_kms_key            = var.encrypt_topic
+    kms_key_deletion_window_in_days = 7
+    queue_receive_wait_time_seconds = 0
+    max_receive_count               = 3
 
+    # Fast tests by a short function timeout, not by breaking AWS's rule: the queue's
+    # visibility is the module's 6 x timeout + batching window (6 x 4 + 0 = 24 s), so
+    # a poison message reaches the DLQ after about 3 x 24 s. 4 s: a warm batch of ten
+    # takes 0.3-3 s here, up to ~7 s on a loaded machine under throttling faults
+    # (measured); the labeler starts no object with less than 2 s left (AWS's 3 s
+    # margin would leave 1 s of a 4 s invocation), and the rest are retried.
     zip_path             = var.labeler_zip_path
     zip_sha256           = var.labeler_zip_sha256
     timeout              = var.labeler_timeout
+    safety_margin_ms     = 2000
     rekognition_endpoint = var.rekognition_endpoint
 
     batch_size                         = 10
     maximum_batching_window_in_seconds = 0
   }
 
+  # The AWS alarm scaled in time only: same metric, statistic, comparison,
+  # threshold, datapoints (2 of 2) and missing-data treatment as envs/aws; the
+  # period is 10 s instead of 300 s (the shortest CloudWatch accepts; LocalStack
+  # evaluates every period x evaluation periods, 20 s). Differences:
+  # infra/envs/differences.yaml.
   alerting = {
     zip_path   = var.notifier_zip_path
     zip_sha256 = var.notifier_zip_sha256
+    timeout    = 10
 
-    # Fires on the first sample with a message: LocalStack evaluates every
-    # period x evaluation_periods seconds.
     alarm_period              = 10
-    alarm_evaluation_periods  = 1
-    alarm_datapoints_to_alarm = 1
+    alarm_evaluation_periods  = 2
+    alarm_datapoints_to_alarm = 2
     alarm_threshold           = 1
-    alarm_statistic           = "Maximum"
-    # LocalStack publishes SQS metrics from a timer that lags under load: a period with no
-    # datapoint must keep the state, or the alarm flaps (and posts to Slack twice).
-    alarm_treat_missing_data = "ignore"
+    alarm_statistic           = "Average"
+    alarm_treat_missing_data  = "notBreaching"
   }
 
   # System B: resize to four sizes, catalog into MySQL on a schedule. LocalStack's

@@ -44,13 +44,14 @@ variable "slack_webhook_url" {
 }
 
 variable "labeler_timeout" {
-  description = "Labeler timeout in seconds; also the queue visibility timeout, so a failed message is retried after this long and reaches the DLQ after about max_receive_count x this."
+  description = "Labeler timeout in seconds. The queue's visibility timeout follows AWS's rule, 6 x this (+ the batching window, 0 here), so a failed message is retried after 6 x this and reaches the DLQ after about max_receive_count (3) x 6 x this."
   type        = number
-  default     = 10
+  default     = 4
+  nullable    = false
 
   validation {
-    condition     = var.labeler_timeout >= 3 && var.labeler_timeout <= 60
-    error_message = "labeler_timeout must be from 3 to 60 seconds locally."
+    condition     = var.labeler_timeout >= 3 && var.labeler_timeout <= 60 && floor(var.labeler_timeout) == var.labeler_timeout
+    error_message = "labeler_timeout must be a whole number from 3 to 60 seconds locally (the labeler's 2 s safety margin must fit, with time to work)."
   }
 }
 

@@ -1,5 +1,5 @@
 variable "name" {
-  description = "Name prefix: notifier function and role `<name>-slack-notifier`, default parameter `/<name>/slack-webhook-url`."
+  description = "Name prefix: notifier function and role `<name>-slack-notifier`, default parameter `/<name>/slack-webhook-url`, queue `<name>-notifier-failures` (and its alarm `<name>-notifier-failures-not-empty` by default), topic `<name>-alerts-fallback`."
   type        = string
 
   validation {
@@ -40,6 +40,11 @@ variable "watched_queues" {
   validation {
     condition     = length(distinct([for q in values(var.watched_queues) : q.alarm_name])) == length(var.watched_queues)
     error_message = "alarm_name values must be unique."
+  }
+
+  validation {
+    condition     = !contains(keys(var.watched_queues), "notifier_failures")
+    error_message = "notifier_failures is the key of the notifier's own failures queue (this module alarms on it); name watched queues otherwise."
   }
 }
 
@@ -217,6 +222,57 @@ variable "http_timeout_seconds" {
   validation {
     condition     = var.http_timeout_seconds > 0 && var.http_timeout_seconds <= 60
     error_message = "http_timeout_seconds must be above 0 and at most 60."
+  }
+}
+
+# --- notices that failed after the retries ---------------------------------------
+
+variable "notifier_retry_attempts" {
+  description = "Lambda's retries of a failed asynchronous notifier invocation (0-2; AWS's default, 2) before the event goes to the notifier-failures queue. Checked by modules/lambda_function."
+  type        = number
+  default     = 2
+  nullable    = false
+}
+
+variable "notifier_max_event_age_seconds" {
+  description = "A notice not delivered within this many seconds (Lambda throttled, or retries still pending) goes to the notifier-failures queue (60-21600; AWS's default, 6 hours). Checked by modules/lambda_function."
+  type        = number
+  default     = 21600
+  nullable    = false
+}
+
+variable "failures_message_retention_seconds" {
+  description = "How long the notifier-failures queue keeps a failed notice (default: the maximum, 14 days; longer than any Slack outage worth redriving). Checked by modules/queue."
+  type        = number
+  default     = 1209600
+  nullable    = false
+}
+
+variable "notifier_failures_alarm_name" {
+  description = "Name of the alarm on the notifier-failures queue; null = `<name>-notifier-failures-not-empty`. Given by a caller that must know it in advance (the alarm topic's policy trusts it: the alarm publishes there too)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.notifier_failures_alarm_name == null ? true : length(var.notifier_failures_alarm_name) >= 1 && length(var.notifier_failures_alarm_name) <= 255 && !strcontains(var.notifier_failures_alarm_name, "*")
+    error_message = "notifier_failures_alarm_name must be null or 1-255 characters without '*'."
+  }
+}
+
+variable "fallback_topic_kms_key_id" {
+  description = "KMS key (ID, ARN or alias) encrypting the `<name>-alerts-fallback` topic, e.g. the alarm topic's customer-managed key, whose policy must let cloudwatch.amazonaws.com use it for the notifier-failures alarm; null = unencrypted (emulators whose KMS cannot create keys)."
+  type        = string
+}
+
+variable "fallback_email_addresses" {
+  description = "E-mail addresses subscribed to the `<name>-alerts-fallback` topic, which receives the notifier-failures alarm without going through Slack. Each address must confirm its subscription once (SNS sends a link); empty = no e-mail subscription (the topic is still there for other subscribers)."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for a in var.fallback_email_addresses : can(regex("^[^@[:space:]]+@[^@[:space:]]+\\.[^@[:space:]]+$", a))])
+    error_message = "fallback_email_addresses must be e-mail addresses."
   }
 }
 

@@ -2,7 +2,7 @@
 #   upload bucket (origin/) -> S3 notification -> resize Lambda -> served bucket
 #   (+ rejection records in rejected/, failed invocations -> resize-failures queue)
 #   -> work queue (+ DLQ) <- catalog loader Lambda <- EventBridge Scheduler
-#   (every minute 07:00-20:59 Asia/Seoul) -> MySQL celeb.celeb_image_url
+#   (every minute from 07:00 to 21:00 inclusive, Asia/Seoul) -> MySQL celeb.celeb_image_url
 #
 # As in the labeling module, policies are built from ARNs derived from names, so
 # they are known at plan time (reviewable, testable with a mocked provider);
@@ -24,7 +24,6 @@ locals {
   loader_name         = "${var.name}-catalog-loader"
   queue_name          = "${var.name}-catalog"
   failures_queue_name = "${var.name}-resize-failures"
-  schedule_name       = "${var.name}-catalog-loader"
   schedule_group      = "default"
   scheduler_role_name = "${var.name}-catalog-scheduler"
   db_secret_name      = "${var.name}/catalog/database"
@@ -54,6 +53,30 @@ locals {
     DB_SECRET_ID         = aws_secretsmanager_secret.db.arn
     CDN_HOST             = var.cdn_host
     RECEIVE_WAIT_SECONDS = tostring(var.loader_receive_wait_seconds)
+  }
+
+  # The seed's "every minute from 07:00 to 21:00", 21:00 included: one cron
+  # expression cannot say it (`* 7-21` would also run 21:01-21:59), so two schedules
+  # with the same target and input: every minute of the hours before the last one,
+  # and the last hour's :00. The harness's evaluator
+  # (harness/systems/catalog/schedule.py, `window_expressions`) builds the same two.
+  window_hours = (
+    var.schedule_last_hour - 1 > var.schedule_first_hour
+    ? "${var.schedule_first_hour}-${var.schedule_last_hour - 1}"
+    : tostring(var.schedule_first_hour)
+  )
+  window = "${format("%02d:00", var.schedule_first_hour)}-${format("%02d:00", var.schedule_last_hour)} inclusive"
+  schedules = {
+    every_minute = {
+      name       = "${var.name}-catalog-loader"
+      expression = "cron(* ${local.window_hours} * * ? *)"
+      about      = "every minute ${format("%02d:00", var.schedule_first_hour)}-${format("%02d:59", var.schedule_last_hour - 1)}"
+    }
+    last_run = {
+      name       = "${var.name}-catalog-loader-last-run"
+      expression = "cron(0 ${var.schedule_last_hour} * * ? *)"
+      about      = "${format("%02d:00", var.schedule_last_hour)}, the window's last run"
+    }
   }
 
   # What the schedule sends: EventBridge Scheduler fills in the <aws.scheduler.*>
@@ -322,12 +345,14 @@ resource "aws_iam_role_policy" "scheduler" {
 
 resource "aws_scheduler_schedule" "loader" {
   #checkov:skip=CKV_AWS_297:The schedule's input holds Scheduler placeholders only, no data; the AWS-owned key encrypts it.
-  name        = local.schedule_name
+  for_each = local.schedules
+
+  name        = each.value.name
   group_name  = local.schedule_group
-  description = "Runs ${local.loader_name}: ${var.schedule_expression} in ${var.schedule_timezone}"
+  description = "Runs ${local.loader_name} ${each.value.about} (window ${local.window}, ${var.schedule_timezone})"
   state       = var.schedule_enabled ? "ENABLED" : "DISABLED"
 
-  schedule_expression          = var.schedule_expression
+  schedule_expression          = each.value.expression
   schedule_expression_timezone = var.schedule_timezone
 
   flexible_time_window {
@@ -350,6 +375,10 @@ resource "aws_scheduler_schedule" "loader" {
   depends_on = [aws_iam_role_policy.scheduler]
 
   lifecycle {
+    precondition {
+      condition     = var.schedule_first_hour < var.schedule_last_hour
+      error_message = "schedule_first_hour (${var.schedule_first_hour}) must be before schedule_last_hour (${var.schedule_last_hour}): the window runs from the first hour's :00 to the last hour's :00, within one day."
+    }
     # The schedule starts the loader, the work queue's consumer: a message it
     # received must stay hidden for the whole run, or it is loaded twice.
     precondition {

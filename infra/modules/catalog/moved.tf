@@ -131,3 +131,10 @@ moved {
   from = aws_iam_role_policy_attachment.loader_vpc
   to   = module.loader.aws_iam_role_policy_attachment.vpc
 }
+
+# The loader's schedule became two (every minute of the window, and its last run at
+# 21:00): the existing schedule is the every-minute one, keeping its name.
+moved {
+  from = aws_scheduler_schedule.loader
+  to   = aws_scheduler_schedule.loader["every_minute"]
+}

@@ -104,13 +104,36 @@ output "db_secret_name" {
 }
 
 output "schedule" {
-  description = "The loader's schedule: name, group, expression, time zone, state."
+  description = "The loader's every-minute schedule (the window but its last run): name, group, expression, time zone, state."
   value = {
-    name       = aws_scheduler_schedule.loader.name
-    group      = aws_scheduler_schedule.loader.group_name
-    expression = aws_scheduler_schedule.loader.schedule_expression
-    timezone   = aws_scheduler_schedule.loader.schedule_expression_timezone
-    state      = aws_scheduler_schedule.loader.state
+    name       = aws_scheduler_schedule.loader["every_minute"].name
+    group      = aws_scheduler_schedule.loader["every_minute"].group_name
+    expression = aws_scheduler_schedule.loader["every_minute"].schedule_expression
+    timezone   = aws_scheduler_schedule.loader["every_minute"].schedule_expression_timezone
+    state      = aws_scheduler_schedule.loader["every_minute"].state
+  }
+}
+
+output "schedules" {
+  description = "Every schedule of the loader (every minute of the window, and its last run at the last hour's :00), each with name, group, expression, time zone, state; the loader runs when any of them fires."
+  value = [
+    for key in ["every_minute", "last_run"] : {
+      key        = key
+      name       = aws_scheduler_schedule.loader[key].name
+      group      = aws_scheduler_schedule.loader[key].group_name
+      expression = aws_scheduler_schedule.loader[key].schedule_expression
+      timezone   = aws_scheduler_schedule.loader[key].schedule_expression_timezone
+      state      = aws_scheduler_schedule.loader[key].state
+    }
+  ]
+}
+
+output "schedule_window" {
+  description = "The loader's window: every minute from first_hour:00 to last_hour:00 inclusive, in timezone."
+  value = {
+    first_hour = var.schedule_first_hour
+    last_hour  = var.schedule_last_hour
+    timezone   = var.schedule_timezone
   }
 }
 

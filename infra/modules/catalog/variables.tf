@@ -160,7 +160,7 @@ variable "resize_max_event_age_seconds" {
 # --- work queue ---------------------------------------------------------------
 
 variable "queue_message_retention_seconds" {
-  description = "How long the work queue keeps a message. The loader runs only from 07:00 to 20:59 (Asia/Seoul), so messages of the night wait about 10 hours; the default (4 days) also covers a loader outage over a weekend."
+  description = "How long the work queue keeps a message. The loader runs only from 07:00 to 21:00 (Asia/Seoul), so messages of the night wait about 10 hours; the default (4 days) also covers a loader outage over a weekend."
   type        = number
   default     = 345600
   nullable    = false
@@ -244,20 +244,32 @@ variable "loader_vpc_config" {
   default = null
 }
 
-variable "schedule_expression" {
-  description = "When EventBridge Scheduler runs the loader: every minute from 07:00 to 20:59 (the seed's 07:00-21:00), in schedule_timezone. Read by the harness's schedule evaluator too."
-  type        = string
-  default     = "cron(* 7-20 * * ? *)"
+variable "schedule_first_hour" {
+  description = "First hour of the loader's window, in schedule_timezone: it runs every minute from <first>:00 (seed: \"from 07:00 to 21:00\", so 7). Read by the harness's schedule evaluator too."
+  type        = number
+  default     = 7
   nullable    = false
 
   validation {
-    condition     = can(regex("^(cron\\([^)]+\\)|rate\\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\\))$", var.schedule_expression))
-    error_message = "schedule_expression must be cron(...) or rate(N unit)."
+    condition     = var.schedule_first_hour >= 0 && var.schedule_first_hour <= 23 && floor(var.schedule_first_hour) == var.schedule_first_hour
+    error_message = "schedule_first_hour must be a whole hour from 0 to 23 (the hour of the first run, in schedule_timezone), not ${var.schedule_first_hour}."
+  }
+}
+
+variable "schedule_last_hour" {
+  description = "Last hour of the loader's window, inclusive: the last run is at <last>:00 exactly (seed: \"from 07:00 to 21:00\" read inclusively, so 21: 21:00 runs, 21:01 does not). Must be after schedule_first_hour. Read by the harness's schedule evaluator too."
+  type        = number
+  default     = 21
+  nullable    = false
+
+  validation {
+    condition     = var.schedule_last_hour >= 0 && var.schedule_last_hour <= 23 && floor(var.schedule_last_hour) == var.schedule_last_hour
+    error_message = "schedule_last_hour must be a whole hour from 0 to 23 (the hour of the last run, at :00, in schedule_timezone), not ${var.schedule_last_hour}."
   }
 }
 
 variable "schedule_timezone" {
-  description = "IANA time zone of schedule_expression (the team works in Korea)."
+  description = "IANA time zone of the schedule's hours (the team works in Korea)."
   type        = string
   default     = "Asia/Seoul"
   nullable    = false

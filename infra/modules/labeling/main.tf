@@ -44,15 +44,21 @@ locals {
     }
   }
 
+  # AWS's rule for a queue that triggers a function (the seed's 300 s was below 6 x
+  # its 180 s timeout): a given value is checked against it by a precondition.
+  visibility_rule_seconds    = 6 * var.lambda_timeout + var.maximum_batching_window_in_seconds
+  visibility_timeout_seconds = coalesce(var.queue_visibility_timeout_seconds, local.visibility_rule_seconds)
+
   lambda_environment = merge(
     {
       INGEST_PREFIX   = local.prefixes.ingest
       RESULTS_PREFIX  = local.prefixes.results
       FAILURES_PREFIX = local.prefixes.failures
       # Where failure records of messages naming no bucket (malformed bodies) go.
-      FAILURES_BUCKET = var.bucket_name
-      MIN_CONFIDENCE  = tostring(var.min_confidence)
-      MAX_LABELS      = tostring(var.max_labels)
+      FAILURES_BUCKET  = var.bucket_name
+      MIN_CONFIDENCE   = tostring(var.min_confidence)
+      MAX_LABELS       = tostring(var.max_labels)
+      SAFETY_MARGIN_MS = tostring(var.safety_margin_ms)
     },
     var.rekognition_endpoint == null ? {} : { AWS_ENDPOINT_URL_REKOGNITION = var.rekognition_endpoint },
   )
@@ -196,7 +202,7 @@ module "queue" {
   name                       = local.queue_name
   message_retention_seconds  = var.queue_message_retention_seconds
   receive_wait_time_seconds  = var.queue_receive_wait_time_seconds
-  visibility_timeout_seconds = var.queue_visibility_timeout_seconds
+  visibility_timeout_seconds = local.visibility_timeout_seconds
   tags                       = var.tags
 
   # Only the topic delivers to the queue.
@@ -317,11 +323,16 @@ resource "aws_lambda_event_source_mapping" "this" {
   depends_on = [module.function]
 
   lifecycle {
-    # AWS refuses a mapping whose queue would show a batch again while the
-    # function may still be processing it.
+    # AWS's rule (and AWS refuses a mapping whose visibility is below the timeout):
+    # a batch must not become visible again while the function may still be
+    # processing it, retries after throttling and the batching window included.
     precondition {
-      condition     = var.queue_visibility_timeout_seconds >= var.lambda_timeout
-      error_message = "queue_visibility_timeout_seconds (${var.queue_visibility_timeout_seconds}) must be >= lambda_timeout (${var.lambda_timeout}); AWS recommends 6x lambda_timeout."
+      condition     = local.visibility_timeout_seconds >= local.visibility_rule_seconds
+      error_message = "queue_visibility_timeout_seconds (${local.visibility_timeout_seconds}) must be >= 6 x lambda_timeout + maximum_batching_window_in_seconds (6 x ${var.lambda_timeout} + ${var.maximum_batching_window_in_seconds} = ${local.visibility_rule_seconds}), AWS's rule for a queue that triggers a function; leave it null to get exactly that. Keep tests fast with a short lambda_timeout instead."
+    }
+    precondition {
+      condition     = var.safety_margin_ms < var.lambda_timeout * 1000
+      error_message = "safety_margin_ms (${var.safety_margin_ms}) must be below lambda_timeout (${var.lambda_timeout} s = ${var.lambda_timeout * 1000} ms), or the labeler never starts an object."
     }
     precondition {
       condition     = var.batch_size <= 10 || var.maximum_batching_window_in_seconds >= 1

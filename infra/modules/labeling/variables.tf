@@ -82,10 +82,9 @@ variable "queue_receive_wait_time_seconds" {
 }
 
 variable "queue_visibility_timeout_seconds" {
-  description = "Visibility timeout of the main queue. Must be at least lambda_timeout (checked by a precondition; AWS refuses the event source mapping otherwise). AWS recommends 6x the function timeout plus the batching window, so a throttled or retried batch does not become visible again while it is still being processed. Checked by modules/queue."
+  description = "Visibility timeout of the main queue; null = AWS's rule for a queue that triggers a function, 6 x lambda_timeout + maximum_batching_window_in_seconds, so a throttled or retried batch does not become visible again while it is still being processed. A value given must follow the same rule (checked by a precondition). Checked by modules/queue."
   type        = number
-  default     = 360
-  nullable    = false
+  default     = null
 }
 
 variable "max_receive_count" {
@@ -119,6 +118,18 @@ variable "lambda_timeout" {
   type        = number
   default     = 60
   nullable    = false
+}
+
+variable "safety_margin_ms" {
+  description = "The labeler starts no new object with less than this left of its invocation (env SAFETY_MARGIN_MS): such objects fail as TimeBudgetExhausted and are retried, instead of being cut off by the timeout. Default 3000: one DetectLabels call (2 attempts) fits on AWS. Must be below lambda_timeout (a precondition checks it)."
+  type        = number
+  default     = 3000
+  nullable    = false
+
+  validation {
+    condition     = var.safety_margin_ms >= 0 && floor(var.safety_margin_ms) == var.safety_margin_ms
+    error_message = "safety_margin_ms must be a whole number of milliseconds >= 0."
+  }
 }
 
 variable "lambda_runtime" {

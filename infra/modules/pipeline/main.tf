@@ -13,11 +13,13 @@ data "aws_region" "current" {}
 
 locals {
   # Every alarm that publishes to the events topic, keyed like the alerting
-  # module's watched_queues: values() lists both maps in the same (key) order.
+  # module's alarm_names (its watched_queues plus its own notifier_failures):
+  # values() lists both maps in the same (key) order.
   alarm_names = {
-    catalog_dlq     = "${var.name}-catalog-dlq-not-empty"
-    labeler_dlq     = "${var.name}-labeler-dlq-not-empty"
-    resize_failures = "${var.name}-resize-failures-not-empty"
+    catalog_dlq       = "${var.name}-catalog-dlq-not-empty"
+    labeler_dlq       = "${var.name}-labeler-dlq-not-empty"
+    notifier_failures = "${var.name}-notifier-failures-not-empty"
+    resize_failures   = "${var.name}-resize-failures-not-empty"
   }
 }
 
@@ -44,6 +46,7 @@ module "labeling" {
   lambda_zip_sha256                  = var.labeling.zip_sha256
   lambda_timeout                     = var.labeling.timeout
   lambda_memory_size                 = var.labeling.memory_size
+  safety_margin_ms                   = var.labeling.safety_margin_ms
   rekognition_endpoint               = var.labeling.rekognition_endpoint
   batch_size                         = var.labeling.batch_size
   maximum_batching_window_in_seconds = var.labeling.maximum_batching_window_in_seconds
@@ -88,6 +91,15 @@ module "alerting" {
   lambda_zip_path           = var.alerting.zip_path
   lambda_zip_sha256         = var.alerting.zip_sha256
   lambda_timeout            = var.alerting.timeout
+
+  # Notices that fail after the retries wait in <name>-notifier-failures; its alarm
+  # publishes to the events topic (trusted above) and to the fallback topic,
+  # encrypted with the events topic's key (whose policy trusts the same alarms).
+  notifier_failures_alarm_name   = local.alarm_names.notifier_failures
+  notifier_retry_attempts        = var.alerting.notifier_retry_attempts
+  notifier_max_event_age_seconds = var.alerting.notifier_max_event_age_seconds
+  fallback_topic_kms_key_id      = module.labeling.kms_alias_name
+  fallback_email_addresses       = var.alerting.fallback_email_addresses
 }
 
 # System B. Its DLQ and its resize-failures queue are watched by the alerting
@@ -120,4 +132,7 @@ module "catalog" {
   queue_visibility_timeout_seconds  = var.catalog.queue_visibility_timeout_seconds
   max_receive_count                 = var.catalog.max_receive_count
   db_secret_recovery_window_in_days = var.catalog.db_secret_recovery_window_in_days
+  schedule_first_hour               = var.catalog.schedule_first_hour
+  schedule_last_hour                = var.catalog.schedule_last_hour
+  schedule_timezone                 = var.catalog.schedule_timezone
 }

@@ -96,6 +96,26 @@ output "webhook_parameter_name" {
   value       = module.alerting.webhook_parameter_name
 }
 
+output "notifier_failures_queue_url" {
+  description = "Queue of the notices that failed after the notifier's retries (its on-failure destination); `harness dlq show` lists them, `harness dlq redrive --queue notifier-failures` delivers them."
+  value       = module.alerting.notifier_failures_queue_url
+}
+
+output "notifier_failures_queue_name" {
+  description = "Name of the notifier-failures queue."
+  value       = module.alerting.notifier_failures_queue_name
+}
+
+output "notifier_failures_alarm_name" {
+  description = "Alarm on the notifier-failures queue (publishes to the events topic and to the fallback topic)."
+  value       = module.alerting.alarm_names["notifier_failures"]
+}
+
+output "alerts_fallback_topic_arn" {
+  description = "Topic that receives the notifier-failures alarm without going through Slack."
+  value       = module.alerting.fallback_topic_arn
+}
+
 # --- system B (catalog) ---------------------------------------------------------
 
 output "resize_function" {
@@ -133,6 +153,8 @@ output "catalog" {
     schedule_group             = module.catalog.schedule.group
     schedule_expression        = module.catalog.schedule.expression
     schedule_timezone          = module.catalog.schedule.timezone
+    schedules                  = module.catalog.schedules
+    schedule_window            = module.catalog.schedule_window
     dlq_alarm_name             = module.alerting.alarm_names["catalog_dlq"]
     resize_failures_alarm_name = module.alerting.alarm_names["resize_failures"]
   }

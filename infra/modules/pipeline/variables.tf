@@ -23,6 +23,7 @@ variable "labeling" {
     max_receive_count                  = optional(number)
     timeout                            = optional(number)
     memory_size                        = optional(number)
+    safety_margin_ms                   = optional(number)
     rekognition_endpoint               = optional(string)
     batch_size                         = optional(number)
     maximum_batching_window_in_seconds = optional(number)
@@ -31,7 +32,7 @@ variable "labeling" {
 }
 
 variable "alerting" {
-  description = "The DLQ alarms and the Slack notifier (see modules/alerting/variables.tf; zip_path, zip_sha256 and timeout are the notifier's lambda_* settings)."
+  description = "The DLQ alarms, the Slack notifier and its failed notices (see modules/alerting/variables.tf; zip_path, zip_sha256 and timeout are the notifier's lambda_* settings)."
   type = object({
     zip_path                  = string
     zip_sha256                = string
@@ -42,6 +43,12 @@ variable "alerting" {
     alarm_threshold           = optional(number)
     alarm_statistic           = optional(string)
     alarm_treat_missing_data  = optional(string)
+
+    # Notices that fail after Lambda's retries: kept in <name>-notifier-failures,
+    # whose alarm also publishes to <name>-alerts-fallback (these addresses).
+    notifier_retry_attempts        = optional(number)
+    notifier_max_event_age_seconds = optional(number)
+    fallback_email_addresses       = optional(list(string))
   })
 }
 
@@ -66,11 +73,25 @@ variable "catalog" {
     queue_visibility_timeout_seconds  = optional(number)
     max_receive_count                 = optional(number)
     db_secret_recovery_window_in_days = optional(number)
+    schedule_first_hour               = optional(number)
+    schedule_last_hour                = optional(number)
+    schedule_timezone                 = optional(string)
     loader_vpc_config = optional(object({
       subnet_ids         = list(string)
       security_group_ids = list(string)
     }))
   })
+
+  # Also checked by modules/catalog; checked here too because `terraform validate` of
+  # an environment evaluates this variable (given literally by the root), not the
+  # catalog module's, which it receives through a reference.
+  validation {
+    condition = alltrue([
+      for hour in [var.catalog.schedule_first_hour, var.catalog.schedule_last_hour] :
+      hour == null ? true : (hour >= 0 && hour <= 23 && floor(hour) == hour)
+    ])
+    error_message = "catalog.schedule_first_hour and catalog.schedule_last_hour must be whole hours from 0 to 23 (the loader runs every minute from first_hour:00 to last_hour:00, in catalog.schedule_timezone); got ${coalesce(var.catalog.schedule_first_hour, 7)} and ${coalesce(var.catalog.schedule_last_hour, 21)}."
+  }
 }
 
 variable "slack_webhook_url" {

@@ -57,9 +57,10 @@ run "seed_alarm_semantics" {
     condition = module.pipeline.systems.alerting.subscription_filter_policy == { AlarmArn = [
       "arn:aws:cloudwatch:ap-northeast-2:123456789012:alarm:imgpipe-catalog-dlq-not-empty",
       "arn:aws:cloudwatch:ap-northeast-2:123456789012:alarm:imgpipe-labeler-dlq-not-empty",
+      "arn:aws:cloudwatch:ap-northeast-2:123456789012:alarm:imgpipe-notifier-failures-not-empty",
       "arn:aws:cloudwatch:ap-northeast-2:123456789012:alarm:imgpipe-resize-failures-not-empty",
     ] }
-    error_message = "The notifier filter names the DLQ alarms of both systems."
+    error_message = "The notifier filter names the DLQ alarms of both systems and its own failures queue's."
   }
 
   assert {
@@ -70,6 +71,32 @@ run "seed_alarm_semantics" {
   assert {
     condition     = module.pipeline.systems.alerting.notifier_timeout == 10
     error_message = "Notifier timeout 10 s."
+  }
+}
+
+run "failed_notices_are_kept_and_reach_people_without_slack" {
+  command = plan
+
+  variables {
+    alerts_fallback_emails = ["oncall@example.com"]
+  }
+
+  assert {
+    condition = module.pipeline.systems.alerting.notifier_async_invocation == {
+      maximum_retry_attempts       = 2
+      maximum_event_age_in_seconds = 21600
+      on_failure_destination       = "arn:aws:sqs:ap-northeast-2:123456789012:imgpipe-notifier-failures"
+    }
+    error_message = "AWS's default retries, then the notifier-failures queue."
+  }
+
+  assert {
+    condition = (
+      module.pipeline.systems.alerting.alarm_settings["notifier_failures"].period == 300 &&
+      module.pipeline.systems.alerting.fallback_email_addresses == tolist(["oncall@example.com"]) &&
+      module.pipeline.systems.alerting.fallback_topic_name == "imgpipe-alerts-fallback"
+    )
+    error_message = "The failures queue is alarmed like the DLQs, and its alarm is e-mailed through the fallback topic."
   }
 }
 
@@ -208,13 +235,13 @@ run "catalog_production_values" {
 
   assert {
     condition = (
-      output.catalog.schedule_expression == "cron(* 7-20 * * ? *)" &&
+      [for s in output.catalog.schedules : s.expression] == ["cron(* 7-20 * * ? *)", "cron(0 21 * * ? *)"] &&
       output.catalog.schedule_timezone == "Asia/Seoul" &&
       output.catalog.cdn_host == "image.mycelebs.com" &&
       output.catalog.upload_bucket == "imgpipe-image-upload-123456789012-ap-northeast-2" &&
       output.catalog.served_bucket == "imgpipe-image-served-123456789012-ap-northeast-2"
     )
-    error_message = "Every minute 07:00-20:59 Korean time; globally unique bucket names."
+    error_message = "Every minute from 07:00 to 21:00 inclusive, Korean time; globally unique bucket names."
   }
 
   assert {

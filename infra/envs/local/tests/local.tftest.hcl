@@ -52,6 +52,7 @@ run "alarm_topic_policy_and_notifier_filter_agree" {
     condition = module.pipeline.systems.alerting.subscription_filter_policy == { AlarmArn = [
       "arn:aws:cloudwatch:us-east-1:000000000000:alarm:imgpipe-catalog-dlq-not-empty",
       "arn:aws:cloudwatch:us-east-1:000000000000:alarm:imgpipe-labeler-dlq-not-empty",
+      "arn:aws:cloudwatch:us-east-1:000000000000:alarm:imgpipe-notifier-failures-not-empty",
       "arn:aws:cloudwatch:us-east-1:000000000000:alarm:imgpipe-resize-failures-not-empty",
     ] }
     error_message = "Alarm ARNs use LocalStack's account and region; system B's two queues are watched too."
@@ -63,37 +64,68 @@ run "alarm_topic_policy_and_notifier_filter_agree" {
   }
 }
 
-run "fast_local_values" {
+run "the_aws_alarm_scaled_in_time" {
   command = plan
 
   assert {
     condition = module.pipeline.systems.alerting.alarm_settings["labeler_dlq"] == {
       queue_name          = "imgpipe-labeler-dlq"
-      statistic           = "Maximum"
+      statistic           = "Average"
       period              = 10
-      evaluation_periods  = 1
-      datapoints_to_alarm = 1
+      evaluation_periods  = 2
+      datapoints_to_alarm = 2
       threshold           = 1
       comparison_operator = "GreaterThanOrEqualToThreshold"
-      treat_missing_data  = "ignore"
+      treat_missing_data  = "notBreaching"
     }
-    error_message = "The alarm fires on the first 10 s sample and keeps its state when LocalStack skips a sample."
+    error_message = "envs/aws's alarm (Average, 2 of 2, >= 1, missing data not breaching) with a 10 s period instead of 300 s."
+  }
+
+  assert {
+    condition = alltrue([
+      for k, a in module.pipeline.systems.alerting.alarm_settings :
+      a.period == 10 && a.statistic == "Average" && a.evaluation_periods == 2 && a.datapoints_to_alarm == 2 && a.treat_missing_data == "notBreaching"
+    ])
+    error_message = "Every alarm, the notifier-failures one included, is the same alarm."
   }
 
   assert {
     condition = (
-      module.pipeline.systems.labeling.function_timeout == 10 &&
-      module.pipeline.systems.labeling.queue_settings.visibility_timeout_seconds == 10 &&
+      module.pipeline.systems.labeling.function_timeout == 4 &&
+      module.pipeline.systems.labeling.queue_settings.visibility_timeout_seconds == 24 &&
+      module.pipeline.systems.labeling.function_environment["SAFETY_MARGIN_MS"] == "2000" &&
       module.pipeline.systems.labeling.queue_settings.receive_wait_time_seconds == 0 &&
       module.pipeline.systems.labeling.queue_settings.redrive_policy.maxReceiveCount == 3 &&
       module.pipeline.systems.labeling.event_source_mapping_settings.maximum_batching_window_in_seconds == 0
     )
-    error_message = "Short timeouts, no long polling, 3 receives."
+    error_message = "A short labeler timeout (4 s), AWS's visibility rule (6 x 4 s), no long polling, 3 receives."
   }
 
   assert {
     condition     = module.pipeline.systems.labeling.bucket_settings.force_destroy
     error_message = "The local bucket can be destroyed with its objects."
+  }
+}
+
+run "failed_notices_are_kept_as_on_aws" {
+  command = plan
+
+  assert {
+    condition = (
+      output.notifier_failures_queue_name == "imgpipe-notifier-failures" &&
+      output.notifier_failures_alarm_name == "imgpipe-notifier-failures-not-empty" &&
+      module.pipeline.systems.alerting.notifier_async_invocation == {
+        maximum_retry_attempts       = 2
+        maximum_event_age_in_seconds = 21600
+        on_failure_destination       = "arn:aws:sqs:us-east-1:000000000000:imgpipe-notifier-failures"
+      }
+    )
+    error_message = "The notifier keeps AWS's 2 retries and sends what still fails to its failures queue."
+  }
+
+  assert {
+    condition     = module.pipeline.systems.alerting.fallback_topic_name == "imgpipe-alerts-fallback" && length(module.pipeline.systems.alerting.fallback_email_addresses) == 0
+    error_message = "The fallback topic exists locally too, without e-mail subscriptions."
   }
 }
 
@@ -164,6 +196,14 @@ run "labeler_timeout_out_of_range_is_rejected" {
   expect_failures = [var.labeler_timeout]
 }
 
+run "labeler_timeout_below_its_safety_margin_is_rejected" {
+  command = plan
+  variables {
+    labeler_timeout = 2
+  }
+  expect_failures = [var.labeler_timeout]
+}
+
 run "catalog_is_wired_for_local_use" {
   command = plan
 
@@ -174,6 +214,8 @@ run "catalog_is_wired_for_local_use" {
       output.catalog.origin_prefix == "origin/" &&
       output.catalog.cdn_host == "image.catalog.test" &&
       output.catalog.schedule_expression == "cron(* 7-20 * * ? *)" &&
+      [for s in output.catalog.schedules : s.expression] == ["cron(* 7-20 * * ? *)", "cron(0 21 * * ? *)"] &&
+      output.catalog.schedule_window == { first_hour = 7, last_hour = 21, timezone = "Asia/Seoul" } &&
       output.catalog.schedule_timezone == "Asia/Seoul" &&
       output.catalog.dlq_alarm_name == "imgpipe-catalog-dlq-not-empty" &&
       output.resize_function == "imgpipe-resize" &&

@@ -17,6 +17,8 @@ variables {
   slack_webhook_url = "https://hooks.slack.com/services/T000/B000/secret-token" # checkov:skip=CKV_SECRET_14:a made-up webhook URL of this test, not a credential
   lambda_zip_path   = "build/lambdas/slack_notifier.zip"
   lambda_zip_sha256 = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+
+  fallback_topic_kms_key_id = "alias/imgpipe-events"
 }
 
 run "alarm_has_seed_semantics_by_default" {
@@ -67,9 +69,12 @@ run "notifier_subscription_permission_and_secret" {
 
   assert {
     condition = jsondecode(aws_sns_topic_subscription.notifier.filter_policy) == {
-      AlarmArn = ["arn:aws:cloudwatch:eu-west-1:123456789012:alarm:imgpipe-labeler-dlq-not-empty"]
+      AlarmArn = [
+        "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:imgpipe-labeler-dlq-not-empty",
+        "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:imgpipe-notifier-failures-not-empty",
+      ]
     }
-    error_message = "The filter policy lets only the watched alarms through."
+    error_message = "The filter policy lets only the watched alarms (and the notifier-failures one) through."
   }
 
   assert {
@@ -129,9 +134,124 @@ run "notifier_role_is_least_privilege" {
     condition = { for s in module.notifier.policy.Statement : s.Sid => [s.Action, s.Resource] } == {
       WriteOwnLogs          = [["logs:CreateLogStream", "logs:PutLogEvents"], "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/imgpipe-slack-notifier:*"]
       ReadWebhookUrl        = ["ssm:GetParameter", "arn:aws:ssm:eu-west-1:123456789012:parameter/imgpipe/slack-webhook-url"]
-      DescribeWatchedQueues = [["sqs:GetQueueUrl", "sqs:GetQueueAttributes"], ["arn:aws:sqs:eu-west-1:123456789012:imgpipe-labeler-dlq"]]
+      DescribeWatchedQueues = [["sqs:GetQueueUrl", "sqs:GetQueueAttributes"], ["arn:aws:sqs:eu-west-1:123456789012:imgpipe-labeler-dlq", "arn:aws:sqs:eu-west-1:123456789012:imgpipe-notifier-failures"]]
+      ReportFailedNotices   = ["sqs:SendMessage", "arn:aws:sqs:eu-west-1:123456789012:imgpipe-notifier-failures"]
     }
-    error_message = "Logs on its group, the one parameter, the watched queues; no KMS statement with the aws/ssm key."
+    error_message = "Logs on its group, the one parameter, the alarmed queues, sending to its on-failure destination; no KMS statement with the aws/ssm key."
+  }
+}
+
+run "failed_notices_are_kept_and_alarmed_outside_slack" {
+  command = plan
+
+  assert {
+    condition = module.notifier.async_invocation == {
+      maximum_retry_attempts       = 2
+      maximum_event_age_in_seconds = 21600
+      on_failure_destination       = "arn:aws:sqs:eu-west-1:123456789012:imgpipe-notifier-failures"
+    }
+    error_message = "AWS's defaults (2 retries, 6 hours), then the notifier-failures queue."
+  }
+
+  assert {
+    condition     = module.failures_queue.name == "imgpipe-notifier-failures" && module.failures_queue.encrypted && output.notifier_failures_queue_settings.message_retention_seconds == 1209600
+    error_message = "The failures queue is SSE-SQS encrypted and keeps a notice 14 days."
+  }
+
+  assert {
+    condition = output.notifier_failures_queue_policy.Statement == [
+      {
+        Sid       = "DenyInsecureTransport"
+        Effect    = "Deny"
+        Principal = "*"
+        Action    = "sqs:*"
+        Resource  = "arn:aws:sqs:eu-west-1:123456789012:imgpipe-notifier-failures"
+        Condition = { Bool = { "aws:SecureTransport" = "false" } }
+      },
+      {
+        Sid       = "AllowNotifierOnFailureDestination"
+        Effect    = "Allow"
+        Principal = { AWS = "arn:aws:iam::123456789012:role/imgpipe-slack-notifier" }
+        Action    = "sqs:SendMessage"
+        Resource  = "arn:aws:sqs:eu-west-1:123456789012:imgpipe-notifier-failures"
+      },
+      {
+        Sid       = "DenySendersOtherThanTheNotifier"
+        Effect    = "Deny"
+        Principal = "*"
+        Action    = "sqs:SendMessage"
+        Resource  = "arn:aws:sqs:eu-west-1:123456789012:imgpipe-notifier-failures"
+        Condition = { ArnNotEquals = { "aws:PrincipalArn" = "arn:aws:iam::123456789012:role/imgpipe-slack-notifier" } }
+      },
+    ]
+    error_message = "TLS only; only the notifier's role (Lambda delivers the destination with it) may send."
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.queue_depth["notifier_failures"].alarm_name == "imgpipe-notifier-failures-not-empty" &&
+      aws_cloudwatch_metric_alarm.queue_depth["notifier_failures"].dimensions == tomap({ QueueName = "imgpipe-notifier-failures" }) &&
+      aws_cloudwatch_metric_alarm.queue_depth["notifier_failures"].statistic == aws_cloudwatch_metric_alarm.queue_depth["labeler_dlq"].statistic &&
+      aws_cloudwatch_metric_alarm.queue_depth["notifier_failures"].period == aws_cloudwatch_metric_alarm.queue_depth["labeler_dlq"].period &&
+      aws_cloudwatch_metric_alarm.queue_depth["notifier_failures"].threshold == 1
+    )
+    error_message = "The failures queue is alarmed like the watched queues."
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.queue_depth["notifier_failures"].alarm_actions == toset(["arn:aws:sns:eu-west-1:123456789012:imgpipe-events", "arn:aws:sns:eu-west-1:123456789012:imgpipe-alerts-fallback"]) &&
+      aws_cloudwatch_metric_alarm.queue_depth["notifier_failures"].ok_actions == aws_cloudwatch_metric_alarm.queue_depth["notifier_failures"].alarm_actions &&
+      aws_cloudwatch_metric_alarm.queue_depth["labeler_dlq"].alarm_actions == toset(["arn:aws:sns:eu-west-1:123456789012:imgpipe-events"])
+    )
+    error_message = "Only the failures alarm has a second action (the fallback topic): Slack alone could hide it."
+  }
+
+  assert {
+    condition = (
+      aws_sns_topic.fallback.name == "imgpipe-alerts-fallback" &&
+      aws_sns_topic.fallback.kms_master_key_id == "alias/imgpipe-events" &&
+      output.fallback_topic_policy.Statement == [{
+        Sid       = "AllowNotifierFailuresAlarm"
+        Effect    = "Allow"
+        Principal = { Service = "cloudwatch.amazonaws.com" }
+        Action    = "sns:Publish"
+        Resource  = "arn:aws:sns:eu-west-1:123456789012:imgpipe-alerts-fallback"
+        Condition = {
+          ArnLike      = { "aws:SourceArn" = ["arn:aws:cloudwatch:eu-west-1:123456789012:alarm:imgpipe-notifier-failures-not-empty"] }
+          StringEquals = { "aws:SourceAccount" = "123456789012" }
+        }
+      }]
+    )
+    error_message = "The fallback topic is encrypted with the given key; only the failures alarm publishes to it."
+  }
+
+  assert {
+    condition     = length(aws_sns_topic_subscription.fallback_email) == 0
+    error_message = "No e-mail subscription unless addresses are given."
+  }
+}
+
+run "fallback_emails_subscribe" {
+  command = plan
+
+  variables {
+    fallback_email_addresses     = ["oncall@example.com", "team@example.com"]
+    notifier_failures_alarm_name = "custom-notices-failed"
+    notifier_retry_attempts      = 1
+  }
+
+  assert {
+    condition = (
+      length(aws_sns_topic_subscription.fallback_email) == 2 &&
+      aws_sns_topic_subscription.fallback_email["oncall@example.com"].protocol == "email"
+    )
+    error_message = "Each address gets an e-mail subscription to the fallback topic."
+  }
+
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.queue_depth["notifier_failures"].alarm_name == "custom-notices-failed" && module.notifier.async_invocation.maximum_retry_attempts == 1
+    error_message = "The alarm name and the retries follow the variables."
   }
 }
 
@@ -204,6 +324,7 @@ run "two_queues_two_alarms_one_filter" {
     condition = jsondecode(aws_sns_topic_subscription.notifier.filter_policy).AlarmArn == [
       "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:a-dlq-not-empty",
       "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:b-dlq-not-empty",
+      "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:imgpipe-notifier-failures-not-empty",
     ]
     error_message = "One subscription filter covers every alarm."
   }
@@ -293,4 +414,26 @@ run "queue_in_another_account_is_rejected" {
     }
   }
   expect_failures = [aws_cloudwatch_metric_alarm.queue_depth]
+}
+
+run "watched_queue_named_like_the_failures_queue_is_rejected" {
+  command = plan
+  variables {
+    watched_queues = {
+      notifier_failures = {
+        queue_name = "imgpipe-labeler-dlq"
+        queue_arn  = "arn:aws:sqs:eu-west-1:123456789012:imgpipe-labeler-dlq"
+        alarm_name = "imgpipe-labeler-dlq-not-empty"
+      }
+    }
+  }
+  expect_failures = [var.watched_queues]
+}
+
+run "bad_fallback_email_is_rejected" {
+  command = plan
+  variables {
+    fallback_email_addresses = ["not an address"]
+  }
+  expect_failures = [var.fallback_email_addresses]
 }

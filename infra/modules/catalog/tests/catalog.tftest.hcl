@@ -99,34 +99,57 @@ run "cdn_distribution_may_read_the_served_bucket" {
   }
 }
 
-run "schedule_every_minute_0700_to_2059_seoul" {
+run "schedule_every_minute_0700_to_2100_inclusive_seoul" {
   command = plan
 
   assert {
     condition = (
-      aws_scheduler_schedule.loader.schedule_expression == "cron(* 7-20 * * ? *)" &&
-      aws_scheduler_schedule.loader.schedule_expression_timezone == "Asia/Seoul" &&
-      aws_scheduler_schedule.loader.state == "ENABLED" &&
-      aws_scheduler_schedule.loader.name == "imgpipe-catalog-loader"
+      aws_scheduler_schedule.loader["every_minute"].schedule_expression == "cron(* 7-20 * * ? *)" &&
+      aws_scheduler_schedule.loader["every_minute"].schedule_expression_timezone == "Asia/Seoul" &&
+      aws_scheduler_schedule.loader["every_minute"].state == "ENABLED" &&
+      aws_scheduler_schedule.loader["every_minute"].name == "imgpipe-catalog-loader"
     )
-    error_message = "Every minute from 07:00 to 20:59, Korean time."
+    error_message = "Every minute from 07:00 to 20:59, Korean time (the name of the one schedule before)."
   }
 
   assert {
-    condition     = aws_scheduler_schedule.loader.flexible_time_window[0].mode == "OFF"
+    condition = (
+      aws_scheduler_schedule.loader["last_run"].schedule_expression == "cron(0 21 * * ? *)" &&
+      aws_scheduler_schedule.loader["last_run"].schedule_expression_timezone == "Asia/Seoul" &&
+      aws_scheduler_schedule.loader["last_run"].state == "ENABLED" &&
+      aws_scheduler_schedule.loader["last_run"].name == "imgpipe-catalog-loader-last-run"
+    )
+    error_message = "And at 21:00 exactly: the seed's \"from 07:00 to 21:00\" includes 21:00."
+  }
+
+  assert {
+    condition = (
+      aws_scheduler_schedule.loader["last_run"].target[0].input == aws_scheduler_schedule.loader["every_minute"].target[0].input &&
+      aws_scheduler_schedule.loader["last_run"].target[0].retry_policy[0].maximum_retry_attempts == 0
+    )
+    error_message = "Both schedules start the loader with the same input (the target is the same module.loader.arn in main.tf), without retries."
+  }
+
+  assert {
+    condition     = output.schedule_window == { first_hour = 7, last_hour = 21, timezone = "Asia/Seoul" } && [for s in output.schedules : s.expression] == ["cron(* 7-20 * * ? *)", "cron(0 21 * * ? *)"]
+    error_message = "The outputs name the window and both schedules, every-minute first."
+  }
+
+  assert {
+    condition     = aws_scheduler_schedule.loader["every_minute"].flexible_time_window[0].mode == "OFF"
     error_message = "Runs on the minute, no flexible window."
   }
 
   assert {
     condition = (
-      aws_scheduler_schedule.loader.target[0].retry_policy[0].maximum_retry_attempts == 0 &&
-      aws_scheduler_schedule.loader.target[0].retry_policy[0].maximum_event_age_in_seconds == 60
+      aws_scheduler_schedule.loader["every_minute"].target[0].retry_policy[0].maximum_retry_attempts == 0 &&
+      aws_scheduler_schedule.loader["every_minute"].target[0].retry_policy[0].maximum_event_age_in_seconds == 60
     )
     error_message = "No retries: the next minute's run is the retry."
   }
 
   assert {
-    condition = jsondecode(aws_scheduler_schedule.loader.target[0].input) == {
+    condition = jsondecode(aws_scheduler_schedule.loader["every_minute"].target[0].input) == {
       source         = "aws.scheduler"
       schedule_arn   = "<aws.scheduler.schedule-arn>"
       scheduled_time = "<aws.scheduler.scheduled-time>"
@@ -137,7 +160,7 @@ run "schedule_every_minute_0700_to_2059_seoul" {
   }
 
   assert {
-    condition     = strcontains(aws_scheduler_schedule.loader.target[0].input, "\"<aws.scheduler.scheduled-time>\"")
+    condition     = strcontains(aws_scheduler_schedule.loader["every_minute"].target[0].input, "\"<aws.scheduler.scheduled-time>\"")
     error_message = "The placeholders are literal, not JSON-escaped (Scheduler would not substitute \\u003c...\\u003e)."
   }
 
@@ -170,8 +193,8 @@ run "schedule_can_be_paused" {
   }
 
   assert {
-    condition     = aws_scheduler_schedule.loader.state == "DISABLED"
-    error_message = "schedule_enabled = false disables the schedule."
+    condition     = alltrue([for s in aws_scheduler_schedule.loader : s.state == "DISABLED"])
+    error_message = "schedule_enabled = false disables both schedules."
   }
 }
 
@@ -397,12 +420,49 @@ run "bad_timezone_is_rejected" {
   expect_failures = [var.schedule_timezone]
 }
 
-run "bad_schedule_expression_is_rejected" {
+run "other_window_builds_both_expressions" {
   command = plan
   variables {
-    schedule_expression = "* 7-20 * * ? *"
+    schedule_first_hour = 9
+    schedule_last_hour  = 10
   }
-  expect_failures = [var.schedule_expression]
+  assert {
+    condition     = [for s in output.schedules : s.expression] == ["cron(* 9 * * ? *)", "cron(0 10 * * ? *)"]
+    error_message = "09:00-10:00: every minute of hour 9, then 10:00."
+  }
+}
+
+run "hour_24_is_rejected" {
+  command = plan
+  variables {
+    schedule_last_hour = 24
+  }
+  expect_failures = [var.schedule_last_hour]
+}
+
+run "negative_hour_is_rejected" {
+  command = plan
+  variables {
+    schedule_first_hour = -1
+  }
+  expect_failures = [var.schedule_first_hour]
+}
+
+run "fractional_hour_is_rejected" {
+  command = plan
+  variables {
+    schedule_first_hour = 7.5
+  }
+  expect_failures = [var.schedule_first_hour]
+}
+
+run "window_ending_before_it_starts_is_rejected" {
+  command = plan
+  variables {
+    schedule_first_hour = 21
+    schedule_last_hour  = 7
+  }
+  expect_failures = [aws_scheduler_schedule.loader]
 }
 
 run "quality_above_95_is_rejected" {

@@ -162,7 +162,7 @@ run "queues_subscription_and_redrive" {
       module.queue.settings.visibility_timeout_seconds == 360 &&
       module.queue.dlq_settings.message_retention_seconds == 1209600
     )
-    error_message = "Queue defaults: 2 days retention, 15 s long polling, 360 s visibility; DLQ keeps 14 days."
+    error_message = "Queue defaults: 2 days retention, 15 s long polling, visibility 6 x the 60 s timeout + no batching window; DLQ keeps 14 days."
   }
 
   assert {
@@ -232,12 +232,13 @@ run "labeler_function_and_least_privilege" {
 
   assert {
     condition = module.function.environment == tomap({
-      INGEST_PREFIX   = "ingest/"
-      RESULTS_PREFIX  = "results/"
-      FAILURES_PREFIX = "failures/"
-      FAILURES_BUCKET = "imgpipe-test-images"
-      MIN_CONFIDENCE  = "70"
-      MAX_LABELS      = "25"
+      INGEST_PREFIX    = "ingest/"
+      RESULTS_PREFIX   = "results/"
+      FAILURES_PREFIX  = "failures/"
+      FAILURES_BUCKET  = "imgpipe-test-images"
+      MIN_CONFIDENCE   = "70"
+      MAX_LABELS       = "25"
+      SAFETY_MARGIN_MS = "3000"
     })
     error_message = "Environment without a Rekognition endpoint by default."
   }
@@ -275,13 +276,18 @@ run "local_settings" {
   command = plan
 
   variables {
-    rekognition_endpoint             = "http://127.0.0.1:4580"
-    maximum_concurrency              = 2
-    lambda_timeout                   = 10
-    queue_visibility_timeout_seconds = 10
-    max_receive_count                = 3
-    bucket_force_destroy             = true
-    bucket_versioning_enabled        = true
+    rekognition_endpoint      = "http://127.0.0.1:4580"
+    maximum_concurrency       = 2
+    lambda_timeout            = 3
+    safety_margin_ms          = 1500
+    max_receive_count         = 3
+    bucket_force_destroy      = true
+    bucket_versioning_enabled = true
+  }
+
+  assert {
+    condition     = module.queue.settings.visibility_timeout_seconds == 18 && module.function.environment["SAFETY_MARGIN_MS"] == "1500"
+    error_message = "A short timeout gives a short visibility by the same rule (6 x 3 s); the margin fits in the timeout."
   }
 
   assert {
@@ -341,11 +347,63 @@ run "topic_without_cmk_for_emulators" {
 # log retention are checked, and their rejections tested, by modules/private_bucket,
 # modules/queue and modules/lambda_function.)
 
+run "visibility_follows_the_batching_window" {
+  command = plan
+  variables {
+    lambda_timeout                     = 60
+    maximum_batching_window_in_seconds = 5
+  }
+  assert {
+    condition     = module.queue.settings.visibility_timeout_seconds == 365
+    error_message = "6 x 60 s + the 5 s batching window."
+  }
+}
+
+run "visibility_above_the_rule_is_accepted" {
+  command = plan
+  variables {
+    lambda_timeout                   = 10
+    queue_visibility_timeout_seconds = 900
+  }
+  assert {
+    condition     = module.queue.settings.visibility_timeout_seconds == 900
+    error_message = "A longer visibility than the rule asks is kept."
+  }
+}
+
 run "visibility_below_timeout_is_rejected" {
   command = plan
   variables {
     lambda_timeout                   = 60
     queue_visibility_timeout_seconds = 30
+  }
+  expect_failures = [aws_lambda_event_source_mapping.this]
+}
+
+run "visibility_equal_to_timeout_is_rejected" {
+  command = plan
+  variables {
+    lambda_timeout                   = 10
+    queue_visibility_timeout_seconds = 10
+  }
+  expect_failures = [aws_lambda_event_source_mapping.this]
+}
+
+run "visibility_without_the_batching_window_is_rejected" {
+  command = plan
+  variables {
+    lambda_timeout                     = 60
+    maximum_batching_window_in_seconds = 5
+    queue_visibility_timeout_seconds   = 360
+  }
+  expect_failures = [aws_lambda_event_source_mapping.this]
+}
+
+run "safety_margin_not_below_timeout_is_rejected" {
+  command = plan
+  variables {
+    lambda_timeout   = 3
+    safety_margin_ms = 3000
   }
   expect_failures = [aws_lambda_event_source_mapping.this]
 }

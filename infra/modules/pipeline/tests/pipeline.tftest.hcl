@@ -67,6 +67,7 @@ run "alarms_topic_policy_and_notifier_filter_agree" {
     condition = output.systems.labeling.trusted_alarm_arns == output.systems.alerting.subscription_filter_policy.AlarmArn && output.systems.alerting.subscription_filter_policy == { AlarmArn = [
       "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:imgpipe-catalog-dlq-not-empty",
       "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:imgpipe-labeler-dlq-not-empty",
+      "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:imgpipe-notifier-failures-not-empty",
       "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:imgpipe-resize-failures-not-empty",
     ] }
     error_message = "The topic trusts exactly the alarms the notifier filters on: one per watched queue of both systems."
@@ -74,11 +75,22 @@ run "alarms_topic_policy_and_notifier_filter_agree" {
 
   assert {
     condition = { for k, a in output.systems.alerting.alarm_settings : k => a.queue_name } == {
-      labeler_dlq     = "imgpipe-labeler-dlq"
-      catalog_dlq     = "imgpipe-catalog-dlq"
-      resize_failures = "imgpipe-resize-failures"
+      labeler_dlq       = "imgpipe-labeler-dlq"
+      catalog_dlq       = "imgpipe-catalog-dlq"
+      notifier_failures = "imgpipe-notifier-failures"
+      resize_failures   = "imgpipe-resize-failures"
     }
-    error_message = "Both DLQs and the resize-failures queue are watched."
+    error_message = "Both DLQs, the resize-failures queue and the notifier's failures queue are watched."
+  }
+
+  assert {
+    condition = (
+      output.notifier_failures_queue_name == "imgpipe-notifier-failures" &&
+      output.notifier_failures_alarm_name == "imgpipe-notifier-failures-not-empty" &&
+      length(output.systems.alerting.alarm_actions["notifier_failures"]) == 2 &&
+      length(output.systems.alerting.alarm_actions["labeler_dlq"]) == 1
+    )
+    error_message = "The notifier-failures alarm has a second action, the fallback topic (its ARN: modules/alerting tests); the others go to Slack only."
   }
 }
 
@@ -87,7 +99,10 @@ run "left_out_settings_take_the_modules_defaults" {
 
   assert {
     condition = (
-      output.systems.labeling.queue_settings.visibility_timeout_seconds == 360 &&
+      output.systems.labeling.queue_settings.visibility_timeout_seconds == 6 * 60 + 0 &&
+      output.systems.labeling.function_environment["SAFETY_MARGIN_MS"] == "3000" &&
+      output.systems.alerting.notifier_async_invocation.maximum_retry_attempts == 2 &&
+      output.systems.catalog.schedule_window == { first_hour = 7, last_hour = 21, timezone = "Asia/Seoul" } &&
       output.systems.labeling.queue_settings.redrive_policy.maxReceiveCount == 5 &&
       output.systems.labeling.function_timeout == 60 &&
       output.systems.labeling.bucket_settings == { force_destroy = false, versioning_enabled = false } &&
@@ -133,7 +148,8 @@ run "settings_given_reach_their_module" {
       zip_path                         = "build/lambdas/labeler.zip"
       zip_sha256                       = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
       timeout                          = 10
-      queue_visibility_timeout_seconds = 10
+      queue_visibility_timeout_seconds = 60
+      safety_margin_ms                 = 2000
       create_topic_kms_key             = false
       rekognition_endpoint             = "http://127.0.0.1:4580"
     }
@@ -142,6 +158,19 @@ run "settings_given_reach_their_module" {
       zip_sha256               = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
       alarm_period             = 10
       alarm_treat_missing_data = "ignore"
+      notifier_retry_attempts  = 1
+      fallback_email_addresses = ["oncall@example.com"]
+    }
+    catalog = {
+      upload_bucket_name  = "imgpipe-test-upload"
+      served_bucket_name  = "imgpipe-test-served"
+      cdn_host            = "image.example.com"
+      resize_zip_path     = "build/lambdas/resize.zip"
+      resize_zip_sha256   = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+      loader_zip_path     = "build/lambdas/catalog_loader.zip"
+      loader_zip_sha256   = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+      schedule_first_hour = 8
+      schedule_last_hour  = 20
     }
   }
 
@@ -151,8 +180,37 @@ run "settings_given_reach_their_module" {
       output.systems.labeling.kms_alias_name == null &&
       output.systems.labeling.function_environment["AWS_ENDPOINT_URL_REKOGNITION"] == "http://127.0.0.1:4580" &&
       output.systems.alerting.alarm_settings["catalog_dlq"].period == 10 &&
-      output.systems.alerting.alarm_settings["catalog_dlq"].treat_missing_data == "ignore"
+      output.systems.alerting.alarm_settings["catalog_dlq"].treat_missing_data == "ignore" &&
+      output.systems.labeling.queue_settings.visibility_timeout_seconds == 60 &&
+      output.systems.labeling.function_environment["SAFETY_MARGIN_MS"] == "2000" &&
+      output.systems.alerting.notifier_async_invocation.maximum_retry_attempts == 1 &&
+      output.systems.alerting.fallback_email_addresses == tolist(["oncall@example.com"]) &&
+      output.systems.alerting.fallback_topic_policy.Statement[0].Principal == { Service = "cloudwatch.amazonaws.com" }
     )
     error_message = "Each given setting reaches the module that uses it."
   }
+
+  assert {
+    condition     = [for s in output.catalog.schedules : s.expression] == ["cron(* 8-19 * * ? *)", "cron(0 20 * * ? *)"]
+    error_message = "The schedule's hours reach the catalog module."
+  }
+}
+
+run "schedule_hour_outside_the_day_is_rejected" {
+  command = plan
+
+  variables {
+    catalog = {
+      upload_bucket_name = "imgpipe-test-upload"
+      served_bucket_name = "imgpipe-test-served"
+      cdn_host           = "image.example.com"
+      resize_zip_path    = "build/lambdas/resize.zip"
+      resize_zip_sha256  = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+      loader_zip_path    = "build/lambdas/catalog_loader.zip"
+      loader_zip_sha256  = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+      schedule_last_hour = 24
+    }
+  }
+
+  expect_failures = [var.catalog]
 }
