@@ -8,12 +8,12 @@ object, the error and how many attempts it had, in one place.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from harness.events.shapes import object_refs
+from harness.runtime import aws
 from harness.util.errors import HarnessError
 
 
@@ -108,11 +108,9 @@ def show(s3, sqs, outputs: dict, limit: int = 100) -> list[DeadLetter]:
             record_key = failure_record_key(
                 ref.key, outputs["ingest_prefix"], outputs["failures_prefix"]
             )
-            try:
-                body = s3.get_object(Bucket=bucket, Key=record_key)["Body"].read()
-                letter.reasons.append(json.loads(body))
-            except s3.exceptions.NoSuchKey:
-                continue
+            reason = aws.read_json(s3, bucket, record_key)
+            if reason is not None:
+                letter.reasons.append(reason)
         letters.append(letter)
     return letters
 

@@ -498,12 +498,13 @@ def _publish(pipeline: LabelingPipeline, sns: Any, report: EventReport, to: str)
 
 
 def _read_json(pipeline: LabelingPipeline, bucket: str, key: str) -> dict | None:
+    """The stored JSON, or None while it is missing, unreadable or not JSON yet."""
     try:
-        body = pipeline.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        stored = aws.read_object(pipeline.s3, bucket, key)
     except pipeline.s3.exceptions.ClientError:
         return None
     try:
-        return json.loads(body)
+        return None if stored is None else json.loads(stored[0])
     except ValueError:
         return None
 

@@ -36,6 +36,7 @@ from harness.build import functions, packaging, terraform
 from harness.build.fixtures import ImageSpec, render
 from harness.config import Settings
 from harness.promote import plan_audit
+from harness.runtime import aws
 from harness.util.errors import HarnessError
 from harness.util.files import PRIVATE_FILE_MODE, atomic_write_text, private_subdir
 from harness.util.waiting import WaitTimeout, wait_for
@@ -426,13 +427,6 @@ SMOKE_IMAGES = {
 }
 
 
-def _read_json(s3, bucket: str, key: str) -> dict | None:
-    try:
-        return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-    except s3.exceptions.NoSuchKey:
-        return None
-
-
 def _check_result(key: str, result: dict) -> list[str]:
     """Tolerant checks: real Rekognition decides the labels, we check their shape."""
     labels = result.get("Labels")
@@ -520,10 +514,10 @@ def run_smoke(
             failure_key = prefixes[2] + key.removeprefix(prefixes[0]) + ".json"
 
             def seen(result_key=result_key, failure_key=failure_key):
-                failure = _read_json(s3, bucket, failure_key)
+                failure = aws.read_json(s3, bucket, failure_key)
                 if failure and not failure.get("transient"):
                     raise AssertionError(f"labeling failed: {failure.get('reason')}")
-                return _read_json(s3, bucket, result_key)
+                return aws.read_json(s3, bucket, result_key)
 
             try:
                 result = wait_for(seen, timeout, f"result of {key}", interval=2)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ResponseStreamingError
 
 from harness.config import Settings
 
@@ -24,3 +27,33 @@ def client(service: str, settings: Settings, endpoint: str | None = None):
         aws_secret_access_key="test",
         config=_CONFIG,
     )
+
+
+_READ_ATTEMPTS = 3
+
+
+def read_object(s3, bucket: str, key: str) -> tuple[bytes, str] | None:
+    """The object's body and content type, or None when there is no such key.
+
+    LocalStack's S3 can end a body early when the object is overwritten while it is
+    read (a retried Lambda rewriting its record); S3 never does. The whole GET is
+    repeated then, so a reader sees one complete version (differences.yaml, localstack).
+    """
+    for attempt in range(1, _READ_ATTEMPTS + 1):
+        try:
+            response = s3.get_object(Bucket=bucket, Key=key)
+            body = response["Body"].read()
+        except s3.exceptions.NoSuchKey:
+            return None
+        except ResponseStreamingError:
+            if attempt == _READ_ATTEMPTS:
+                raise
+            continue
+        return body, response.get("ContentType") or "application/octet-stream"
+    raise AssertionError("unreachable")
+
+
+def read_json(s3, bucket: str, key: str) -> dict | None:
+    """The JSON object stored at the key, or None when there is no such key."""
+    stored = read_object(s3, bucket, key)
+    return None if stored is None else json.loads(stored[0])

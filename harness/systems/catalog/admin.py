@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from harness.config import env_int
+from harness.runtime import aws
 from harness.stubs.httpserver import HOST, BackgroundServer, ControlRoute, StubHandler
 from harness.systems.catalog import lambda_rules
 from harness.util.errors import HarnessError
@@ -126,13 +127,8 @@ class PipelineSource:
         return self.pipeline.pending()
 
     def read_object(self, bucket: str, key: str) -> StoredObject | None:
-        s3 = self.pipeline.s3
-        try:
-            response = s3.get_object(Bucket=bucket, Key=key)
-        except s3.exceptions.NoSuchKey:
-            return None
-        content_type = response.get("ContentType") or "application/octet-stream"
-        return StoredObject(response["Body"].read(), content_type)
+        stored = aws.read_object(self.pipeline.s3, bucket, key)
+        return None if stored is None else StoredObject(*stored)
 
 
 # --- gathering --------------------------------------------------------------------

@@ -189,19 +189,13 @@ class CatalogPipeline:
         return f"{self.c['rejected_prefix']}{key.removeprefix(self.c['origin_prefix'])}.json"
 
     def rejection(self, key: str) -> dict | None:
-        try:
-            body = self.s3.get_object(Bucket=self.c["upload_bucket"], Key=self.rejection_key(key))
-        except self.s3.exceptions.NoSuchKey:
-            return None
-        return json.loads(body["Body"].read())
+        return aws.read_json(self.s3, self.c["upload_bucket"], self.rejection_key(key))
 
     def rejections(self, vertical: str | None = None) -> list[dict]:
         prefix = self.c["rejected_prefix"] + (f"{vertical}/" if vertical else "")
-        records = []
-        for key in sorted(self.keys(self.c["upload_bucket"], prefix)):
-            body = self.s3.get_object(Bucket=self.c["upload_bucket"], Key=key)["Body"].read()
-            records.append(json.loads(body))
-        return records
+        bucket = self.c["upload_bucket"]
+        records = (aws.read_json(self.s3, bucket, key) for key in sorted(self.keys(bucket, prefix)))
+        return [record for record in records if record is not None]
 
     def wait_rejection(self, key: str, timeout: float = 30) -> dict:
         return wait_for(lambda: self.rejection(key), timeout, f"rejection record of {key}")

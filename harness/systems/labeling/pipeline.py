@@ -6,7 +6,6 @@ reset between runs), as small functions shared by the demo, the tests and scenar
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,11 +52,7 @@ class LabelingPipeline:
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
 
     def read_json(self, key: str) -> dict | None:
-        try:
-            body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-        except self.s3.exceptions.NoSuchKey:
-            return None
-        return json.loads(body)
+        return aws.read_json(self.s3, self.bucket, key)
 
     def result(self, key: str) -> dict | None:
         return self.read_json(self.result_key(key))
