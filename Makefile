@@ -25,10 +25,17 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/harness demo
 
+# PYTEST_WORKERS=N runs the suite on N pytest-xdist workers; the tests that drive a
+# stack are spread over all but one of them, each with a stack of its own beside the
+# configured one (harness/testing/parallel.py). 0 (the default until a parallel run
+# passes on a quiet 2-core runner): one process, as before.
+PYTEST_WORKERS ?= 0
+PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder
+
 test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest --durations=15 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) --durations=15 $(PYTEST_ARGS)
 
 unit: $(STAMP) browser
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)

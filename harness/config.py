@@ -14,6 +14,11 @@ from pathlib import Path
 
 from harness.util.errors import HarnessError
 
+# How the embedded LocalStack checks IAM for the Lambda functions' role sessions
+# (harness/localstack_plugin/harness_iam): enforce (AWS's answer), audit (allow, log
+# the would-be denials), off. Enforce by default: what passes locally must pass on AWS.
+IAM_MODES = ("enforce", "audit", "off")
+
 LOCALSTACK_SERVICES = (
     "s3,sns,sqs,lambda,cloudwatch,logs,iam,sts,events,scheduler,secretsmanager,ssm,kms"
 )
@@ -84,11 +89,30 @@ class Settings:
     tf_provider_mirror: str | None = field(
         default_factory=lambda: os.environ.get("HARNESS_TF_PROVIDER_MIRROR") or None
     )
+    iam: str = field(
+        default_factory=lambda: (
+            os.environ.get("HARNESS_IAM", "enforce").strip().lower() or "enforce"
+        )
+    )
+
+    def __post_init__(self) -> None:
+        if self.iam not in IAM_MODES:
+            raise HarnessError(f"HARNESS_IAM={self.iam!r}: use one of {', '.join(IAM_MODES)}")
 
     @property
     def state_dir(self) -> Path:
         explicit = os.environ.get("HARNESS_STATE_DIR")
         return Path(explicit).resolve() if explicit else self.project_dir / ".harness"
+
+    @property
+    def iam_denials(self) -> Path:
+        """The JSON-lines log of IAM denials (HARNESS_IAM_DENIALS, else in the state dir)."""
+        explicit = os.environ.get("HARNESS_IAM_DENIALS")
+        return (
+            Path(explicit).expanduser().resolve()
+            if explicit
+            else self.state_dir / "iam-denials.jsonl"
+        )
 
     @property
     def endpoint(self) -> str:

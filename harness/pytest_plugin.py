@@ -19,26 +19,26 @@ from harness.runtime import aws, backends, stack
 
 
 class _SessionStack:
-    """Starts the stack lazily on first use and remembers what it has to stop."""
+    """Starts the stack lazily on first use; at the end stops what the session started
+    (LocalStack, the stubs, MariaDB), never what ran before it."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.state: stack.StackState | None = None
-        self._owned = False
+        self._before: frozenset[str] | None = None
 
     def get(self) -> stack.StackState:
         if self.state is None:
+            self._before = stack.running(self.settings)
+            atexit.register(self.close)
+            _stop_on_sigterm(self.close)
             self.state = stack.up(self.settings, progress=lambda m: print(f"[harness] {m}"))
-            self._owned = self.state.started_localstack or self.state.started_stubs
-            if self._owned:
-                atexit.register(self.close)
-                _stop_on_sigterm(self.close)
         return self.state
 
     def close(self) -> None:
-        if self._owned:
-            self._owned = False
-            stack.down(self.settings)
+        if self._before is not None:
+            before, self._before = self._before, None
+            stack.down(self.settings, stack.running(self.settings) - before)
 
 
 def _stop_on_sigterm(close: Callable[[], None]) -> None:
@@ -54,10 +54,13 @@ def _stop_on_sigterm(close: Callable[[], None]) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Scenario files (scenarios/*.yaml) become test items (harness/scenarios/pytest_items.py)."""
+    """Scenario files (scenarios/*.yaml) become test items (harness/scenarios/pytest_items.py);
+    with xdist's `-n`, each worker runs a stack of its own (harness/testing/parallel.py)."""
     from harness.scenarios import pytest_items
+    from harness.testing import parallel
 
     config.pluginmanager.register(pytest_items, "harness-scenarios")
+    config.pluginmanager.register(parallel, "harness-parallel")
 
 
 @pytest.fixture(scope="session")
@@ -114,19 +117,14 @@ def labeling(local_deployment: dict, harness_settings: Settings):
 def catalog_pipeline(local_deployment: dict, harness_settings: Settings):
     """System B deployed, its database started and migrated, once per session.
 
-    A MariaDB the session started is stopped at its end (one that ran before stays).
+    A MariaDB the session started is stopped with the session's stack (one that ran
+    before stays).
     """
-    from harness.runtime import mariadb
     from harness.systems.catalog.pipeline import CatalogPipeline
-    from harness.util.processes import ProcessRecords
 
-    ran_before = ProcessRecords(harness_settings.state_dir).get(mariadb.RECORD) is not None
-    pipeline = CatalogPipeline.open(
+    return CatalogPipeline.open(
         harness_settings, local_deployment, progress=lambda m: print(f"[harness] {m}")
     )
-    yield pipeline
-    if not ran_before:
-        mariadb.stop(harness_settings)
 
 
 @pytest.fixture

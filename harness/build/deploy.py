@@ -238,9 +238,19 @@ def destroy(
 
 
 def outputs(settings: Settings, env: str = "local") -> dict:
+    """The outputs of the deployment on the LocalStack that runs now.
+
+    A LocalStack that was stopped or killed since took every resource with it; saying
+    so at once beats a connection error after the SDK's retries.
+    """
     record = deployed(settings, env)
     if record is None:
         raise HarnessError(f"nothing is deployed to {env}; run `harness deploy` first")
+    if record["fingerprint"]["target"] != _target_identity(settings):
+        raise HarnessError(
+            f"the LocalStack that {env} was deployed to is gone (stopped or killed) and its "
+            "resources with it; `harness up` starts a new one and deploys again"
+        )
     return record["outputs"]
 
 
@@ -255,33 +265,21 @@ class Deployment:
     updated_functions: tuple[str, ...]  # code updated without Terraform
     seconds: float  # stack up plus deploy
 
-    @property
-    def started(self) -> bool:
-        """Whether this call started LocalStack or the stubs (so the caller may stop them)."""
-        return self.stack.started_localstack or self.stack.started_stubs
-
 
 def ready(
     settings: Settings,
     progress: Callable[[str], None] = print,
     env: str = "local",
     force: bool = False,
-    stop_on_failure: bool = False,
 ) -> Deployment:
     """Bring the local stack up (reusing what runs) and deploy `infra/envs/<env>` on it
     (skipped when nothing changed): what every command, demo, bench and test session
-    needs before it drives a pipeline.
-
-    With `stop_on_failure`, what this call started is stopped again if the deploy fails.
+    needs before it drives a pipeline. Callers that must stop what it started wrap it
+    in `stack.owned`.
     """
     started = time.monotonic()
     state = stack.up(settings, progress)
-    try:
-        record = deploy(settings, env, force=force, progress=progress)
-    except BaseException:
-        if stop_on_failure and (state.started_localstack or state.started_stubs):
-            stack.down(settings)
-        raise
+    record = deploy(settings, env, force=force, progress=progress)
     return Deployment(
         stack=state,
         outputs=record["outputs"],

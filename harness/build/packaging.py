@@ -9,6 +9,7 @@ Python version) so one zip serves LocalStack and AWS alike.
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import os
 import re
@@ -132,13 +133,18 @@ def build_function(
             f"{python_version}|{platform}|{chr(10).join(sorted(lines))}".encode()
         ).hexdigest()[:12]
         deps = build_dir / "deps" / f"{source.name}-{key}"
-        if not (deps / ".complete").exists():
-            shutil.rmtree(deps, ignore_errors=True)
-            _install_dependencies(requirements, deps, python_version, platform)
-            # Metadata folders hold install-time paths and timestamps: not reproducible.
-            for record in deps.glob("*.dist-info/RECORD"):
-                record.unlink()
-            (deps / ".complete").write_text("")
+        deps.parent.mkdir(parents=True, exist_ok=True)
+        # Test workers deploy side by side (harness/testing/parallel.py): one installs,
+        # the others wait for it and reuse the result.
+        with open(deps.parent / f".{deps.name}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not (deps / ".complete").exists():
+                shutil.rmtree(deps, ignore_errors=True)
+                _install_dependencies(requirements, deps, python_version, platform)
+                # Metadata folders hold install-time paths and timestamps: not reproducible.
+                for record in deps.glob("*.dist-info/RECORD"):
+                    record.unlink()
+                (deps / ".complete").write_text("")
         # Scripts (e.g. jmespath's bin/jp.py) carry this machine's interpreter in their
         # shebang, and Lambda never runs them: leave them out (also of older caches).
         shutil.rmtree(deps / "bin", ignore_errors=True)

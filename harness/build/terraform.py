@@ -158,6 +158,9 @@ def run(
             if not capture and PROGRESS_RE.search(line):
                 progress(f"  {line.strip()}")
         process.wait()
+    except BaseException:  # Ctrl-C or SIGTERM of the harness: Terraform must not outlive it
+        stop_gracefully(process)
+        raise
     finally:
         timer.cancel()
     output = "".join(lines)
@@ -175,6 +178,26 @@ def run(
     if not capture:
         progress(f"terraform {args[0]} done in {time.monotonic() - started:.1f} s")
     return output
+
+
+def stop_gracefully(process: subprocess.Popen, grace: float | None = None) -> None:
+    """SIGTERM Terraform's process group, give it `grace` seconds (HARNESS_TF_STOP_SECONDS,
+    default 10) to stop its operations and write the state, then SIGKILL the group.
+
+    Terraform runs in its own session (so a Ctrl-C reaches the harness first, not it);
+    on SIGTERM it finishes the calls in flight and saves the state, which an apply
+    interrupted by SIGKILL could lose.
+    """
+    if grace is None:
+        grace = float(os.environ.get("HARNESS_TF_STOP_SECONDS", "10"))
+    _kill_group(process)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    with contextlib.suppress(ProcessLookupError):  # provider plugins left behind, if any
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 def _kill_group(process: subprocess.Popen) -> None:

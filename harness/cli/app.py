@@ -17,6 +17,7 @@ from harness.cli import (
     deploy,
     dlq,
     fixtures,
+    iam,
     promote,
     replay,
     scenarios,
@@ -35,7 +36,9 @@ def main() -> None:
     """
 
 
-main.add_section("Local stack", stack.up, stack.down, stack.status, deploy.deploy, deploy.destroy)
+main.add_section(
+    "Local stack", stack.up, stack.down, stack.status, deploy.deploy, deploy.destroy, iam.iam
+)
 main.add_section("Try and measure", demo.demo, bench.bench)
 main.add_section("Scenarios", scenarios.run, scenarios.scenarios, fixtures.fixtures)
 main.add_section("Labeling (system A)", dlq.dlq, replay.replay, replay.record)

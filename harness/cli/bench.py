@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from harness import config
+from harness.cli import context
 from harness.cli.console import console, progress, working
 from harness.cli.groups import Group
 
@@ -41,7 +41,7 @@ def bench(ctx: click.Context, images: int, rate: float, no_cold: bool, out: Path
         return
     from harness.systems.labeling import bench as bench_module
 
-    settings = config.load()
+    settings = context.settings()
     out = out or settings.project_dir / "reports" / time.strftime("bench-%Y%m%d-%H%M%S")
     with working("benchmarking the labeling pipeline"):
         results = bench_module.run(
@@ -80,7 +80,7 @@ def resize(images: int, rounds: int, quality: int, out: Path | None) -> None:
     """
     from harness.systems.catalog import bench as bench_module
 
-    settings = config.load()
+    settings = context.settings()
     out = out or settings.project_dir / "reports" / time.strftime("bench-resize-%Y%m%d-%H%M%S.json")
     with working("benchmarking the resize"):
         report = bench_module.run(

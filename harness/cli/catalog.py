@@ -16,8 +16,8 @@ import click
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from harness import config
 from harness.build import deploy as deploy_module
+from harness.cli import context
 from harness.cli.console import console, progress, working
 from harness.cli.groups import Group
 from harness.systems.catalog.pipeline import CatalogPipeline
@@ -27,7 +27,7 @@ from harness.util.errors import HarnessError
 def _pipeline() -> CatalogPipeline:
     """The deployed catalog, its database started and migrated (deploying if needed)."""
     with working("getting the catalog ready"):
-        settings = config.load()
+        settings = context.settings()
         outputs = deploy_module.ready(settings, progress).outputs
         return CatalogPipeline.open(settings, outputs, progress)
 

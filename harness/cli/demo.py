@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from harness import config
+from harness.cli import context
 from harness.cli.console import console, progress, working
 from harness.runtime import stack
 
@@ -16,18 +16,17 @@ def demo(keep: bool) -> None:
 
     System A: good and bad images are followed to their labels, the DLQ, the alarm's
     Slack message and a redrive. System B: an upload with rejects, the resize, the
-    loader, `verify`, and a database outage that loses nothing. Stops the stack
-    afterwards unless --keep.
+    loader, `verify`, and a database outage that loses nothing. Afterwards (also after
+    Ctrl-C) stops what it started, unless --keep; a stack from `harness up` stays.
     """
     from harness.systems.labeling import demo as demo_module
 
-    settings = config.load()
+    settings = context.settings()
     try:
-        with working("demo"):
+        with stack.owned(settings, keep=keep) as stopped, working("demo"):
             demo_module.run(settings, console, progress)
     finally:
         if keep:
             progress("stack left running: `harness status`, `harness dlq show`, `harness down`")
         else:
-            stopped = stack.down(settings)
-            progress("stopped: " + (", ".join(stopped) or "nothing (it was already running)"))
+            progress("stopped: " + (", ".join(stopped) or "nothing (it was running before)"))

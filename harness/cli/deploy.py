@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from harness import config
 from harness.build import deploy as deploy_module
+from harness.cli import context
 from harness.cli.console import console, progress, working
 
 
@@ -18,7 +18,7 @@ def deploy(force: bool) -> None:
     Starts the stack if needed. The apply is skipped when infra/ and lambdas/ are
     unchanged since the last deploy (--force applies anyway).
     """
-    settings = config.load()
+    settings = context.settings()
     with working("deploying infra/envs/local"):
         deployment = deploy_module.ready(settings, progress, force=force)
     if deployment.applied:
@@ -32,7 +32,7 @@ def deploy(force: bool) -> None:
 @click.command()
 def destroy() -> None:
     """Destroy what `harness deploy` created on the local stack."""
-    settings = config.load()
+    settings = context.settings()
     with working("destroying infra/envs/local"):
         destroyed = deploy_module.destroy(settings, progress=progress)
     if destroyed:

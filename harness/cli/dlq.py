@@ -9,8 +9,8 @@ import sys
 import click
 from rich.table import Table
 
-from harness import config
 from harness.build import deploy as deploy_module
+from harness.cli import context
 from harness.cli.console import console, progress, working
 from harness.cli.groups import Group
 from harness.events import dlq as dlq_module
@@ -26,7 +26,7 @@ def dlq() -> None:
 
 
 def _pipeline() -> LabelingPipeline:
-    settings = config.load()
+    settings = context.settings()
     return LabelingPipeline(settings, deploy_module.outputs(settings))
 
 

@@ -12,8 +12,8 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from harness import config
 from harness.build import deploy
+from harness.cli import context
 from harness.cli.console import console, progress, working
 from harness.events import files as event_files
 from harness.events import record as recorder
@@ -34,7 +34,7 @@ STATUS_STYLE = {
 
 def _running_pipeline(start: bool, must_run: bool = True) -> LabelingPipeline:
     """The deployed pipeline; with `start`, the stack is started and deployed if needed."""
-    settings = config.load()
+    settings = context.settings()
     if start:
         outputs = deploy.ready(settings, progress).outputs
     else:

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from harness.cli import context
 from harness.cli.console import console, progress
 from harness.cli.groups import Group
 from harness.util.errors import HarnessError
@@ -146,7 +147,6 @@ def run(
     each scenario isolated, shows a summary and writes the reports. Exits 1 if any
     scenario failed.
     """
-    from harness import config
     from harness.build import deploy
     from harness.runtime import stack
     from harness.scenarios import runner
@@ -159,18 +159,11 @@ def run(
             "running scenarios against AWS needs the promotion issue (an AWS deployment "
             "record); until then use --target local"
         )
-    settings = config.load()
-    deployment = deploy.ready(settings, progress, stop_on_failure=not keep)
-    started_here = deployment.started
-    try:
-        outputs = deployment.outputs
+    settings = context.settings()
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    with stack.owned(settings, keep=keep):  # what it started stops, also on Ctrl-C
+        outputs = deploy.ready(settings, progress).outputs
         pipeline = LabelingPipeline(settings, outputs)
-        columns = (
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TimeElapsedColumn(),
-        )
         with Progress(*columns, console=console, transient=True) as bar:
             outcome = runner.run_all(
                 chosen,
@@ -179,9 +172,6 @@ def run(
                 LiveObserver(bar),
                 catalog=lambda: CatalogPipeline.open(settings, outputs, progress),
             )
-    finally:
-        if started_here and not keep:
-            stack.down(settings)
     console.print(_summary(outcome))
     statuses = Counter(r["status"] for r in outcome["scenarios"])
     elapsed = outcome["finished_at"] - outcome["started_at"]

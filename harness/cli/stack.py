@@ -7,8 +7,8 @@ import json
 import click
 from rich.table import Table
 
-from harness import config
 from harness.build import deploy as deploy_module
+from harness.cli import context
 from harness.cli.console import console, progress, working
 from harness.runtime import stack
 
@@ -26,7 +26,7 @@ def up(deploy: bool) -> None:
     What already runs is reused, and the deploy is skipped when infra/ and lambdas/
     are unchanged.
     """
-    settings = config.load()
+    settings = context.settings()
     with working("starting the local stack"):
         if deploy:
             deployment = deploy_module.ready(settings, progress)
@@ -57,7 +57,7 @@ def down() -> None:
     Processes are found by the PIDs recorded when they started.
     """
     with working("stopping the local stack"):
-        stopped = stack.down(config.load())
+        stopped = stack.down(context.settings())
     progress("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
 
 
@@ -65,7 +65,7 @@ def down() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def status(as_json: bool) -> None:
     """Show what runs, LocalStack's services and what is deployed."""
-    settings = config.load()
+    settings = context.settings()
     info = stack.status(settings) | {"deployments": deploy_module.deployments(settings)}
     if as_json:
         click.echo(json.dumps(info, indent=2))

@@ -5,6 +5,13 @@ with apt-get when it is missing and this process may (root, or password-less sud
 `make test` runs `python -m harness.observe.browser` first, so a fresh machine gets it once.
 It runs offline and isolated: a throw-away profile, no sync, no component updates,
 no background networking.
+
+Any OS user can run it. Chromium refuses to run as root with its sandbox, so root
+gets `--no-sandbox`; anyone else keeps the sandbox (user namespaces, or Debian's
+setuid chrome-sandbox) and falls back to `--no-sandbox` only where Chromium reports
+no usable sandbox (e.g. a container without user namespaces). HOME and the XDG folders
+point into the throw-away folder: `su`, `runuser` and sudo may leave HOME naming
+another user's home (/root, mode 700), where Chromium's caches cannot be written.
 """
 
 from __future__ import annotations
@@ -14,14 +21,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 from harness.util.errors import HarnessError
 
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 FLAGS = (
     "--headless",
-    "--no-sandbox",
     "--disable-gpu",
     "--disable-quic",
     "--no-first-run",
@@ -30,6 +38,9 @@ FLAGS = (
     "--disable-sync",
     "--disable-dev-shm-usage",
 )
+
+# What Chromium says when it cannot set up its sandbox (no user namespaces, no setuid helper).
+NO_SANDBOX = "No usable sandbox"
 
 
 def find() -> str | None:
@@ -69,23 +80,72 @@ def ensure() -> str:
     return found
 
 
-def dump_dom(page: Path, timeout: float = 60.0) -> str:
-    """The page's DOM after its scripts ran, as Chromium serialises it."""
+def dump_dom(page: Path | str, timeout: float = 90.0, virtual_time_ms: int | None = None) -> str:
+    """The page's DOM after its scripts ran, as Chromium serialises it.
+
+    `page` is a file or a URL. A virtual time budget lets a page that loads more (the
+    admin page's images) finish before the dump, however slow the machine.
+    """
     executable = ensure()
-    with tempfile.TemporaryDirectory(prefix="harness-chromium-") as profile:
-        completed = subprocess.run(
-            [executable, *FLAGS, f"--user-data-dir={profile}", "--dump-dom", page.as_uri()],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+    url = page.as_uri() if isinstance(page, Path) else page
+    budget = [f"--virtual-time-budget={virtual_time_ms}"] if virtual_time_ms else []
+    with tempfile.TemporaryDirectory(prefix="harness-chromium-") as folder:
+        home = Path(folder)
+        env = {
+            **os.environ,
+            "HOME": str(home),
+            "XDG_CONFIG_HOME": str(home / ".config"),
+            "XDG_CACHE_HOME": str(home / ".cache"),
+            "XDG_DATA_HOME": str(home / ".local" / "share"),
+        }
+        args = [*FLAGS, f"--user-data-dir={home / 'profile'}", *budget, "--dump-dom", url]
+
+        def run(sandbox: list[str]) -> subprocess.CompletedProcess:
+            return subprocess.run(
+                [executable, *sandbox, *args],
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+                env=env,
+            )
+
+        if os.geteuid() == 0:
+            completed = run(["--no-sandbox"])
+        else:
+            completed = run([])
+            if completed.returncode != 0 and NO_SANDBOX in completed.stderr:
+                completed = run(["--no-sandbox"])  # no usable sandbox on this machine
     if completed.returncode != 0 or not completed.stdout.strip():
         raise HarnessError(
-            f"chromium --dump-dom {page} failed ({completed.returncode}): "
+            f"chromium --dump-dom {url} failed ({completed.returncode}): "
             + completed.stderr.strip()[-2000:]
         )
     return completed.stdout
+
+
+class Dom(HTMLParser):
+    """The elements of a DOM dump, (tag, attributes) in document order: what a check of
+    a rendered page looks at."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.elements: list[tuple[str, dict[str, Any]]] = []
+        self.feed(text)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.elements.append((tag, dict(attrs)))
+
+    def find(self, tag: str, **attributes: str) -> list[dict[str, Any]]:
+        """Elements of `tag` with these attribute values (`data_row` means `data-row`)."""
+        return [
+            a
+            for t, a in self.elements
+            if t == tag and all(a.get(k.replace("_", "-")) == v for k, v in attributes.items())
+        ]
+
+    def having_class(self, name: str) -> list[dict[str, Any]]:
+        return [a for _, a in self.elements if name in (a.get("class") or "").split()]
 
 
 if __name__ == "__main__":

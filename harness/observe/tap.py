@@ -6,11 +6,17 @@ dropped, and the alarm notifications), a run subscribes a throw-away queue of it
 to the topic, without a filter policy, and reads it at the end. It is created with
 boto3 at run time rather than in Terraform: it is test equipment, not pipeline, and
 must never be deployed. Start it before the uploads; close it afterwards.
+
+A tap is closed on every way out, Ctrl-C included. Only a killed process (SIGKILL, a
+crash) can leave one behind; its name carries the owner's pid, so the next tap of the
+same stack sweeps away the taps whose owner is gone, with their subscriptions.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -20,6 +26,9 @@ from typing import Any
 from harness.events.shapes import ObjectRef, object_refs
 from harness.runtime import aws
 from harness.systems.labeling.pipeline import LabelingPipeline
+from harness.util.processes import is_alive
+
+TAP_NAME_RE = re.compile(r"-tap-(?P<pid>\d+)-[0-9a-f]{8}$")
 
 
 def parse_time(value: Any) -> float | None:
@@ -99,12 +108,44 @@ class Tap:
         self.topic_arn: str = pipeline.outputs["topic_arn"]
         self.sqs = pipeline.sqs
         self.sns = aws.client("sns", pipeline.settings)
-        self.queue_name = f"{self.settings.name_prefix}-tap-{uuid.uuid4().hex[:8]}"
+        self.queue_name = f"{self._prefix}{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.queue_url: str | None = None
         self.subscription_arn: str | None = None
         self.records: list[TapRecord] = []
 
+    @property
+    def _prefix(self) -> str:
+        return f"{self.settings.name_prefix}-tap-"
+
     def start(self) -> Tap:
+        """Create and subscribe the queue; on any failure, Ctrl-C included, nothing stays."""
+        self.sweep()
+        try:
+            return self._start()
+        except BaseException:
+            self.close()
+            raise
+
+    def sweep(self) -> list[str]:
+        """Delete the taps (queue and subscription) of processes that no longer run."""
+        urls = self.sqs.list_queues(QueueNamePrefix=self._prefix).get("QueueUrls", [])
+        orphans = {}
+        for url in urls:
+            match = TAP_NAME_RE.search(url)
+            if match and not is_alive(int(match["pid"])):
+                orphans[url.rsplit("/", 1)[-1]] = url
+        if not orphans:
+            return []
+        pages = self.sns.get_paginator("list_subscriptions_by_topic")
+        for page in pages.paginate(TopicArn=self.topic_arn):
+            for subscription in page["Subscriptions"]:
+                if subscription["Endpoint"].rsplit(":", 1)[-1] in orphans:
+                    self.sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
+        for url in orphans.values():
+            self.sqs.delete_queue(QueueUrl=url)
+        return sorted(orphans)
+
+    def _start(self) -> Tap:
         _, _, _, region, account, _ = self.topic_arn.split(":", 5)
         queue_arn = f"arn:aws:sqs:{region}:{account}:{self.queue_name}"
         policy = {

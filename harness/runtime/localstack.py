@@ -33,7 +33,7 @@ from harness.util.venvs import build_venv, install_projects
 
 PLUGIN_DIR = Path(__file__).resolve().parent.parent / "localstack_plugin"
 # Packages of PLUGIN_DIR (each with its own pyproject.toml) installed into LocalStack's venv.
-PLUGINS = ("harness_lambda_executor", "harness_s3_storage")
+PLUGINS = ("harness_lambda_executor", "harness_s3_storage", "harness_iam")
 # The only folder on LocalStack's PYTHONPATH: the interpreter shim, not the plugins.
 STARTUP_DIR = PLUGIN_DIR / "startup"
 RECORD = "localstack"
@@ -143,6 +143,10 @@ def environment(settings: Settings, files: Path, interpreters: dict[str, str]) -
             "HARNESS_LAMBDA_INTERPRETERS": json.dumps(interpreters),
             "HARNESS_STATE_DIR": str(settings.state_dir),
             "HARNESS_S3_STORAGE_DIR": str(files / "s3"),
+            # IAM for the functions' role sessions (harness_iam): the harness's setting,
+            # enforce unless told otherwise, and where its denials are logged.
+            "HARNESS_IAM": settings.iam,
+            "HARNESS_IAM_DENIALS": str(settings.iam_denials),
             "PYTHONPATH": str(STARTUP_DIR),
         }
         | tuning_environment(settings)

@@ -11,6 +11,12 @@ Two accounts are created at initialisation, with random passwords kept in
 and `catalog_loader` (SELECT, INSERT, UPDATE on `celeb` only: what the loader
 Lambda needs, nothing more). A lost credentials file gets the accounts new passwords
 at the next start; the data folder is never deleted to recover from it.
+
+Any OS user can run it, root or not. As root the server is told `--user=root` (it
+refuses root otherwise); anyone else runs it as themselves, owning the data folder.
+The accounts are created over the Unix socket by the MariaDB account named after the
+OS user running the harness (unix_socket authentication, no password): root for root,
+as before, and e.g. `ci` for the OS user `ci`, who could not log in as MariaDB `root`.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import fcntl
 import hashlib
 import json
 import os
+import pwd
 import secrets
 import shutil
 import subprocess
@@ -141,6 +148,13 @@ def credentials(settings: Settings) -> dict:
         ) from exc
 
 
+def os_user() -> str:
+    """The name of the OS user this process runs as (its effective uid): the MariaDB
+    account that may log in over the socket without a password (see the module doc).
+    Not $USER, which `su`, `runuser` and sudo may leave naming someone else."""
+    return pwd.getpwuid(os.geteuid()).pw_name
+
+
 def _server_args(server: str, settings: Settings, port: int) -> list[str]:
     base = base_dir(settings)
     args = [
@@ -175,6 +189,9 @@ def _initialise(installer: str, settings: Settings, progress: Callable[[str], No
         "--no-defaults",
         f"--datadir={staging}",
         "--auth-root-authentication-method=socket",
+        # The socket account `_bootstrap` logs in as. The installer's default, `--user`
+        # or else $USER, is wrong for a non-root user (no --user) and under runuser/su.
+        f"--auth-root-socket-user={os_user()}",
         "--skip-test-db",
     ]
     if os.geteuid() == 0:
@@ -203,12 +220,13 @@ def _data_state(settings: Settings) -> tuple[bool, bool]:
 
 
 def _bootstrap(settings: Settings) -> dict:
-    """Create the two accounts once, over the Unix socket as root."""
+    """Create the two accounts once, over the Unix socket as the OS user's account
+    (`os_user()`: root when the harness runs as root)."""
     creds = {
         "admin": {"username": ADMIN_USER, "password": secrets.token_urlsafe(18)},
         "loader": {"username": LOADER_USER, "password": secrets.token_urlsafe(18)},
     }
-    connection = pymysql.connect(unix_socket=str(_socket_path(settings)), user="root")
+    connection = pymysql.connect(unix_socket=str(_socket_path(settings)), user=os_user())
     try:
         with connection.cursor() as cursor:
             for role, grants, scope in (

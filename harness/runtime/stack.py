@@ -1,26 +1,32 @@
 """The local stack as one thing: LocalStack (from a backend) plus the two stubs.
 
 `up` is idempotent: what already runs is reused, so `harness up`, the pytest plugin
-and the demo can be run in any order and share one stack.
+and the demo can be run in any order and share one stack. `owned` makes the reuse safe
+to end: a session stops only the parts it started, so a stack from `harness up` (or a
+MariaDB that was running) survives `make demo` and `make test`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 
 from harness.config import Settings
-from harness.runtime import backends, mariadb
+from harness.runtime import backends, localstack, mariadb
 from harness.util.errors import HarnessError
 from harness.util.files import private_dir
 from harness.util.net import port_in_use
 from harness.util.processes import ProcessRecords
 
 STUBS = "stubs"
+LOCALSTACK = "localstack"
+MARIADB = mariadb.RECORD
+PARTS = (STUBS, LOCALSTACK, MARIADB)  # the order `down` stops them in
 
 
 @dataclass
@@ -31,6 +37,18 @@ class StackState:
     started_stubs: bool
     seconds: float
     stub_urls: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def started_parts(self) -> tuple[str, ...]:
+        """What this `up` started (the rest was reused): what its caller may stop."""
+        return tuple(
+            part
+            for part, started in (
+                (STUBS, self.started_stubs),
+                (LOCALSTACK, self.started_localstack),
+            )
+            if started
+        )
 
 
 def _stubs_healthy(settings: Settings) -> bool:
@@ -119,17 +137,41 @@ def up(settings: Settings, progress: Callable[[str], None] = print) -> StackStat
     )
 
 
-def down(settings: Settings) -> list[str]:
-    """Stop everything this project started; returns what was stopped."""
+def down(settings: Settings, parts: Collection[str] = PARTS) -> list[str]:
+    """Stop the named parts (all by default) if the harness started them; returns what
+    was stopped."""
     settings = backends.resolve(settings)
-    stopped = []
-    if ProcessRecords(settings.state_dir).stop(STUBS):
-        stopped.append("stubs")
-    if backends.get(settings).down(settings):
-        stopped.append("localstack")
-    if mariadb.stop(settings):  # system B's database, when the harness started one
-        stopped.append("mariadb")
-    return stopped
+    stop = {
+        STUBS: lambda: ProcessRecords(settings.state_dir).stop(STUBS),
+        LOCALSTACK: lambda: backends.get(settings).down(settings),
+        MARIADB: lambda: mariadb.stop(settings),  # system B's database
+    }
+    return [part for part in PARTS if part in parts and stop[part]()]
+
+
+def running(settings: Settings) -> frozenset[str]:
+    """The parts that run now: LocalStack answering (or recorded, still starting), the
+    stubs or MariaDB recorded."""
+    settings = backends.resolve(settings)
+    records = ProcessRecords(settings.state_dir)
+    found = {part for part in (STUBS, MARIADB) if records.get(part) is not None}
+    if records.get(localstack.RECORD) or backends.get(settings).health(settings) is not None:
+        found.add(LOCALSTACK)
+    return frozenset(found)
+
+
+@contextlib.contextmanager
+def owned(settings: Settings, keep: bool = False) -> Iterator[list[str]]:
+    """Stop at the end of the block what started inside it, also on Ctrl-C or an error;
+    what ran before the block keeps running. The yielded list receives what was stopped.
+    """
+    before = running(settings)
+    stopped: list[str] = []
+    try:
+        yield stopped
+    finally:
+        if not keep:
+            stopped.extend(down(settings, running(settings) - before))
 
 
 def status(settings: Settings) -> dict:

@@ -10,6 +10,7 @@ document that `harness.observe.report` renders (schema in docs/scenarios.md).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
 import traceback
@@ -225,32 +226,36 @@ def run_scenario(
     )
     notes: list[str] = []
     tap = _start_tap(pipeline, notes)
-    steps: list[dict] = []
-    failed: dict | None = None
-    for step in scenario.steps:
-        if failed is not None:
-            detail = {"reason": f"not run: step {failed['index'] + 1} failed"}
-            steps.append(_step_result(step, "skipped", 0.0, detail, None))
-            continue
-        observer.step_started(scenario, step)
-        result = _run_step(step, rt)
-        steps.append(result)
-        observer.step_finished(scenario, step, result)
-        if result["status"] == "failed":
-            failed = result
     try:
-        notes += rt.close()
-    except Exception as exc:  # reported; the next scenario's reset says more if it matters
-        notes.append(f"restoring after the scenario failed: {type(exc).__name__}: {exc}")
-    try:
-        counts = _final_counts(rt) | rt.counts
-    except Exception as exc:
-        counts = dict(rt.counts)
-        notes.append(f"final counts failed: {type(exc).__name__}: {exc}")
-    try:
+        steps: list[dict] = []
+        failed: dict | None = None
+        for step in scenario.steps:
+            if failed is not None:
+                detail = {"reason": f"not run: step {failed['index'] + 1} failed"}
+                steps.append(_step_result(step, "skipped", 0.0, detail, None))
+                continue
+            observer.step_started(scenario, step)
+            result = _run_step(step, rt)
+            steps.append(result)
+            observer.step_finished(scenario, step, result)
+            if result["status"] == "failed":
+                failed = result
+        try:
+            notes += rt.close()
+        except Exception as exc:  # reported; the next scenario's reset says more if it matters
+            notes.append(f"restoring after the scenario failed: {type(exc).__name__}: {exc}")
+        try:
+            counts = _final_counts(rt) | rt.counts
+        except Exception as exc:
+            counts = dict(rt.counts)
+            notes.append(f"final counts failed: {type(exc).__name__}: {exc}")
         objects = _timelines(rt, tap, notes)
+    except BaseException:  # Ctrl-C mid-scenario: undo its stub faults and queue changes
+        with contextlib.suppress(Exception):
+            rt.close()
+        raise
     finally:
-        if tap is not None:
+        if tap is not None:  # never left subscribed to the topic
             tap.close()
     status, reason = "passed", None
     if failed is not None:

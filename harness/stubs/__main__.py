@@ -46,6 +46,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="S3 endpoint the Rekognition stub reads S3Object images from (default %(default)s)",
     )
     parser.add_argument(
+        "--iam-endpoint",
+        default=None,
+        help="LocalStack whose IAM extension decides whether a DetectLabels caller may read "
+        "the image (default: the S3 endpoint; '' checks nothing)",
+    )
+    parser.add_argument(
         "--host",
         default=os.environ.get("HARNESS_STUB_HOST", HOST),
         help="address to bind (default %(default)s; env HARNESS_STUB_HOST). Anything but "
@@ -69,8 +75,13 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
+    iam_endpoint = args.s3_endpoint if args.iam_endpoint is None else args.iam_endpoint
     servers = StubServers(
-        args.rekognition_port, args.slack_port, s3_endpoint=args.s3_endpoint, host=args.host
+        args.rekognition_port,
+        args.slack_port,
+        s3_endpoint=args.s3_endpoint,
+        host=args.host,
+        iam_endpoint=iam_endpoint or None,
     )
     try:
         servers.start()

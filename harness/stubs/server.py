@@ -10,6 +10,7 @@ from typing import Self
 
 from harness.stubs.client import RekognitionStubClient, SlackSinkClient
 from harness.stubs.httpserver import HOST
+from harness.stubs.rekognition.caller import iam_caller_check
 from harness.stubs.rekognition.s3_reader import S3Reader
 from harness.stubs.rekognition.stub import RekognitionStub
 from harness.stubs.slack.sink import SlackSink
@@ -33,8 +34,12 @@ class StubServers:
         s3_endpoint: str | None = None,
         s3_reader: S3Reader | None = None,
         host: str = HOST,
+        iam_endpoint: str | None = None,
     ) -> None:
-        self.rekognition = RekognitionStub(rekognition_port, s3_endpoint, s3_reader, host)
+        caller_check = iam_caller_check(iam_endpoint) if iam_endpoint else None
+        self.rekognition = RekognitionStub(
+            rekognition_port, s3_endpoint, s3_reader, host, caller_check
+        )
         self.slack = SlackSink(slack_port, host)
 
     def start(self) -> Self:

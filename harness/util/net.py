@@ -1,4 +1,4 @@
-"""Loopback sockets: is a port taken before a server is started on it."""
+"""Loopback sockets: is a port taken before a server is started on it, and which are free."""
 
 from __future__ import annotations
 
@@ -13,3 +13,16 @@ def port_in_use(host: str, port: int) -> bool:
         except OSError:
             return True
     return False
+
+
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """`count` distinct ports free on `host` now (the kernel's choice), for a stack
+    started beside another; all are held open together so none is given twice."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind((host, 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()

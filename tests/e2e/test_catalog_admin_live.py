@@ -10,50 +10,13 @@ from __future__ import annotations
 
 import http.client
 import io
-import subprocess
-import tempfile
 import uuid
-from html.parser import HTMLParser
-from typing import Any
 
 from PIL import Image
 
 from harness.build.fixtures import ImageSpec, render
 from harness.observe import browser
 from harness.systems.catalog import admin, database
-
-
-class Elements(HTMLParser):
-    """(tag, attributes) of every element of a DOM dump, in document order."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self.elements: list[tuple[str, dict[str, Any]]] = []
-        self.feed(text)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.elements.append((tag, dict(attrs)))
-
-
-def dump_dom(url: str) -> str:
-    """The page's DOM once its load handler ran (images loaded), from headless Chromium."""
-    with tempfile.TemporaryDirectory(prefix="harness-chromium-") as profile:
-        completed = subprocess.run(
-            [
-                browser.ensure(),
-                *browser.FLAGS,
-                f"--user-data-dir={profile}",
-                "--virtual-time-budget=15000",
-                "--dump-dom",
-                url,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=90,
-            check=False,
-        )
-    assert completed.returncode == 0 and completed.stdout.strip(), completed.stderr[-2000:]
-    return completed.stdout
 
 
 def test_the_admin_page_shows_the_deployed_catalog_and_a_deleted_row_as_missing(catalog):
@@ -86,9 +49,9 @@ def test_the_admin_page_shows_the_deployed_catalog_and_a_deleted_row_as_missing(
         assert Image.open(io.BytesIO(response.read())).size == (160, 120)
         http_connection.close()
 
-        text = dump_dom(f"{server.url}/?vertical={name}")
+        text = browser.dump_dom(f"{server.url}/?vertical={name}", virtual_time_ms=15000)
 
-    elements = Elements(text).elements
+    elements = browser.Dom(text).elements
     body = next(a for tag, a in elements if tag == "body")
     assert body.get("data-ready") == "true"
     assert body.get("data-images-decoded") == "8/8"  # 2 entities x 4 sizes, all decoded

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.util.net import free_ports
 from harness.util.processes import is_alive
 
 CHILD_TEST = """
@@ -29,20 +29,10 @@ def test_uses_the_stack(harness_stack, harness_settings):
 """
 
 
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 @pytest.mark.parametrize("mode", ["fail", "interrupt"])
 def test_session_stops_everything_it_started(tmp_path, mode):
     (tmp_path / "test_child.py").write_text(CHILD_TEST)
-    port, rekognition, slack = _free_ports(3)
+    port, rekognition, slack = free_ports(3)
     marker = tmp_path / "pids.json"
     env = os.environ | {
         "HARNESS_PORT": str(port),

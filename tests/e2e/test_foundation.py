@@ -27,6 +27,34 @@ TRUST = json.dumps(
 )
 
 
+def probe_policy(marker_bucket: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "Logs",
+                    "Effect": "Allow",
+                    "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                    "Resource": "*",
+                },
+                {
+                    "Sid": "ConsumeProbeQueues",
+                    "Effect": "Allow",
+                    "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+                    "Resource": "arn:aws:sqs:*:*:probe-*",
+                },
+                {
+                    "Sid": "Markers",
+                    "Effect": "Allow",
+                    "Action": "s3:PutObject",
+                    "Resource": f"arn:aws:s3:::{marker_bucket}/*",
+                },
+            ],
+        }
+    )
+
+
 @pytest.fixture(scope="module")
 def probe_zip(tmp_path_factory) -> bytes:
     return zip_dirs(tmp_path_factory.mktemp("probe") / "probe.zip", PROBE).read_bytes()
@@ -42,9 +70,14 @@ def marker_bucket(aws_client) -> str:
 @pytest.fixture(scope="module")
 def make_function(aws_client, probe_zip, marker_bucket):
     lam = aws_client("lambda")
-    role = aws_client("iam").create_role(
-        RoleName=f"probe-{uuid.uuid4().hex[:8]}", AssumeRolePolicyDocument=TRUST
-    )["Role"]["Arn"]
+    iam = aws_client("iam")
+    role_name = f"probe-{uuid.uuid4().hex[:8]}"
+    role = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+    # IAM is enforced in the local stack as on AWS: the probe's role needs what
+    # AWSLambdaBasicExecutionRole and AWSLambdaSQSQueueExecutionRole grant, and its marker writes.
+    iam.put_role_policy(
+        RoleName=role_name, PolicyName="probe", PolicyDocument=probe_policy(marker_bucket)
+    )
     created = []
 
     def make(timeout: int = 3, runtime: str = "python3.12", handler: str = "app.handler") -> str:

@@ -61,6 +61,19 @@ AUTHORISED_BY = {
 LOGS = {"logs:CreateLogStream", "logs:PutLogEvents"}
 SQS_EVENT_SOURCE = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
 SQS_DESTINATION = {"sqs:SendMessage"}
+# Actions that a request parameter adds (AWS checks another action than the call's):
+# (pattern in the code, the call it changes, the action it needs).
+REQUEST_DEPENDENT = [
+    # DetectLabels with S3Object.Version: Rekognition reads that version with the
+    # caller's permissions, which takes s3:GetObjectVersion (issue 12).
+    (
+        re.compile(r"""\[\s*["']Version["']\s*\]\s*=|["']Version["']\s*:"""),
+        "rekognition:DetectLabels",
+        "s3:GetObjectVersion",
+    ),
+    # GetObject/HeadObject of a given version.
+    (re.compile(r"\bVersionId\s*="), "s3:GetObject", "s3:GetObjectVersion"),
+]
 # s3:ListBucket lets a missing object answer 404 instead of 403 (see the labeling
 # module): granted along with s3:GetObject, never alone.
 COMPANIONS = {"s3:GetObject": {"s3:ListBucket"}}
@@ -70,12 +83,20 @@ def code_actions(function_dir: Path) -> set[str]:
     """IAM actions for the AWS calls in a function's code (`s3.get_object(` ...)."""
     actions = set()
     for path in function_dir.glob("*.py"):
-        for name, called, method in CALL.findall(path.read_text()):
+        text = path.read_text()
+        found = set()
+        for name, called, method in CALL.findall(text):
             service = name or called
             if method in NOT_OPERATIONS:
                 continue
             action = f"{service}:{''.join(p.capitalize() for p in method.split('_'))}"
-            actions.add(AUTHORISED_BY.get(action, action))
+            found.add(AUTHORISED_BY.get(action, action))
+        found |= {
+            extra
+            for pattern, call, extra in REQUEST_DEPENDENT
+            if call in found and pattern.search(text)
+        }
+        actions |= found
     return actions
 
 
@@ -135,6 +156,7 @@ def test_each_role_grants_exactly_what_its_function_uses(plans, env):
 def test_code_scan_sees_the_calls_of_system_a():
     assert code_actions(LAMBDAS / "labeler") == {
         "s3:GetObject",
+        "s3:GetObjectVersion",  # DetectLabels with S3Object.Version
         "s3:PutObject",
         "s3:DeleteObject",
         "rekognition:DetectLabels",

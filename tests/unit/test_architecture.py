@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("harness.build",),
     ("harness.systems", "harness.events", "harness.observe"),
     ("harness.scenarios", "harness.promote"),
-    ("harness.cli", "harness.pytest_plugin"),
+    ("harness.cli", "harness.pytest_plugin", "harness.testing"),
 ]
 
 

@@ -6,9 +6,6 @@ from __future__ import annotations
 import http.client
 import io
 import socket
-import subprocess
-import tempfile
-from html.parser import HTMLParser
 from types import SimpleNamespace
 from typing import Any
 
@@ -286,54 +283,10 @@ def test_the_port_comes_from_the_environment_and_a_taken_port_says_what_to_do(so
 # --- in a browser ---------------------------------------------------------------------
 
 
-class Dom(HTMLParser):
-    """Elements of Chromium's DOM dump: (tag, attributes) in document order."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self.elements: list[tuple[str, dict[str, Any]]] = []
-        self.feed(text)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.elements.append((tag, dict(attrs)))
-
-    def find(self, tag: str, **attributes: str) -> list[dict[str, Any]]:
-        return [
-            a
-            for t, a in self.elements
-            if t == tag and all(a.get(k.replace("_", "-")) == v for k, v in attributes.items())
-        ]
-
-
-def dump_dom(url: str) -> str:
-    """The page's DOM after its load handlers ran, as headless Chromium serialises it.
-
-    The virtual time budget lets the page finish loading (images included) before the
-    dump, however slow the machine.
-    """
-    with tempfile.TemporaryDirectory(prefix="harness-chromium-") as profile:
-        completed = subprocess.run(
-            [
-                browser.ensure(),
-                *browser.FLAGS,
-                f"--user-data-dir={profile}",
-                "--virtual-time-budget=15000",
-                "--dump-dom",
-                url,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=90,
-            check=False,
-        )
-    assert completed.returncode == 0 and completed.stdout.strip(), completed.stderr[-2000:]
-    return completed.stdout
-
-
 def test_headless_chromium_shows_entities_decoded_images_and_what_is_missing(source):
     with admin.AdminServer(source, port=0) as server:
-        text = dump_dom(server.url + "/")
-    dom = Dom(text)
+        text = browser.dump_dom(server.url + "/", virtual_time_ms=15000)
+    dom = browser.Dom(text)
     body = next(a for tag, a in dom.elements if tag == "body")
     assert body.get("data-ready") == "true", "the page's load handler did not run"
 

@@ -255,6 +255,7 @@ def test_ensure_installed_installs_the_plugins_into_localstacks_venv(monkeypatch
     settings = config.load()
     python = localstack.ensure_installed(settings, progress=lambda m: None)
     venv = localstack.venv_dir(settings)
-    plugins = [PLUGIN_DIR / "harness_lambda_executor", PLUGIN_DIR / "harness_s3_storage"]
+    plugins = [PLUGIN_DIR / name for name in ("harness_lambda_executor", "harness_s3_storage")]
+    plugins.append(PLUGIN_DIR / "harness_iam")
     assert calls == [venv, (venv, plugins, settings.pins_file)]
     assert python == venv / "bin" / "python"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from html.parser import HTMLParser
 
 import pytest
 
@@ -160,26 +159,11 @@ def test_default_dir_is_new_per_run_and_honours_the_setting(tmp_path, monkeypatc
     assert report.default_dir(T0).parent.name == "reports"
 
 
-class Dom(HTMLParser):
-    """Elements of Chromium's DOM dump: (tag, attributes) in document order."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self.elements: list[tuple[str, dict]] = []
-        self.feed(text)
-
-    def handle_starttag(self, tag, attrs):
-        self.elements.append((tag, dict(attrs)))
-
-    def having_class(self, name: str) -> list[dict]:
-        return [a for _, a in self.elements if name in (a.get("class") or "").split()]
-
-
 def test_headless_chromium_renders_every_hop_and_highlights_errors(tmp_path):
     run = synthetic_run()
     html_path = report.write(run, tmp_path)[1]
     dom_text = browser.dump_dom(html_path)
-    dom = Dom(dom_text)
+    dom = browser.Dom(dom_text)
 
     body = next(a for tag, a in dom.elements if tag == "body")
     assert body.get("data-rendered") == "true"  # the script ran to its end

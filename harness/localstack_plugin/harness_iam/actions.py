@@ -86,6 +86,8 @@ class ResourceFacts(Protocol):
     def bucket_encryption(self, bucket: str) -> tuple[str, str | None] | None:
         """(SSE algorithm, KMS key id or None) of the bucket's default encryption."""
 
+    def bucket_exists(self, bucket: str) -> bool | None: ...
+
     def queue_kms_key(self, queue_arn: str) -> str | None: ...
 
     def topic_kms_key(self, topic_arn: str) -> str | None: ...
@@ -141,10 +143,21 @@ def authorizations(call: Call, facts: ResourceFacts | None = None) -> list[Autho
     if (call.service, call.operation) in UNCHECKED:
         return []
     facts = facts or NoFacts()
+    if _no_such_bucket(call, facts):
+        return []
     handler = _HANDLERS.get((call.service, call.operation))
     if handler is not None:
         return handler(call, facts)
     return _generic(call, facts)
+
+
+def _no_such_bucket(call: Call, facts: ResourceFacts) -> bool:
+    """S3 answers NoSuchBucket (404) for a bucket that does not exist to any caller, before
+    any policy is looked at (which is why bucket names can be probed): no authorization."""
+    if call.service != "s3" or call.operation == "CreateBucket":
+        return False
+    bucket = call.params.get("Bucket")
+    return isinstance(bucket, str) and bool(bucket) and facts.bucket_exists(bucket) is False
 
 
 # --- KMS, shared by every service that encrypts -----------------------------------------

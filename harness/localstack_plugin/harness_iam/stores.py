@@ -227,6 +227,9 @@ class StoreFacts:
             return None
         return (default["SSEAlgorithm"], default.get("KMSMasterKeyID"))
 
+    def bucket_exists(self, bucket_name):
+        return _bucket(bucket_name) is not None
+
     def queue_kms_key(self, queue_arn):
         queue = _queue(queue_arn)
         return queue.attributes.get("KmsMasterKeyId") or None if queue else None

@@ -12,7 +12,9 @@ Wire protocol
     400 ``com.amazon.coral.service#UnknownOperationException``.
 
 Processing order
-    faults (see ``faults.py``) -> request validation -> fetch the image (``Image.Bytes``
+    faults (see ``faults.py``) -> request validation -> the caller's permissions
+    (``caller.py``: the local stack's IAM, as Rekognition acts with the caller's
+    permissions on AWS) -> fetch the image (``Image.Bytes``
     or ``Image.S3Object`` through the S3 reader) -> size, format and dimension checks
     (``images.py``) -> first matching rule (``rules.py``) or the default labels
     (``labels.py``) -> ``Settings`` filters, ``MinConfidence``, ``MaxLabels``.
@@ -63,6 +65,7 @@ from harness.stubs.rekognition.api import (
     parse_request,
     s3_key_of,
 )
+from harness.stubs.rekognition.caller import CallerCheck
 from harness.stubs.rekognition.exceptions import (
     UNKNOWN_OPERATION_TYPE,
     RekognitionError,
@@ -90,8 +93,9 @@ MAX_REQUEST_BYTES = 4 * -(-MAX_BYTES_SIZE // 3) + 1024 * 1024
 class RekognitionState:
     """Rules, faults and the call log, shared by all handler threads under one lock."""
 
-    def __init__(self, s3_reader: S3Reader) -> None:
+    def __init__(self, s3_reader: S3Reader, caller_check: CallerCheck | None = None) -> None:
         self.s3_reader = s3_reader
+        self.caller_check = caller_check
         self._lock = threading.Lock()
         self._rules: list[Rule] = []
         self._faults: list[Fault] = []
@@ -153,8 +157,11 @@ class RekognitionState:
             self._calls.clear()
 
 
-def detect_labels(state: RekognitionState, raw: bytes, call: dict[str, Any]) -> dict[str, Any]:
-    """Run one DetectLabels call; fills ``call`` (the log entry) as it learns things."""
+def detect_labels(
+    state: RekognitionState, raw: bytes, call: dict[str, Any], authorization: str = ""
+) -> dict[str, Any]:
+    """Run one DetectLabels call; fills ``call`` (the log entry) as it learns things.
+    ``authorization`` is the request's Authorization header: whose permissions apply."""
     body = load_body(raw)
     latency_ms, fault_error, fault_index = state.roll_faults(s3_key_of(body))
     call["fault"] = fault_index
@@ -170,6 +177,7 @@ def detect_labels(state: RekognitionState, raw: bytes, call: dict[str, Any]) -> 
         key=request.key,
         version=request.version,
     )
+    _check_caller(state, request, authorization)
     data = _fetch(state, request)
     call.update(sha256=sha256_hex(data), size=len(data))
     info = inspect_image(data, from_s3=request.image_bytes is None)
@@ -192,6 +200,20 @@ def detect_labels(state: RekognitionState, raw: bytes, call: dict[str, Any]) -> 
     if "IMAGE_PROPERTIES" in request.features:
         response["ImageProperties"] = image_properties(info)
     return response
+
+
+def _check_caller(
+    state: RekognitionState, request: DetectLabelsRequest, authorization: str
+) -> None:
+    if state.caller_check is None:
+        return
+    try:
+        state.caller_check(authorization, request.bucket, request.key, request.version)
+    except RekognitionError:
+        raise
+    except Exception as exc:  # IAM could not be asked: an error, never an allow
+        log.warning("asking IAM about the caller failed: %r", exc)
+        raise RekognitionError("InternalServerError") from exc
 
 
 def _fetch(state: RekognitionState, request: DetectLabelsRequest) -> bytes:
@@ -238,7 +260,8 @@ class RekognitionHandler(StubHandler):
             try:
                 if refused:
                     raise RekognitionError("ImageTooLargeException")
-                payload = detect_labels(self.state, raw, call)
+                authorization = self.headers.get("Authorization", "")
+                payload = detect_labels(self.state, raw, call, authorization)
                 status = 200
                 call.update(outcome="labels", labels=len(payload["Labels"]))
             except RekognitionError as err:
@@ -308,7 +331,9 @@ class RekognitionStub(BackgroundServer):
     """The Rekognition stub on ``127.0.0.1:port`` (0 = ephemeral) in a background thread.
 
     ``s3_reader`` wins over ``s3_endpoint``; with neither, boto3's own configuration
-    (e.g. ``AWS_ENDPOINT_URL_S3``) decides where S3 objects are read from.
+    (e.g. ``AWS_ENDPOINT_URL_S3``) decides where S3 objects are read from. ``caller_check``
+    decides whether the caller may (``caller.iam_caller_check``: the local stack's IAM,
+    which ``python -m harness.stubs`` wires in); None checks nothing.
     """
 
     name = "rekognition"
@@ -319,7 +344,9 @@ class RekognitionStub(BackgroundServer):
         s3_endpoint: str | None = None,
         s3_reader: S3Reader | None = None,
         host: str = HOST,
+        caller_check: CallerCheck | None = None,
     ) -> None:
         reader = s3_reader or boto3_s3_reader(s3_endpoint)
-        super().__init__(port, RekognitionHandler, RekognitionState(reader), host)
+        state = RekognitionState(reader, caller_check)
+        super().__init__(port, RekognitionHandler, state, host)
         self.state: RekognitionState

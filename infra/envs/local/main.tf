@@ -21,6 +21,7 @@ module "pipeline" {
   labeling = {
     bucket_name                     = "${var.name_prefix}-images"
     bucket_force_destroy            = true
+    bucket_versioning_enabled       = true
     create_topic_kms_key            = var.encrypt_topic
     kms_key_deletion_window_in_days = 7
     queue_receive_wait_time_seconds = 0
@@ -64,10 +65,11 @@ module "pipeline" {
   # Scheduler stores the schedule but never fires it: `harness clock tick` invokes
   # the loader with the schedule's own target and payload instead.
   catalog = {
-    upload_bucket_name   = "${var.name_prefix}-catalog-upload"
-    served_bucket_name   = "${var.name_prefix}-catalog-served"
-    bucket_force_destroy = true
-    cdn_host             = var.cdn_host
+    upload_bucket_name        = "${var.name_prefix}-catalog-upload"
+    served_bucket_name        = "${var.name_prefix}-catalog-served"
+    bucket_force_destroy      = true
+    bucket_versioning_enabled = true
+    cdn_host                  = var.cdn_host
 
     resize_zip_path             = var.resize_zip_path
     resize_zip_sha256           = var.resize_zip_sha256

@@ -266,9 +266,13 @@ module "function" {
       Resource = local.queue_arn
     },
     {
+      # GetObject: the labeler's HeadObject. GetObjectVersion: DetectLabels with
+      # S3Object.Version (every event of a versioned bucket has a versionId), which
+      # Rekognition reads with the caller's permissions; GetObject does not cover a
+      # read of a given version (issue 12).
       Sid      = "ReadIngest"
       Effect   = "Allow"
-      Action   = "s3:GetObject"
+      Action   = ["s3:GetObject", "s3:GetObjectVersion"]
       Resource = "${local.bucket_arn}/${local.prefixes.ingest}*"
     },
     {

@@ -25,6 +25,9 @@ class Facts:
     def bucket_encryption(self, bucket):
         return self.known.get("bucket_encryption")
 
+    def bucket_exists(self, bucket):
+        return None
+
     def object_exists(self, bucket, key, version_id):
         return None
 
@@ -391,4 +394,17 @@ def test_a_missing_object_also_needs_list_bucket() -> None:
     assert needed("s3", "HeadObject", Missing(), Bucket="b", Key="k") == [
         ("s3:GetObject", "arn:aws:s3:::b/k"),
         ("s3:ListBucket", "arn:aws:s3:::b"),
+    ]
+
+
+def test_a_bucket_that_does_not_exist_needs_no_permission() -> None:
+    """S3 answers NoSuchBucket to anyone: checking policies first would turn it into 403."""
+
+    class NoBucket(Facts):
+        def bucket_exists(self, bucket):
+            return False
+
+    assert needed("s3", "GetObject", NoBucket(), Bucket="gone", Key="k") == []
+    assert needed("s3", "CreateBucket", NoBucket(), Bucket="gone") == [
+        ("s3:CreateBucket", "arn:aws:s3:::gone")
     ]

@@ -202,6 +202,9 @@ class Facts:
     def bucket_encryption(self, bucket):
         return None
 
+    def bucket_exists(self, bucket):
+        return None
+
     def object_exists(self, bucket, key, version_id):
         return None
 

@@ -252,7 +252,7 @@ run "labeler_function_and_least_privilege" {
     condition = { for s in module.function.policy.Statement : s.Sid => [s.Action, s.Resource] } == {
       WriteOwnLogs         = [["logs:CreateLogStream", "logs:PutLogEvents"], "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/imgpipe-labeler:*"]
       ConsumeQueue         = [["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"], "arn:aws:sqs:eu-west-1:123456789012:imgpipe-labeler"]
-      ReadIngest           = ["s3:GetObject", "arn:aws:s3:::imgpipe-test-images/ingest/*"]
+      ReadIngest           = [["s3:GetObject", "s3:GetObjectVersion"], "arn:aws:s3:::imgpipe-test-images/ingest/*"]
       ReadWriteResults     = [["s3:GetObject", "s3:PutObject"], "arn:aws:s3:::imgpipe-test-images/results/*"]
       ManageFailureRecords = [["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], "arn:aws:s3:::imgpipe-test-images/failures/*"]
       ListBucketFor404     = ["s3:ListBucket", "arn:aws:s3:::imgpipe-test-images"]

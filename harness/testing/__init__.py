@@ -1,0 +1,1 @@
+"""Parts of the harness pytest plugin (harness/pytest_plugin.py)."""

@@ -1,0 +1,258 @@
+"""The test suite on several pytest-xdist workers, each with a stack of its own.
+
+Most end-to-end time is spent waiting on timers (visibility timeouts, DLQ redrives,
+alarm periods), not on the CPU. So `make test PYTEST_WORKERS=4` runs pytest-xdist
+workers side by side: each worker gets its own LocalStack, stubs, MariaDB, admin port, state dir and
+resource prefix (derived here from the configured base settings, so CI's defaults and
+a developer's own ports both work), and the tests that drive a stack are packed into
+one group per stack-running worker. Everything else (unit tests, Terraform and
+checkov checks) is scheduled one module at a time on whichever worker is free, so the
+CPU-heavy offline checks overlap with the end-to-end waits.
+
+Registered by the harness pytest plugin; it does nothing without xdist's `-n`.
+Use `--dist loadgroup --no-loadscope-reorder` (the Makefile does): the groups are
+then handed out in the order sorted here, one stack group per worker first.
+xdist's own `xdist_group` marker is not used: on pytest 9.2 it does not group (pytest
+no longer reads the node id xdist rewrites), hence the scheduler below.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from harness import config as config_module
+from harness.config import Settings, env_int
+from harness.scenarios import pytest_items
+from harness.systems.catalog import admin, database
+
+# Ports of worker k are the configured ones + PORT_STEP * (k + 1): 4566 -> 5566, 6566...
+PORT_STEP = 1000
+# A fixture every test that drives the session's stack depends on.
+STACK_FIXTURE = "_harness_session_stack"
+# Seconds a stack unit (module or scenario) took, measured in a 4-worker run, to balance
+# the stack groups; units not listed count DEFAULT_ITEM_SECONDS per test. Only the
+# balance depends on them.
+UNIT_SECONDS = {
+    "tests/e2e/test_labeling_pipeline.py": 340,
+    "tests/e2e/test_replay.py": 300,
+    "tests/e2e/test_catalog_pipeline.py": 170,
+    "tests/e2e/test_foundation.py": 120,
+    "tests/e2e/test_catalog_admin_live.py": 100,
+    "tests/e2e/test_failed_notices_live.py": 85,
+    "tests/e2e/test_timeline.py": 80,
+    "tests/e2e/test_docker_config.py": 40,
+    "tests/infra/test_packaging.py": 100,
+    "tests/infra/test_env_parity.py": 60,
+    "tests/security": 80,
+    "scenarios/nothing-lost.yaml": 150,
+    "scenarios/dlq-alarm-redrive.yaml": 120,
+    "scenarios/burst-200.yaml": 90,
+    "scenarios/slack-down-then-up.yaml": 70,
+    "scenarios/partial-batch.yaml": 45,
+    "scenarios/throttling-storm.yaml": 35,
+    "scenarios/catalog-db-outage.yaml": 30,
+}
+DEFAULT_ITEM_SECONDS = 5
+# Controller -> workers: the file where the workers leave each test's group.
+GROUPS_ENV = "HARNESS_XDIST_GROUPS"
+GROUPS_KEY = pytest.StashKey[Path]()
+# Worker -> controller: the scenario results a worker ran (harness/scenarios/pytest_items.py).
+SCENARIOS_OUTPUT = "harness_scenarios"
+
+
+def worker_index(worker_id: str) -> int:
+    """`gw3` -> 3."""
+    return int(worker_id.removeprefix("gw"))
+
+
+def worker_environment(settings: Settings, index: int) -> dict[str, str]:
+    """The HARNESS_* variables that give worker `index` a stack of its own beside the
+    configured one: ports shifted by PORT_STEP * (index + 1), its own state dir (under
+    the configured one, so `make clean` removes it) and resource prefix."""
+    offset = PORT_STEP * (index + 1)
+    return {
+        "HARNESS_PORT": str(settings.port + offset),
+        "HARNESS_REKOGNITION_PORT": str(settings.rekognition_port + offset),
+        "HARNESS_SLACK_PORT": str(settings.slack_port + offset),
+        "HARNESS_DB_PORT": str(database.port() + offset),
+        "HARNESS_ADMIN_PORT": str(env_int(admin.PORT_ENV, admin.DEFAULT_PORT) + offset),
+        "HARNESS_STATE_DIR": str(settings.state_dir / "workers" / f"gw{index}"),
+        "HARNESS_NAME_PREFIX": f"{settings.name_prefix}-w{index}",
+    }
+
+
+def side_by_side_possible(settings: Settings) -> bool:
+    """Only the embedded backend with the harness's own MariaDB runs one stack per
+    worker: an external LocalStack or database is one shared thing, so then all stack
+    tests stay on one worker."""
+    return settings.backend == "embedded" and not os.environ.get("HARNESS_DATABASE_URL")
+
+
+def unit_of(item: pytest.Item) -> str:
+    """What must run on one worker: a module (its module fixtures), a scenario file, or
+    the stack tests of tests/security as a whole (their session fixture plans every env
+    once; checkov needs no stack and runs with the offline checks)."""
+    path = Path(item.path).resolve().relative_to(Path(item.config.rootpath).resolve())
+    name = path.as_posix()
+    return "tests/security" if name.startswith("tests/security/") and needs_stack(item) else name
+
+
+def needs_stack(item: pytest.Item) -> bool:
+    return STACK_FIXTURE in getattr(item, "fixturenames", ())
+
+
+def needs_catalog(item: pytest.Item) -> bool:
+    """System B's session set-up (MariaDB, migrations) is paid once per worker: its tests
+    share a group."""
+    return "catalog_pipeline" in getattr(item, "fixturenames", ()) or bool(
+        item.get_closest_marker("catalog")
+    )
+
+
+def pack(weights: dict[str, float], count: int, together: set[str]) -> dict[str, int]:
+    """Unit -> group index: the `together` units as one, then longest first onto the
+    lightest group (greedy; good enough for a handful of groups)."""
+    loads = [0.0] * count
+    chosen: dict[str, int] = {}
+    blocks: list[tuple[float, list[str]]] = [(sum(weights[u] for u in together), sorted(together))]
+    blocks += [(w, [u]) for u, w in weights.items() if u not in together]
+    for weight, units in sorted(blocks, key=lambda block: -block[0]):
+        if not units:
+            continue
+        group = loads.index(min(loads))
+        loads[group] += weight
+        for unit in units:
+            chosen[unit] = group
+    return chosen
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """On the controller: where the workers leave the groups for its scheduler. On an
+    xdist worker: the environment of its own stack, before any setting is read
+    (subprocesses such as the `harness` CLI inherit it)."""
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is None:
+        if config.getoption("numprocesses", None) and GROUPS_ENV not in os.environ:
+            folder = Path(tempfile.mkdtemp(prefix="harness-xdist-"))
+            config.stash[GROUPS_KEY] = folder
+            os.environ[GROUPS_ENV] = str(folder / "groups.json")  # workers inherit it
+        return
+    settings = config_module.load()
+    if side_by_side_possible(settings):
+        os.environ.update(worker_environment(settings, worker_index(workerinput["workerid"])))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """On the controller, last: stop what a worker left running (a worker stops its own
+    stack at its end, but one that xdist had to kill, after Ctrl-C or a crash, cannot)."""
+    folder = config.stash.get(GROUPS_KEY, None)  # only where pytest_configure made it
+    if folder is None:
+        return
+    os.environ.pop(GROUPS_ENV, None)
+    shutil.rmtree(folder, ignore_errors=True)
+    stop_leftovers(int(config.getoption("numprocesses") or 0))
+
+
+def stop_leftovers(workers: int) -> None:
+    """`harness down` for each worker whose state dir still records a process."""
+    settings = config_module.load()
+    if not side_by_side_possible(settings):
+        return
+    for index in range(workers):
+        env = worker_environment(settings, index)
+        if any(Path(env["HARNESS_STATE_DIR"], "processes").glob("*.json")):
+            subprocess.run(
+                [sys.executable, "-m", "harness.cli", "down"],
+                env=os.environ | env,
+                timeout=300,
+                check=False,
+            )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On an xdist worker: each item's group (its unit, or the stack group its unit was
+    packed into) written for the controller's scheduler, and the items sorted so that
+    the stack groups are handed out first. Every worker collects the same items and
+    computes the same groups."""
+    workerinput = getattr(config, "workerinput", None)
+    path = os.environ.get(GROUPS_ENV)
+    if workerinput is None or not path:
+        return
+    workers = int(workerinput["workercount"])
+    stacks = max(1, workers - 1) if side_by_side_possible(config_module.load()) else 1
+    weights: dict[str, float] = defaultdict(float)
+    catalog: set[str] = set()
+    for item in items:
+        if needs_stack(item):
+            unit = unit_of(item)
+            weights[unit] += DEFAULT_ITEM_SECONDS
+            if needs_catalog(item):
+                catalog.add(unit)
+    for unit in weights:
+        weights[unit] = UNIT_SECONDS.get(unit, weights[unit])
+    packed = pack(dict(weights), stacks, catalog)
+    groups: dict[str, str] = {}
+    rank: dict[str, int] = {}
+    for item in items:
+        unit = unit_of(item)
+        groups[item.nodeid] = f"stack-{packed[unit]}" if unit in packed else unit
+        rank[item.nodeid] = packed.get(unit, stacks)
+    items.sort(key=lambda item: rank[item.nodeid])  # stable: the rest keeps its order
+    tmp = Path(f"{path}.{workerinput['workerid']}.tmp")
+    tmp.write_text(json.dumps(groups))
+    tmp.replace(path)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """On the controller with `--dist loadgroup`: xdist's load-scope scheduling over the
+    groups the workers wrote (xdist's own `xdist_group` marker does not group on
+    pytest 9.2, which no longer reads the node id xdist rewrites)."""
+    path = os.environ.get(GROUPS_ENV)
+    if config.getvalue("dist") != "loadgroup" or not path:
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        """One work unit per group; a group is handed to one worker whole."""
+
+        groups: dict[str, str] | None = None
+
+        def _split_scope(self, nodeid: str) -> str:
+            if self.groups is None:  # read once all workers have collected
+                self.groups = json.loads(Path(path).read_text())
+            return self.groups.get(nodeid) or nodeid.split("::", 1)[0]
+
+    return GroupScheduling(config, log)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On a worker: hand the scenario results to the controller, which writes the one
+    report of the run and prints the scenarios' summary (harness/scenarios/pytest_items.py
+    then finds nothing left to write here)."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    run = session.config.stash.get(pytest_items.RUN_KEY, None)
+    if workeroutput is None or not run:
+        return
+    workeroutput[SCENARIOS_OUTPUT] = json.dumps(run["scenarios"], default=str)
+    run["scenarios"] = []
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    """On the controller (an xdist hook): collect a finished worker's scenario results."""
+    raw = getattr(node, "workeroutput", {}).get(SCENARIOS_OUTPUT)
+    run = node.config.stash.get(pytest_items.RUN_KEY, None)
+    if raw and run is not None:
+        run["scenarios"].extend(json.loads(raw))

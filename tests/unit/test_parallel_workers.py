@@ -1,0 +1,83 @@
+"""Side-by-side stacks for xdist workers (harness/testing/parallel.py): nothing shared."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.config import Settings
+from harness.testing import parallel
+
+PORT_VARIABLES = (
+    "HARNESS_PORT",
+    "HARNESS_REKOGNITION_PORT",
+    "HARNESS_SLACK_PORT",
+    "HARNESS_DB_PORT",
+    "HARNESS_ADMIN_PORT",
+)
+
+
+@pytest.fixture
+def defaults(monkeypatch, tmp_path) -> Settings:
+    """The settings CI runs with: no HARNESS_* variable set."""
+    for name in (*PORT_VARIABLES, "HARNESS_STATE_DIR", "HARNESS_NAME_PREFIX"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HARNESS_PROJECT_DIR", str(tmp_path))
+    return Settings()
+
+
+def test_workers_get_ports_beside_the_defaults_and_their_own_state_and_prefix(defaults):
+    first = parallel.worker_environment(defaults, 0)
+    assert [first[name] for name in PORT_VARIABLES] == ["5566", "5580", "5581", "5582", "5583"]
+    assert Path(first["HARNESS_STATE_DIR"]) == defaults.state_dir / "workers" / "gw0"
+    assert first["HARNESS_NAME_PREFIX"] == "imgpipe-w0"
+
+
+def test_no_two_workers_and_no_worker_and_the_default_stack_share_anything(defaults):
+    default_ports = {4566, 4580, 4581, 4582, 4583}
+    seen_ports: set[int] = set(default_ports)
+    seen_dirs = {str(defaults.state_dir)}
+    seen_prefixes = {defaults.name_prefix}
+    for index in range(8):
+        env = parallel.worker_environment(defaults, index)
+        ports = {int(env[name]) for name in PORT_VARIABLES}
+        assert len(ports) == len(PORT_VARIABLES)
+        assert not ports & seen_ports
+        assert env["HARNESS_STATE_DIR"] not in seen_dirs
+        assert env["HARNESS_NAME_PREFIX"] not in seen_prefixes
+        seen_ports |= ports
+        seen_dirs.add(env["HARNESS_STATE_DIR"])
+        seen_prefixes.add(env["HARNESS_NAME_PREFIX"])
+
+
+def test_worker_ports_follow_a_configured_base(defaults, monkeypatch):
+    monkeypatch.setenv("HARNESS_PORT", "4766")
+    monkeypatch.setenv("HARNESS_DB_PORT", "4782")
+    env = parallel.worker_environment(Settings(), 1)
+    assert env["HARNESS_PORT"] == "6766"
+    assert env["HARNESS_DB_PORT"] == "6782"
+
+
+def test_an_external_stack_or_database_is_not_multiplied(defaults, monkeypatch):
+    assert parallel.side_by_side_possible(defaults)
+    monkeypatch.setenv("HARNESS_BACKEND", "external")
+    assert not parallel.side_by_side_possible(Settings())
+    monkeypatch.setenv("HARNESS_BACKEND", "embedded")
+    monkeypatch.setenv("HARNESS_DATABASE_URL", "mysql://u:p@db:3306")
+    assert not parallel.side_by_side_possible(Settings())
+
+
+def test_packing_balances_the_groups_and_keeps_the_catalog_units_together():
+    weights = {"a": 100.0, "b": 90.0, "c": 60.0, "cat1": 30.0, "cat2": 30.0, "d": 10.0}
+    groups = parallel.pack(weights, 3, {"cat1", "cat2"})
+    assert set(groups) == set(weights)
+    assert groups["cat1"] == groups["cat2"]
+    loads = [sum(w for unit, w in weights.items() if groups[unit] == g) for g in range(3)]
+    assert max(loads) - min(loads) <= 40
+    assert parallel.pack(weights, 1, set()) == dict.fromkeys(weights, 0)
+
+
+def test_worker_index_reads_the_xdist_worker_id():
+    assert parallel.worker_index("gw0") == 0
+    assert parallel.worker_index("gw11") == 11
