@@ -210,7 +210,8 @@ def test_a_killed_localstack_leaves_nothing_that_down_cannot_stop(labeling, tmp_
             [*HARNESS, "dlq", "show"], env=dict(os.environ), capture_output=True, text=True
         )
         assert shown.returncode == 2, shown.stdout + shown.stderr  # at once, and says why
-        assert "is gone" in shown.stdout and "harness up" in shown.stdout, shown.stdout
+        said = shown.stdout + shown.stderr  # errors go to stderr, one line
+        assert "is gone" in said and "harness up" in said, said
 
         started = time.monotonic()
         stopped = stack.down(settings)
