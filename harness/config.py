@@ -9,6 +9,7 @@ Settings are plain data: `backend` is the name the user gave, `auto` included, a
 from __future__ import annotations
 
 import os
+import platform
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +40,13 @@ def _cache_dir() -> Path:
     return Path(base) / "pipeline-harness"
 
 
+def _architecture(name: str) -> str:
+    """A Lambda architecture; `native` is this machine's."""
+    if name != "native":
+        return name
+    return "arm64" if platform.machine().lower() in ("arm64", "aarch64") else "x86_64"
+
+
 def env_int(name: str, default: int) -> int:
     raw = os.environ.get(name)
     if raw is None or raw == "":
@@ -56,6 +64,11 @@ class Settings:
     port: int = field(default_factory=lambda: env_int("HARNESS_PORT", 4566))
     external_endpoint: str | None = field(
         default_factory=lambda: os.environ.get("HARNESS_ENDPOINT") or None
+    )
+    # With HARNESS_BACKEND=external: `localstack` (a server you run, at HARNESS_ENDPOINT)
+    # or an emulator the harness installs and runs itself (runtime/backends/server_kinds).
+    external_kind: str = field(
+        default_factory=lambda: os.environ.get("HARNESS_EXTERNAL_KIND", "localstack")
     )
     region: str = field(default_factory=lambda: os.environ.get("HARNESS_REGION", "us-east-1"))
     project_dir: Path = field(default_factory=_project_dir)
@@ -76,6 +89,17 @@ class Settings:
             if r.strip()
         )
     )
+    # What the local deploy builds the functions' zips for: the interpreter and machine
+    # that run them locally, so a compiled wheel (Pillow) imports. `auto`: the version
+    # of the interpreter the executor runs the runtime with (3.12 when one is found, else
+    # the one it falls back to: harness/runtime/lambda_runtimes.build_python); `native`:
+    # this machine's architecture. Promotion builds for AWS on its own (3.12, x86_64).
+    lambda_build_python: str = field(
+        default_factory=lambda: os.environ.get("HARNESS_LAMBDA_BUILD_PYTHON") or "auto"
+    )
+    lambda_build_architecture: str = field(
+        default_factory=lambda: _architecture(os.environ.get("HARNESS_LAMBDA_BUILD_ARCH", "native"))
+    )
     rekognition_port: int = field(default_factory=lambda: env_int("HARNESS_REKOGNITION_PORT", 4580))
     # Host name in the stub endpoints: "stubs" when the harness itself runs in a container
     # of docker-compose.yml; the stubs then run in a container of their own.
@@ -92,6 +116,15 @@ class Settings:
     iam: str = field(
         default_factory=lambda: (
             os.environ.get("HARNESS_IAM", "enforce").strip().lower() or "enforce"
+        )
+    )
+    # Deliveries between services (S3 -> SNS, SNS -> SQS/Lambda, CloudWatch -> SNS) are
+    # checked against the topic, queue, function and key policies too, as on AWS, where a
+    # missing statement leaves the event undelivered; HARNESS_IAM_DELIVERIES=0 opts out.
+    iam_deliveries: bool = field(
+        default_factory=lambda: (
+            os.environ.get("HARNESS_IAM_DELIVERIES", "1").strip().lower()
+            not in ("0", "false", "no", "off")
         )
     )
 
@@ -117,7 +150,9 @@ class Settings:
     @property
     def endpoint(self) -> str:
         """Where LocalStack answers: HARNESS_ENDPOINT names a LocalStack the harness does
-        not run (`external`); every other backend runs it on host:port."""
+        not run (`external`); every other backend runs it on host:port. The name needs
+        no resolving here (config sits below runtime): `auto` never becomes `external`
+        (backends.AUTO_CHOICES), so it means host:port whatever it resolves to."""
         if self.backend == "external" and self.external_endpoint:
             return self.external_endpoint
         return f"http://{self.host}:{self.port}"

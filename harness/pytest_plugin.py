@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import signal
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -61,6 +62,46 @@ def pytest_configure(config: pytest.Config) -> None:
 
     config.pluginmanager.register(pytest_items, "harness-scenarios")
     config.pluginmanager.register(parallel, "harness-parallel")
+
+
+_STARTED_AT = pytest.StashKey[float]()
+_DENIALS_SHOWN = 20
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    item.stash[_STARTED_AT] = time.time()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+    """A failed test shows the calls IAM refused while it ran: a denial is often the
+    cause of a timeout or a DLQ message, and the log names the role and the action."""
+    outcome = yield
+    report = outcome.get_result()
+    if not report.failed or _STARTED_AT not in item.stash:
+        return
+    settings = item.funcargs.get("harness_settings") if hasattr(item, "funcargs") else None
+    text = _denials_since(settings or config.load(), item.stash[_STARTED_AT])
+    if text:
+        report.sections.append(("IAM denials during this test", text))
+
+
+def _denials_since(settings: Settings, started_at: float) -> str:
+    from harness.observe import denials
+
+    try:
+        found = list(denials.read(settings.iam_denials, since=denials.iso(started_at)))
+    except OSError:
+        return ""
+    lines = [
+        f"{d.get('time')} {denials.who(d)} {d.get('action')} on {d.get('resource')}: "
+        f"{denials.why(d)}"
+        for d in found[-_DENIALS_SHOWN:]
+    ]
+    if len(found) > _DENIALS_SHOWN:
+        lines.insert(0, f"(the last {_DENIALS_SHOWN} of {len(found)}; `harness iam denials`)")
+    return "\n".join(lines)
 
 
 @pytest.fixture(scope="session")

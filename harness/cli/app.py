@@ -18,6 +18,7 @@ from harness.cli import (
     dlq,
     fixtures,
     iam,
+    matrix,
     promote,
     replay,
     scenarios,
@@ -39,7 +40,7 @@ def main() -> None:
 main.add_section(
     "Local stack", stack.up, stack.down, stack.status, deploy.deploy, deploy.destroy, iam.iam
 )
-main.add_section("Try and measure", demo.demo, bench.bench)
+main.add_section("Try and measure", demo.demo, bench.bench, matrix.matrix)
 main.add_section("Scenarios", scenarios.run, scenarios.scenarios, fixtures.fixtures)
 main.add_section("Labeling (system A)", dlq.dlq, replay.replay, replay.record)
 main.add_section(

@@ -50,7 +50,7 @@ def upload(directory: Path, vertical: str, workers: int, dry_run: bool) -> None:
     is resumed by running the same command again. Exits 1 if any file was
     rejected or failed to upload (after uploading the others).
     """
-    from harness.systems.catalog import upload as catalog_upload
+    from harness.systems.catalog import folder_upload as catalog_upload
 
     pipeline = _pipeline()
     with working(f"checking {directory}"):

@@ -15,8 +15,8 @@ from rich.table import Table
 from harness.build import deploy
 from harness.cli import context
 from harness.cli.console import console, progress, working
-from harness.events import files as event_files
 from harness.events import record as recorder
+from harness.events import recordings
 from harness.events import replay as replayer
 from harness.runtime import localstack
 from harness.systems.labeling.pipeline import LabelingPipeline
@@ -47,7 +47,7 @@ def _running_pipeline(start: bool, must_run: bool = True) -> LabelingPipeline:
     return LabelingPipeline(settings, outputs)
 
 
-def _print_errors(errors: list[event_files.Unreadable]) -> None:
+def _print_errors(errors: list[recordings.Unreadable]) -> None:
     for error in errors:
         console.print(f"[yellow]unreadable[/yellow] {escape(str(error))}", highlight=False)
 
@@ -154,7 +154,7 @@ def replay(
         bucket_map = replayer.parse_bucket_map(map_bucket)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--map-bucket") from None
-    recorded, errors = event_files.read(paths)
+    recorded, errors = recordings.read(paths)
     _print_errors(errors)
     with working("getting the labeling pipeline ready"):
         pipeline = _running_pipeline(start=not dry_run, must_run=False)

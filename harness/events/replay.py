@@ -1,6 +1,6 @@
 """`harness replay`: recorded S3 events, replayed into the local labeling pipeline.
 
-A production incident is reproduced from what AWS recorded (see `event_files` for the
+A production incident is reproduced from what AWS recorded (see `recordings` for the
 shapes): each event is rewritten to the local stack (bucket, ARNs, region, account),
 the objects it names are put in place (from a folder, or a placeholder image), and it
 is published the way S3 would (to the topic, so the subscription filter policy
@@ -32,7 +32,7 @@ from urllib.parse import unquote_plus
 
 from harness.build.fixtures import EXTENSIONS, ImageSpec, render
 from harness.events import dlq, sns_filter
-from harness.events.files import RecordedEvent
+from harness.events.recordings import RecordedEvent
 from harness.runtime import aws
 from harness.systems.labeling.pipeline import LabelingPipeline
 from harness.util.files import atomic_write_text, private_subdir
@@ -612,16 +612,29 @@ def run(
     sns = aws.client("sns", pipeline.settings)
     pacer = _Pacer(options.rate)
 
+    published: list[EventReport] = []
+
     def publish(report: EventReport) -> None:
         pacer.wait()
         _publish(pipeline, sns, report, options.to)
+        published.append(report)
 
-    if options.keep_order:
-        for report in to_publish:
-            publish(report)
-    else:
-        with ThreadPoolExecutor(max_workers=options.workers) as pool:
-            list(pool.map(publish, to_publish))
+    try:
+        if options.keep_order:
+            for report in to_publish:
+                publish(report)
+        else:
+            with ThreadPoolExecutor(max_workers=options.workers) as pool:
+                list(pool.map(publish, to_publish))
+    except KeyboardInterrupt:  # say what went out, so the rest can be replayed on purpose
+        sent = {id(r) for r in published}
+        unsent = [r.planned.recorded.location for r in to_publish if id(r) not in sent]
+        first = f"; the first not sent: {unsent[0]}" if unsent else ""
+        progress(
+            f"interrupted: published {len(published)} of {len(to_publish)} event(s) to the "
+            f"{options.to}{first}"
+        )
+        raise
     progress(f"published {len(to_publish)} event(s) to the {options.to}")
     for report in to_publish:
         if report.status == "pending" and not report.planned.objects:

@@ -10,6 +10,7 @@ are, oldest first, and a one-line account of each.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -45,4 +46,21 @@ def why(record: dict[str, Any]) -> str:
     return f"{reason} (via {via})" if via else reason
 
 
-__all__ = ["read", "who", "why"]
+def iso(at: float) -> str:
+    """Epoch seconds in the records' own time format, for `read(since=...)`."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at)) + f".{int(at * 1000) % 1000:03d}Z"
+
+
+def brief(record: dict[str, Any]) -> dict[str, Any]:
+    """What a run report shows of a denial: when, who, what on which resource, and why."""
+    return {
+        "time": record.get("time"),
+        "who": who(record),
+        "action": record.get("action"),
+        "resource": record.get("resource"),
+        "why": why(record),
+        "enforced": bool(record.get("enforced", True)),
+    }
+
+
+__all__ = ["brief", "iso", "read", "who", "why"]

@@ -79,6 +79,9 @@ def validate(run: Any) -> None:
                 for h in hops
             ):
                 raise ReportError(f"{where}.objects[{key!r}] must be a list of {{at, hop, detail}}")
+        denied = scenario.get("iam_denials", [])
+        if not isinstance(denied, list) or not all(isinstance(d, dict) for d in denied):
+            raise ReportError(f"{where}.iam_denials must be a list of denial records")
 
 
 def write(run: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
@@ -120,9 +123,33 @@ def _summary_rows(run: dict[str, Any]) -> str:
             f'<td><span class="badge {status}">{status}</span></td>'
             f"<td>{_seconds(scenario.get('duration_s'))}</td>"
             f"<td>{len(scenario.get('objects') or {})}</td>"
+            f"<td>{len(scenario.get('iam_denials') or [])}</td>"
             f"<td>{html.escape(str(scenario.get('reason') or ''))}</td></tr>"
         )
     return "\n".join(rows)
+
+
+def _denial_rows(run: dict[str, Any]) -> str:
+    """One row per call IAM refused during a scenario (harness iam denials, per run)."""
+    rows = []
+    for scenario in run["scenarios"]:
+        for denial in scenario.get("iam_denials") or []:
+            cells = [scenario["name"], *(denial.get(k) for k in ("time", "who", "action"))]
+            cells += [denial.get("resource"), denial.get("why")]
+            rows.append(
+                '<tr class="denial">'
+                + "".join(f"<td>{html.escape(str(c if c is not None else ''))}</td>" for c in cells)
+                + "</tr>"
+            )
+    if not rows:
+        return '<p id="iam-denials" class="meta">IAM denied no call during this run.</p>'
+    head = "".join(
+        f"<th>{h}</th>" for h in ("scenario", "time", "caller", "action", "resource", "why")
+    )
+    return (
+        '<h2>IAM denials</h2>\n<table id="iam-denials">'
+        f"<thead><tr>{head}</tr></thead><tbody>\n" + "\n".join(rows) + "\n</tbody></table>"
+    )
 
 
 def render_html(run: dict[str, Any]) -> str:
@@ -137,6 +164,7 @@ def render_html(run: dict[str, Any]) -> str:
         "TITLE": f"Pipeline harness run {started}",
         "META": meta,
         "ROWS": _summary_rows(run),
+        "DENIALS": _denial_rows(run),
         "CSS": _CSS,
         "JS": _JS,
         "DATA": _script_json(run),
@@ -159,12 +187,14 @@ _TEMPLATE = """<!doctype html>
 <p class="meta">%META%</p>
 </header>
 <table id="summary">
-<thead><tr><th>scenario</th><th>status</th><th>duration</th><th>objects</th><th>reason</th></tr>
+<thead><tr><th>scenario</th><th>status</th><th>duration</th><th>objects</th><th>IAM denials</th>
+<th>reason</th></tr>
 </thead>
 <tbody>
 %ROWS%
 </tbody>
 </table>
+%DENIALS%
 <div id="controls">
 <input id="filter" type="search" placeholder="filter objects by key">
 <label><input id="errors-only" type="checkbox"> only objects with errors</label>

@@ -12,6 +12,7 @@ one records, on the object key:
 | `lambda`       | CloudWatch Logs: START/END/REPORT (RequestId, Duration, Status)|
 |                | joined with Powertools JSON lines (`function_request_id`, key) |
 | `rekognition`  | the Rekognition stub's call log                                |
+| `iam_denied`   | the IAM denial log: a call on the object that IAM refused       |
 | `result`       | the result object (and the labeler's "Labeled object" line)    |
 | `dlq`          | `harness.events.dlq.show`: DLQ message + failure record (the reason)  |
 | `alarm`        | CloudWatch `DescribeAlarmHistory` (objects that reached the DLQ)|
@@ -45,6 +46,7 @@ HOP_ORDER = (
     "sqs_receive",
     "lambda",
     "rekognition",
+    "iam_denied",
     "result",
     "dlq",
     "alarm",
@@ -459,3 +461,18 @@ def collect(
             )
         found.sort(key=lambda h: (h["at"], HOP_ORDER.index(h["hop"])))
     return hops
+
+
+def add_denials(hops: Hops, records: list[dict[str, Any]]) -> None:
+    """An `iam_denied` hop on each object whose key a denied call's resource names (an S3
+    ARN ends with `/<key>`): the object's timeline then shows why it stopped there."""
+    for record in records:
+        resource = str(record.get("resource") or "")
+        at = parse_time(record.get("time"))
+        if at is None:
+            continue
+        for key, found in hops.items():
+            if resource.endswith("/" + key):
+                detail = {k: record.get(k) for k in ("who", "action", "resource")}
+                found.append(_hop(at, "iam_denied", **detail, error=record.get("why")))
+                found.sort(key=lambda h: (h["at"], HOP_ORDER.index(h["hop"])))

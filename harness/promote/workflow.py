@@ -279,6 +279,40 @@ def init_args(backend: list[str]) -> list[str]:
     return ["init", "-input=false", "-no-color", "-reconfigure", *backend]
 
 
+@dataclass(frozen=True)
+class EnvTerraform:
+    """Terraform in one env's folder with its environment: plan, apply and outputs all
+    start with the preflight, then init against the state backend, then run commands."""
+
+    run_in: Runner
+    directory: Path
+    env: dict[str, str]
+    backend: list[str]
+
+    def run(self, args: list[str]) -> str:
+        return self.run_in(args, self.directory, self.env)
+
+    def init(self) -> None:
+        self.run(init_args(self.backend))
+
+
+def env_terraform(
+    settings: Settings,
+    options: PromoteOptions,
+    environ: Mapping[str, str],
+    runner: Runner | None,
+    progress: Progress,
+) -> EnvTerraform:
+    """The preflight checks (nothing runs if one fails), then Terraform for the env."""
+    backend = preflight(options, environ)
+    return EnvTerraform(
+        runner or default_runner(progress),
+        env_dir(settings, options.env),
+        terraform_env(settings, options.env, environ),
+        backend,
+    )
+
+
 def plan_args(plan_file: Path, var_file: Path, options: PromoteOptions) -> list[str]:
     user_files = [f"-var-file={Path(f).resolve()}" for f in options.var_files]
     return [
@@ -326,10 +360,8 @@ def plan(
     progress: Progress = print,
 ) -> PlanResult:
     """Build, init, plan to a file, and review the plan; refuses on findings."""
-    backend = preflight(options, environ)
+    tf = env_terraform(settings, options, environ, runner, progress)
     check_variables(options, environ)
-    run = runner or default_runner(progress)
-    directory = env_dir(settings, options.env)
     work = _private_work_dir(settings, options.env)
     variables, hashes = package_variables(settings, options, progress)
     var_file = work / "packages.tfvars.json"
@@ -338,12 +370,11 @@ def plan(
     record_path = work / "promote-plan.json"
     plan_file.unlink(missing_ok=True)
     record_path.unlink(missing_ok=True)
-    env = terraform_env(settings, options.env, environ)
-    run(init_args(backend), directory, env)
+    tf.init()
     try:
-        run(plan_args(plan_file, var_file, options), directory, env)
+        tf.run(plan_args(plan_file, var_file, options))
         plan_file.chmod(PRIVATE_FILE_MODE)  # it holds the webhook URL: the owner's only
-        shown = run(["show", "-json", str(plan_file)], directory, env)
+        shown = tf.run(["show", "-json", str(plan_file)])
         reviewed = plan_audit.Plan(json.loads(shown))
         findings = list(plan_audit.summary(plan_audit.all_findings(reviewed)))
         if findings:
@@ -371,8 +402,7 @@ def apply(
     progress: Progress = print,
 ) -> dict[str, Any]:
     """Apply the plan saved by `plan` (once), then return the stack's outputs."""
-    backend = preflight(options, environ)
-    run = runner or default_runner(progress)
+    tf = env_terraform(settings, options, environ, runner, progress)
     work = work_dir(settings, options.env)
     plan_file = work / "promote.tfplan"
     record_path = work / "promote-plan.json"
@@ -385,16 +415,14 @@ def apply(
                 f"{path} changed since the plan (Terraform would upload other bytes than "
                 "planned): run `harness promote plan` again"
             )
-    directory = env_dir(settings, options.env)
-    env = terraform_env(settings, options.env, environ)
-    run(init_args(backend), directory, env)
+    tf.init()
     try:
-        run(["apply", "-input=false", "-no-color", str(plan_file)], directory, env)
+        tf.run(["apply", "-input=false", "-no-color", str(plan_file)])
     finally:
         # A saved plan is applied once: after a failed apply it is stale anyway.
         plan_file.unlink(missing_ok=True)
         record_path.unlink(missing_ok=True)
-    values = terraform.output_values(run(["output", "-json"], directory, env))
+    values = terraform.output_values(tf.run(["output", "-json"]))
     atomic_write_text(work / "outputs.json", json.dumps(values, indent=2))
     return values
 
@@ -407,12 +435,9 @@ def stack_outputs(
     progress: Progress = print,
 ) -> dict[str, Any]:
     """`terraform output -json` of the applied stack, read from its S3 state."""
-    backend = preflight(options, environ)
-    run = runner or default_runner(progress)
-    directory = env_dir(settings, options.env)
-    env = terraform_env(settings, options.env, environ)
-    run(init_args(backend), directory, env)
-    values = terraform.output_values(run(["output", "-json"], directory, env))
+    tf = env_terraform(settings, options, environ, runner, progress)
+    tf.init()
+    values = terraform.output_values(tf.run(["output", "-json"]))
     if not values:
         raise HarnessError("the stack has no outputs: run `harness promote apply` first")
     return values

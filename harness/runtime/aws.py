@@ -39,18 +39,21 @@ def read_object(s3, bucket: str, key: str) -> tuple[bytes, str] | None:
     read (a retried Lambda rewriting its record); S3 never does. The whole GET is
     repeated then, so a reader sees one complete version (differences.yaml, localstack).
     """
-    for attempt in range(1, _READ_ATTEMPTS + 1):
+    for _ in range(_READ_ATTEMPTS - 1):
         try:
-            response = s3.get_object(Bucket=bucket, Key=key)
-            body = response["Body"].read()
-        except s3.exceptions.NoSuchKey:
-            return None
+            return _get_object(s3, bucket, key)
         except ResponseStreamingError:
-            if attempt == _READ_ATTEMPTS:
-                raise
-            continue
-        return body, response.get("ContentType") or "application/octet-stream"
-    raise AssertionError("unreachable")
+            continue  # a body cut short by an overwrite: read the whole object again
+    return _get_object(s3, bucket, key)  # the last attempt's error is the caller's
+
+
+def _get_object(s3, bucket: str, key: str) -> tuple[bytes, str] | None:
+    try:
+        response = s3.get_object(Bucket=bucket, Key=key)
+        body = response["Body"].read()
+    except s3.exceptions.NoSuchKey:
+        return None
+    return body, response.get("ContentType") or "application/octet-stream"
 
 
 def read_json(s3, bucket: str, key: str) -> dict | None:

@@ -73,6 +73,22 @@ def find_interpreter(runtime: str) -> str | None:
     return None
 
 
+def build_python(settings: Settings) -> str:
+    """The Python version (`3.X`) to build the local zips for: the explicit setting, or
+    the interpreter the executor will run the functions' runtime with. Without it, a
+    machine with no python3.12 would get 3.12 wheels that its fallback interpreter cannot
+    import (Pillow's compiled module is per Python version)."""
+    if settings.lambda_build_python != "auto":
+        return settings.lambda_build_python
+    runtime = settings.lambda_runtimes[0]
+    if find_interpreter(runtime) is not None:
+        return runtime.removeprefix("python")
+    found = [r for r in settings.lambda_runtimes if find_interpreter(r) is not None]
+    return (
+        found[0].removeprefix("python") if found else f"{sys.version_info[0]}.{sys.version_info[1]}"
+    )
+
+
 def _venv_for(
     runtime: str, interpreter: str, settings: Settings, progress: Callable[[str], None]
 ) -> str:

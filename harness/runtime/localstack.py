@@ -28,7 +28,7 @@ from harness.runtime import lambda_runtimes
 from harness.util.errors import HarnessError
 from harness.util.files import private_dir
 from harness.util.net import port_in_use
-from harness.util.processes import ProcessRecords
+from harness.util.processes import ProcessRecords, spawn_logged
 from harness.util.venvs import build_venv, install_projects
 
 PLUGIN_DIR = Path(__file__).resolve().parent.parent / "localstack_plugin"
@@ -143,9 +143,11 @@ def environment(settings: Settings, files: Path, interpreters: dict[str, str]) -
             "HARNESS_LAMBDA_INTERPRETERS": json.dumps(interpreters),
             "HARNESS_STATE_DIR": str(settings.state_dir),
             "HARNESS_S3_STORAGE_DIR": str(files / "s3"),
-            # IAM for the functions' role sessions (harness_iam): the harness's setting,
-            # enforce unless told otherwise, and where its denials are logged.
+            # IAM for the functions' role sessions and the deliveries between services
+            # (harness_iam): the harness's settings, enforce and on unless told
+            # otherwise, and where its denials are logged.
             "HARNESS_IAM": settings.iam,
+            "HARNESS_IAM_DELIVERIES": "1" if settings.iam_deliveries else "0",
             "HARNESS_IAM_DENIALS": str(settings.iam_denials),
             "PYTHONPATH": str(STARTUP_DIR),
         }
@@ -182,16 +184,12 @@ def start(settings: Settings, progress: Callable[[str], None] = print) -> dict:
     log_path = settings.state_dir / "localstack.log"
     started = time.monotonic()
     progress(f"Starting LocalStack {settings.localstack_version} on {settings.endpoint} ...")
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [str(python), "-m", "localstack.runtime.main"],
-            env=environment(settings, files, interpreters),
-            cwd=files,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = spawn_logged(
+        [str(python), "-m", "localstack.runtime.main"],
+        log_path,
+        environment(settings, files, interpreters),
+        files,
+    )
     record = records.record(
         RECORD,
         process.pid,

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
+from harness.observe import denials
 from harness.scenarios import isolation
 from harness.scenarios.model import SkipStep, StepFailed
 from harness.scenarios.runtime import CATALOG, CatalogOpener, Runtime
@@ -110,7 +111,19 @@ def _final_counts(rt: Runtime) -> dict[str, Any]:
         posts = rt.slack_messages(include_failed=True)
         counts["slack_posts_delivered"] = sum(1 for m in posts if not m.get("failed"))
         counts["slack_posts_failed"] = sum(1 for m in posts if m.get("failed"))
+        healed_at = rt.counts.get("slack_healed_at")
+        if healed_at is not None:
+            counts["slack_recovery_s"] = _recovery_seconds(posts, healed_at)
     return counts
+
+
+def _recovery_seconds(posts: list[dict], healed_at: float) -> float | None:
+    """From Slack answering again to the last post it accepted: how long the notices that
+    waited during the outage took to arrive (None: nothing was delivered after it)."""
+    after = [
+        m["received_at"] for m in posts if not m.get("failed") and m["received_at"] >= healed_at
+    ]
+    return round(max(after) - healed_at, 3) if after else None
 
 
 def _start_tap(pipeline: LabelingPipeline, notes: list[str]) -> Any:
@@ -124,7 +137,9 @@ def _start_tap(pipeline: LabelingPipeline, notes: list[str]) -> Any:
         return None
 
 
-def _timelines(rt: Runtime, tap: Any, notes: list[str]) -> dict[str, list[dict]]:
+def _timelines(
+    rt: Runtime, tap: Any, denied: list[dict], notes: list[str]
+) -> dict[str, list[dict]]:
     keys = rt.system_objects(rt.objects(None))  # timelines follow system A's hops
     if not keys:
         return {}
@@ -134,10 +149,24 @@ def _timelines(rt: Runtime, tap: Any, notes: list[str]) -> dict[str, list[dict]]
         notes.append(f"object timelines unavailable: {exc}")
         return {}
     try:
-        return timeline.collect(rt.labeling, keys, rt.started_at, tap=tap)
+        hops = timeline.collect(rt.labeling, keys, rt.started_at, tap=tap)
     except Exception as exc:  # the report must not hide the scenario's own outcome
         notes.append(f"object timelines failed: {type(exc).__name__}: {exc}")
         return {}
+    timeline.add_denials(hops, denied)
+    return hops
+
+
+def _denials(rt: Runtime, notes: list[str]) -> list[dict]:
+    """The calls IAM refused (or would have, in audit mode) while the scenario ran: a
+    scenario that passes here with a denial in its report would fail on AWS."""
+    try:
+        path = rt.labeling.settings.iam_denials
+        since = denials.iso(rt.started_at)
+        return [denials.brief(record) for record in denials.read(path, since=since)]
+    except Exception as exc:  # the report must not hide the scenario's own outcome
+        notes.append(f"IAM denial log unreadable: {type(exc).__name__}: {exc}")
+        return []
 
 
 def _skipped(scenario: Scenario, reason: str, status: str = "skipped") -> dict:
@@ -249,7 +278,8 @@ def run_scenario(
         except Exception as exc:
             counts = dict(rt.counts)
             notes.append(f"final counts failed: {type(exc).__name__}: {exc}")
-        objects = _timelines(rt, tap, notes)
+        denied = _denials(rt, notes)
+        objects = _timelines(rt, tap, denied, notes)
     except BaseException:  # Ctrl-C mid-scenario: undo its stub faults and queue changes
         with contextlib.suppress(Exception):
             rt.close()
@@ -274,6 +304,7 @@ def run_scenario(
         key_prefix=rt.token,
         started_at=rt.started_at,
         setup=setup,
+        iam_denials=denied,
         **({"notes": notes} if notes else {}),
     )
     observer.scenario_finished(scenario, result)

@@ -65,11 +65,20 @@ class Runtime:
 
     def take_database_down(self) -> None:
         """System B's database unreachable until `bring_database_up` (or `close`)."""
+        self._begin_outage(self.catalog.database_outage())
+
+    def kill_database_mid_tick(self) -> Any:
+        """Run a tick and kill the database while its transaction is inside; the database
+        stays down until `bring_database_up` (or `close`). Returns the failed tick."""
+        return self._begin_outage(self.catalog.database_killed_mid_tick())
+
+    def _begin_outage(self, outage: contextlib.AbstractContextManager[Any]) -> Any:
         if self._outage is not None:
             raise StepFailed("the catalog's database is down already")
         stack = contextlib.ExitStack()
-        stack.enter_context(self.catalog.database_outage())
+        entered = stack.enter_context(outage)
         self._outage = stack
+        return entered
 
     def bring_database_up(self) -> None:
         if self._outage is None:

@@ -22,6 +22,7 @@ import contextlib
 import json
 import os
 import re
+import subprocess
 import time
 from pathlib import Path
 
@@ -165,6 +166,23 @@ def stop_pid(pid: int, create_time: float | None = None, timeout: float = 10.0) 
         return False
     stop_process(process, timeout)
     return True
+
+
+def spawn_logged(
+    cmd: list[str], log_path: Path, env: dict[str, str], cwd: Path
+) -> subprocess.Popen:
+    """Start a server the harness owns: output to `log_path`, no stdin, and a session of
+    its own, so a Ctrl-C reaches the harness first and `stop_process` finds its family."""
+    with open(log_path, "wb") as log:
+        return subprocess.Popen(
+            cmd,
+            env=env,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 class ProcessRecords:

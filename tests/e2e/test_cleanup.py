@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.util.net import free_ports
+from harness.testing.side_by_side import side_by_side_environment
 from harness.util.processes import is_alive
 
 CHILD_TEST = """
@@ -32,16 +31,8 @@ def test_uses_the_stack(harness_stack, harness_settings):
 @pytest.mark.parametrize("mode", ["fail", "interrupt"])
 def test_session_stops_everything_it_started(tmp_path, mode):
     (tmp_path / "test_child.py").write_text(CHILD_TEST)
-    port, rekognition, slack = free_ports(3)
     marker = tmp_path / "pids.json"
-    env = os.environ | {
-        "HARNESS_PORT": str(port),
-        "HARNESS_REKOGNITION_PORT": str(rekognition),
-        "HARNESS_SLACK_PORT": str(slack),
-        "HARNESS_STATE_DIR": str(tmp_path / "state"),
-        "MARKER": str(marker),
-        "MODE": mode,
-    }
+    env = side_by_side_environment(tmp_path / "state") | {"MARKER": str(marker), "MODE": mode}
     child = subprocess.Popen(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
         cwd=tmp_path,

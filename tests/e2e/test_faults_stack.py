@@ -27,14 +27,17 @@ from harness import config
 from harness.build import deploy
 from harness.build.fixtures import ImageSpec, render
 from harness.runtime import aws, stack
-from harness.util.net import free_ports, port_in_use
+from harness.testing.side_by_side import (
+    HARNESS_COMMAND,
+    TEARDOWN_LIMIT_S,
+    side_by_side_environment,
+)
+from harness.util.net import port_in_use
 from harness.util.processes import ProcessRecords, is_alive
 from harness.util.waiting import wait_for
 
 pytestmark = pytest.mark.faults
 
-TEARDOWN_LIMIT_S = 15
-HARNESS = [sys.executable, "-m", "harness.cli"]
 # The line after which Ctrl-C lands in the phase: LocalStack starting, Terraform
 # applying, the demo driving the pipeline.
 PHASES = {
@@ -43,22 +46,6 @@ PHASES = {
     "terraform-applying": re.compile(r"Creation complete"),
     "demo-running": re.compile(r"uploaded "),
 }
-
-
-def side_by_side(state_dir: Path) -> dict[str, str]:
-    """The environment of a stack that shares nothing with the session's."""
-    port, rekognition, slack, database, admin = free_ports(5)
-    return os.environ | {
-        "HARNESS_STATE_DIR": str(state_dir),
-        "HARNESS_NAME_PREFIX": "fault",
-        "HARNESS_PORT": str(port),
-        "HARNESS_REKOGNITION_PORT": str(rekognition),
-        "HARNESS_SLACK_PORT": str(slack),
-        "HARNESS_DB_PORT": str(database),
-        "HARNESS_ADMIN_PORT": str(admin),
-        "NO_COLOR": "1",
-        "COLUMNS": "200",
-    }
 
 
 class Terminal:
@@ -127,10 +114,10 @@ def survivors(processes: list[psutil.Process]) -> list[str]:
 
 @pytest.mark.parametrize("phase", PHASES)
 def test_ctrl_c_in_each_phase_stops_everything_within_15_s(tmp_path, phase):
-    env = side_by_side(tmp_path / "state")
+    env = side_by_side_environment(tmp_path / "state")
     if phase == "venv-installing":
         env["HARNESS_CACHE_DIR"] = str(tmp_path / "cache")
-    demo = Terminal([*HARNESS, "demo"], env, Path.cwd())
+    demo = Terminal([*HARNESS_COMMAND, "demo"], env, Path.cwd())
     try:
         demo.wait_for_line(PHASES[phase], timeout=600)
         family = demo.family()
@@ -140,7 +127,7 @@ def test_ctrl_c_in_each_phase_stops_everything_within_15_s(tmp_path, phase):
     finally:  # whatever failed, nothing of this stack outlives the test
         if demo.process.poll() is None:
             os.killpg(demo.process.pid, signal.SIGKILL)
-        subprocess.run([*HARNESS, "down"], env=env, capture_output=True, timeout=120)
+        subprocess.run([*HARNESS_COMMAND, "down"], env=env, capture_output=True, timeout=120)
     print(f"[fault] Ctrl-C while {phase}: exited in {seconds:.1f} s")
     assert demo.process.returncode != 0, demo.tail
     assert seconds <= TEARDOWN_LIMIT_S, demo.tail
@@ -151,9 +138,9 @@ def test_ctrl_c_in_each_phase_stops_everything_within_15_s(tmp_path, phase):
 
 
 def test_a_stack_from_harness_up_survives_a_test_session(tmp_path):
-    env = side_by_side(tmp_path / "state")
+    env = side_by_side_environment(tmp_path / "state")
     up = subprocess.run(
-        [*HARNESS, "up", "--no-deploy"],
+        [*HARNESS_COMMAND, "up", "--no-deploy"],
         env=env,
         capture_output=True,
         text=True,
@@ -180,7 +167,9 @@ def test_a_stack_from_harness_up_survives_a_test_session(tmp_path):
         for record in before.values():
             assert is_alive(record["pid"], record["create_time"]), (record, session.stdout)
     finally:
-        subprocess.run([*HARNESS, "down"], env=env, capture_output=True, timeout=120, check=False)
+        subprocess.run(
+            [*HARNESS_COMMAND, "down"], env=env, capture_output=True, timeout=120, check=False
+        )
     assert ProcessRecords(tmp_path / "state").all() == []
 
 
@@ -193,7 +182,7 @@ def test_a_killed_localstack_leaves_nothing_that_down_cannot_stop(labeling, tmp_
     """
     kept = labeling.outputs["ingest_prefix"] + "side-by-side/kept.jpg"
     labeling.upload(kept, render(ImageSpec(seed=71)))
-    for name, value in side_by_side(tmp_path / "state").items():
+    for name, value in side_by_side_environment(tmp_path / "state").items():
         monkeypatch.setenv(name, value)
     settings = config.load()
     try:
@@ -207,7 +196,7 @@ def test_a_killed_localstack_leaves_nothing_that_down_cannot_stop(labeling, tmp_
         os.kill(before["localstack"]["pid"], signal.SIGKILL)
         wait_for(lambda: not stack.status(settings)["localstack"]["healthy"], 10, "dead")
         shown = subprocess.run(
-            [*HARNESS, "dlq", "show"], env=dict(os.environ), capture_output=True, text=True
+            [*HARNESS_COMMAND, "dlq", "show"], env=dict(os.environ), capture_output=True, text=True
         )
         assert shown.returncode == 2, shown.stdout + shown.stderr  # at once, and says why
         said = shown.stdout + shown.stderr  # errors go to stderr, one line
@@ -273,10 +262,14 @@ def small_disk(tmp_path) -> Iterator[Path]:
 def test_a_full_state_folder_gives_a_clear_error_and_leaves_nothing(small_disk):
     """Disk full in the state folder: `up` fails with what to do, records nothing half
     written and leaves no process; once full while running, `down` still stops all."""
-    env = side_by_side(small_disk)
+    env = side_by_side_environment(small_disk)
     fill(small_disk)
     full = subprocess.run(
-        [*HARNESS, "up", "--no-deploy"], env=env, capture_output=True, text=True, timeout=300
+        [*HARNESS_COMMAND, "up", "--no-deploy"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     output = full.stdout + full.stderr
     assert full.returncode == 2, output
@@ -289,7 +282,11 @@ def test_a_full_state_folder_gives_a_clear_error_and_leaves_nothing(small_disk):
 
     (small_disk / "filler").unlink()  # space again: the next `up` works
     up = subprocess.run(
-        [*HARNESS, "up", "--no-deploy"], env=env, capture_output=True, text=True, timeout=300
+        [*HARNESS_COMMAND, "up", "--no-deploy"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     try:
         assert up.returncode == 0, up.stdout + up.stderr
@@ -298,7 +295,7 @@ def test_a_full_state_folder_gives_a_clear_error_and_leaves_nothing(small_disk):
         fill(small_disk)  # full again while the stack runs: `down` still stops it all
     finally:
         down = subprocess.run(
-            [*HARNESS, "down"], env=env, capture_output=True, text=True, timeout=120
+            [*HARNESS_COMMAND, "down"], env=env, capture_output=True, text=True, timeout=120
         )
     assert down.returncode == 0, down.stdout + down.stderr
     for record in running:

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from harness.build.fixtures import ImageSpec, render
 from harness.cli import main
-from harness.events import files, record, replay
+from harness.events import record, recordings, replay
 from harness.events.shapes import object_refs
 
 EVENTS = Path(__file__).resolve().parents[2] / "fixtures" / "events"
@@ -29,7 +29,7 @@ SHAPES = {
 
 
 def replay_files(labeling, paths, **options) -> list[replay.EventReport]:
-    recorded, errors = files.read(paths)
+    recorded, errors = recordings.read(paths)
     assert errors == []
     rewriter = replay.Rewriter(
         default_bucket=labeling.bucket,

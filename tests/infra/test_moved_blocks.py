@@ -7,8 +7,8 @@ plans of the old code; see its "about"). The configuration is read from the .tf 
 (kept in `terraform fmt` form by test_terraform.py), following module calls from each
 root; moved blocks are applied the way Terraform chains them: a module's own blocks are
 relative to it, and a block in a root that moves a module call moves everything in it.
-Offline and fast: no Terraform run. The proof on real plans: infra/README.md,
-"Moved addresses".
+Offline and fast: no Terraform run. The proof on a real plan: test_moved_plan.py
+(and infra/README.md, "Moved addresses").
 """
 
 from __future__ import annotations

@@ -131,3 +131,21 @@ def test_aws_env_has_an_encrypted_s3_backend_with_locking():
     assert settings.get("use_lockfile") == "true" and settings.get("encrypt") == "true"
     # Partial configuration: where the state lives is the user's, given at init.
     assert "bucket" not in settings and "key" not in settings
+
+
+def test_a_schedule_hour_outside_0_to_23_fails_validate_with_its_message(tmp_path):
+    """The seed's window is whole hours in one day: `terraform validate` of an env that
+    sets the loader's last hour to 24 stops there, saying what is allowed."""
+    terraform.require_terraform()
+    root = stage_infra(PROJECT, tmp_path / "infra")
+    main_tf = root / "envs" / "local" / "main.tf"
+    text = main_tf.read_text(encoding="utf-8")
+    assert text.count("  catalog = {\n") == 1, "the local env's catalog block moved"
+    main_tf.write_text(
+        text.replace("  catalog = {\n", "  catalog = {\n    schedule_last_hour = 24\n"),
+        encoding="utf-8",
+    )
+    outcome = _check_folder(root, tmp_path / "data", "envs/local")
+    assert outcome[0] == "validate", outcome
+    message = " ".join(outcome[1].split())  # Terraform wraps its diagnostics
+    assert "must be whole hours from 0 to 23" in message and "got 7 and 24" in message

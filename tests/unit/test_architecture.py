@@ -3,6 +3,7 @@
 Imports run one way, from the bottom up (docs/architecture.md): a module may import its
 own layer and the layers below it, never one above. `harness/util` imports nothing of
 the harness. There are no import loops, and no private name crosses a module boundary.
+No two modules share a name unless they do the same job in parallel rooms.
 A newcomer can then read the rooms bottom-up, and a change low down cannot be broken by
 a module it never imports.
 """
@@ -24,7 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("harness.runtime",),
     ("harness.build",),
     ("harness.systems", "harness.events", "harness.observe"),
-    ("harness.scenarios", "harness.promote"),
+    ("harness.scenarios", "harness.promote", "harness.matrix"),
     ("harness.cli", "harness.pytest_plugin", "harness.testing"),
 ]
 
@@ -174,3 +175,59 @@ def test_the_cycle_finder_finds_a_loop() -> None:
 @pytest.mark.parametrize("module", ["harness.util.processes", "harness.config"])
 def test_a_bottom_module_importing_upwards_would_be_caught(module: str) -> None:
     assert layer_of(module) < layer_of("harness.cli.main")
+
+
+# --- one name, one job -------------------------------------------------------------
+# A module name that repeats under harness/ names two jobs unless it is the same job in
+# parallel rooms: a reader who meets `files.py` in two rooms cannot tell atomic state
+# files from recorded events. The repeats allowed, and only where listed:
+PACKAGE_FILES = {"__init__", "__main__"}
+# harness/cli/<group>.py: the command group of the room (or module) of that name.
+CLI_GROUPS = {"bench", "catalog", "demo", "deploy", "dlq", "fixtures", "replay", "stack"}
+# harness/systems/<system>/<part>.py: every system room has these parts, one per system.
+SYSTEM_PARTS = {"bench", "demo", "pipeline"}
+# harness/scenarios/{steps,conditions}/<system>.py: a system's steps and conditions.
+SCENARIO_ROOMS = {("scenarios", "steps"), ("scenarios", "conditions")}
+SYSTEMS = {p.name for p in (ROOT / "systems").iterdir() if (p / "__init__.py").is_file()}
+
+
+def may_repeat(relative: Path) -> bool:
+    """Whether a module (relative to harness/) is one of the allowed repeats above."""
+    parts, stem = relative.parts, relative.stem
+    return (
+        stem in PACKAGE_FILES
+        or (parts[0] == "cli" and len(parts) == 2 and stem in CLI_GROUPS)
+        or (parts[0] == "systems" and len(parts) == 3 and stem in SYSTEM_PARTS)
+        or (tuple(parts[:2]) in SCENARIO_ROOMS and len(parts) == 3 and stem in SYSTEMS)
+    )
+
+
+def repeated_names(relatives: list[Path]) -> dict[str, list[str]]:
+    """Module names used more than once, outside the allowed repeats."""
+    seen: dict[str, list[str]] = {}
+    for relative in relatives:
+        if not may_repeat(relative):
+            seen.setdefault(relative.stem, []).append(relative.as_posix())
+    return {name: paths for name, paths in seen.items() if len(paths) > 1}
+
+
+def test_module_names_under_harness_are_unique() -> None:
+    """LocalStack plugins included: they live in this tree and newcomers read them too."""
+    relatives = sorted(p.relative_to(ROOT) for p in ROOT.rglob("*.py"))
+    assert repeated_names(relatives) == {}
+
+
+def test_the_allowed_repeats_mirror_something() -> None:
+    """Every CLI group drives a room or module of its name; every system has every part."""
+    others = {p.relative_to(ROOT) for p in ROOT.rglob("*") if p.suffix == ".py" or p.is_dir()}
+    names = {p.stem for p in others if p.parts[0] != "cli"}
+    assert names >= CLI_GROUPS
+    for system in SYSTEMS:
+        assert {p.stem for p in (ROOT / "systems" / system).glob("*.py")} >= SYSTEM_PARTS
+
+
+def test_a_repeated_name_doing_another_job_is_caught() -> None:
+    found = repeated_names([Path("util/files.py"), Path("events/files.py"), Path("cli/stack.py")])
+    assert found == {"files": ["util/files.py", "events/files.py"]}
+    assert repeated_names([Path("systems/catalog/demo.py"), Path("systems/labeling/demo.py")]) == {}
+    assert repeated_names([Path("systems/catalog/upload.py"), Path("scenarios/steps/upload.py")])

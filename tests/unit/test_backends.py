@@ -118,6 +118,17 @@ def test_external_is_checked_never_started_or_stopped(settings, monkeypatch):
     assert config.Settings(backend="embedded").endpoint == "http://127.0.0.1:4790"
 
 
+def test_auto_never_means_the_external_endpoint(settings, monkeypatch):
+    """Settings.endpoint reads the unresolved name (config cannot import the backends):
+    right only while `auto` can never resolve to `external`."""
+    assert "external" not in backends.AUTO_CHOICES
+    monkeypatch.setenv("HARNESS_ENDPOINT", "http://127.0.0.1:9")
+    for daemon in (True, False):
+        monkeypatch.setattr(docker_backend, "daemon_answers", lambda daemon=daemon: daemon)
+        auto = config.Settings(backend="auto")
+        assert auto.endpoint == backends.resolve(auto).endpoint == "http://127.0.0.1:4790"
+
+
 def test_the_embedded_instance_is_identified_by_its_process(settings, tmp_path):
     embedded = backends.BACKENDS["embedded"]
     assert embedded.identity(settings) == "embedded:http://127.0.0.1:4790"

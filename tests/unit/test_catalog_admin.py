@@ -207,6 +207,17 @@ def test_one_vertical_and_a_limit_can_be_asked_for(source):
     assert "Showing 2 of 4 entities" in page
 
 
+def fake_pipeline(**parts: Any) -> SimpleNamespace:
+    """What `admin.PipelineSource` uses of a deployed `CatalogPipeline`, with `parts`."""
+    names = {
+        "upload_bucket": "upload",
+        "served_bucket": "served",
+        "origin_prefix": "origin/",
+        "cdn_host": "cdn.example",
+    }
+    return SimpleNamespace(c=names, sizes=SIZES, **parts)
+
+
 def test_the_pipeline_source_reads_the_deployed_pipeline():
     class NoSuchKey(Exception):
         pass
@@ -219,16 +230,8 @@ def test_the_pipeline_source_reads_the_deployed_pipeline():
                 raise NoSuchKey(Key)
             return {"Body": io.BytesIO(b"jpeg bytes"), "ContentType": "image/jpeg"}
 
-    pipeline = SimpleNamespace(
-        c={
-            "upload_bucket": "upload",
-            "served_bucket": "served",
-            "origin_prefix": "origin/",
-            "cdn_host": "cdn.example",
-        },
-        sizes=SIZES,
-        s3=FakeS3(),
-        keys=lambda bucket, prefix: {f"{prefix}b": {}, f"{prefix}a": {}},
+    pipeline = fake_pipeline(
+        s3=FakeS3(), keys=lambda bucket, prefix: {f"{prefix}b": {}, f"{prefix}a": {}}
     )
     pipeline_source = admin.PipelineSource(pipeline)  # type: ignore[arg-type]
     assert pipeline_source.layout() == LAYOUT
@@ -348,14 +351,7 @@ def test_harness_admin_serves_the_deployed_catalog_on_its_port_until_ctrl_c(sour
     from harness.cli import catalog as catalog_cli
     from harness.cli import main
 
-    pipeline = SimpleNamespace(
-        c={
-            "upload_bucket": "upload",
-            "served_bucket": "served",
-            "origin_prefix": "origin/",
-            "cdn_host": "cdn.example",
-        },
-        sizes=SIZES,
+    pipeline = fake_pipeline(
         rows=source.rows,
         rejections=lambda: source.rejections(),
         pending=source.pending,

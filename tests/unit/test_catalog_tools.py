@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -13,7 +14,7 @@ import pytest
 
 from harness.build.fixtures import ImageSpec, render
 from harness.systems.catalog import database, schedule
-from harness.systems.catalog import upload as catalog_upload
+from harness.systems.catalog import folder_upload as catalog_upload
 from harness.systems.catalog.pipeline import SCHEDULER_PLACEHOLDERS, render_scheduler_input
 from harness.util.errors import HarnessError
 
@@ -343,3 +344,37 @@ def test_bench_resize_reports_both_methods_and_quality(tmp_path):
         assert set(result["psnr_db"]) == {"large", "medium", "small", "thumb"}
         assert all(value > 25 for value in result["psnr_db"].values())
     assert report["speedup_cpu"] > 0 and set(report["psnr_delta_db"]) == set(report["sizes"])
+
+
+def test_clock_show_prints_the_deployed_schedules_and_the_next_runs_in_seoul(
+    loader_schedule, monkeypatch
+):
+    from types import SimpleNamespace
+
+    from click.testing import CliRunner
+
+    from harness.cli import catalog as catalog_cli
+    from harness.cli import main
+
+    deployed = [
+        {
+            "Name": f"imgpipe-catalog-loader{suffix}",
+            "ScheduleExpression": cron.expression,
+            "ScheduleExpressionTimezone": "Asia/Seoul",
+            "State": "ENABLED",
+            "Target": {"Arn": "arn:aws:lambda:us-east-1:000000000000:function:loader"},
+        }
+        for suffix, cron in zip(("", "-last-run"), loader_schedule.crons, strict=True)
+    ]
+    pipeline = SimpleNamespace(schedules=lambda: deployed, cron=lambda _deployed: loader_schedule)
+    monkeypatch.setattr(catalog_cli, "_pipeline", lambda: pipeline)
+    result = CliRunner().invoke(main, ["clock", "show", "--count", "3"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "imgpipe-catalog-loader: cron(* 7-20 * * ? *) in Asia/Seoul (ENABLED)" in result.output
+    assert "imgpipe-catalog-loader-last-run: cron(0 21 * * ? *) in Asia/Seoul" in result.output
+    upcoming = [line for line in result.output.splitlines() if "next:" in line]
+    assert len(upcoming) == 3
+    assert all(
+        re.search(r"next: \d{4}-\d\d-\d\d \d\d:\d\d KST \(\d\d:\d\d UTC\)", u) for u in upcoming
+    )
+    assert "harness clock tick" in result.output

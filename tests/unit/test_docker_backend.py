@@ -16,11 +16,12 @@ from testcontainers.core.network import Network
 
 from harness import config
 from harness.build import deploy
-from harness.runtime import backends
+from harness.runtime import backends, engine
 from harness.runtime.backends import docker as docker_backend
 from harness.stubs.__main__ import parse_args
 from harness.util.errors import HarnessError
 
+ROOT = Path(__file__).resolve().parents[2]
 API = {"version": "1.44"}  # no daemon round trip to learn the version
 
 
@@ -70,25 +71,37 @@ def test_docker_without_a_daemon_is_a_clear_error(settings, monkeypatch):
     assert backends.down(config.load()) is False  # nothing recorded: nothing to remove
 
 
-def test_localstack_container_configuration(settings):
+def test_localstack_container_runs_the_embedded_runtime_of_our_image(settings, monkeypatch):
+    monkeypatch.setenv("HARNESS_LAMBDA_RETRY_BASE_DELAY", "1")
     network = Network(docker_client_kw=API)
     network.name = docker_backend.network_name(settings)
     spec = docker_backend.localstack_spec(settings)
     built = docker_backend.container(spec, network, docker_client_kw=API)
-    assert built.image == f"localstack/localstack:{settings.localstack_version}"
+    # Our image, the embedded LocalStack with the local-process executor: no socket, no
+    # Lambda containers, no LocalStack image, no token.
+    assert built.image == docker_backend.APP_IMAGE
+    assert built._command == list(docker_backend.LOCALSTACK_COMMAND)
+    assert (ROOT / docker_backend.LOCALSTACK_COMMAND[1].removeprefix("/app/")).is_file()
+    assert built.volumes == {}
+    assert not any(name.startswith("LAMBDA_") or "AUTH_TOKEN" in name for name in built.env)
     assert built.ports == {"4566/tcp": ("127.0.0.1", 4730)}  # loopback, HARNESS_PORT
-    assert built.volumes == {"/var/run/docker.sock": {"bind": "/var/run/docker.sock", "mode": "rw"}}
-    assert built.env["LAMBDA_RUNTIME_EXECUTOR"] == "docker"
-    assert built.env["LAMBDA_DOCKER_NETWORK"] == "tcunit-harness" == network.name
-    assert built.env["MAIN_CONTAINER_NAME"] == "tcunit-localstack" == built._name
-    assert built.env["HOSTNAME_FROM_LAMBDA"] in built._network_aliases
     assert built.env["LOCALSTACK_HOST"] == "127.0.0.1:4730"
-    assert not any("AUTH_TOKEN" in name for name in built.env)
-    # Everything that tunes LocalStack is what the embedded backend uses.
-    for name, value in docker_backend.shared_localstack_environment(settings).items():
-        assert built.env[name] == value
+    # The settings that tune LocalStack reach the container, which derives the same
+    # tuning environment as the embedded backend from them.
+    assert built.env["HARNESS_LAMBDA_RETRY_BASE_DELAY"] == "1"
+    assert built.env["HARNESS_IAM"] == settings.iam
+    assert built.env["HARNESS_SERVICES"] == settings.services
+    assert built._name == "tcunit-localstack"
+    assert built._network_aliases == [docker_backend.LOCALSTACK_ALIAS]
     assert built._network is network
     assert built._kwargs == {"labels": {docker_backend.LABEL: "tcunit"}}
+
+
+def test_the_image_is_built_with_the_build_arguments_of_the_environment(settings, monkeypatch):
+    assert docker_backend.build_args() == {}
+    monkeypatch.setenv("HARNESS_BASE_IMAGE", "example/debian:12")
+    monkeypatch.setenv("HARNESS_BUILD_CA_CERTS", "")
+    assert docker_backend.build_args() == {"BASE_IMAGE": "example/debian:12"}
 
 
 def test_stubs_container_is_reached_by_lambda_as_stubs_and_by_the_host_on_loopback(settings):
@@ -122,8 +135,36 @@ def test_a_new_localstack_container_means_a_new_deployment_target(settings, tmp_
     assert docker_backend.identity(settings) == "docker:abc"
 
 
-def test_docker_socket_can_be_overridden_for_rootless_docker(settings, monkeypatch):
-    assert docker_backend.docker_socket() == "/var/run/docker.sock"
-    monkeypatch.setenv("HARNESS_DOCKER_SOCKET", "/run/user/1000/docker.sock")
-    spec = docker_backend.localstack_spec(settings, docker_backend.docker_socket())
-    assert spec.volumes == (("/run/user/1000/docker.sock", "/var/run/docker.sock", "rw"),)
+# --- the engine (harness/runtime/engine.py), without one ---------------------------
+
+
+def test_no_engine_answers_at_a_socket_that_does_not_exist(settings, tmp_path):
+    assert engine.answers(f"unix://{tmp_path / 'none.sock'}", timeout=0.5) is False
+    assert engine.configured_host() == f"unix://{tmp_path / 'no-docker.sock'}"
+
+
+def test_without_an_engine_and_without_root_the_reason_is_given(settings, monkeypatch, tmp_path):
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    reason = engine.why_not_startable()
+    assert reason is not None and "root" in reason
+    with pytest.raises(engine.EngineUnavailable, match="root"):
+        engine.ensure(settings, tmp_path / "work", progress=lambda m: None)
+    assert not (tmp_path / "work").exists()  # nothing started, nothing written
+
+
+def test_an_engine_found_running_is_never_stopped(tmp_path):
+    found = engine.Engine(host="unix:///var/run/docker.sock", started=False)
+    assert engine.stop(found) is False
+    assert found.env()["DOCKER_HOST"] == "unix:///var/run/docker.sock"
+
+
+def test_compose_is_the_plugin_when_there_else_the_v1_program(monkeypatch):
+    found = engine.Engine(host="unix:///nowhere", started=False)
+    ran = SimpleNamespace(returncode=1)
+    monkeypatch.setattr(engine.subprocess, "run", lambda *a, **k: ran)
+    monkeypatch.setattr(engine.shutil, "which", lambda name: f"/usr/bin/{name}")
+    assert engine.compose_command(found) == ["/usr/bin/docker-compose"]
+    monkeypatch.setattr(engine.shutil, "which", lambda name: None)
+    assert engine.compose_command(found) is None
+    ran.returncode = 0
+    assert engine.compose_command(found) == ["docker", "compose"]

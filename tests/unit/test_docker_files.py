@@ -1,16 +1,18 @@
-"""docker-compose.yml and the Dockerfile, checked where no Docker engine runs.
+"""docker-compose.yml, the Dockerfile and docker/, checked without a Docker engine.
 
-These machines have the Docker client but no daemon, so nothing here starts a
-container. What is checked instead: the compose file against the compose-spec schema,
-the Dockerfile with hadolint, both for consistency with the harness's own settings
-(service names, ports, environment, image pins, Terraform variables), and the
-Dockerfile's install step run as a script in a throwaway venv.
+The docker lane (tests/docker) runs them for real where an engine can be had; these
+checks run everywhere: the compose file against the compose-spec schema, the Dockerfile
+with hadolint, both for consistency with the harness's own settings (service names,
+ports, environment, build arguments, the database's account), the services' scripts
+as far as they run without a container, and the Dockerfile's install step as a script
+in a throwaway venv.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import runpy
 import subprocess
 import sys
 import sysconfig
@@ -23,16 +25,21 @@ import yaml
 
 from harness import config
 from harness.build import deploy
+from harness.runtime import lambda_runtimes, localstack
 from harness.runtime.backends import docker as docker_backend
 from harness.stubs.__main__ import parse_args
 from harness.systems.catalog import database
 from harness.util.errors import HarnessError
 
 ROOT = Path(__file__).resolve().parents[2]
-COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+COMPOSE_TEXT = (ROOT / "docker-compose.yml").read_text()
+COMPOSE = yaml.safe_load(COMPOSE_TEXT)
 SERVICES = COMPOSE["services"]
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
 BIN = Path(sys.executable).parent
+LONG_RUNNING = ("localstack", "stubs", "database")
+ONE_SHOT = ("db-secret", "deployer", "demo")
+INTERPOLATION = re.compile(r"^\$\{(?P<var>[A-Z0-9_]+):-(?P<default>[^}]*)\}$")
 
 
 @pytest.fixture
@@ -52,12 +59,21 @@ def compose_env(default_env):
     return default_env
 
 
-def published(service: str) -> dict[int, tuple[str, int]]:
-    """container port -> (host address, host port) of a compose service."""
+def interpolated(value: str) -> tuple[str, str]:
+    """(variable, default) of a `${VAR:-default}` value."""
+    match = INTERPOLATION.match(value)
+    assert match, f"{value!r} is not ${{VAR:-default}}"
+    return match["var"], match["default"]
+
+
+def published(service: str) -> dict[int, tuple[str, str, int]]:
+    """container port -> (host address, variable, default host port) of a service."""
     ports = {}
     for entry in SERVICES[service].get("ports", []):
-        address, host_port, container_port = entry.split(":")
-        ports[int(container_port)] = (address, int(host_port))
+        address, rest = entry.split(":", 1)
+        host_port, container_port = rest.rsplit(":", 1)
+        variable, default = interpolated(host_port)
+        ports[int(container_port)] = (address, variable, int(default))
     return ports
 
 
@@ -82,37 +98,83 @@ def test_dockerfile_passes_hadolint():
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
-def test_localstack_image_is_the_embedded_version_and_needs_no_token(default_env):
-    settings = config.load()
-    image = SERVICES["localstack"]["image"]
-    assert image == docker_backend.localstack_image(settings) == "localstack/localstack:4.13.1"
-    assert settings.pins_file.name == f"localstack-core-{image.split(':')[1]}-runtime.txt"
-    assert not any("AUTH_TOKEN" in name for name in SERVICES["localstack"]["environment"])
+def test_every_service_runs_our_image_built_here_never_pulled():
+    for name, service in SERVICES.items():
+        assert service["image"] == docker_backend.APP_IMAGE, name
+        assert service["pull_policy"] == "build", name
+        assert service["build"]["context"] == ".", name
+        assert "container_name" not in service, f"{name}: a fixed name stops `-p` copies"
+    assert "networks" not in COMPOSE  # the project's own default network, named by -p
+    for forbidden in (
+        "docker.sock",
+        "localstack/localstack",
+        "public.ecr.aws",
+        "image: mysql",
+        "TOKEN",
+    ):
+        assert forbidden not in COMPOSE_TEXT, forbidden
 
 
-def test_localstack_behaves_like_the_embedded_one_and_runs_lambda_in_docker(default_env):
-    settings = config.load()
-    env = {name: str(value) for name, value in SERVICES["localstack"]["environment"].items()}
-    shared = docker_backend.shared_localstack_environment(settings)
-    assert {name: env.get(name) for name in shared} == shared
-    assert env["LAMBDA_RUNTIME_EXECUTOR"] == "docker"
-    assert env["LAMBDA_DOCKER_NETWORK"] == COMPOSE["networks"]["default"]["name"]
-    assert env["MAIN_CONTAINER_NAME"] == SERVICES["localstack"]["container_name"]
-    assert env["HOSTNAME_FROM_LAMBDA"] == "localstack" and "localstack" in SERVICES
-    assert "/var/run/docker.sock:/var/run/docker.sock" in SERVICES["localstack"]["volumes"]
+def test_build_arguments_are_the_documented_ones_with_the_users_defaults():
+    args = SERVICES["localstack"]["build"]["args"]
+    assert {arg: interpolated(value)[0] for arg, value in args.items()} == docker_backend.BUILD_ARGS
+    assert interpolated(args["BASE_IMAGE"])[1] == "debian:bookworm-slim"
+    assert interpolated(args["TERRAFORM_BUNDLE_URL"])[1] == ""
+    network = SERVICES["localstack"]["build"]["network"]
+    assert interpolated(network) == (docker_backend.BUILD_NETWORK, "default")
+    declared = dict(re.findall(r"^ARG (\w+)=(.*)$", DOCKERFILE, re.M))
+    assert declared["BASE_IMAGE"] == "debian:bookworm-slim"
+    assert set(docker_backend.BUILD_ARGS) <= set(declared)
+    assert re.search(r"^FROM \$\{BASE_IMAGE\}$", DOCKERFILE, re.M)
+    for arg in declared:
+        assert f"#   {arg}" in DOCKERFILE, f"build argument {arg} is not documented"
 
 
 def test_every_port_is_published_on_loopback_at_the_harness_defaults(default_env):
     settings = config.load()
-    assert published("localstack") == {4566: ("127.0.0.1", settings.port)}
+    assert published("localstack") == {4566: ("127.0.0.1", "HARNESS_PORT", settings.port)}
     assert published("stubs") == {
-        4580: ("127.0.0.1", settings.rekognition_port),
-        4581: ("127.0.0.1", settings.slack_port),
+        4580: ("127.0.0.1", "HARNESS_REKOGNITION_PORT", settings.rekognition_port),
+        4581: ("127.0.0.1", "HARNESS_SLACK_PORT", settings.slack_port),
     }
-    assert published("mysql") == {3306: ("127.0.0.1", database.DEFAULT_PORT)}
+    assert published("database") == {3306: ("127.0.0.1", "HARNESS_DB_PORT", database.DEFAULT_PORT)}
     for name, service in SERVICES.items():
         for entry in service.get("ports", []):
             assert entry.startswith("127.0.0.1:"), f"{name} publishes {entry} beyond loopback"
+
+
+def test_health_checks_on_every_long_running_service_none_on_one_shots():
+    for name in LONG_RUNNING:
+        assert SERVICES[name]["healthcheck"]["test"][0] == "CMD", name
+    assert SERVICES["localstack"]["healthcheck"]["test"][-1].endswith("/_localstack/health")
+    for name in ONE_SHOT:
+        assert SERVICES[name]["healthcheck"] == {"disable": True}, name
+        assert SERVICES[name]["restart"] == "no", name
+
+
+def test_localstack_service_runs_the_embedded_runtime_on_all_container_addresses(
+    default_env, tmp_path
+):
+    """docker/localstack.py, run with the exec replaced: the embedded backend's own
+    environment (executor, tuning, plugins), listening where the port is published."""
+    service = SERVICES["localstack"]
+    assert service["command"] == list(docker_backend.LOCALSTACK_COMMAND)
+    default_env.setenv("HARNESS_STATE_DIR", str(tmp_path))
+    for name, value in service["environment"].items():
+        default_env.setenv(name, value)
+    default_env.setattr(localstack, "ensure_installed", lambda settings: Path("/ls/python"))
+    default_env.setattr(lambda_runtimes, "prepare", lambda settings: {"python3.12": "/py"})
+    calls = []
+    default_env.setattr(os, "execve", lambda *args: calls.append(args))
+    default_env.setattr(os, "chdir", lambda path: None)
+    runpy.run_path(str(ROOT / "docker" / "localstack.py"), run_name="__main__")
+    [(python, argv, env)] = calls
+    assert (python, argv) == ("/ls/python", ["/ls/python", "-m", "localstack.runtime.main"])
+    assert env["GATEWAY_LISTEN"] == "0.0.0.0:4566" and published("localstack").keys() == {4566}
+    assert env["LOCALSTACK_HOST"] == "localstack:4566"
+    assert env["LAMBDA_RUNTIME_EXECUTOR"] == "local-process"
+    for name, value in localstack.tuning_environment(config.load()).items():
+        assert env[name] == value
 
 
 def test_stubs_bind_all_addresses_only_by_the_compose_opt_in(default_env):
@@ -125,7 +187,7 @@ def test_stubs_bind_all_addresses_only_by_the_compose_opt_in(default_env):
     assert args.s3_endpoint == "http://localstack:4566"
 
 
-def test_harness_containers_reach_localstack_and_stubs_by_service_name(compose_env):
+def test_harness_containers_reach_localstack_stubs_and_database_by_service_name(compose_env):
     env = SERVICES["deployer"]["environment"]
     assert SERVICES["demo"]["environment"] == env
     settings = config.load()
@@ -133,13 +195,9 @@ def test_harness_containers_reach_localstack_and_stubs_by_service_name(compose_e
     assert settings.endpoint == "http://localstack:4566"
     assert settings.rekognition_endpoint == "http://stubs:4580"
     assert settings.slack_endpoint == "http://stubs:4581"
-    assert settings.name_prefix == "imgpipe" and str(settings.state_dir) == "/state"
+    assert settings.name_prefix == "imgpipe"
     db = database.parse_url(env["HARNESS_DATABASE_URL"])
-    mysql_env = SERVICES["mysql"]["environment"]
-    assert (db.host, db.port, db.username, db.password) == ("mysql", 3306, "root", "")
-    assert mysql_env["MYSQL_DATABASE"] == database.SCHEMA
-    # The password is the one file db-secret generates, read by mysql and the harness.
-    assert env["HARNESS_DATABASE_PASSWORD_FILE"] == mysql_env["MYSQL_ROOT_PASSWORD_FILE"]
+    assert (db.host, db.port, db.password) == ("database", 3306, "")
     # Every HARNESS_* variable set there is one the harness reads.
     read = set(
         re.findall(
@@ -147,10 +205,20 @@ def test_harness_containers_reach_localstack_and_stubs_by_service_name(compose_e
             " ".join(path.read_text() for path in (ROOT / "harness").rglob("*.py")),
         )
     )
-    assert set(env) - {"COLUMNS"} <= read
+    assert set(env) <= read
 
 
-def test_deployer_gives_terraform_the_stub_endpoints_lambda_containers_reach(compose_env):
+def test_the_loader_has_its_own_account_with_rights_on_its_schema_only():
+    db = database.parse_url(SERVICES["deployer"]["environment"]["HARNESS_DATABASE_URL"])
+    assert db.username == "catalog_loader" != "root"
+    script = (ROOT / "docker" / "database.sh").read_text()
+    grants = re.findall(r"GRANT (.+) ON (\S+) TO '(\w+)'", script)
+    assert grants == [("ALL PRIVILEGES", f"{database.SCHEMA}.*", db.username)]
+    assert "--bind-address=0.0.0.0" in script  # inside the network; published on loopback
+    assert SERVICES["database"]["command"] == ["sh", "/app/docker/database.sh"]
+
+
+def test_deployer_gives_terraform_the_stub_endpoints_the_functions_reach(compose_env):
     settings = config.load()
     package = SimpleNamespace(path=Path("f.zip"), sha256_base64="x")
     tfvars = deploy._tfvars(settings, defaultdict(lambda: package))
@@ -164,17 +232,17 @@ def test_deployer_gives_terraform_the_stub_endpoints_lambda_containers_reach(com
 
 
 def test_the_database_password_is_generated_never_written_in_the_file(tmp_path):
-    text = (ROOT / "docker-compose.yml").read_text()
-    assert not re.search(r"PASSWORD:|://[^/@\s]+:[^/@\s]+@", text), "a literal password"
-    secret_file = SERVICES["mysql"]["environment"]["MYSQL_ROOT_PASSWORD_FILE"]
+    assert not re.search(r"PASSWORD:|://[^/@\s]+:[^/@\s]+@", COMPOSE_TEXT), "a literal password"
+    secret_file = SERVICES["deployer"]["environment"]["HARNESS_DATABASE_PASSWORD_FILE"]
+    assert f"secret={secret_file}" in (ROOT / "docker" / "database.sh").read_text()
     folder = str(Path(secret_file).parent)
-    for name in ("db-secret", "mysql", "deployer", "demo"):
+    for name in ("db-secret", "database", "deployer", "demo"):
         mounts = {v.split(":")[1]: v.split(":")[0] for v in SERVICES[name]["volumes"]}
         assert mounts.get(folder) == "db-secret", f"{name} does not mount the secret"
-    assert SERVICES["mysql"]["depends_on"] == {
+    assert SERVICES["database"]["depends_on"] == {
         "db-secret": {"condition": "service_completed_successfully"}
     }
-    assert re.search(rf"^RUN .*mkdir -p .*{re.escape(folder)}", DOCKERFILE, re.M | re.S)
+    assert folder in (ROOT / "docker" / "build-image.sh").read_text()  # owned by the user
     # The generator, run as it is in the container: a password once, kept afterwards.
     script = SERVICES["db-secret"]["command"][2].replace(secret_file, str(tmp_path / "pw"))
     subprocess.run([sys.executable, "-c", script], check=True)
@@ -192,54 +260,34 @@ def test_the_harness_reads_the_database_password_from_the_file(tmp_path):
         database.external_endpoint("mysql://root@mysql:3306", str(tmp_path / "missing"))
 
 
-def test_one_shot_containers_of_the_image_turn_its_health_check_off():
-    assert re.search(r"^HEALTHCHECK .*/_stub/health", DOCKERFILE, re.M | re.S)
-    for name in ("db-secret", "deployer", "demo"):
-        assert SERVICES[name]["healthcheck"] == {"disable": True}, name
-
-
 def test_start_order_follows_health_checks_and_one_shot_services():
-    deployer = SERVICES["deployer"]["depends_on"]
-    assert deployer == {
-        "localstack": {"condition": "service_healthy"},
-        "stubs": {"condition": "service_healthy"},
-        "mysql": {"condition": "service_healthy"},
-        "lambda-runtime": {"condition": "service_completed_successfully"},
+    assert SERVICES["deployer"]["depends_on"] == {
+        name: {"condition": "service_healthy"} for name in LONG_RUNNING
     }
     assert SERVICES["demo"]["depends_on"] == {
         "deployer": {"condition": "service_completed_successfully"}
     }
-    for name in ("localstack", "stubs", "mysql"):
-        assert SERVICES[name]["healthcheck"]["test"], f"{name} has no health check"
-    assert SERVICES["localstack"]["healthcheck"]["test"][-1].endswith("/_localstack/health")
 
 
-def test_images_and_volumes_are_the_ones_the_harness_uses(default_env):
-    settings = config.load()
-    assert SERVICES["stubs"]["build"] == "."
-    for name in ("stubs", "deployer", "demo"):
-        assert SERVICES[name]["image"] == docker_backend.APP_IMAGE
-    runtime = SERVICES["lambda-runtime"]["image"]
-    assert (
-        runtime
-        == f"public.ecr.aws/lambda/python:{settings.lambda_runtimes[0].removeprefix('python')}"
-    )
+def test_volumes_are_named_so_down_v_removes_them():
     named = set(COMPOSE["volumes"])
     for name, service in SERVICES.items():
         for volume in service.get("volumes", []):
             source = volume.split(":")[0]
-            if not source.startswith("/"):
-                assert source in named, f"{name} uses undeclared volume {source} (down -v)"
+            assert not source.startswith(("/", ".")), f"{name} mounts the host's {source}"
+            assert source in named, f"{name} uses undeclared volume {source} (down -v)"
 
 
 def test_dockerfile_installs_this_package_and_copies_what_exists():
-    assert re.search(r"^FROM python:3\.12-slim$", DOCKERFILE, re.M)
     assert "HARNESS_PROJECT_DIR=/app" in DOCKERFILE
-    for source in re.findall(r"^COPY (?!--from)(.+) \S+$", DOCKERFILE, re.M):
+    for source in re.findall(r"^COPY (?!--from)(?:--chown=\S+ )?(.+) \S+$", DOCKERFILE, re.M):
         for path in source.split():
             assert (ROOT / path).exists(), f"COPY {path}: no such file in the repo"
     runs = re.findall(r"^RUN (.+?)(?<!\\)$", DOCKERFILE, re.M | re.S)
-    assert runs[-1] == "sh docker/install-harness.sh /app"
+    assert runs[-1] == "sh /app/docker/build-image.sh"
+    build = (ROOT / "docker" / "build-image.sh").read_text()
+    assert "sh /app/docker/install-harness.sh /app" in build
+    assert re.search(r"^USER 10001:10001$", DOCKERFILE, re.M)
 
 
 def test_the_dockerfile_install_step_runs_as_a_script_in_a_fresh_venv(tmp_path):

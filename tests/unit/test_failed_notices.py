@@ -10,12 +10,20 @@ import json
 import time
 
 import pytest
+from lambda_records import on_failure_record
 
 from harness.events import notices
 
 FUNCTION = "imgpipe-slack-notifier"
 FUNCTION_ARN = f"arn:aws:lambda:us-east-1:000000000000:function:{FUNCTION}:$LATEST"
 QUEUE = "http://127.0.0.1:4566/000000000000/imgpipe-notifier-failures"
+
+
+def failure_record(payload: dict, at: str, attempts: int = 3, error: str = "HTTP 500") -> dict:
+    """The notifier's failure record (this module's function ARN), as the queue keeps it."""
+    return on_failure_record(
+        payload, at=at, attempts=attempts, error=error, function_arn=FUNCTION_ARN, request_id="r-1"
+    )
 
 
 def sns_event(reason: str, alarm: str = "imgpipe-labeler-dlq-not-empty") -> dict:
@@ -30,27 +38,6 @@ def sns_event(reason: str, alarm: str = "imgpipe-labeler-dlq-not-empty") -> dict
         "Records": [
             {"EventSource": "aws:sns", "Sns": {"MessageId": "m-1", "Message": json.dumps(message)}}
         ]
-    }
-
-
-def failure_record(payload: dict, at: str, attempts: int = 3, error: str = "HTTP 500") -> dict:
-    """What Lambda (and LocalStack) send to an on-failure destination."""
-    return {
-        "version": "1.0",
-        "timestamp": at,
-        "requestContext": {
-            "requestId": "r-1",
-            "functionArn": FUNCTION_ARN,
-            "condition": "RetriesExhausted",
-            "approximateInvokeCount": attempts,
-        },
-        "requestPayload": payload,
-        "responseContext": {
-            "statusCode": 200,
-            "executedVersion": "$LATEST",
-            "functionError": "Unhandled",
-        },
-        "responsePayload": {"errorType": "NotificationFailed", "errorMessage": error},
     }
 
 

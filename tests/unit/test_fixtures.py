@@ -223,7 +223,7 @@ def test_each_fixture_folder_file_ends_as_its_manifest_says(name, tmp_path):
 def test_the_seed_folder_is_mixed_and_harness_upload_keeps_exactly_its_jpegs(tmp_path):
     """ssgdfm_eye: the seed's vertical (an underscore) with what `aws s3 cp --include
     "*.jpg"` uploads besides JPEGs; `harness upload` refuses every file the function would."""
-    from harness.systems.catalog import upload as catalog_upload
+    from harness.systems.catalog import folder_upload as catalog_upload
 
     manifest = fixtures.load_folder("ssgdfm_eye")
     served = manifest.expected("served")

@@ -147,3 +147,25 @@ def test_zips_are_reproducible(tmp_path):
     (src / "app.py").write_text("def handler(e, c):\n    return 2\n")
     third = packaging.zip_dirs(tmp_path / "c.zip", src)
     assert packaging.sha256_base64(third) != packaging.sha256_base64(first)
+
+
+def test_local_zips_are_built_for_the_python_that_will_run_them(monkeypatch):
+    """No python3.12 here: the executor falls back to another interpreter, so the zips
+    must carry that interpreter's wheels (Pillow's compiled module is per version)."""
+    import sys
+
+    from harness import config
+    from harness.runtime import lambda_runtimes
+
+    monkeypatch.delenv("HARNESS_LAMBDA_BUILD_PYTHON", raising=False)
+    monkeypatch.delenv("HARNESS_LAMBDA_BUILD_ARCH", raising=False)
+    monkeypatch.setenv("HARNESS_LAMBDA_RUNTIMES", "python3.12")
+    own = f"{sys.version_info[0]}.{sys.version_info[1]}"
+
+    monkeypatch.setattr(lambda_runtimes, "find_interpreter", lambda runtime: None)
+    assert lambda_runtimes.build_python(config.load()) == own
+    monkeypatch.setattr(lambda_runtimes, "find_interpreter", lambda runtime: "/opt/py312")
+    assert lambda_runtimes.build_python(config.load()) == "3.12"
+    monkeypatch.setenv("HARNESS_LAMBDA_BUILD_PYTHON", "3.11")
+    assert lambda_runtimes.build_python(config.load()) == "3.11"  # explicit wins
+    assert config.load().lambda_build_architecture in ("x86_64", "arm64")  # native

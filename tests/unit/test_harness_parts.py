@@ -109,3 +109,46 @@ def test_bench_verdict_marks_misses_and_says_where_time_goes():
     assert "batch 10, 8 uploaders" in verdict["where_throughput_goes"]
     assert "median Lambda execution 51 ms of a median 1500 ms" in verdict["where_latency_goes"]
     assert bench._percentile([5, 1, 3, 2, 4], 50) == 3
+
+
+class _FlakyS3:
+    """An S3 client whose first `broken` reads end the body early, as LocalStack's can."""
+
+    class exceptions:
+        class NoSuchKey(Exception):
+            pass
+
+    def __init__(self, broken: int, body: bytes | None = b'{"ok": true}') -> None:
+        self.broken, self.body, self.gets = broken, body, 0
+
+    def get_object(self, Bucket: str, Key: str) -> dict:
+        from botocore.exceptions import ResponseStreamingError
+
+        self.gets += 1
+        if self.body is None:
+            raise self.exceptions.NoSuchKey(Key)
+        flaky = self
+
+        class Body:
+            def read(self) -> bytes:
+                if flaky.gets <= flaky.broken:
+                    raise ResponseStreamingError(error="IncompleteRead(5 bytes read)")
+                return flaky.body
+
+        return {"Body": Body(), "ContentType": "application/json"}
+
+
+def test_a_read_cut_short_is_repeated_until_whole_and_then_given_up():
+    import pytest
+    from botocore.exceptions import ResponseStreamingError
+
+    from harness.runtime.aws import read_json, read_object
+
+    flaky = _FlakyS3(broken=2)
+    assert read_json(flaky, "b", "k") == {"ok": True}
+    assert flaky.gets == 3
+    assert read_object(_FlakyS3(broken=0, body=None), "b", "k") is None
+    broken = _FlakyS3(broken=3)
+    with pytest.raises(ResponseStreamingError):
+        read_object(broken, "b", "k")
+    assert broken.gets == 3, "three attempts, then the error is the caller's"

@@ -50,6 +50,19 @@ def test_iam_mode_and_denial_log_can_be_chosen(monkeypatch, tmp_path):
     assert (env["HARNESS_IAM"], env["HARNESS_IAM_DENIALS"]) == ("audit", str(tmp_path / "d.jsonl"))
 
 
+def test_deliveries_between_services_are_checked_unless_opted_out(monkeypatch, tmp_path):
+    monkeypatch.setenv("HARNESS_STATE_DIR", str(tmp_path))
+    monkeypatch.delenv("HARNESS_IAM_DELIVERIES", raising=False)
+    settings = config.load()
+    assert settings.iam_deliveries is True
+    env = localstack.environment(settings, localstack.data_dir(settings), {})
+    assert env["HARNESS_IAM_DELIVERIES"] == "1"
+    monkeypatch.setenv("HARNESS_IAM_DELIVERIES", "0")
+    settings = config.load()
+    env = localstack.environment(settings, localstack.data_dir(settings), {})
+    assert (settings.iam_deliveries, env["HARNESS_IAM_DELIVERIES"]) == (False, "0")
+
+
 def test_an_unknown_iam_mode_is_refused(monkeypatch):
     monkeypatch.setenv("HARNESS_IAM", "enforcing")
     with pytest.raises(HarnessError, match="enforce, audit, off"):
@@ -87,12 +100,18 @@ class FakeIam(BaseHTTPRequestHandler):
             self.send_response(404)
             self.end_headers()
             return
-        action = f"{body['service']}:{body['operation']}"
-        if body.get("params", {}).get("VersionId"):
-            action = "s3:GetObjectVersion"
         checked = body["access_key"].startswith("ASIA")
-        allowed = not checked or action not in FakeIam.denied
-        answer = {"checked": checked, "allowed": allowed, "message": f"not {action}"}
+        results = []
+        for call in body["calls"]:
+            action = f"{call['service']}:{call['operation']}"
+            if call.get("params", {}).get("VersionId"):
+                action = "s3:GetObjectVersion"
+            results.append({"allowed": not checked or action not in FakeIam.denied})
+            if not results[-1]["allowed"]:
+                results[-1]["message"] = f"not {action}"
+                break
+        allowed = all(r["allowed"] for r in results)
+        answer = {"checked": checked, "allowed": allowed, "results": results}
         data = json.dumps(answer).encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(data)))
@@ -161,15 +180,19 @@ def test_a_role_session_may_read_the_version_only_with_get_object_version(stub):
     with pytest.raises(ClientError) as info:
         _detect(server, "ASIAROLE", version="v1")
     assert info.value.response["Error"]["Code"] == "InvalidS3ObjectException"
-    s3_asks = [a for a in FakeIam.asked if a["service"] == "s3"]
-    assert s3_asks[-1] == {
+    assert FakeIam.asked[-1] == {
         "access_key": "ASIAROLE",
         "region": "eu-west-1",
-        "service": "s3",
-        "operation": "GetObject",
-        "params": {"Bucket": "images", "Key": "ingest/a.jpg", "VersionId": "v1"},
-        "via": "rekognition",
-    }
+        "calls": [
+            {"service": "rekognition", "operation": "DetectLabels", "params": {}},
+            {
+                "service": "s3",
+                "operation": "GetObject",
+                "params": {"Bucket": "images", "Key": "ingest/a.jpg", "VersionId": "v1"},
+                "via": "rekognition",
+            },
+        ],
+    }, "one request carries both checks of a DetectLabels call"
 
 
 def test_detect_labels_itself_needs_its_permission(stub):
@@ -236,3 +259,56 @@ def test_the_stub_process_asks_the_stacks_iam_unless_told_not_to():
 
     assert StubServers(iam_endpoint="http://127.0.0.1:4566").rekognition.state.caller_check
     assert StubServers().rekognition.state.caller_check is None
+
+
+# --- a failed test shows the denials of its time window ------------------------------------
+
+FAILING_TEST = """
+import json, os, time
+
+def test_fails_after_a_denial():
+    record = {
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(time.time() + 1)),
+        "principal": "arn:aws:sts::000000000000:assumed-role/imgpipe-labeler/s-1",
+        "action": "s3:GetObjectVersion",
+        "resource": "arn:aws:s3:::images/ingest/a.jpg",
+        "reason": "no Allow statement matched",
+    }
+    with open(os.environ["HARNESS_IAM_DENIALS"], "a") as log:
+        log.write(json.dumps(record) + "\\n")
+    assert False, "the image never got its result"
+
+def test_passes():
+    pass
+"""
+
+
+def test_a_failed_test_reports_the_iam_denials_logged_while_it_ran(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    log = tmp_path / "iam-denials.jsonl"
+    old = {
+        "time": "2020-01-01T00:00:00.000Z",
+        "action": "sqs:SendMessage",
+        "resource": "arn:aws:sqs:us-east-1:000000000000:old",
+    }
+    log.write_text(json.dumps(old) + "\n", encoding="utf-8")
+    (tmp_path / "test_child.py").write_text(FAILING_TEST, encoding="utf-8")
+    child = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        cwd=tmp_path,
+        env=os.environ | {"HARNESS_IAM_DENIALS": str(log), "HARNESS_STATE_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert child.returncode == 1, child.stdout
+    assert "IAM denials during this test" in child.stdout
+    assert (
+        "imgpipe-labeler/s-1 s3:GetObjectVersion on arn:aws:s3:::images/ingest/a.jpg: "
+        "no Allow statement matched"
+    ) in child.stdout
+    assert "sqs:SendMessage" not in child.stdout  # before the test: someone else's
+    assert child.stdout.count("IAM denials during this test") == 1  # not for the passing one

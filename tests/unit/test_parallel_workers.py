@@ -7,15 +7,9 @@ from pathlib import Path
 import pytest
 
 from harness.config import Settings
+from harness.runtime.backends import docker as docker_backend
 from harness.testing import parallel
-
-PORT_VARIABLES = (
-    "HARNESS_PORT",
-    "HARNESS_REKOGNITION_PORT",
-    "HARNESS_SLACK_PORT",
-    "HARNESS_DB_PORT",
-    "HARNESS_ADMIN_PORT",
-)
+from harness.testing.side_by_side import PORT_VARIABLES
 
 
 @pytest.fixture
@@ -66,6 +60,14 @@ def test_an_external_stack_or_database_is_not_multiplied(defaults, monkeypatch):
     monkeypatch.setenv("HARNESS_BACKEND", "embedded")
     monkeypatch.setenv("HARNESS_DATABASE_URL", "mysql://u:p@db:3306")
     assert not parallel.side_by_side_possible(Settings())
+
+
+@pytest.mark.parametrize(("daemon", "possible"), [(False, True), (True, False)])
+def test_auto_is_judged_by_the_backend_it_resolves_to(defaults, monkeypatch, daemon, possible):
+    """HARNESS_BACKEND=auto without a Docker daemon is embedded: a stack per worker."""
+    monkeypatch.setattr(docker_backend, "daemon_answers", lambda: daemon)
+    monkeypatch.setenv("HARNESS_BACKEND", "auto")
+    assert parallel.side_by_side_possible(Settings()) is possible
 
 
 def test_packing_balances_the_groups_and_keeps_the_catalog_units_together():

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from harness.events import files, replay, sns_filter
+from harness.events import recordings, replay, sns_filter
 from harness.events.shapes import (
     NotAnS3Event,
     eventbridge_to_s3_event,
@@ -28,12 +28,12 @@ POLICY = {
 }
 
 
-def keys(recorded: list[files.RecordedEvent]) -> list[str]:
+def keys(recorded: list[recordings.RecordedEvent]) -> list[str]:
     return [ref.key for entry in recorded for ref in object_refs(entry.event)]
 
 
 def test_every_sample_recording_is_read_with_its_shape_and_decoded_keys():
-    recorded, errors = files.read([EVENTS])
+    recorded, errors = recordings.read([EVENTS])
     assert errors == []
     found = {(e.location.path.name, e.location.line, e.location.where): e.shape for e in recorded}
     assert found == {
@@ -84,7 +84,7 @@ def test_unreadable_entries_are_reported_with_file_and_line_and_the_rest_is_read
         "\n".join([good, "{broken", "", alarm, '{"hello": 1}', "[1, 2]", good]) + "\n",
         encoding="utf-8",
     )
-    recorded, errors = files.read([lines])
+    recorded, errors = recordings.read([lines])
     assert [e.location.line for e in recorded] == [1, 7]
     assert [(e.location.line, e.reason) for e in errors] == [
         (2, "not JSON: Expecting property name enclosed in double quotes (column 2)"),
@@ -112,7 +112,7 @@ def test_pretty_printed_json_errors_and_arrays_keep_their_line_numbers(tmp_path)
     )
     empty = tmp_path / "empty.json"
     empty.write_text("\n")
-    recorded, errors = files.read([broken, array, empty, tmp_path / "missing.json"])
+    recorded, errors = recordings.read([broken, array, empty, tmp_path / "missing.json"])
     assert [(e.location.path.name, e.location.line) for e in recorded] == [
         ("array.json", 2),
         ("array.json", 4),
@@ -179,7 +179,7 @@ def test_rewriting_maps_buckets_arns_region_and_account_and_keeps_keys_encoded()
 
 
 def test_the_labeler_filter_policy_lets_only_created_objects_under_ingest_through():
-    recorded, _ = files.read([EVENTS / "recording.jsonl"])
+    recorded, _ = recordings.read([EVENTS / "recording.jsonl"])
     verdicts = [sns_filter.matches(POLICY, entry.event) for entry in recorded]
     assert verdicts == [True, False, False]  # ingest/, uploads/, s3:TestEvent
     removed = json.loads(json.dumps(recorded[0].event))

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from harness import config
 from harness.cli import replay as replay_cli
-from harness.events import files, replay
+from harness.events import recordings, replay
 from harness.systems.labeling.pipeline import LabelingPipeline
 
 EVENTS = Path(__file__).resolve().parents[2] / "fixtures" / "events"
@@ -75,7 +75,7 @@ def test_keys_that_are_paths_out_of_the_folder_are_refused_naming_the_record(
     tmp_path, objects, key, why
 ):
     key = key.format(root=tmp_path)
-    recorded, errors = files.read(
+    recorded, errors = recordings.read(
         [recording(tmp_path, s3_event("ingest/inside.jpg"), s3_event(key))]
     )
     assert errors == []
@@ -92,7 +92,7 @@ def test_keys_that_are_paths_out_of_the_folder_are_refused_naming_the_record(
 
 
 def test_without_objects_folder_such_keys_get_a_placeholder(tmp_path):
-    recorded, _ = files.read([recording(tmp_path, s3_event("../secret.txt"))])
+    recorded, _ = recordings.read([recording(tmp_path, s3_event("../secret.txt"))])
     [event] = plan(recorded, None)
     assert (event.objects[0].source, event.refused) == ("placeholder", [])
 
@@ -101,7 +101,7 @@ def test_symbolic_links_out_of_the_folder_are_refused(tmp_path, objects):
     (objects / "ingest" / "link.jpg").symlink_to(tmp_path / "secret.txt")
     (objects / "escape").symlink_to(tmp_path, target_is_directory=True)
     (objects / "ingest" / "ok.jpg").symlink_to(objects / "plain.jpg")  # stays inside
-    recorded, _ = files.read(
+    recorded, _ = recordings.read(
         [
             recording(
                 tmp_path,
@@ -155,7 +155,7 @@ class FakePipeline:
 def test_refused_objects_are_never_read_nor_put_and_a_link_swapped_in_later_is_refused(
     tmp_path, objects
 ):
-    recorded, _ = files.read(
+    recorded, _ = recordings.read(
         [
             recording(
                 tmp_path,
@@ -256,7 +256,7 @@ MALFORMED = [
 def test_every_malformed_shape_is_one_file_line_reason_and_the_rest_still_plans(tmp_path):
     path = recording(tmp_path, VALID, *(payload for payload, _ in MALFORMED), VALID)
 
-    recorded, errors = files.read([path])
+    recorded, errors = recordings.read([path])
 
     assert [e.location.line for e in recorded] == [1, len(MALFORMED) + 2]
     assert [e.location.line for e in errors] == list(range(2, len(MALFORMED) + 2))
@@ -301,7 +301,7 @@ def test_a_50k_record_array_is_read_with_the_line_of_each_record(tmp_path):
     path.write_text("[\n" + first + ",\n" + rest + "\n]\n", encoding="utf-8")
     first_lines = first.count("\n") + 1
 
-    recorded, errors = files.read([path])
+    recorded, errors = recordings.read([path])
 
     assert errors == []
     assert len(recorded) == count
@@ -328,7 +328,7 @@ def test_line_numbers_of_an_array_cost_one_pass_over_the_text():
     text = CountingText("[\n" + ",\n".join(elements) + "\n]")
     CountingText.scanned = 0
 
-    items = list(files._array_items(text, 0, files._Lines(text), json.JSONDecoder()))
+    items = list(recordings._array_items(text, 0, recordings._Lines(text), json.JSONDecoder()))
 
     assert [line for line, _ in items] == list(range(2, 2_002))
     assert CountingText.scanned <= len(text)  # counting from the start each time: ~n²/2
@@ -341,7 +341,7 @@ def test_json_lines_are_streamed_line_by_line(tmp_path, monkeypatch):
     for method in ("read_text", "read_bytes"):  # the file is never read whole
         monkeypatch.setattr(Path, method, lambda *a, **k: pytest.fail("read whole"))
 
-    recorded, errors = files.read([path])
+    recorded, errors = recordings.read([path])
 
     assert [e.location.line for e in recorded] == [1, 3]
     assert [(e.location.line, e.reason) for e in errors] == [
@@ -362,14 +362,14 @@ def test_json_lines_are_streamed_line_by_line(tmp_path, monkeypatch):
 def test_broken_arrays_are_reported_where_they_break(tmp_path, text, line, reason):
     path = tmp_path / "broken.json"
     path.write_text(text)
-    _, errors = files.read([path])
+    _, errors = recordings.read([path])
     assert [(e.location.line, e.reason[: len(reason)]) for e in errors][-1:] == [(line, reason)]
 
 
 def test_a_byte_order_mark_and_blank_lead_are_fine(tmp_path):
     path = tmp_path / "bom.json"
     path.write_bytes(b"\xef\xbb\xbf\n\n" + json.dumps(VALID).encode())
-    recorded, errors = files.read([path])
+    recorded, errors = recordings.read([path])
     assert (errors, [e.location.line for e in recorded]) == ([], [3])
 
 
@@ -381,5 +381,5 @@ def test_an_unreadable_file_is_one_error(tmp_path, monkeypatch):
         raise PermissionError(13, "Permission denied", str(self))
 
     monkeypatch.setattr(Path, "open", refuse)
-    _, errors = files.read([path])
+    _, errors = recordings.read([path])
     assert [(e.location.line, e.reason[:26]) for e in errors] == [(0, "cannot read the file: [Err")]

@@ -198,3 +198,45 @@ def test_headless_chromium_renders_every_hop_and_highlights_errors(tmp_path):
     assert not any(tag == "img" for tag, _ in dom.elements)
     assert "&lt;/script&gt;&lt;script&gt;document.title=" in dom_text
     assert "InvalidImageFormatException &lt;b&gt;bad&lt;/b&gt;" in dom_text
+
+
+DENIAL = {
+    "time": "2027-01-15T08:00:01.250Z",
+    "who": "imgpipe-labeler/<s>",
+    "action": "s3:GetObjectVersion",
+    "resource": "arn:aws:s3:::images/ingest/a.jpg",
+    "why": "no Allow statement matched (via rekognition)",
+    "enforced": True,
+}
+
+
+def test_iam_denials_are_counted_per_scenario_and_listed_as_text(tmp_path):
+    run = synthetic_run()
+    run["scenarios"][0]["iam_denials"] = [DENIAL]
+    page = report.write(run, tmp_path)[1].read_text(encoding="utf-8")
+    denials_table = page.split('<table id="iam-denials">', 1)[1].split("</table>", 1)[0]
+    assert denials_table.count('<tr class="denial">') == 1
+    assert "imgpipe-labeler/&lt;s&gt;" in denials_table and "<s>" not in denials_table
+    assert "s3:GetObjectVersion" in denials_table and "(via rekognition)" in denials_table
+    counts = re.findall(r'<tr class="scenario-row[^>]*>(?:<td>.*?</td>){4}<td>(\d+)</td>', page)
+    assert counts == ["1", "0", "0"]
+
+    clean = report.write(synthetic_run(), tmp_path / "clean")[1].read_text(encoding="utf-8")
+    assert "IAM denied no call during this run." in clean and 'class="denial"' not in clean
+
+    run["scenarios"][0]["iam_denials"] = "denied"
+    with pytest.raises(ReportError, match=r"scenarios\[0\]\.iam_denials"):
+        report.write(run, tmp_path / "broken")
+
+
+def test_a_denied_call_on_an_object_joins_that_objects_timeline():
+    from harness.observe import timeline
+
+    hops = {"ingest/a.jpg": [hop(0.0, "upload")], "ingest/b.jpg": [hop(0.0, "upload")]}
+    at = "2027-01-15T08:00:01.250Z"
+    timeline.add_denials(hops, [DENIAL | {"time": at}, DENIAL | {"time": "not a time"}])
+    assert [h["hop"] for h in hops["ingest/b.jpg"]] == ["upload"]
+    _, denied = hops["ingest/a.jpg"]
+    assert denied["hop"] == "iam_denied" and denied["at"] == 1_800_000_001.25
+    assert denied["detail"]["action"] == "s3:GetObjectVersion"
+    assert denied["detail"]["error"] == DENIAL["why"]

@@ -257,7 +257,9 @@ def test_database_goes_down_then_up_in_that_order(tmp_path):
     assert "not down" in error_of(tmp_path, HEAD + "  - database: up\n")
     twice = "  - database: down\n  - database: down\n"
     assert "down already" in error_of(tmp_path, HEAD + twice)
-    assert "down, up" in error_of(tmp_path, HEAD + "  - database: away\n")
+    assert "down, killed-mid-tick, up" in error_of(tmp_path, HEAD + "  - database: away\n")
+    killed = "  - database: killed-mid-tick\n  - database: down\n"
+    assert "down already" in error_of(tmp_path, HEAD + killed)
 
 
 def test_catalog_rows_and_pending_parse(tmp_path):
@@ -315,6 +317,8 @@ def test_a_fixture_folder_item_uploads_every_file_of_the_folder(tmp_path):
 
 class StandInLoaderCatalog(StandInCatalog):
     """The catalog with a work queue, a table, a schedule and a database to take away."""
+
+    KILLED = "Lost connection to server during query; the batch was released"
 
     def __init__(self) -> None:
         super().__init__()
@@ -384,6 +388,17 @@ class StandInLoaderCatalog(StandInCatalog):
         finally:
             self.db_up = True
 
+    @contextlib.contextmanager
+    def database_killed_mid_tick(self):
+        """The tick's transaction dies with the database: its batch goes back to the queue."""
+        from datetime import datetime
+
+        from harness.systems.catalog.pipeline import Tick
+
+        with self.database_outage():
+            self.loader_runs += 1
+            yield Tick(datetime(2026, 5, 1, 7), {}, True, None, self.KILLED, 0.4)
+
 
 def run_with(tmp_path, body: str, catalog: StandInLoaderCatalog) -> dict:
     text = (HEAD + body).replace("description:", "target: aws\ndescription:")
@@ -435,6 +450,41 @@ def test_ticks_rows_and_an_outage_drive_the_catalog(tmp_path):
     rows = result["steps"][-1]["detail"]["conditions"][0]
     assert rows["detail"]["compared_with"] == {"snapshot": "first", "rows": 4}
     assert result["counts"]["loader_runs"] == 3
+
+
+def test_a_database_killed_mid_tick_stays_down_until_brought_up(tmp_path):
+    catalog = StandInLoaderCatalog()
+    body = (
+        UPLOAD
+        + """\
+  - database: killed-mid-tick
+  - assert:
+      - catalog_pending: {work_queue: 2}
+  - database: up
+  - tick: {match: {result: {loaded_messages: 2}}}
+"""
+    )
+    result = run_with(tmp_path, body, catalog)
+    assert result["status"] == "passed", result
+    killed = result["steps"][1]["detail"]
+    assert killed["database"] == "down" and "SIGKILL" in killed["how"]
+    assert killed["tick"] == {"error": catalog.KILLED, "seconds": 0.4}
+    assert catalog.outages == 1 and catalog.db_up and catalog.loader_runs == 2
+
+
+def test_a_tick_that_survives_its_database_kill_fails_the_step(tmp_path, monkeypatch):
+    from harness.systems.catalog.pipeline import Tick
+
+    catalog = StandInLoaderCatalog()
+
+    @contextlib.contextmanager
+    def survived():
+        yield Tick(None, {}, True, {"loaded_messages": 2}, None, 0.1)
+
+    monkeypatch.setattr(catalog, "database_killed_mid_tick", survived)
+    result = run_with(tmp_path, UPLOAD + "  - database: killed-mid-tick\n", catalog)
+    assert statuses(result) == ["passed", "failed"]
+    assert "the tick succeeded although its database died" in result["reason"]
 
 
 def test_rows_not_updated_since_remembered_fail_newer_than(tmp_path):

@@ -7,9 +7,13 @@ what makes these paths testable offline.
 
 from __future__ import annotations
 
+import json
 import textwrap
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
+from harness.observe import denials
 from harness.scenarios import runner, schema
 from harness.scenarios.pytest_items import describe_failure
 
@@ -136,3 +140,45 @@ def test_failure_description_shows_the_step_line_and_what_it_saw(tmp_path):
     assert "step 4 (assert: this one fails) at line 12" in text
     assert "what it saw:" in text and "ingest/missing.jpg" in text
     assert " 4. assert         failed" in text
+
+
+def test_the_calls_iam_denied_during_the_scenario_are_in_its_result(tmp_path):
+    """Denials logged before the scenario started belong to someone else; those during it
+    are reported, in the short form the report shows."""
+    log = tmp_path / "iam-denials.jsonl"
+    record = {
+        "principal": "arn:aws:sts::000000000000:assumed-role/imgpipe-labeler/s-1",
+        "action": "s3:GetObjectVersion",
+        "resource": "arn:aws:s3:::images/ingest/a.jpg",
+        "reason": "no Allow statement matched",
+        "via": "rekognition",
+        "enforced": True,
+    }
+    before = record | {"time": denials.iso(time.time() - 60), "action": "s3:PutObject"}
+    during = record | {"time": denials.iso(time.time() + 1)}
+    log.write_text(json.dumps(before) + "\n" + json.dumps(during) + "\n", encoding="utf-8")
+    pipeline = StandInPipeline({})
+    pipeline.settings = SimpleNamespace(iam_denials=log)
+    result = runner.run_scenario(scenario(tmp_path, "  - sleep: 0\n"), pipeline, target="aws")
+    assert result["iam_denials"] == [
+        {
+            "time": during["time"],
+            "who": "imgpipe-labeler/s-1",
+            "action": "s3:GetObjectVersion",
+            "resource": "arn:aws:s3:::images/ingest/a.jpg",
+            "why": "no Allow statement matched (via rekognition)",
+            "enforced": True,
+        }
+    ]
+
+
+def test_recovery_is_measured_from_slack_answering_to_the_last_post_it_accepted():
+    posts = [
+        {"received_at": 100.0, "failed": True},  # during the outage
+        {"received_at": 95.0},  # before it
+        {"received_at": 112.5},
+        {"received_at": 130.25},
+        {"received_at": 131.0, "failed": True},  # refused again: not a delivery
+    ]
+    assert runner._recovery_seconds(posts, healed_at=110.0) == 20.25
+    assert runner._recovery_seconds(posts[:2], healed_at=110.0) is None

@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from lambda_records import on_failure_record
 
 ALARM_NAME = "image-labeling-dlq-not-empty"
 PARAMETER = "/image-pipeline/slack-webhook-url"
@@ -318,33 +319,6 @@ def events_mod(load_lambda):
     return load_lambda("slack_notifier", "notifier_events")
 
 
-def failure_record(
-    payload: Any,
-    *,
-    attempts: int = 3,
-    at: str = "2024-05-01T15:13:02.411Z",
-    error: str = "1 of 1 record(s) failed: WebhookError: Slack webhook answered HTTP 503",
-) -> dict[str, Any]:
-    """What Lambda's on-failure destination receives after the async retries."""
-    return {
-        "version": "1.0",
-        "timestamp": at,
-        "requestContext": {
-            "requestId": "e4b46cbf-b738-4f5f-9a5c-1d3b2f6e0a11",
-            "functionArn": "arn:aws:lambda:ap-northeast-2:123456789012:function:notifier:$LATEST",
-            "condition": "RetriesExhausted",
-            "approximateInvokeCount": attempts,
-        },
-        "requestPayload": payload,
-        "responseContext": {
-            "statusCode": 200,
-            "executedVersion": "$LATEST",
-            "functionError": "Unhandled",
-        },
-        "responsePayload": {"errorMessage": error, "errorType": "NotificationFailed"},
-    }
-
-
 def test_an_sns_event_is_delivered_as_it_is(events_mod, event):
     alarm = event("sns_cloudwatch_alarm")
     [found] = events_mod.notifications(alarm)
@@ -355,7 +329,7 @@ def test_an_sns_event_is_delivered_as_it_is(events_mod, event):
 
 def test_a_failure_record_gives_back_the_original_notice(events_mod, event):
     alarm = event("sns_cloudwatch_alarm")
-    [found] = events_mod.notifications(failure_record(alarm))
+    [found] = events_mod.notifications(on_failure_record(alarm))
     assert found.message == sns_message(alarm)
     assert found.message_id == "c0a8e0f2-0001-5b5e-9a0e-3f1d2c4b5a61"  # the SNS message's id
     assert found.earlier == events_mod.EarlierFailure(
@@ -372,8 +346,8 @@ def test_a_failure_record_gives_back_the_original_notice(events_mod, event):
 def test_a_failed_redrive_is_unwrapped_to_the_first_notice(events_mod, event):
     """A redriven invocation that fails again wraps the earlier record in a new one."""
     alarm = event("sns_cloudwatch_alarm")
-    twice = failure_record(
-        failure_record(alarm, at="2024-05-01T15:13:02.411Z"),
+    twice = on_failure_record(
+        on_failure_record(alarm, at="2024-05-01T15:13:02.411Z"),
         attempts=3,
         at="2024-05-01T16:00:00.000Z",
         error="timeout",
@@ -394,7 +368,7 @@ def test_records_redriven_through_an_sqs_trigger_are_unwrapped(events_mod, event
             {
                 "eventSource": "aws:sqs",
                 "messageId": "q1",
-                "body": json.dumps(failure_record(alarm)),
+                "body": json.dumps(on_failure_record(alarm)),
             },
             {"eventSource": "aws:sqs", "messageId": "q2", "body": json.dumps(alarm)},
         ]
@@ -411,8 +385,8 @@ def test_records_redriven_through_an_sqs_trigger_are_unwrapped(events_mod, event
         ({"Records": []}, "no SNS Records"),
         ([1, 2], "no SNS Records"),
         ({"Records": [{"eventSource": "aws:s3"}]}, "record 0 is not an SNS record"),
-        (failure_record(None), "no SNS Records"),
-        (failure_record({"detail-type": "Scheduled Event"}), "keys: ['detail-type']"),
+        (on_failure_record(None), "no SNS Records"),
+        (on_failure_record({"detail-type": "Scheduled Event"}), "keys: ['detail-type']"),
         (
             {"Records": [{"eventSource": "aws:sqs", "body": "not json"}]},
             "SQS record 0 body is not JSON",
@@ -427,7 +401,7 @@ def test_unknown_events_are_refused_with_a_reason(events_mod, payload, reason):
 def test_nesting_is_bounded(events_mod, event):
     nested: Any = event("sns_cloudwatch_alarm")
     for _ in range(events_mod.MAX_NESTING + 1):
-        nested = failure_record(nested)
+        nested = on_failure_record(nested)
     with pytest.raises(events_mod.UnknownEvent, match="nested more than"):
         events_mod.notifications(nested)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from lambda_records import on_failure_record
 
 PARAMETER = "/image-pipeline/slack-webhook-url"
 
@@ -133,27 +134,6 @@ def test_webhook_url_never_reaches_the_logs(app, event, webhook_server, lambda_c
         assert "/services/T000" not in text
 
 
-def on_failure_record(payload: dict, error: str, attempts: int = 3) -> dict:
-    """Lambda's async failure record, as the notifier-failures queue keeps it."""
-    return {
-        "version": "1.0",
-        "timestamp": "2024-05-01T15:13:02.411Z",
-        "requestContext": {
-            "requestId": "e4b46cbf-b738-4f5f-9a5c-1d3b2f6e0a11",
-            "functionArn": "arn:aws:lambda:ap-northeast-2:123456789012:function:notifier:$LATEST",
-            "condition": "RetriesExhausted",
-            "approximateInvokeCount": attempts,
-        },
-        "requestPayload": payload,
-        "responseContext": {
-            "statusCode": 200,
-            "executedVersion": "$LATEST",
-            "functionError": "Unhandled",
-        },
-        "responsePayload": {"errorMessage": error, "errorType": "NotificationFailed"},
-    }
-
-
 def test_a_notice_kept_by_the_on_failure_destination_is_sent_by_a_redrive(
     app, event, webhook_server, lambda_context
 ):
@@ -166,7 +146,7 @@ def test_a_notice_kept_by_the_on_failure_destination_is_sent_by_a_redrive(
             app.handler(original, lambda_context)
         errors.append(str(caught.value))
     assert len(webhook_server.requests) == 3 and "HTTP 503" in errors[-1]
-    record = on_failure_record(original, errors[-1])
+    record = on_failure_record(original, error=errors[-1])
 
     webhook_server.status, webhook_server.body = 200, b"ok"
     webhook_server.requests.clear()
@@ -189,18 +169,18 @@ def test_a_redrive_while_slack_is_still_down_fails_again(
     app, event, webhook_server, lambda_context
 ):
     """Raising sends the record to the on-failure destination again: nothing is lost."""
-    record = on_failure_record(event("sns_cloudwatch_alarm"), "HTTP 503")
+    record = on_failure_record(event("sns_cloudwatch_alarm"), error="HTTP 503")
     webhook_server.status = 500
     with pytest.raises(app.NotificationFailed, match="HTTP 500"):
         app.handler(record, lambda_context)
     webhook_server.status = 200
-    nested = on_failure_record(record, "HTTP 500", attempts=3)
+    nested = on_failure_record(record, error="HTTP 500", attempts=3)
     assert app.handler(nested, lambda_context) == {"posted": 1, "skipped": 0}
     assert len(webhook_server.requests) == 2
 
 
 def test_a_redriven_ok_notice_follows_notify_on_ok(app, event, webhook_server, lambda_context):
-    record = on_failure_record(event("sns_cloudwatch_ok"), "HTTP 503")
+    record = on_failure_record(event("sns_cloudwatch_ok"), error="HTTP 503")
     assert app.handler(record, lambda_context) == {"posted": 0, "skipped": 1}
     assert webhook_server.requests == []
 

@@ -16,11 +16,11 @@ from .actions import (
 )
 from .authorizer import CallDecision, PolicySource, authorize
 from .conditions import RequestContext, UnsupportedCondition
-from .denials import DenialLog
-from .errors import error_for
+from .denial_log import DenialLog
 from .evaluation import AccessRequest, Decision, Principal, Result, evaluate, parse_or_deny
 from .managed_keys import managed_key_policy
 from .policy import Policy, PolicyError, Statement
+from .responses import error_for
 
 __all__ = [
     "AccessRequest",

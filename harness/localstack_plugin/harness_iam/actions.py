@@ -16,7 +16,7 @@ are what breaks first deploys, and they are written out here:
 The ARN of the resource is built from the request (and, where a request names a
 resource indirectly, from `ResourceFacts`, which the LocalStack extension answers from
 the providers' stores). Where no hand-written rule exists, the IAM catalogue
-(`catalog.py`) supplies the action and the ARN format; an operation neither knows raises
+(`action_data.py`) supplies the action and the ARN format; an operation neither knows raises
 `UnmappedOperation`, which the extension turns into a visible denial (fail closed).
 
 To add an operation: write a function `(call, facts) -> list[Authorization]` and
@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from . import catalog
+from . import action_data
 
 
 class UnmappedOperation(Exception):
@@ -470,7 +470,7 @@ def _s3_generic(call: Call, facts: ResourceFacts) -> list[Authorization]:
 
 
 def _known(action: str) -> str:
-    exists = catalog.action_exists(action)
+    exists = action_data.action_exists(action)
     if exists is False:
         raise UnmappedOperation(f"no IAM action {action} in the catalogue")
     if exists is None:
@@ -860,7 +860,7 @@ def _cw_generic(call: Call, facts: ResourceFacts) -> list[Authorization]:
     names = call.params.get("AlarmNames") or (
         [call.params["AlarmName"]] if call.params.get("AlarmName") else []
     )
-    if not names or not catalog.resource_types(action):
+    if not names or not action_data.resource_types(action):
         return [Authorization(action, "*")]
     return [Authorization(action, _alarm_arn(call, n)) for n in names]
 
@@ -901,7 +901,7 @@ def _generic(call: Call, facts: ResourceFacts) -> list[Authorization]:
         return _GENERIC[call.service](call, facts)
     prefix = IAM_PREFIX.get(call.service, call.service)
     action = _known(f"{prefix}:{call.operation}")
-    types = catalog.resource_types(action)
+    types = action_data.resource_types(action)
     if not types:
         # The action supports no resource-level permissions (e.g. rekognition:DetectLabels).
         return [Authorization(action, "*")]

@@ -7,18 +7,21 @@ Settings (environment of the LocalStack process):
   one JSON line;
 - `HARNESS_IAM_SECURE_TRANSPORT`: `assume` (default: `aws:SecureTransport` is true, as
   for every AWS SDK call on AWS) or `request` (true only for requests over https);
-- `HARNESS_IAM_DELIVERIES`: `1` also checks the calls LocalStack makes as a service
-  principal (S3 -> SNS/SQS/Lambda, SNS -> SQS/Lambda, Lambda's AssumeRole of an
-  execution role) against the resource policy, with `aws:SourceArn`/`aws:SourceAccount`;
-  default `0`.
+- `HARNESS_IAM_DELIVERIES`: `1` (default) also checks the calls LocalStack makes as a
+  service principal (S3 -> SNS/SQS/Lambda, SNS -> SQS/Lambda, CloudWatch alarm actions ->
+  SNS/Lambda, Lambda's AssumeRole of an execution role) against the resource policy and,
+  for an encrypted topic or queue, the key policy, with `aws:SourceArn` and
+  `aws:SourceAccount`: a delivery AWS would refuse is refused and logged. `0` turns that
+  off (only role sessions are checked).
 
 Who is checked: requests signed with the credentials of an assumed-role session (what
 LocalStack's Lambda service gives every function process: `sts:AssumeRole` of its
-execution role, and what its event source mappings and log shipping use). Requests
+execution role, and what its event source mappings and log shipping use), and, with
+deliveries on, LocalStack's internal calls that name a service principal. Requests
 signed with any other key (the shared test keys of the operator, Terraform and the tests;
-LocalStack's internal calls) pass untouched.
+LocalStack's other internal calls) pass untouched.
 
-A denial raises the protocol's own error (`errors.py`) with AWS's message text, and is
+A denial raises the protocol's own error (`responses.py`) with AWS's message text, and is
 appended to the denial log. LocalStack community does not load `localstack.extensions`
 plugins itself (that manager is in the paid edition), so the package also registers an
 `on_infra_start` hook that installs the same handler; installing twice is a no-op.
@@ -31,6 +34,7 @@ import os
 import threading
 import time
 import urllib.parse
+from typing import Any
 
 from localstack.aws.accounts import get_account_id_from_access_key_id
 from localstack.aws.api import CommonServiceException, RequestContext
@@ -40,10 +44,11 @@ from localstack.http import Request, Response, Router, route
 from localstack.runtime import hooks
 
 from .actions import Call
+from .alarm_actions import AlarmActionClients
 from .authorizer import CallDecision, authorize
-from .denials import DenialLog
-from .errors import error_for
+from .denial_log import DenialLog
 from .evaluation import Principal
+from .responses import error_for
 from .stores import Sessions, StoreFacts, StorePolicies
 
 LOG = logging.getLogger("harness_iam")
@@ -102,7 +107,9 @@ class IamEnforcer:
             mode=mode(),
             log=DenialLog.from_env(),
             secure_transport=os.environ.get(SECURE_TRANSPORT_VAR, "assume").strip().lower(),
-            deliveries=os.environ.get(DELIVERIES_VAR, "0").strip() in ("1", "true", "yes"),
+            # On unless opted out, as on AWS, where every delivery is checked.
+            deliveries=os.environ.get(DELIVERIES_VAR, "1").strip().lower()
+            not in ("0", "false", "no", "off"),
         )
 
     def __call__(self, chain: HandlerChain, context: RequestContext, response: Response) -> None:
@@ -187,14 +194,19 @@ class IamEnforcer:
 
 
 class AuthorizeEndpoint:
-    """`POST /_harness/iam/authorize`: the same decision for a call LocalStack never sees.
+    """`POST /_harness/iam/authorize`: the same decision for calls LocalStack never sees.
 
     For the harness's stubs of services LocalStack does not emulate (the Rekognition stub):
-    is the caller behind this access key allowed this call? Body (JSON): `access_key`,
-    `service`, `operation`, `params`, `region`, optional `via` (the calling service, e.g.
-    `rekognition` when Rekognition reads S3 as the caller). Answer: `checked` (false: not a
-    role session, nothing to check), `allowed`, and for a denial `action`, `resource`,
-    `message`, `reason`, `code`, `status`. Denials are logged like any other.
+    is the caller behind this access key allowed these calls? One request carries every
+    check of one API call of the stub (DetectLabels, then its S3 read as the caller), so
+    the stub's hot path makes one round trip. Body (JSON): `access_key`, `region`, and
+    `calls`, each with `service`, `operation`, `params` and optional `via` (the calling
+    service, e.g. `rekognition` when Rekognition reads S3 as the caller). The calls are
+    decided in order and the first denial ends the list, as the service itself would stop
+    there. Answer: `checked` (false: not a role session, nothing to check), `allowed`
+    (all of them), and `results`, one per decided call: `allowed`, and for a denial
+    `action`, `resource`, `message`, `reason`, `code`, `status`. Denials are logged like
+    any other.
     """
 
     def __init__(self, enforcer: IamEnforcer) -> None:
@@ -207,33 +219,42 @@ class AuthorizeEndpoint:
         account = get_account_id_from_access_key_id(key) if key else ""
         principal = self.enforcer.sessions.principal(key, account) if key else None
         if principal is None:
-            return {"checked": False, "allowed": True, "mode": self.enforcer.mode}
-        region = body.get("region") or "us-east-1"
+            return {"checked": False, "allowed": True, "mode": self.enforcer.mode, "results": []}
+        results: list[dict[str, object]] = []
+        for item in body.get("calls") or []:
+            results.append(self._decide(principal, account, body.get("region"), item))
+            if results[-1].get("would_deny"):
+                break
+        allowed = all(bool(r["allowed"]) for r in results)
+        return {"checked": True, "allowed": allowed, "mode": self.enforcer.mode, "results": results}
+
+    def _decide(
+        self, principal: Principal, account: str, region: str | None, item: dict[str, Any]
+    ) -> dict[str, object]:
         call = Call(
-            service=body["service"],
-            operation=body["operation"],
-            params=body.get("params") or {},
-            region=region,
+            service=item["service"],
+            operation=item["operation"],
+            params=item.get("params") or {},
+            region=region or "us-east-1",
             account=account,
         )
+        via = item.get("via")
         keys: dict[str, object] = {
             "aws:SecureTransport": True,
             "aws:CurrentTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "aws:EpochTime": int(time.time()),
-            "aws:ViaAWSService": bool(body.get("via")),
+            "aws:ViaAWSService": bool(via),
         }
-        if body.get("via"):
-            keys["aws:CalledVia"] = [f"{body['via']}.amazonaws.com"]
+        if via:
+            keys["aws:CalledVia"] = [f"{via}.amazonaws.com"]
         decision = authorize(call, principal, self.enforcer.policies, self.enforcer.facts, keys)
         if decision.allowed:
-            return {"checked": True, "allowed": True, "mode": self.enforcer.mode}
-        self.enforcer.log.append(decision.record(self.enforcer.mode) | {"via": body.get("via")})
+            return {"allowed": True}
+        self.enforcer.log.append(decision.record(self.enforcer.mode) | {"via": via})
         code, status = error_for(call.service, None)
         return {
-            "checked": True,
             "allowed": self.enforcer.mode != "enforce",
             "would_deny": True,
-            "mode": self.enforcer.mode,
             "action": decision.action,
             "resource": decision.resource,
             "message": decision.aws_message(),
@@ -253,6 +274,19 @@ def _log_group_exists(account: str, region: str, group: str) -> bool:
 
 
 # --- installation ------------------------------------------------------------------------
+
+
+def _label_alarm_actions() -> None:
+    """Make CloudWatch's alarm actions deliveries of `cloudwatch.amazonaws.com` (the
+    provider sends them without a service principal; see `alarm_actions.py`)."""
+    try:
+        from localstack.services.cloudwatch import provider_v2
+    except ImportError:  # another provider layout: the actions stay unchecked, say so
+        LOG.warning("harness_iam: CloudWatch alarm actions are not checked (no provider_v2)")
+        return
+    if not isinstance(provider_v2.connect_to, AlarmActionClients):
+        provider_v2.connect_to = AlarmActionClients(provider_v2.connect_to)
+
 
 _installed: IamEnforcer | None = None
 _install_lock = threading.Lock()
@@ -280,10 +314,13 @@ def install(
             router = ROUTER
         handlers.append(enforcer)
         router.add(AuthorizeEndpoint(enforcer))
+        if enforcer.deliveries:
+            _label_alarm_actions()
         _installed = enforcer
         LOG.warning(
-            "harness_iam: IAM %s for role sessions (denials -> %s)",
+            "harness_iam: IAM %s for role sessions%s (denials -> %s)",
             enforcer.mode,
+            " and deliveries between services" if enforcer.deliveries else "",
             enforcer.log.path or "LocalStack's log only",
         )
         return enforcer

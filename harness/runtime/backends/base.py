@@ -22,6 +22,18 @@ class BackendState:
     pid: int | None = None
     provides_stubs: bool = False  # docker: the stubs run in a container of the backend
 
+    @classmethod
+    def of_record(cls, backend: str, record: dict) -> BackendState:
+        """The state of a server the harness runs, from its process record (as returned
+        by the start functions: `reused`, and `seconds` when it was started now)."""
+        return cls(
+            backend,
+            record["endpoint"],
+            started=not record["reused"],
+            seconds=record.get("seconds", 0.0),
+            pid=record["pid"],
+        )
+
 
 class Backend(Protocol):
     """Where LocalStack comes from, and everything that differs between the places."""

@@ -1,16 +1,18 @@
 """`HARNESS_BACKEND=docker`: LocalStack and the stubs in containers, via testcontainers.
 
-For machines with a Docker daemon. LocalStack runs from the image of the same version
-as the embedded runtime (4.13.1 needs no auth token) and runs Lambda functions in
-containers of their own (`LAMBDA_RUNTIME_EXECUTOR=docker`, through the mounted Docker
-socket), on a Docker network of this stack (`<prefix>-harness`).
+For machines with a Docker daemon. Both containers run the project's own image (the
+Dockerfile, also every service of docker-compose.yml): LocalStack is the same embedded
+runtime as on the host (pinned localstack-core, our local-process Lambda executor, no
+auth token), started by `docker/localstack.py`, so Lambda functions run as processes in
+its container: no Docker socket is mounted, no Lambda image is pulled, and it runs
+natively on arm64. The image is built when missing, with the build arguments of the
+`BUILD_ARGS` variables (as docker-compose.yml passes them).
 
-The stubs run in a container on that network too (image built from the repo's
-Dockerfile): Lambda containers reach them as `http://stubs:4580`, which works on Linux
-and Docker Desktop alike, while stubs on the host bound to 127.0.0.1 would be out of
-their reach. Every published port is bound to 127.0.0.1 on the host, on the same ports
-as the embedded stack (HARNESS_PORT, HARNESS_REKOGNITION_PORT, HARNESS_SLACK_PORT), so
-endpoints, clients and tests are the same for both backends.
+The stubs run in a container on the stack's network too (`<prefix>-harness`): the
+functions reach them as `http://stubs:4580`. Every published port is bound to 127.0.0.1
+on the host, on the same ports as the embedded stack (HARNESS_PORT,
+HARNESS_REKOGNITION_PORT, HARNESS_SLACK_PORT), so endpoints, clients and tests are the
+same for both backends.
 
 Containers are recorded in the state folder like the embedded processes and removed
 by `harness down` (or at the end of the test session that started them), not by
@@ -34,14 +36,20 @@ from harness.util.errors import HarnessError
 from harness.util.files import atomic_write_text, private_dir
 from harness.util.net import port_in_use
 
-IMAGE_REPOSITORY = "localstack/localstack"
 APP_IMAGE = "pipeline-harness:local"  # built from ./Dockerfile (also by docker-compose.yml)
+# The image's build arguments and the variables that set them (docker-compose.yml too).
+BUILD_ARGS = {
+    "BASE_IMAGE": "HARNESS_BASE_IMAGE",
+    "TERRAFORM_BUNDLE_URL": "HARNESS_TERRAFORM_BUNDLE_URL",
+    "EXTRA_CA_CERTS": "HARNESS_BUILD_CA_CERTS",
+}
+BUILD_NETWORK = "HARNESS_BUILD_NETWORK"
+LOCALSTACK_COMMAND = ("python", "/app/docker/localstack.py")  # in the image
 LOCALSTACK_ALIAS = "localstack"
 STUBS_ALIAS = "stubs"
 GATEWAY_PORT = 4566  # inside the LocalStack container
 REKOGNITION_PORT = 4580  # inside the stubs container
 SLACK_PORT = 4581
-DOCKER_SOCKET = "/var/run/docker.sock"
 LABEL = "pipeline-harness.runtime.stack"
 STATE_FILE = "docker.json"
 READY_SERVICES = ("s3", "sns", "sqs", "lambda", "cloudwatch", "ssm")
@@ -62,11 +70,6 @@ class ContainerSpec:
     labels: dict[str, str] = field(default_factory=dict)
 
 
-def localstack_image(settings: Settings) -> str:
-    """The image matching the embedded runtime's version: the same LocalStack either way."""
-    return f"{IMAGE_REPOSITORY}:{settings.localstack_version}"
-
-
 def network_name(settings: Settings) -> str:
     return f"{settings.name_prefix}-harness"
 
@@ -77,30 +80,30 @@ def container_name(settings: Settings, role: str) -> str:
 
 def shared_localstack_environment(settings: Settings) -> dict[str, str]:
     """The settings that tune LocalStack's behaviour (not where it runs), the embedded
-    backend's, so both behave alike; docker-compose.yml must repeat them (a test
-    checks it)."""
+    backend's: `docker/localstack.py` derives them in the container, as on the host."""
     return dict(sorted(localstack.tuning_environment(settings).items()))
 
 
-def localstack_spec(settings: Settings, docker_socket: str = DOCKER_SOCKET) -> ContainerSpec:
-    name = container_name(settings, "localstack")
-    env = shared_localstack_environment(settings) | {
+def localstack_spec(settings: Settings) -> ContainerSpec:
+    """LocalStack as `docker/localstack.py` runs it: the embedded runtime, tuned as on
+    the host (it computes the same tuning environment from these settings)."""
+    env = {
         # Queue URLs name the published port, as on the embedded stack.
         "LOCALSTACK_HOST": f"{settings.host}:{settings.port}",
-        "LAMBDA_RUNTIME_EXECUTOR": "docker",
-        "LAMBDA_DOCKER_NETWORK": network_name(settings),
-        # LocalStack finds its own address on that network through its container name;
-        # Lambda containers call it by its alias.
-        "MAIN_CONTAINER_NAME": name,
-        "HOSTNAME_FROM_LAMBDA": LOCALSTACK_ALIAS,
+        "HARNESS_IAM": settings.iam,
+        "HARNESS_SERVICES": settings.services,
+        "HARNESS_LAMBDA_RUNTIMES": ",".join(settings.lambda_runtimes),
     }
+    for name in ("HARNESS_LAMBDA_RETRY_BASE_DELAY", "HARNESS_SQS_METRICS_INTERVAL"):
+        if os.environ.get(name):
+            env[name] = os.environ[name]
     return ContainerSpec(
-        name=name,
-        image=localstack_image(settings),
+        name=container_name(settings, "localstack"),
+        image=APP_IMAGE,
         aliases=(LOCALSTACK_ALIAS,),
         env=env,
         ports={GATEWAY_PORT: (settings.host, settings.port)},
-        volumes=((docker_socket, "/var/run/docker.sock", "rw"),),
+        command=LOCALSTACK_COMMAND,
         labels={LABEL: settings.name_prefix},
     )
 
@@ -138,21 +141,9 @@ def stubs_spec(settings: Settings) -> ContainerSpec:
     )
 
 
-def docker_socket() -> str:
-    """The daemon's socket as the daemon sees it, for LocalStack's Lambda containers.
-
-    /var/run/docker.sock works on Linux and Docker Desktop; rootless Docker or Podman
-    need HARNESS_DOCKER_SOCKET (testcontainers' TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE too).
-    """
-    return (
-        os.environ.get("HARNESS_DOCKER_SOCKET")
-        or os.environ.get("TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE")
-        or DOCKER_SOCKET
-    )
-
-
 def lambda_stub_endpoints() -> tuple[str, str]:
-    """(Rekognition endpoint, Slack base URL) as Lambda containers on the network see them."""
+    """(Rekognition endpoint, Slack base URL) as the functions, in LocalStack's container
+    on the stack's network, see them."""
     return f"http://{STUBS_ALIAS}:{REKOGNITION_PORT}", f"http://{STUBS_ALIAS}:{SLACK_PORT}"
 
 
@@ -261,7 +252,7 @@ def _remove(client: Any, settings: Settings, state: dict | None) -> bool:
         if network.name != network_name(settings):  # the filter matches substrings
             continue
         network.reload()
-        for attached in network.containers:  # Lambda containers left behind
+        for attached in network.containers:  # anything else left on it
             attached.remove(force=True, v=True)
         network.remove()
     return removed
@@ -283,11 +274,20 @@ def wait_ready(endpoint: str, timeout: float, logs: Callable[[], str] = lambda: 
     )
 
 
+def build_args() -> dict[str, str]:
+    """The image's build arguments that are set in this environment (`BUILD_ARGS`)."""
+    return {arg: os.environ[var] for arg, var in BUILD_ARGS.items() if os.environ.get(var)}
+
+
 def _build_app_image(settings: Settings, progress: Callable[[str], None]) -> None:
+    """Build the image (quick when the build cache holds it, e.g. after `compose build`)."""
     from testcontainers.core.image import DockerImage
 
     progress(f"building {APP_IMAGE} from {settings.project_dir / 'Dockerfile'} ...")
-    DockerImage(path=settings.project_dir, tag=APP_IMAGE, clean_up=False).build()
+    extra = {"network_mode": os.environ[BUILD_NETWORK]} if os.environ.get(BUILD_NETWORK) else {}
+    DockerImage(
+        path=settings.project_dir, tag=APP_IMAGE, clean_up=False, buildargs=build_args(), **extra
+    ).build()
 
 
 def _start(built: Any) -> None:
@@ -327,7 +327,7 @@ def start(settings: Settings, progress: Callable[[str], None] = print) -> dict:
     try:
         for role, spec in (
             ("stubs", stubs_spec(settings)),
-            ("localstack", localstack_spec(settings, docker_socket())),
+            ("localstack", localstack_spec(settings)),
         ):
             progress(f"starting {spec.image} as {spec.name}")
             built = container(spec, network)

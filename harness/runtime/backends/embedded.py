@@ -22,13 +22,7 @@ class EmbeddedBackend:
 
     def up(self, settings: Settings, progress: Callable[[str], None]) -> BackendState:
         record = localstack.start(settings, progress)
-        return BackendState(
-            self.name,
-            record["endpoint"],
-            started=not record["reused"],
-            seconds=record.get("seconds", 0.0),
-            pid=record["pid"],
-        )
+        return BackendState.of_record(self.name, record)
 
     def health(self, settings: Settings) -> dict | None:
         return localstack.health(settings.endpoint)

@@ -10,6 +10,9 @@ catalog's database away and gives it back.
         match: {result: {rows: 8}}         # partial match on {would_fire, payload,
                                            #   result, error} of the run
     - database: down                       # the loader cannot connect from here on ...
+    - database: killed-mid-tick            # or: a tick runs and the database is killed
+                                           # while its transaction is inside (SIGKILL;
+                                           # the harness's own MariaDB only)
     - tick: {expect: failed, match: {error: {$contains: cannot connect}}}
     - database: up                         # ... until here (the runner brings it back
                                            # if the scenario ends before)
@@ -137,23 +140,36 @@ class Tick(Step):
 @dataclass(frozen=True)
 class DatabaseState(Step):
     kind = "database"
-    summary = "take the catalog's database down (the loader cannot connect) or bring it up"
+    summary = (
+        "take the catalog's database down (the loader cannot connect), kill it while a "
+        "tick's transaction is inside it, or bring it up"
+    )
 
     state: str
 
     @classmethod
     def parse(cls, src: Src, ctx: ParseContext) -> DatabaseState:
-        state = src.choice(("down", "up"))
-        if (state == "down") == ctx.database_down:
+        state = src.choice(("down", "killed-mid-tick", "up"))
+        if (state != "up") == ctx.database_down:
             already = "down already" if ctx.database_down else "not down (no `database: down`)"
             raise src.fail(f"the database is {already} at this step")
-        ctx.database_down = state == "down"
+        ctx.database_down = state != "up"
         return cls(state=state)
 
     def systems(self) -> frozenset[str]:
         return CATALOG_ONLY
 
     def run(self, rt: Runtime) -> dict[str, Any]:
+        if self.state == "killed-mid-tick":
+            tick = rt.kill_database_mid_tick()
+            if tick.ok:
+                raise StepFailed(f"the tick succeeded although its database died: {tick.result}")
+            return {
+                "database": "down",
+                "how": "the harness's MariaDB got SIGKILL while the loader's transaction waited "
+                "on a table lock",
+                "tick": {"error": tick.error, "seconds": tick.seconds},
+            }
         if self.state == "down":
             rt.take_database_down()
         else:

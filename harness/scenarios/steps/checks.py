@@ -73,9 +73,24 @@ def _failure(verdicts: list[tuple[Condition, Verdict]]) -> str:
     return "; ".join(f"{c.kind}: {v.summary}" for c, v in verdicts if not v.ok)
 
 
+class ConditionStep(Step):
+    """A step whose work is checking conditions (wait, assert): what it observes and
+    whether it needs a quiet alarm follow from its conditions, the same way for both."""
+
+    def checked(self) -> tuple[Condition, ...]:
+        """The step's conditions, whatever the YAML calls them (`until`, the list)."""
+        raise NotImplementedError
+
+    def needs_quiet_alarm(self) -> bool:
+        return any(c.quiet_alarm for c in self.checked())
+
+    def systems(self) -> frozenset[str]:
+        return frozenset().union(*(c.systems() for c in self.checked()))
+
+
 @register_step
 @dataclass(frozen=True)
-class Wait(Step):
+class Wait(ConditionStep):
     kind = "wait"
     summary = "poll conditions until all hold at once, or fail after a timeout"
 
@@ -92,11 +107,8 @@ class Wait(Step):
             interval=fields["interval"].number(0.05, 30) if "interval" in fields else 0.5,
         )
 
-    def needs_quiet_alarm(self) -> bool:
-        return any(c.quiet_alarm for c in self.until)
-
-    def systems(self) -> frozenset[str]:
-        return frozenset().union(*(c.systems() for c in self.until))
+    def checked(self) -> tuple[Condition, ...]:
+        return self.until
 
     def run(self, rt: Runtime) -> dict[str, Any]:
         conditions, dropped = _for_target(self.until, rt)
@@ -124,7 +136,7 @@ class Wait(Step):
 
 @register_step
 @dataclass(frozen=True)
-class Assert(Step):
+class Assert(ConditionStep):
     kind = "assert"
     summary = "check conditions once, now"
 
@@ -134,11 +146,8 @@ class Assert(Step):
     def parse(cls, src: Src, ctx: ParseContext) -> Assert:
         return cls(that=parse_conditions(src, ctx))
 
-    def needs_quiet_alarm(self) -> bool:
-        return any(c.quiet_alarm for c in self.that)
-
-    def systems(self) -> frozenset[str]:
-        return frozenset().union(*(c.systems() for c in self.that))
+    def checked(self) -> tuple[Condition, ...]:
+        return self.that
 
     def run(self, rt: Runtime) -> dict[str, Any]:
         conditions, dropped = _for_target(self.that, rt)

@@ -184,6 +184,8 @@ class Slack(Step):
         sink = rt.labeling.slack
         if self.heal:
             sink.clear_failures()
+            # From here the report measures the recovery: the last notice delivered after it.
+            rt.counts["slack_healed_at"] = time.time()
             return {"healed": True}
         if self.delay_next:
             return {"switch": sink.delay_next(self.delay_next, self.delay_ms)}

@@ -8,12 +8,13 @@ On AWS, DetectLabels needs `rekognition:DetectLabels`, and Rekognition reads an
 
 The stub cannot evaluate policies itself, so it asks the IAM extension of the local
 stack (``harness_iam``): ``POST <localstack>/_harness/iam/authorize`` with the access
-key of the caller's signature. The extension answers ``checked: false`` for keys that
-are not a role session (the tests' shared keys): those calls go through, as every call
-of theirs does. A 404 means the extension is not installed (``HARNESS_IAM=off``, or a
-LocalStack without our plugins): nothing is checked either. Any other failure to ask is
-an error, never an allow. The bytes themselves are then read with the stub's own
-credentials (``s3_reader``): what is checked is who may read, not how.
+key of the caller's signature and every check of the call, in one request. The extension
+answers ``checked: false`` for keys that are not a role session (the tests' shared
+keys): those calls go through, as every call of theirs does. A 404 means the extension
+is not installed (``HARNESS_IAM=off``, or a LocalStack without our plugins): nothing is
+checked either. Any other failure to ask is an error, never an allow. The bytes
+themselves are then read with the stub's own credentials (``s3_reader``): what is
+checked is who may read, not how.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def iam_caller_check(endpoint: str, timeout: float = 5.0) -> CallerCheck:
                 return dict(json.loads(response.read()))
         except urllib.error.HTTPError as exc:
             if exc.code == 404:  # no IAM extension: nothing is enforced
-                return {"checked": False, "allowed": True}
+                return {"checked": False, "allowed": True, "results": []}
             raise
 
     def check(authorization: str, bucket: str | None, key: str | None, version: str | None) -> None:
@@ -68,18 +69,22 @@ def iam_caller_check(endpoint: str, timeout: float = 5.0) -> CallerCheck:
         if signed is None:
             return
         access_key, region = signed
-        base = {"access_key": access_key, "region": region}
-        answer = ask(base | {"service": "rekognition", "operation": "DetectLabels", "params": {}})
-        if not answer.get("allowed", False):
-            raise RekognitionError("AccessDeniedException", answer.get("message"))
-        if bucket is None or key is None:
-            return
-        params = {"Bucket": bucket, "Key": key} | ({"VersionId": version} if version else {})
-        answer = ask(
-            base
-            | {"service": "s3", "operation": "GetObject", "params": params, "via": "rekognition"}
-        )
-        if not answer.get("allowed", False):
+        calls: list[dict[str, Any]] = [
+            {"service": "rekognition", "operation": "DetectLabels", "params": {}}
+        ]
+        if bucket is not None and key is not None:
+            params = {"Bucket": bucket, "Key": key} | ({"VersionId": version} if version else {})
+            calls.append(
+                {"service": "s3", "operation": "GetObject", "params": params, "via": "rekognition"}
+            )
+        answer = ask({"access_key": access_key, "region": region, "calls": calls})
+        for call, result in zip(calls, answer.get("results") or [], strict=False):
+            if result.get("allowed", False):
+                continue
+            if call["service"] == "rekognition":
+                raise RekognitionError("AccessDeniedException", result.get("message"))
             raise RekognitionError("InvalidS3ObjectException")
+        if answer.get("checked") and not answer.get("allowed", False):
+            raise RekognitionError("AccessDeniedException", "the caller's access was refused")
 
     return check

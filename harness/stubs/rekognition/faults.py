@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.stubs.rekognition.exceptions import parse_error_spec
+from harness.stubs.rekognition.specs import parse_entries
 
 _FAULT_KEYS = {"error", "message", "rate", "first_n", "latency_ms", "until", "key_glob", "seed"}
 
@@ -117,13 +118,7 @@ def parse_fault(raw: Any, index: int) -> Fault:
 
 def parse_faults(raw: Any, start: int = 0) -> list[Fault]:
     """Accept a list of faults, ``{"faults": [...]}`` or a single fault object."""
-    if isinstance(raw, dict) and "faults" in raw:
-        raw = raw["faults"]
-    if isinstance(raw, dict):
-        raw = [raw]
-    if not isinstance(raw, list):
-        raise ValueError("expected a list of faults or {'faults': [...]}")
-    return [parse_fault(item, start + i) for i, item in enumerate(raw)]
+    return parse_entries(raw, "faults", parse_fault, start)
 
 
 def roll_faults(

@@ -25,6 +25,7 @@ from typing import Any
 
 from harness.stubs.rekognition.exceptions import parse_error_spec
 from harness.stubs.rekognition.labels import normalise_label
+from harness.stubs.rekognition.specs import parse_entries
 
 _RULE_KEYS = {"key_glob", "key_regex", "sha256", "bucket", "labels", "error", "name"}
 
@@ -85,10 +86,4 @@ def parse_rule(raw: Any, index: int) -> Rule:
 
 def parse_rules(raw: Any, start: int = 0) -> list[Rule]:
     """Accept a list of rules, ``{"rules": [...]}`` or a single rule object."""
-    if isinstance(raw, dict) and "rules" in raw:
-        raw = raw["rules"]
-    if isinstance(raw, dict):
-        raw = [raw]
-    if not isinstance(raw, list):
-        raise ValueError("expected a list of rules or {'rules': [...]}")
-    return [parse_rule(item, start + i) for i, item in enumerate(raw)]
+    return parse_entries(raw, "rules", parse_rule, start)

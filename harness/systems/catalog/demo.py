@@ -18,7 +18,7 @@ from rich.table import Table
 
 from harness.build.fixtures import ImageSpec, render
 from harness.config import Settings
-from harness.systems.catalog import upload as catalog_upload
+from harness.systems.catalog import folder_upload as catalog_upload
 from harness.systems.catalog.pipeline import CatalogPipeline
 from harness.systems.catalog.verify import verify
 

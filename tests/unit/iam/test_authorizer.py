@@ -16,7 +16,7 @@ from harness_iam import (
     managed_key_policy,
     parse_or_deny,
 )
-from harness_iam.denials import read
+from harness_iam.denial_log import read
 
 from .conftest import ACCOUNT, REGION
 

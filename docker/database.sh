@@ -1,0 +1,28 @@
+#!/bin/sh
+# The `database` service of docker-compose.yml: Debian's MariaDB for system B's
+# catalog, in the foreground. The data folder is initialised on first start; the
+# loader's account `catalog_loader` (never root: root logs in over the container's
+# Unix socket only) gets the password db-secret generated, on every start, so the
+# secret and the account cannot drift apart. Its rights are the `celeb` schema's
+# only: it applies the migrations there (HARNESS_DATABASE_URL) and loads rows.
+set -eu
+data=/var/lib/harness-db/data
+secret=/run/harness-secrets/db-password
+init=/tmp/harness-db-init.sql
+
+if [ ! -d "$data/mysql" ]; then
+    mariadb-install-db --no-defaults --datadir="$data" \
+        --auth-root-authentication-method=socket --skip-test-db >/dev/null
+fi
+umask 077
+password="$(cat "$secret")"
+cat > "$init" <<SQL
+CREATE DATABASE IF NOT EXISTS celeb CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+CREATE USER IF NOT EXISTS 'catalog_loader'@'%' IDENTIFIED BY '$password';
+ALTER USER 'catalog_loader'@'%' IDENTIFIED BY '$password';
+GRANT ALL PRIVILEGES ON celeb.* TO 'catalog_loader'@'%';
+SQL
+exec mariadbd --no-defaults --datadir="$data" --port=3306 --bind-address=0.0.0.0 \
+    --socket=/tmp/mysqld.sock --init-file="$init" --skip-name-resolve \
+    --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
+    --innodb-buffer-pool-size=64M --max-connections=200

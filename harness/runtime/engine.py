@@ -1,0 +1,269 @@
+"""A Docker engine for the Docker path: the one that answers, or one started here.
+
+`docker compose up` and `HARNESS_BACKEND=docker` need a Docker daemon. On a laptop one
+runs already (`DOCKER_HOST`, else the default socket). A CI machine may have none and
+no image registry either; as root it can have both from Debian packages
+(docs: "Docker" in README.md):
+
+- `ensure` installs `docker.io` (with `docker-compose` and `debootstrap`) and starts
+  `dockerd` (overlay2 storage where possible, else vfs) without touching the host's
+  network (no iptables, no bridge: containers on user-defined networks still reach
+  each other by name) on a socket of the caller's work folder, recorded like every
+  process the harness starts, and stopped by `stop`.
+  Its data root is in the user cache (`<HARNESS_CACHE_DIR>/docker/engine`), so images
+  and the build cache survive for the next run; a lock keeps two engines off it.
+- `debian_base_image` makes the Dockerfile's base image with debootstrap instead of
+  pulling one (the root file system is cached too).
+
+Nothing here pulls from a registry. Layer 3 (runtime): it reads settings, uses util.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from harness.config import Settings
+from harness.util.errors import HarnessError
+from harness.util.files import private_dir
+from harness.util.processes import ProcessRecords
+from harness.util.waiting import WaitTimeout, wait_for
+
+DEFAULT_HOST = "unix:///var/run/docker.sock"
+RECORD = "dockerd"
+PACKAGES = {
+    "dockerd": "docker.io",
+    "docker-compose": "docker-compose",
+    "debootstrap": "debootstrap",
+}
+DEBIAN_SUITE = "bookworm"
+DEBIAN_MIRROR = "http://deb.debian.org/debian"
+LOCAL_BASE_IMAGE = f"pipeline-harness/debian:{DEBIAN_SUITE}"
+START_TIMEOUT = 60.0
+
+
+class EngineUnavailable(HarnessError):
+    """No Docker engine answers and none can be started here; the message says why."""
+
+
+@dataclass
+class Engine:
+    host: str  # the DOCKER_HOST value that reaches it
+    started: bool  # True: `ensure` started it, and `stop` ends it
+    work_dir: Path | None = None
+    lock: IO[str] | None = field(default=None, repr=False)
+
+    def env(self) -> dict[str, str]:
+        """The environment of a docker/docker-compose command aimed at this engine."""
+        return os.environ | {"DOCKER_HOST": self.host}
+
+
+def configured_host() -> str:
+    return os.environ.get("DOCKER_HOST") or DEFAULT_HOST
+
+
+def answers(host: str, timeout: float = 3.0) -> bool:
+    """True when a Docker API answers `_ping` at `host`."""
+    import docker
+
+    try:
+        client = docker.DockerClient(base_url=host, timeout=timeout)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+    except Exception:  # no socket, refused, timed out, not Docker: all mean "no"
+        return False
+
+
+def why_not_startable() -> str | None:
+    """Why no engine can be started here (None: it can, as root with apt-get)."""
+    if all(shutil.which(program) for program in PACKAGES):
+        return None if os.geteuid() == 0 else "dockerd needs root, and this user is not root"
+    if os.geteuid() != 0:
+        return "no Docker daemon answers, and installing one needs root"
+    if not shutil.which("apt-get"):
+        return "no Docker daemon answers, and this machine has no apt-get to install docker.io"
+    return None
+
+
+def install(progress: Callable[[str], None] = print) -> float:
+    """Install the Debian packages of what is missing of `PACKAGES`; seconds it took."""
+    missing = sorted(package for program, package in PACKAGES.items() if not shutil.which(program))
+    if not missing:
+        return 0.0
+    progress(f"installing {', '.join(missing)} from the OS packages (once) ...")
+    started = time.monotonic()
+    command = ["apt-get", "install", "-y", "-q", "-o", "DPkg::Lock::Timeout=300"]
+    command += ["--no-install-recommends", *missing]
+    env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+    if done.returncode != 0:
+        subprocess.run(["apt-get", "update", "-q"], capture_output=True, env=env, timeout=900)
+        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+    if done.returncode != 0:
+        tail = "\n".join((done.stdout + done.stderr).splitlines()[-10:])
+        raise EngineUnavailable(f"`{' '.join(command)}` failed:\n{tail}")
+    return time.monotonic() - started
+
+
+def cache_dir(settings: Settings) -> Path:
+    return settings.cache_dir / "docker"
+
+
+def _lock_data_root(root: Path) -> IO[str]:
+    root.mkdir(parents=True, exist_ok=True)
+    lock = open(root.parent / "engine.lock", "w")  # noqa: SIM115 (held while it runs)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise EngineUnavailable(
+            f"another Docker engine started by the harness uses {root}; "
+            "wait for it to end, or set HARNESS_CACHE_DIR"
+        ) from None
+    return lock
+
+
+def start(settings: Settings, work_dir: Path, progress: Callable[[str], None] = print) -> Engine:
+    """Start `dockerd` with its sockets in `work_dir` (keep the path short: Unix socket
+    paths are limited to ~107 bytes) and its data root in the user cache."""
+    root = cache_dir(settings) / "engine"
+    lock = _lock_data_root(root)
+    private_dir(work_dir)
+    socket = work_dir / "docker.sock"
+    host = f"unix://{socket}"
+    log_path = work_dir / "dockerd.log"
+    command = [
+        "dockerd",
+        f"--data-root={root}",
+        f"--exec-root={work_dir / 'exec'}",
+        f"--pidfile={work_dir / 'dockerd.pid'}",
+        f"--host={host}",
+        # No --storage-driver: dockerd takes overlay2 where the kernel and the file
+        # system allow it (layers and containers cost nothing), else vfs, which works
+        # everywhere but copies every layer and every container's file system in full.
+        "--iptables=false",  # the host's firewall and interfaces are left alone
+        "--ip-masq=false",
+        "--bridge=none",
+    ]
+    progress(f"starting dockerd on {host} (data root {root}) ...")
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    records = ProcessRecords(work_dir)
+    records.record(RECORD, process.pid, host=host, log=str(log_path))
+    engine = Engine(host=host, started=True, work_dir=work_dir, lock=lock)
+    try:
+        wait_for(
+            lambda: process.poll() is not None or answers(host, timeout=1.0),
+            START_TIMEOUT,
+            f"dockerd answering on {host}",
+            interval=0.2,
+        )
+        if process.poll() is not None:
+            raise WaitTimeout(f"dockerd exited with code {process.returncode}")
+    except WaitTimeout as exc:
+        stop(engine)
+        tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-15:])
+        raise EngineUnavailable(f"{exc}; {log_path}:\n{tail}") from None
+    return engine
+
+
+def stop(engine: Engine) -> bool:
+    """Stop an engine that `start` started (never one found running); True if stopped."""
+    if not engine.started or engine.work_dir is None:
+        return False
+    stopped = ProcessRecords(engine.work_dir).stop(RECORD, timeout=30)
+    _unmount_under(engine.work_dir)
+    if engine.lock is not None:
+        engine.lock.close()
+        engine.lock = None
+    return stopped
+
+
+def _unmount_under(folder: Path) -> None:
+    """Unmount what an engine that did not shut down cleanly left mounted in its work
+    folder (network namespaces, overlays), deepest first, so the folder can be removed."""
+    prefix = str(folder.resolve()) + "/"
+    try:
+        mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
+    except OSError:  # not Linux: nothing to do
+        return
+    for target in sorted((m for m in mounts if m.startswith(prefix)), key=len, reverse=True):
+        subprocess.run(["umount", "-l", target], capture_output=True, timeout=30)
+
+
+def ensure(settings: Settings, work_dir: Path, progress: Callable[[str], None] = print) -> Engine:
+    """The engine that answers at DOCKER_HOST (or the default socket), else one started
+    here after installing it if needed; `EngineUnavailable` says why neither can be."""
+    host = configured_host()
+    if answers(host):
+        return Engine(host=host, started=False)
+    reason = why_not_startable()
+    if reason:
+        raise EngineUnavailable(f"{reason} (DOCKER_HOST={host})")
+    install(progress)
+    return start(settings, work_dir, progress)
+
+
+def has_image(engine: Engine, name: str) -> bool:
+    found = subprocess.run(
+        ["docker", "image", "inspect", name], capture_output=True, env=engine.env(), timeout=60
+    )
+    return found.returncode == 0
+
+
+def debian_base_image(
+    engine: Engine, settings: Settings, progress: Callable[[str], None] = print
+) -> str:
+    """`LOCAL_BASE_IMAGE`, a minimal Debian 12 made with debootstrap (no registry): its
+    root file system is cached as a tar in the user cache and imported when missing."""
+    if has_image(engine, LOCAL_BASE_IMAGE):
+        return LOCAL_BASE_IMAGE
+    tar = cache_dir(settings) / "base" / f"debian-{DEBIAN_SUITE}.tar"
+    if not tar.exists():
+        install(progress)
+        progress(f"making a Debian {DEBIAN_SUITE} root file system with debootstrap (once) ...")
+        rootfs = tar.with_suffix(".rootfs")
+        shutil.rmtree(rootfs, ignore_errors=True)
+        tar.parent.mkdir(parents=True, exist_ok=True)
+        _run(["debootstrap", "--variant=minbase", DEBIAN_SUITE, str(rootfs), DEBIAN_MIRROR])
+        partial = tar.with_suffix(".partial")
+        _run(["tar", "-C", str(rootfs), "-cf", str(partial), "."])
+        partial.rename(tar)
+        shutil.rmtree(rootfs, ignore_errors=True)
+    with open(tar, "rb") as source:
+        _run(["docker", "import", "-", LOCAL_BASE_IMAGE], stdin=source, env=engine.env())
+    return LOCAL_BASE_IMAGE
+
+
+def _run(command: list[str], **kwargs: object) -> None:
+    done = subprocess.run(command, capture_output=True, text=False, timeout=1800, **kwargs)
+    if done.returncode != 0:
+        tail = "\n".join(done.stderr.decode(errors="replace").splitlines()[-10:])
+        raise HarnessError(f"`{' '.join(command[:3])} ...` failed:\n{tail}")
+
+
+def compose_command(engine: Engine) -> list[str] | None:
+    """How to run Compose here: the v2 plugin (`docker compose`) when the client has it,
+    else the v1 program (`docker-compose`, Debian's); None when neither is installed."""
+    plugin = subprocess.run(
+        ["docker", "compose", "version"], capture_output=True, env=engine.env(), timeout=30
+    )
+    if plugin.returncode == 0:
+        return ["docker", "compose"]
+    program = shutil.which("docker-compose")
+    return [program] if program else None

@@ -1,0 +1,125 @@
+"""The `docker` lane: docker-compose.yml run for real, then the e2e suite's labeling
+flows on `HARNESS_BACKEND=docker`.
+
+A Docker engine is used when one answers (DOCKER_HOST, else the default socket);
+otherwise, as root, one is installed from Debian's packages and started for the session
+(harness/runtime/engine.py) and stopped at its end. Neither possible: every test of the
+lane is skipped with the reason, which the test summary shows (`-rs`), never passed.
+
+The stack runs as its own Compose project on free ports, so it never meets a stack on
+the harness's default ports; `down -v` removes it at the end, whatever happened. The
+image stays in the engine's data root (user cache) so the next run's build is warm.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker_lane as lane
+import pytest
+
+from harness import config
+from harness.runtime import engine as docker_engine
+from harness.util.net import free_ports
+
+UP_TIMEOUT = 1200  # s: a cold build is most of it
+DEMO_TIMEOUT = 900
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "/docker/" in str(item.fspath):
+            item.add_marker(pytest.mark.docker)
+
+
+def _report(request: pytest.FixtureRequest, line: str) -> None:
+    """A line on the terminal now, not captured: progress and the lane's timings."""
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        return
+    if capture is None:
+        reporter.write_line(f"[docker lane] {line}")
+        return
+    with capture.global_and_fixture_disabled():
+        reporter.write_line(f"[docker lane] {line}")
+
+
+@pytest.fixture(scope="session")
+def docker_engine_for_lane(request: pytest.FixtureRequest) -> Iterator[docker_engine.Engine]:
+    """The engine the lane uses, started here if need be (and then stopped here)."""
+    settings = config.load()
+    # Short: the engine's Unix sockets live here (~107 bytes at most).
+    work = Path(tempfile.mkdtemp(prefix="harness-docker-"))
+    try:
+        engine = docker_engine.ensure(settings, work, progress=lambda m: _report(request, m))
+    except docker_engine.EngineUnavailable as exc:
+        shutil.rmtree(work, ignore_errors=True)
+        pytest.skip(f"docker lane not run: {exc}")
+    try:
+        yield engine
+    finally:
+        docker_engine.stop(engine)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def compose_stack(
+    request: pytest.FixtureRequest, docker_engine_for_lane: docker_engine.Engine
+) -> Iterator[lane.Compose]:
+    """docker-compose.yml built and up, the demo run to its end (exit 0), as a project
+    of its own on free ports; torn down with `down -v` at the end of the session."""
+    engine = docker_engine_for_lane
+    command = docker_engine.compose_command(engine)
+    if command is None:
+        pytest.skip(
+            "docker lane not run: neither `docker compose` nor `docker-compose` is installed"
+        )
+    settings = config.load()
+    ports = dict(
+        zip(
+            ("HARNESS_PORT", "HARNESS_REKOGNITION_PORT", "HARNESS_SLACK_PORT", "HARNESS_DB_PORT"),
+            map(str, free_ports(4)),
+            strict=True,
+        )
+    )
+    bundle = lane.terraform_bundle(settings) if engine.started else None
+    cache = docker_engine.cache_dir(settings)
+    with lane.served(cache, cache / "bundle-server.port") as url:
+        env = engine.env() | ports
+        env |= lane.build_environment(engine, settings, f"{url}/{bundle.name}" if bundle else None)
+        compose = lane.Compose(command, f"harness-lane-{secrets.token_hex(3)}", env)
+        try:
+            with compose.timed("build"):
+                built = compose.run("build", timeout=UP_TIMEOUT)
+            if built.returncode != 0:
+                raise lane.LaneFailure(
+                    f"building the image (docker-compose.yml, every service) failed:\n"
+                    f"{lane.tail(built.stdout + built.stderr)}"
+                )
+            with compose.timed("up to the demo's start"):
+                started = compose.run("up", "-d", timeout=UP_TIMEOUT)
+            if started.returncode != 0:
+                raise compose.failure("`up -d`", started.stdout + started.stderr)
+            with compose.timed("demo"):
+                waited = compose.docker("wait", compose.container_id("demo"), timeout=DEMO_TIMEOUT)
+            if waited.stdout.strip() != "0":
+                raise compose.failure(f"the demo (exit code {waited.stdout.strip()})")
+            _report(request, f"{' '.join(command)}; timings (s): {compose.timings}")
+            yield compose
+        finally:
+            with compose.timed("down -v"):
+                compose.run("down", "-v", "--remove-orphans", timeout=600)
+            if engine.started:  # the lane's own engine: drop a failed build's leftovers
+                compose.docker("container", "prune", "-f")  # and images no tag names
+                compose.docker("image", "prune", "-f")
+            _report(request, f"timings (s): {compose.timings}")
+
+
+@pytest.fixture(scope="session")
+def lane_ports(compose_stack: lane.Compose) -> dict[str, int]:
+    return {"HARNESS_PORT": int(compose_stack.env["HARNESS_PORT"])}

@@ -1,0 +1,199 @@
+"""The docker lane's tools: Compose aimed at one engine and one project, the build
+arguments this machine needs, and failures that name the service and its last log lines.
+
+Only the base image, the Terraform bundle, the build network and a TLS proxy's CA
+differ from a user's `docker compose up`, and only through the build arguments that
+docker-compose.yml documents; the compose file is the same.
+"""
+
+from __future__ import annotations
+
+import functools
+import glob
+import http.server
+import os
+import shutil
+import subprocess
+import tarfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.build import terraform
+from harness.config import Settings
+from harness.runtime import engine as docker_engine
+from harness.runtime.backends import docker as docker_backend
+
+ROOT = Path(__file__).resolve().parents[2]
+LOG_LINES = 40
+# CA certificates added to this machine (Debian's place for them): a TLS proxy's, which
+# pip inside the build must trust as the host does.
+LOCAL_CA_GLOB = "/usr/local/share/ca-certificates/*.crt"
+
+
+class LaneFailure(AssertionError):
+    """A service of the stack failed; the message names it and ends with its log."""
+
+
+@dataclass
+class Compose:
+    """`docker compose` (or `docker-compose`) for one project on one engine."""
+
+    command: list[str]
+    project: str
+    env: dict[str, str]
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def run(
+        self, *args: str, timeout: float = 900, check: bool = False
+    ) -> subprocess.CompletedProcess:
+        done = subprocess.run(
+            [*self.command, "-p", self.project, *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if check and done.returncode != 0:
+            raise LaneFailure(
+                f"`compose {' '.join(args)}` failed:\n{tail(done.stdout + done.stderr)}"
+            )
+        return done
+
+    @contextmanager
+    def timed(self, what: str) -> Iterator[None]:
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.timings[what] = round(time.monotonic() - started, 1)
+
+    def docker(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["docker", *args], env=self.env, capture_output=True, text=True, timeout=timeout
+        )
+
+    def states(self) -> dict[str, str]:
+        """service -> `docker ps` status of its container (both Compose versions label
+        their containers with the project and the service)."""
+        listed = self.docker(
+            "ps",
+            "-a",
+            "--filter",
+            f"label=com.docker.compose.project={self.project}",
+            "--format",
+            '{{.Label "com.docker.compose.service"}}\t{{.Status}}',
+        )
+        return dict(line.split("\t", 1) for line in listed.stdout.splitlines() if "\t" in line)
+
+    def logs(self, service: str, lines: int = LOG_LINES) -> str:
+        done = self.run("logs", "--no-color", "--tail", str(lines), service, timeout=120)
+        return done.stdout + done.stderr
+
+    def failed_services(self) -> list[str]:
+        """Services that are unhealthy, or exited with a code other than 0."""
+        return [
+            service
+            for service, status in self.states().items()
+            if "unhealthy" in status or (status.startswith("Exited") and "(0)" not in status)
+        ]
+
+    def failure(self, what: str, output: str = "") -> LaneFailure:
+        """`what` failed: name the failing services (or the stack) with their last log lines."""
+        services = self.failed_services()
+        parts = [f"{what} failed; services: {self.states()}"]
+        if output:
+            parts.append(f"--- compose output ---\n{tail(output)}")
+        for service in services:
+            parts.append(
+                f"--- service {service}: last {LOG_LINES} log lines ---\n{self.logs(service)}"
+            )
+        return LaneFailure("\n".join(parts))
+
+    def container_id(self, service: str) -> str:
+        return self.run("ps", "-q", service, check=True).stdout.strip()
+
+
+def tail(text: str, lines: int = LOG_LINES) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def local_ca_certificates() -> str:
+    return "".join(Path(path).read_text() for path in sorted(glob.glob(LOCAL_CA_GLOB)))
+
+
+def terraform_bundle(settings: Settings) -> Path | None:
+    """A tar of `bin/terraform` and `plugins/` (the AWS provider's mirror) from this
+    machine, for the image's TERRAFORM_BUNDLE_URL where no registry has them; cached."""
+    binary = shutil.which("terraform")
+    mirror = terraform.find_provider_mirror(settings)
+    if not binary or not mirror:
+        return None
+    stat = Path(binary).stat()
+    key = f"{stat.st_size}-{int(stat.st_mtime)}-{Path(mirror).name}"
+    bundle = docker_engine.cache_dir(settings) / f"terraform-bundle-{key}.tar"
+    if not bundle.exists():
+        partial = bundle.with_suffix(".partial")
+        with tarfile.open(partial, "w") as tar:
+            tar.add(binary, arcname="bin/terraform")
+            tar.add(
+                str(Path(mirror) / "registry.terraform.io"), arcname="plugins/registry.terraform.io"
+            )
+        partial.rename(bundle)
+    return bundle
+
+
+@contextmanager
+def served(folder: Path, port_file: Path) -> Iterator[str]:
+    """`folder` over HTTP on 127.0.0.1 for the build; yields the base URL.
+
+    The port is the one of the last run when it is free (kept in `port_file`): the URL
+    is a build argument, part of the build cache's key, so a new port would make the
+    image's heavy layer cold again.
+    """
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    try:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", int(port_file.read_text())), handler)
+    except (OSError, ValueError):
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        port_file.parent.mkdir(parents=True, exist_ok=True)
+        port_file.write_text(str(server.server_address[1]))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def build_environment(
+    engine: docker_engine.Engine, settings: Settings, bundle_url: str | None
+) -> dict[str, str]:
+    """The variables that set the image's build arguments on this machine (see
+    `docker_backend.BUILD_ARGS`); a user's run sets none of them."""
+    env: dict[str, str] = {}
+    if engine.started:
+        # An engine started here has no registry: its base image is made locally, and
+        # its builds have no bridge network, so they use the host's.
+        env["HARNESS_BASE_IMAGE"] = docker_engine.debian_base_image(engine, settings)
+        env[docker_backend.BUILD_NETWORK] = "host"
+        if bundle_url:
+            env["HARNESS_TERRAFORM_BUNDLE_URL"] = bundle_url
+    certificates = local_ca_certificates()
+    if certificates:
+        env["HARNESS_BUILD_CA_CERTS"] = certificates
+    # Set explicitly by the user (or CI): theirs wins.
+    for variable in [*docker_backend.BUILD_ARGS.values(), docker_backend.BUILD_NETWORK]:
+        if os.environ.get(variable):
+            env[variable] = os.environ[variable]
+    return env

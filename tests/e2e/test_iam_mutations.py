@@ -1,0 +1,300 @@
+"""Every grant of every function role is needed (issue 12's mutation suite).
+
+For each statement of each function's inline policy, as deployed: take the statement
+out of the role's policy, drive the flow that needs it, and wait for the local stack's
+IAM to refuse a call with one of the statement's actions to that role. Then the policy
+is put back and the flow is finished (nothing is left half-done for the next test).
+A statement whose removal changes nothing would be a grant nobody needs; a flow that
+passes without its grant would be enforcement that is not there. Both fail here.
+
+The table below names, per statement, the flow that needs it. It is checked against
+the deployed policies, so a new statement fails the suite until a flow is named for it.
+What no flow can reach here is listed in NOT_REACHABLE with the reason.
+
+Resource policies (topic, queues, buckets, keys) are deliveries between services:
+tests/e2e/test_iam_deliveries.py takes their statements away.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from harness.build import functions
+from harness.build.fixtures import ImageSpec, render
+from harness.observe import denials
+from harness.runtime import aws
+from harness.util.waiting import wait_for
+
+pytestmark = pytest.mark.mutations
+
+JPEG = render(ImageSpec(seed=3, width=320, height=240))
+DENIAL_WAIT_S = 90  # a labeler message is received again after its 24 s visibility
+
+
+@dataclass(frozen=True)
+class Flow:
+    """What to do so that the function needs the statement, and how to finish it after
+    the grant is back. `cold`: the function reads a secret once per process, so a new
+    process must start for the read to happen (a configuration change restarts it)."""
+
+    start: Callable[[Any, str], Any]
+    finish: Callable[[Any, Any], None]
+    cold: bool = False
+
+
+def _upload_image(pipelines: Any, token: str) -> str:
+    key = f"ingest/mutation-{token}/image.jpg"
+    pipelines.labeling.upload(key, JPEG)
+    return key
+
+
+def _labeled(pipelines: Any, key: str) -> None:
+    pipelines.labeling.wait_result(key, timeout=120)
+
+
+def _fire_alarm(pipelines: Any, token: str) -> str:
+    alarm = pipelines.labeling.outputs["alarm_name"]
+    cloudwatch = pipelines.labeling.cloudwatch
+    cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason=f"mutation {token}")
+    cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason=f"mutation {token}")
+    return token
+
+
+def _notice_posted(pipelines: Any, token: str) -> None:
+    pipelines.labeling.slack.clear_failures()
+    wait_for(
+        lambda: any(token in json.dumps(m) for m in pipelines.labeling.slack.messages()),
+        120,
+        f"the notice of {token} in Slack",
+    )
+
+
+def _upload_original(pipelines: Any, token: str) -> str:
+    vertical = f"mut{token}"
+    key = pipelines.catalog.origin_key(vertical, 1, 1)
+    pipelines.catalog.upload(key, JPEG)
+    return vertical
+
+
+def _resized(pipelines: Any, vertical: str) -> None:
+    wait_for(
+        lambda: len(pipelines.catalog.served_keys(vertical)) == len(pipelines.catalog.sizes),
+        120,
+        f"the renditions of {vertical}",
+    )
+
+
+def _upload_badly_named(pipelines: Any, token: str) -> str:
+    key = f"{pipelines.catalog.c['origin_prefix']}mut{token}/not-a-cd-idx.jpg"
+    pipelines.catalog.upload(key, JPEG)
+    return key
+
+
+def _rejected(pipelines: Any, key: str) -> None:
+    pipelines.catalog.wait_rejection(key, timeout=120)
+
+
+def _reupload_resized(pipelines: Any, vertical: str) -> None:
+    """The failed event is gone (its destination refused it, as AWS would drop it): the
+    operator uploads the original again."""
+    pipelines.catalog.upload(pipelines.catalog.origin_key(vertical, 1, 1), JPEG)
+    _resized(pipelines, vertical)
+
+
+def _resize_a_missing_original(pipelines: Any, token: str) -> str:
+    """The event of an original deleted before resize ran: S3 answers a read of a missing
+    key with 404 only to a caller that may list the bucket (403 otherwise)."""
+    catalog = pipelines.catalog
+    key = catalog.origin_key(f"mut{token}", 1, 1)
+    event = {
+        "Records": [
+            {
+                "eventSource": "aws:s3",
+                "eventName": "ObjectCreated:Put",
+                "s3": {"bucket": {"name": catalog.c["upload_bucket"]}, "object": {"key": key}},
+            }
+        ]
+    }
+    name = functions.get("resize").deployed_name(pipelines.labeling.outputs)
+    pipelines.labeling.lambda_.invoke(FunctionName=name, Payload=json.dumps(event).encode())
+    return key
+
+
+def _nothing_to_finish(pipelines: Any, handle: Any) -> None:
+    """The flow left no work behind."""
+
+
+def _queue_and_tick(pipelines: Any, token: str) -> str:
+    vertical = _upload_original(pipelines, token)
+    _resized(pipelines, vertical)
+    pipelines.catalog.wait_queued(1, timeout=120)
+    pipelines.catalog.tick()
+    return vertical
+
+
+def _loaded(pipelines: Any, vertical: str) -> None:
+    def drained() -> bool:
+        tick = pipelines.catalog.tick()
+        return tick.ok and len(pipelines.catalog.rows(vertical)) == len(pipelines.catalog.sizes)
+
+    wait_for(drained, 120, f"the rows of {vertical}", interval=2)
+
+
+IMAGE = Flow(_upload_image, _labeled)
+ALARM = Flow(_fire_alarm, _notice_posted, cold=True)
+ORIGINAL = Flow(_upload_original, _resized)
+TICK = Flow(_queue_and_tick, _loaded, cold=True)
+
+# (function, Sid) -> the flow that needs it, and statements taken out with it to reach
+# it (a failure path: the on-failure destinations are used only when the function fails).
+MUTATIONS: dict[tuple[str, str], tuple[Flow, tuple[str, ...]]] = {
+    ("labeler", "WriteOwnLogs"): (IMAGE, ()),
+    ("labeler", "ConsumeQueue"): (IMAGE, ()),
+    ("labeler", "ReadIngest"): (IMAGE, ()),
+    ("labeler", "ReadWriteResults"): (IMAGE, ()),
+    ("labeler", "ManageFailureRecords"): (IMAGE, ()),
+    ("labeler", "ListBucketFor404"): (IMAGE, ()),
+    ("labeler", "DetectLabels"): (IMAGE, ()),
+    ("notifier", "WriteOwnLogs"): (ALARM, ()),
+    ("notifier", "ReadWebhookUrl"): (ALARM, ()),
+    ("notifier", "DescribeWatchedQueues"): (ALARM, ()),
+    ("resize", "WriteOwnLogs"): (ORIGINAL, ()),
+    ("resize", "ReadOriginals"): (ORIGINAL, ()),
+    ("resize", "ListUploadBucketFor404"): (
+        Flow(_resize_a_missing_original, _nothing_to_finish),
+        (),
+    ),
+    ("resize", "WriteRenditions"): (ORIGINAL, ()),
+    ("resize", "SendWork"): (ORIGINAL, ()),
+    ("resize", "ManageRejectionRecords"): (Flow(_upload_badly_named, _rejected), ()),
+    ("resize", "ReportFailedInvocations"): (
+        Flow(_upload_original, _reupload_resized),
+        ("WriteRenditions",),
+    ),
+    ("loader", "WriteOwnLogs"): (TICK, ()),
+    ("loader", "ConsumeWork"): (TICK, ()),
+    ("loader", "ReadDatabaseSecret"): (TICK, ()),
+}
+
+# Statements no local flow can need, with the reason.
+NOT_REACHABLE: dict[tuple[str, str], str] = {
+    ("notifier", "ReportFailedNotices"): (
+        "the notifier-failures queue's own policy allows the notifier role by name, and for "
+        "a same-account send either grant suffices, so the send goes through without this "
+        "statement (as it would on AWS); AWS needs the statement when the destination is "
+        "configured (PutFunctionEventInvokeConfig checks the role's policy), which LocalStack "
+        "does not check (infra/envs/differences.yaml)"
+    ),
+}
+
+
+class Pipelines:
+    """Both systems, emptied before each test, and the IAM API of their stack."""
+
+    def __init__(self, labeling: Any, catalog: Any) -> None:
+        self.labeling, self.catalog = labeling, catalog
+        self.iam = aws.client("iam", labeling.settings)
+
+
+@pytest.fixture
+def pipelines(labeling, catalog) -> Pipelines:
+    return Pipelines(labeling, catalog)
+
+
+def role_policy(pipelines: Pipelines, short: str) -> tuple[str, str, dict]:
+    """(role name, policy name, document) of the function's one inline policy."""
+    name = functions.get(short).deployed_name(pipelines.labeling.outputs)
+    lambda_client = pipelines.labeling.lambda_
+    arn = lambda_client.get_function_configuration(FunctionName=name)["Role"]
+    role = arn.rsplit("/", 1)[1]
+    iam = pipelines.iam
+    (policy,) = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    return role, policy, iam.get_role_policy(RoleName=role, PolicyName=policy)["PolicyDocument"]
+
+
+def _actions(statement: dict) -> set[str]:
+    action = statement["Action"]
+    return {action} if isinstance(action, str) else set(action)
+
+
+@contextlib.contextmanager
+def restarted(pipelines: Pipelines, short: str) -> Iterator[None]:
+    """New processes for the function inside the block (a configuration change retires
+    the old ones), so a secret it reads once per process is read again; the deployed
+    configuration is put back afterwards."""
+    name = functions.get(short).deployed_name(pipelines.labeling.outputs)
+    lambda_client = pipelines.labeling.lambda_
+
+    def describe(text: str) -> None:
+        lambda_client.update_function_configuration(FunctionName=name, Description=text)
+        wait_for(
+            lambda: (
+                lambda_client.get_function_configuration(FunctionName=name).get("LastUpdateStatus")
+                == "Successful"
+            ),
+            60,
+            f"{name} updated",
+        )
+
+    deployed = lambda_client.get_function_configuration(FunctionName=name)["Description"]
+    describe(f"{deployed} (restarted by a test)")
+    try:
+        yield
+    finally:
+        describe(deployed)
+
+
+def test_every_statement_of_every_function_role_has_a_flow(pipelines):
+    deployed = set()
+    for function in functions.FUNCTIONS:
+        _, _, document = role_policy(pipelines, function.short)
+        deployed |= {(function.short, s["Sid"]) for s in document["Statement"]}
+    assert deployed == set(MUTATIONS) | set(NOT_REACHABLE), (
+        f"without a flow: {sorted(deployed - set(MUTATIONS) - set(NOT_REACHABLE))}; "
+        f"no longer deployed: {sorted(set(MUTATIONS) - deployed)}"
+    )
+
+
+@pytest.mark.parametrize(("short", "sid"), sorted(MUTATIONS), ids=lambda v: v)
+def test_taking_the_statement_away_gets_a_call_of_the_flow_denied(
+    pipelines, harness_settings, short, sid
+):
+    flow, also = MUTATIONS[short, sid]
+    role, policy, original = role_policy(pipelines, short)
+    removed = {sid, *also}
+    (statement,) = [s for s in original["Statement"] if s["Sid"] == sid]
+    mutated = original | {
+        "Statement": [s for s in original["Statement"] if s["Sid"] not in removed]
+    }
+    iam = pipelines.iam
+    token = uuid.uuid4().hex[:8]
+    since = denials.iso(time.time())
+    started = time.monotonic()
+    iam.put_role_policy(RoleName=role, PolicyName=policy, PolicyDocument=json.dumps(mutated))
+    try:
+        with restarted(pipelines, short) if flow.cold else contextlib.nullcontext():
+            handle = flow.start(pipelines, token)
+
+            def denied() -> list[dict]:
+                return [
+                    d
+                    for d in denials.read(harness_settings.iam_denials, since)
+                    if str(d.get("role", "")).endswith(f":role/{role}")
+                    and d.get("action") in _actions(statement)
+                ]
+
+            found = wait_for(denied, DENIAL_WAIT_S, f"a denial of {sorted(_actions(statement))}")
+            seconds = time.monotonic() - started
+    finally:
+        iam.put_role_policy(RoleName=role, PolicyName=policy, PolicyDocument=json.dumps(original))
+    print(f"[mutation] {short}/{sid}: {found[0]['action']} denied after {seconds:.1f} s")
+    assert found[0]["enforced"] is True
+    flow.finish(pipelines, handle)  # with the grant back, the work completes
