@@ -72,7 +72,10 @@ def start_stubs(settings: Settings) -> bool:
             )
         return False
     records = ProcessRecords(settings.state_dir)
-    if records.get(STUBS) and _stubs_healthy(settings):
+    running = records.get(STUBS)
+    # The Rekognition stub asks LocalStack's IAM only when IAM runs there: stubs started
+    # for another HARNESS_IAM are replaced (with `off`, LocalStack has no such route).
+    if running and running.get("iam", "enforce") == settings.iam and _stubs_healthy(settings):
         return False
     records.stop(STUBS)
     for port in (settings.rekognition_port, settings.slack_port):
@@ -94,13 +97,15 @@ def start_stubs(settings: Settings) -> bool:
                 str(settings.slack_port),
                 "--s3-endpoint",
                 settings.endpoint,
+                "--iam-endpoint",
+                "" if settings.iam == "off" else settings.endpoint,
             ],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    records.record(STUBS, process.pid, log=str(log_path))
+    records.record(STUBS, process.pid, log=str(log_path), iam=settings.iam)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         if process.poll() is not None:

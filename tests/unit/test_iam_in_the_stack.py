@@ -312,3 +312,55 @@ def test_a_failed_test_reports_the_iam_denials_logged_while_it_ran(tmp_path):
     ) in child.stdout
     assert "sqs:SendMessage" not in child.stdout  # before the test: someone else's
     assert child.stdout.count("IAM denials during this test") == 1  # not for the passing one
+
+
+@pytest.mark.parametrize(("mode", "asked"), [("enforce", "LOCALSTACK"), ("off", "")])
+def test_the_stubs_ask_localstacks_iam_only_when_it_runs_there(monkeypatch, tmp_path, mode, asked):
+    """With HARNESS_IAM=off LocalStack has no authorize route (it answers an empty 200):
+    the stubs must not ask it, or every DetectLabels call would fail."""
+    from harness.runtime import stack
+
+    monkeypatch.setenv("HARNESS_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("HARNESS_IAM", mode)
+    settings = config.load()
+    started: list[list[str]] = []
+
+    class Started(Exception):
+        pass
+
+    def popen(args, **kwargs):
+        started.append(list(args))
+        raise Started
+
+    monkeypatch.setattr(stack.subprocess, "Popen", popen)
+    monkeypatch.setattr(stack, "port_in_use", lambda host, port: False)
+    with pytest.raises(Started):
+        stack.start_stubs(settings)
+    (args,) = started
+    expected = settings.endpoint if asked == "LOCALSTACK" else ""
+    assert args[args.index("--iam-endpoint") + 1] == expected
+
+
+def test_an_answer_without_an_iam_decision_is_an_error_never_an_allow(stub):
+    server, _ = stub
+
+    class Empty(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    empty = ThreadingHTTPServer(("127.0.0.1", 0), Empty)
+    threading.Thread(target=empty.serve_forever, daemon=True).start()
+    try:
+        server.state.caller_check = iam_caller_check(f"http://127.0.0.1:{empty.server_address[1]}")
+        with pytest.raises(ClientError) as info:
+            _detect(server, "ASIAROLE")
+        assert info.value.response["Error"]["Code"] == "InternalServerError"
+    finally:
+        empty.shutdown()
+        empty.server_close()

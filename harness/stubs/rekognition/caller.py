@@ -58,11 +58,21 @@ def iam_caller_check(endpoint: str, timeout: float = 5.0) -> CallerCheck:
         )
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
-                return dict(json.loads(response.read()))
+                body = response.read()
         except urllib.error.HTTPError as exc:
             if exc.code == 404:  # no IAM extension: nothing is enforced
                 return {"checked": False, "allowed": True, "results": []}
             raise
+        try:
+            answer = json.loads(body)
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict) or "checked" not in answer:
+            raise RuntimeError(
+                f"{url} answered without an IAM decision ({body[:80]!r}): is IAM off in that "
+                "LocalStack? Then start the stubs with --iam-endpoint '' (`harness up` does)"
+            )
+        return answer
 
     def check(authorization: str, bucket: str | None, key: str | None, version: str | None) -> None:
         signed = signing_key(authorization)
