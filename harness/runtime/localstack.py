@@ -28,7 +28,7 @@ from harness.runtime import lambda_runtimes
 from harness.util.errors import HarnessError
 from harness.util.files import private_dir
 from harness.util.net import port_in_use
-from harness.util.processes import ProcessRecords, spawn_logged
+from harness.util.processes import ProcessRecords, interrupts_deferred, spawn_logged
 from harness.util.venvs import build_venv, install_projects
 
 PLUGIN_DIR = Path(__file__).resolve().parent.parent / "localstack_plugin"
@@ -184,22 +184,19 @@ def start(settings: Settings, progress: Callable[[str], None] = print) -> dict:
     log_path = settings.state_dir / "localstack.log"
     started = time.monotonic()
     progress(f"Starting LocalStack {settings.localstack_version} on {settings.endpoint} ...")
-    process = spawn_logged(
-        [str(python), "-m", "localstack.runtime.main"],
-        log_path,
-        environment(settings, files, interpreters),
-        files,
-    )
-    record = records.record(
-        RECORD,
-        process.pid,
-        endpoint=settings.endpoint,
-        log=str(log_path),
-        data_dir=str(files),
-        version=settings.localstack_version,
-        interpreters=interpreters,
-        started_at=time.time(),
-    )
+    env = environment(settings, files, interpreters)
+    with interrupts_deferred():  # no Ctrl-C between the fork and the record
+        process = spawn_logged([str(python), "-m", "localstack.runtime.main"], log_path, env, files)
+        record = records.record(
+            RECORD,
+            process.pid,
+            endpoint=settings.endpoint,
+            log=str(log_path),
+            data_dir=str(files),
+            version=settings.localstack_version,
+            interpreters=interpreters,
+            started_at=time.time(),
+        )
     try:
         _wait_healthy(settings, process, log_path)
     except BaseException:

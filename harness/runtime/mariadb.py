@@ -40,7 +40,7 @@ from harness.config import Settings
 from harness.util.errors import HarnessError
 from harness.util.files import atomic_write_text, private_dir
 from harness.util.net import port_in_use
-from harness.util.processes import ProcessRecords
+from harness.util.processes import ProcessRecords, interrupts_deferred, spawn_logged
 
 RECORD = "mariadb"
 SERVERS = ("mariadbd", "mysqld")
@@ -285,17 +285,16 @@ def start(settings: Settings, port: int, progress: Callable[[str], None] = print
         )
     started = time.monotonic()
     log_path = base / "mariadb.log"
-    with open(base / "mariadbd.out", "wb") as out:
-        process = subprocess.Popen(
+    with interrupts_deferred():  # no Ctrl-C between the fork and the record
+        process = spawn_logged(
             _server_args(server, settings, port),
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            base / "mariadbd.out",
+            dict(os.environ),
+            Path.cwd(),
         )
-    record = records.record(
-        RECORD, process.pid, port=port, log=str(log_path), data_dir=str(base / "data")
-    )
+        record = records.record(
+            RECORD, process.pid, port=port, log=str(log_path), data_dir=str(base / "data")
+        )
     deadline = time.monotonic() + float(os.environ.get("HARNESS_DB_START_TIMEOUT", "60"))
     while not is_up(port, timeout=0.5):
         if process.poll() is not None or time.monotonic() > deadline:

@@ -9,19 +9,20 @@ MariaDB that was running) survives `make demo` and `make test`.
 from __future__ import annotations
 
 import contextlib
-import subprocess
+import os
 import sys
 import time
 import urllib.request
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from harness.config import Settings
 from harness.runtime import backends, localstack, mariadb
 from harness.util.errors import HarnessError
 from harness.util.files import private_dir
 from harness.util.net import port_in_use
-from harness.util.processes import ProcessRecords
+from harness.util.processes import ProcessRecords, interrupts_deferred, spawn_logged
 
 STUBS = "stubs"
 LOCALSTACK = "localstack"
@@ -85,27 +86,22 @@ def start_stubs(settings: Settings) -> bool:
                 "HARNESS_REKOGNITION_PORT / HARNESS_SLACK_PORT"
             )
     log_path = private_dir(settings.state_dir) / "stubs.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "harness.stubs",
-                "--rekognition-port",
-                str(settings.rekognition_port),
-                "--slack-port",
-                str(settings.slack_port),
-                "--s3-endpoint",
-                settings.endpoint,
-                "--iam-endpoint",
-                "" if settings.iam == "off" else settings.endpoint,
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    records.record(STUBS, process.pid, log=str(log_path), iam=settings.iam)
+    command = [
+        sys.executable,
+        "-m",
+        "harness.stubs",
+        "--rekognition-port",
+        str(settings.rekognition_port),
+        "--slack-port",
+        str(settings.slack_port),
+        "--s3-endpoint",
+        settings.endpoint,
+        "--iam-endpoint",
+        "" if settings.iam == "off" else settings.endpoint,
+    ]
+    with interrupts_deferred():  # no Ctrl-C between the fork and the record
+        process = spawn_logged(command, log_path, dict(os.environ), Path.cwd())
+        records.record(STUBS, process.pid, log=str(log_path), iam=settings.iam)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         if process.poll() is not None:

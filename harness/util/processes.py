@@ -22,8 +22,11 @@ import contextlib
 import json
 import os
 import re
+import signal
 import subprocess
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -166,6 +169,39 @@ def stop_pid(pid: int, create_time: float | None = None, timeout: float = 10.0) 
         return False
     stop_process(process, timeout)
     return True
+
+
+@contextlib.contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Ctrl-C (SIGINT) and SIGTERM held back inside the block and delivered as it ends.
+
+    A server is started and recorded inside one: an interrupt that lands after the fork
+    but before the record is written (Popen waits for the child's exec) would leave a
+    process that no record names, so neither the interrupted command nor `harness down`
+    could stop it. Python-level handlers are used, not a signal mask: a mask would be
+    inherited by the server, which must stay stoppable by SIGTERM.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+
+    def hold(signum: int, frame: object) -> None:
+        pending.append(signum)
+
+    previous = {sig: signal.signal(sig, hold) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if pending:
+            signum = pending[0]
+            handler = previous[signum]
+            if callable(handler):
+                handler(signum, None)  # SIGINT: raises KeyboardInterrupt
+            elif handler != signal.SIG_IGN:
+                os.kill(os.getpid(), signum)  # the default action, now that it is back
 
 
 def spawn_logged(

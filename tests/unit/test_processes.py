@@ -203,3 +203,21 @@ def test_private_dir_narrows_an_existing_folder_but_not_a_shared_one(tmp_path):
     shared.chmod(0o1777)  # like /tmp
     files.private_dir(shared)
     assert stat.S_IMODE(shared.stat().st_mode) == 0o1777
+
+
+def test_a_ctrl_c_while_a_server_is_started_and_recorded_lands_after_the_record():
+    """Ctrl-C between the fork and the record would orphan the server: it is held back
+    until the block ends, then raised as usual."""
+    import os
+    import signal
+
+    import pytest
+
+    from harness.util.processes import interrupts_deferred
+
+    done = []
+    with pytest.raises(KeyboardInterrupt), interrupts_deferred():
+        os.kill(os.getpid(), signal.SIGINT)
+        done.append("recorded")  # still runs: the interrupt waits
+    assert done == ["recorded"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
