@@ -69,18 +69,10 @@ def fingerprint(settings: Settings) -> dict:
 
 
 def _staged_sources(settings: Settings, env: str) -> Path:
-    """Copy infra/ next to the state: tflocal writes an override file into the folder
-    it runs in, and two runs in the source tree would collide (or leave it behind)."""
+    """infra/ copied next to the state (terraform.stage_infra says why)."""
     staged = _work_dir(settings, env) / "src"
     shutil.rmtree(staged, ignore_errors=True)
-    shutil.copytree(
-        settings.project_dir / "infra",
-        staged / "infra",
-        ignore=shutil.ignore_patterns(
-            ".terraform", "*.tfstate*", ".terraform.lock.hcl", "localstack_providers_override.tf"
-        ),
-    )
-    return staged / "infra" / "envs" / env
+    return terraform.stage_infra(settings.project_dir, staged / "infra") / "envs" / env
 
 
 def deployed(settings: Settings, env: str = "local") -> dict | None:
@@ -148,22 +140,9 @@ def deploy(
     private_subdir(settings.state_dir, work.relative_to(settings.state_dir))
     tfvars = work / "harness.auto.tfvars.json"
     tfvars.write_text(json.dumps(_tfvars(settings, packages), indent=2))
-    source = _staged_sources(settings, env)
-    tf_env = terraform.environment(settings, work / "data", settings.endpoint)
-    state = ["-state", str(work / "terraform.tfstate")]
     started = time.monotonic()
-    terraform.run(["init", "-input=false", "-backend=false", "-no-color"], source, tf_env, progress)
     progress(f"{env}: applying Terraform (the first apply takes about a minute) ...")
-    terraform.run(
-        ["apply", "-auto-approve", "-input=false", "-no-color", f"-var-file={tfvars}", *state],
-        source,
-        tf_env,
-        progress,
-        log_path=work / "apply.log",
-    )
-    outputs = terraform.output_values(
-        terraform.run(["output", "-json", *state], source, tf_env, local=False, capture=True)
-    )
+    outputs = apply_root(settings, _staged_sources(settings, env), work, tfvars, progress)
     record = {
         "env": env,
         "fingerprint": current,
@@ -174,6 +153,69 @@ def deploy(
     }
     _record_path(settings, env).write_text(json.dumps(record, indent=2))
     return record | {"applied": True}
+
+
+def _init(
+    settings: Settings, source: Path, work: Path, progress: Callable[[str], None]
+) -> dict[str, str]:
+    """`terraform init` of a staged root for the local stack; returns Terraform's environment.
+
+    A root with a backend of its own (envs/aws: S3) is run with a local one instead
+    (terraform.use_local_backend), so its state is the file in `work` as for envs/local.
+    """
+    tf_env = terraform.environment(settings, work / "data", settings.endpoint)
+    overridden = (source / terraform.LOCAL_BACKEND_OVERRIDE).exists()
+    init = ["init", "-input=false", "-no-color", *([] if overridden else ["-backend=false"])]
+    terraform.run(init, source, tf_env, progress)
+    return tf_env
+
+
+def apply_root(
+    settings: Settings,
+    source: Path,
+    work: Path,
+    var_file: Path,
+    progress: Callable[[str], None] = print,
+) -> dict:
+    """Apply the root staged in `source` onto the local stack (through tflocal), its state
+    `work/terraform.tfstate`; returns its outputs. The one apply of every local root."""
+    tf_env, state = _run_root("apply", settings, source, work, var_file, progress)
+    return terraform.output_values(
+        terraform.run(["output", "-json", *state], source, tf_env, local=False, capture=True)
+    )
+
+
+def destroy_root(
+    settings: Settings,
+    source: Path,
+    work: Path,
+    var_file: Path,
+    progress: Callable[[str], None] = print,
+) -> None:
+    """Destroy what apply_root applied from the same staged root and variables."""
+    _run_root("destroy", settings, source, work, var_file, progress)
+
+
+def _run_root(
+    command: str,
+    settings: Settings,
+    source: Path,
+    work: Path,
+    var_file: Path,
+    progress: Callable[[str], None],
+) -> tuple[dict[str, str], list[str]]:
+    """`terraform apply|destroy` of a staged root, logged to `work/<command>.log`; returns
+    the Terraform environment and the state arguments for what follows."""
+    tf_env = _init(settings, source, work, progress)
+    state = ["-state", str(work / "terraform.tfstate")]
+    terraform.run(
+        [command, "-auto-approve", "-input=false", "-no-color", f"-var-file={var_file}", *state],
+        source,
+        tf_env,
+        progress,
+        log_path=work / f"{command}.log",
+    )
+    return tf_env, state
 
 
 def _only_code_changed(previous: dict, current: dict) -> bool:
@@ -217,23 +259,8 @@ def destroy(
         progress(f"{env}: nothing deployed")
         return False
     if record["fingerprint"]["target"] == _target_identity(settings):
-        source = _staged_sources(settings, env)
-        tf_env = terraform.environment(settings, work / "data", settings.endpoint)
-        terraform.run(["init", "-input=false", "-backend=false", "-no-color"], source, tf_env)
         tfvars = work / "harness.auto.tfvars.json"
-        terraform.run(
-            [
-                "destroy",
-                "-auto-approve",
-                "-input=false",
-                f"-var-file={tfvars}",
-                "-state",
-                str(work / "terraform.tfstate"),
-            ],
-            source,
-            tf_env,
-            progress,
-        )
+        destroy_root(settings, _staged_sources(settings, env), work, tfvars, progress)
     else:
         progress(f"{env}: LocalStack was restarted since the deploy; its resources are gone")
     (work / "terraform.tfstate").unlink(missing_ok=True)

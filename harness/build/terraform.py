@@ -103,6 +103,34 @@ def environment(settings: Settings, data_dir: Path, endpoint: str | None) -> dic
     return env
 
 
+# An override that keeps a root's state in a local file (`-state`), whatever backend the
+# root configures (envs/aws: S3), for runs against the local stack.
+LOCAL_BACKEND = 'terraform {\n  backend "local" {}\n}\n'
+LOCAL_BACKEND_OVERRIDE = "zz_local_backend_override.tf"
+STAGE_IGNORED = (
+    ".terraform",
+    ".terraform.lock.hcl",
+    "*.tfstate*",
+    "localstack_providers_override.tf",
+    LOCAL_BACKEND_OVERRIDE,
+)
+
+
+def stage_infra(project_dir: Path, target: Path) -> Path:
+    """Copy infra/ without Terraform's working files; returns the copy's root.
+
+    Terraform runs in copies: tflocal writes its provider override into the folder it
+    runs in, and two runs in the source tree would collide (or leave it behind).
+    """
+    shutil.copytree(project_dir / "infra", target, ignore=shutil.ignore_patterns(*STAGE_IGNORED))
+    return target
+
+
+def use_local_backend(env_dir: Path) -> None:
+    """Override the root's backend with a local one (in a staged copy only)."""
+    (env_dir / LOCAL_BACKEND_OVERRIDE).write_text(LOCAL_BACKEND)
+
+
 def output_values(output_json: str) -> dict:
     """The values of `terraform output -json` (which wraps each in type and sensitivity)."""
     return {name: item["value"] for name, item in json.loads(output_json).items()}

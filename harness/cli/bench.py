@@ -1,6 +1,6 @@
 """`harness bench` (the labeling pipeline) and `harness bench resize` (system B's resize).
 
-The benchmarks are imported inside the commands: they pull in matplotlib and Pillow,
+The benchmarks are imported inside the commands: they pull in Pillow and boto3 clients,
 which `harness --help` does not need.
 """
 
@@ -34,7 +34,7 @@ def bench(ctx: click.Context, images: int, rate: float, no_cold: bool, out: Path
     """Benchmark the labeling pipeline: start, latency, throughput.
 
     Measures cold and warm start, latency, throughput and memory of the local
-    labeling pipeline against their targets, and writes bench.json and bench.png.
+    labeling pipeline against their targets, and writes bench.json and bench.svg.
     Subcommands benchmark single parts.
     """
     if ctx.invoked_subcommand is not None:

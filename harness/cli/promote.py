@@ -7,8 +7,11 @@ import click
 from harness import config
 from harness.cli.console import console, progress, working
 from harness.cli.groups import Group
+from harness.observe import denials
+from harness.promote import aws_on_local
 from harness.promote import workflow as promote_module
 from harness.promote.workflow import PromoteOptions
+from harness.util.errors import HarnessError
 
 
 def _options(function):
@@ -118,4 +121,36 @@ def smoke_command(env, backend_config, slack, timeout) -> None:
     progress(
         f"smoke passed: {len(report.labels)} image(s) labeled, Slack {report.slack}, "
         f"{report.deleted} object version(s) deleted"
+    )
+
+
+@promote.command("rehearse")
+@click.option("--keep", is_flag=True, help="Leave the deployment on the stack (destroy: --down).")
+@click.option("--down", is_flag=True, help="Only destroy a deployment kept by --keep.")
+@click.option("--timeout", default=180.0, show_default=True, help="Seconds to wait per image.")
+def rehearse_command(keep, down, timeout) -> None:
+    """infra/envs/aws itself on the local stack, then `smoke` against it, no IAM denial.
+
+    Applies envs/aws unchanged (only the provider pointed at the local stack, a local
+    backend instead of S3) beside envs/local (names `<prefix>-awsroot-...`), under the
+    stack's enforced IAM, runs the smoke test of `harness promote smoke` against it,
+    lists any IAM denial, and destroys it (unless --keep). Exit 1 on a denial.
+    """
+    settings = config.load()
+    if down:
+        aws_on_local.destroy(aws_on_local.beside(settings), progress=progress)
+        return
+    with working("rehearsing infra/envs/aws on the local stack"):
+        result = aws_on_local.rehearse(settings, keep=keep, timeout=timeout, progress=progress)
+    for record in result.denials:
+        console.print(
+            f"  denied: {denials.who(record)} {record.get('action')} on "
+            f"{record.get('resource')}: {denials.why(record)}"
+        )
+    if result.denials:
+        raise HarnessError(f"{len(result.denials)} IAM denial(s) during the rehearsal")
+    progress(
+        f"rehearsal passed: applied in {result.apply_seconds:.0f} s, "
+        f"{len(result.smoke.labels)} image(s) labeled in {result.smoke_seconds:.0f} s, "
+        "no IAM denial" + (" (kept: `harness promote rehearse --down`)" if keep else "")
     )

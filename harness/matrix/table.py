@@ -7,13 +7,15 @@ Document (schema 1)::
                    | "deploy failed", "error": str | None, "seconds": float,
                    "speed": {"cold_start_s", "ready_s", "deploy_s", "latency_p50_s",
                              "latency_p95_s", "images_per_s", "alarm_to_slack_s",
-                             "peak_memory_mb"},
+                             "peak_memory_mb"[, "latency_p99_s", "latencies_s": [float]]},
                    "behaviours": [{"name", "title", "status", "evidence", "seconds"}],
                    "scenarios": [{"name", "status", "evidence", "seconds"}]}]}
 
 `status` is one of `probes.STATUSES`. The HTML is self-contained (inline CSS, no
 script, no network) and every value is escaped, as in `harness/observe/report.py`:
-evidence quotes emulator error messages, which may hold anything.
+evidence quotes emulator error messages, which may hold anything. Its speed section
+opens with a chart (`harness/observe/charts.py`, inline SVG): per backend, the upload ->
+result latency (p50-p95 box, every sample when `latencies_s` is there) beside images/s.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.matrix.probes import STATUSES
+from harness.observe import charts
 
 SCHEMA = 1
 OUTCOMES = ("ran", "start failed", "deploy failed")
@@ -130,8 +133,29 @@ table{border-collapse:collapse;margin-bottom:1.5em}
 td,th{border:1px solid #ccc;padding:.3em .6em;vertical-align:top;text-align:left}
 .pass{background:#dff5df}.fail{background:#fadcdc}.unsupported{background:#fff1c9}
 .notrun{color:#888}pre{white-space:pre-wrap;font-size:.85em;max-width:60em}
-small{color:#555}
+small{color:#555}td,th{overflow-wrap:break-word}small,pre{overflow-wrap:anywhere}
+table{max-width:100%}
 """
+
+
+def speed_chart(document: dict) -> str:
+    """Latency spread and images/s per backend, side by side (inline SVG)."""
+    labels = _header(document)
+    speeds = [b.get("speed") or {} for b in document["backends"]]
+    spreads = [
+        charts.Spread(
+            label,
+            s.get("latency_p50_s"),
+            s.get("latency_p95_s"),
+            s.get("latency_p99_s"),
+            s.get("latencies_s") or (),
+        )
+        for label, s in zip(labels, speeds, strict=True)
+    ]
+    bars = [
+        charts.Bar(label, s.get("images_per_s")) for label, s in zip(labels, speeds, strict=True)
+    ]
+    return charts.latency_and_throughput(spreads, bars)
 
 
 def _cell(row: dict | None) -> str:
@@ -168,6 +192,7 @@ def html_page(document: dict) -> str:
             label = title if kind == "behaviours" else f"scenario {title}"
             body.append(f"<tr><th>{e(label)}</th>{''.join(_cell(c) for c in cells)}</tr>")
     body.append("</table><h2>Speed (same run, same machine)</h2>")
+    body.append(speed_chart(document))
     body.append(f"<table><tr><th>measure</th>{head}</tr>")
     for key, label in SPEED:
         values = [b.get("speed", {}).get(key) for b in document["backends"]]

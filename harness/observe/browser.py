@@ -16,6 +16,7 @@ another user's home (/root, mode 700), where Chromium's caches cannot be written
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.util.errors import HarnessError
+from harness.util.packages import AptFailed, apt_install, privilege
 
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 FLAGS = (
@@ -60,35 +62,25 @@ def ensure() -> str:
             "Chromium is needed for the HTML report test and apt-get is not available: "
             "install Chromium and put it on PATH (or set HARNESS_CHROMIUM)"
         )
-    prefix: list[str] = []
-    if os.geteuid() != 0:
-        if shutil.which("sudo") is None:
-            raise HarnessError("Chromium is missing: run `sudo apt-get install -y chromium`")
-        prefix = ["sudo", "-n"]
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    lock = ["-o", "DPkg::Lock::Timeout=300"]
-    print("installing Chromium (Debian package `chromium`) for the HTML report test", flush=True)
-    install = [*prefix, "apt-get", *lock, "install", "-y", "-q", "chromium"]
-    if subprocess.run(install, env=env, check=False).returncode != 0:
-        update = [*prefix, "apt-get", *lock, "update", "-q"]
-        subprocess.run(update, env=env, check=False)
-        if subprocess.run(install, env=env, check=False).returncode != 0:
-            raise HarnessError("`apt-get install -y chromium` failed; see its output above")
+    if privilege() is None:  # neither root nor sudo
+        raise HarnessError("Chromium is missing: run `sudo apt-get install -y chromium`")
+    say = functools.partial(print, flush=True)
+    say("installing Chromium (Debian package `chromium`) for the HTML report test")
+    try:
+        # Shown as it runs (a first install takes minutes); recommended packages too, as before.
+        apt_install(["chromium"], progress=say, recommends=True, show_output=True)
+    except AptFailed as exc:
+        raise HarnessError(f"Chromium could not be installed: {exc}") from None
     found = find()
     if not found:
         raise HarnessError("chromium was installed but is not on PATH")
     return found
 
 
-def dump_dom(page: Path | str, timeout: float = 90.0, virtual_time_ms: int | None = None) -> str:
-    """The page's DOM after its scripts ran, as Chromium serialises it.
-
-    `page` is a file or a URL. A virtual time budget lets a page that loads more (the
-    admin page's images) finish before the dump, however slow the machine.
-    """
+def _chromium(args: list[str], timeout: float) -> subprocess.CompletedProcess:
+    """Chromium headless with `args`, in a throw-away profile, sandboxed where it can be
+    (root gets `--no-sandbox`; so does a machine where Chromium finds no usable sandbox)."""
     executable = ensure()
-    url = page.as_uri() if isinstance(page, Path) else page
-    budget = [f"--virtual-time-budget={virtual_time_ms}"] if virtual_time_ms else []
     with tempfile.TemporaryDirectory(prefix="harness-chromium-") as folder:
         home = Path(folder)
         env = {
@@ -98,11 +90,11 @@ def dump_dom(page: Path | str, timeout: float = 90.0, virtual_time_ms: int | Non
             "XDG_CACHE_HOME": str(home / ".cache"),
             "XDG_DATA_HOME": str(home / ".local" / "share"),
         }
-        args = [*FLAGS, f"--user-data-dir={home / 'profile'}", *budget, "--dump-dom", url]
+        every = [*FLAGS, f"--user-data-dir={home / 'profile'}", *args]
 
         def run(sandbox: list[str]) -> subprocess.CompletedProcess:
             return subprocess.run(
-                [executable, *sandbox, *args],
+                [executable, *sandbox, *every],
                 capture_output=True,
                 text=True,
                 timeout=timeout,
@@ -111,17 +103,92 @@ def dump_dom(page: Path | str, timeout: float = 90.0, virtual_time_ms: int | Non
             )
 
         if os.geteuid() == 0:
-            completed = run(["--no-sandbox"])
-        else:
-            completed = run([])
-            if completed.returncode != 0 and NO_SANDBOX in completed.stderr:
-                completed = run(["--no-sandbox"])  # no usable sandbox on this machine
+            return run(["--no-sandbox"])
+        completed = run([])
+        if completed.returncode != 0 and NO_SANDBOX in completed.stderr:
+            completed = run(["--no-sandbox"])  # no usable sandbox on this machine
+        return completed
+
+
+def _window(width: int | None, height: int) -> list[str]:
+    return [f"--window-size={width},{height}", "--hide-scrollbars"] if width else []
+
+
+def dump_dom(
+    page: Path | str,
+    timeout: float = 90.0,
+    virtual_time_ms: int | None = None,
+    width: int | None = None,
+    height: int = 1000,
+) -> str:
+    """The page's DOM after its scripts ran, as Chromium serialises it.
+
+    `page` is a file or a URL. A virtual time budget lets a page that loads more (the
+    admin page's images) finish before the dump, however slow the machine. `width` lays
+    the page out in a window that wide (px).
+    """
+    url = page.as_uri() if isinstance(page, Path) else page
+    budget = [f"--virtual-time-budget={virtual_time_ms}"] if virtual_time_ms else []
+    completed = _chromium([*budget, *_window(width, height), "--dump-dom", url], timeout)
     if completed.returncode != 0 or not completed.stdout.strip():
         raise HarnessError(
             f"chromium --dump-dom {url} failed ({completed.returncode}): "
             + completed.stderr.strip()[-2000:]
         )
     return completed.stdout
+
+
+def screenshot(
+    page: Path | str, path: Path, width: int = 1400, height: int = 2000, timeout: float = 90.0
+) -> Path:
+    """A PNG of the page as a `width` x `height` px window shows it (its top part)."""
+    url = page.as_uri() if isinstance(page, Path) else page
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    args = [*_window(width, height), f"--screenshot={path}", url]
+    completed = _chromium(args, timeout)
+    if completed.returncode != 0 or not path.is_file():
+        raise HarnessError(
+            f"chromium --screenshot {url} failed ({completed.returncode}): "
+            + completed.stderr.strip()[-2000:]
+        )
+    return path
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    """(width, height) from a PNG's header."""
+    header = path.read_bytes()[:24]
+    if header[:8] != b"\x89PNG\r\n\x1a\n" or header[12:16] != b"IHDR":
+        raise HarnessError(f"{path} is not a PNG")
+    return int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
+
+
+# Appended to a copy of the page: once laid out, how wide its content is against the window.
+_MEASURE = (
+    "<script>(function () { var d = document.documentElement;"
+    " d.setAttribute('data-scroll-width', String(d.scrollWidth));"
+    " d.setAttribute('data-client-width', String(d.clientWidth)); })();</script>"
+)
+
+
+def overflow(page: Path, width: int = 1400, timeout: float = 90.0) -> int:
+    """How many px the page is wider than a `width` px window (0: no horizontal scroll).
+
+    Measured on a copy of the page with a small script appended, next to the original so
+    that relative references still resolve."""
+    text = page.read_text(encoding="utf-8")
+    cut = text.lower().rfind("</body>")
+    measured = text[:cut] + _MEASURE + text[cut:] if cut >= 0 else text + _MEASURE
+    with tempfile.NamedTemporaryFile(
+        "w", suffix=".html", dir=page.parent, encoding="utf-8", delete=False
+    ) as copy:
+        copy.write(measured)
+    try:
+        dom = Dom(dump_dom(Path(copy.name), timeout, width=width))
+    finally:
+        Path(copy.name).unlink(missing_ok=True)
+    root = next(a for tag, a in dom.elements if tag == "html")
+    return int(root["data-scroll-width"]) - int(root["data-client-width"])
 
 
 class Dom(HTMLParser):

@@ -1,10 +1,12 @@
 """Run reports: `report.json` for machines and a self-contained `report.html` for people.
 
 The HTML has no external references (inline CSS and JS, no fonts, no network), so it
-can be attached to a CI run or mailed. The summary table is rendered here, HTML-escaped;
-the per-object timelines are rendered in the browser from the run's JSON, embedded in
-a `<script type="application/json">` block with `<`, `>` and `&` escaped so that no
-key or error message can end the block, and inserted with `textContent` only.
+can be attached to a CI run or mailed. Everything is rendered here, HTML-escaped: the
+summary, the IAM denials, and per scenario its steps and each object's hops as a
+waterfall on a time axis with their details as fields (`harness/observe/waterfall.py`).
+The script only filters objects; the run's JSON rides along in a
+`<script type="application/json">` block with `<`, `>` and `&` escaped so that no key
+or error message can end the block.
 
 Run dict (schema 1, produced by the scenario runner)::
 
@@ -24,6 +26,8 @@ import re
 import time
 from pathlib import Path
 from typing import Any
+
+from harness.observe import waterfall
 
 SCHEMA = 1
 STATUSES = ("passed", "failed", "skipped")
@@ -152,6 +156,51 @@ def _denial_rows(run: dict[str, Any]) -> str:
     )
 
 
+def _steps(steps: list[dict[str, Any]]) -> str:
+    if not steps:
+        return ""
+    rows = []
+    for step in steps:
+        status = str(step.get("status") or "")
+        error = step.get("error")
+        took = step.get("duration_s")
+        rows.append(
+            f'<tr class="step-row {html.escape(status)}">'
+            f"<td>{html.escape(str(step.get('index', '')))}</td>"
+            f"<td>{html.escape(str(step.get('kind', '')))}</td><td>{html.escape(status)}</td>"
+            f"<td>{f'{took:.2f} s' if isinstance(took, int | float) else ''}</td>"
+            f'<td class="err-text">{html.escape(str(error)) if error else ""}</td>'
+            f"<td>{waterfall.fields(step.get('detail'))}</td></tr>"
+        )
+    head = "".join(f"<th>{h}</th>" for h in ("#", "step", "status", "duration", "error", "detail"))
+    return (
+        f'<table class="steps"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    )
+
+
+def _scenario(index: int, scenario: dict[str, Any]) -> str:
+    """A scenario's section: heading, reason, steps, counts, then its objects by key."""
+    e = html.escape
+    status = scenario["status"]
+    parts = [
+        f'<section class="scenario" id="scenario-{index}">',
+        f'<h2><span>{e(scenario["name"])} </span><span class="badge {status}">{status}</span></h2>',
+        f'<div class="file">{e(str(scenario.get("file") or ""))}  ·  '
+        f"{_seconds(scenario.get('duration_s'))}</div>",
+    ]
+    if scenario.get("reason"):
+        parts.append(f'<div class="reason {status}">{e(str(scenario["reason"]))}</div>')
+    parts.append(_steps(scenario.get("steps") or []))
+    counts = scenario.get("counts") or {}
+    if counts:
+        shown = "  ·  ".join(f"{k}: {waterfall.value_text(v)}" for k, v in counts.items())
+        parts.append(f'<div class="counts">{e(shown)}</div>')
+    objects = scenario.get("objects") or {}
+    few = len(objects) <= 6  # a handful is shown open; more would be a wall
+    parts += [waterfall.block(key, objects[key], open_=few) for key in sorted(objects)]
+    return "\n".join(parts) + "\n</section>"
+
+
 def render_html(run: dict[str, Any]) -> str:
     counts = {s: sum(1 for x in run["scenarios"] if x["status"] == s) for s in STATUSES}
     started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run["started_at"]))
@@ -165,7 +214,8 @@ def render_html(run: dict[str, Any]) -> str:
         "META": meta,
         "ROWS": _summary_rows(run),
         "DENIALS": _denial_rows(run),
-        "CSS": _CSS,
+        "SCENARIOS": "\n".join(_scenario(i, s) for i, s in enumerate(run["scenarios"])),
+        "CSS": _CSS + waterfall.CSS,
         "JS": _JS,
         "DATA": _script_json(run),
     }
@@ -199,8 +249,9 @@ _TEMPLATE = """<!doctype html>
 <input id="filter" type="search" placeholder="filter objects by key">
 <label><input id="errors-only" type="checkbox"> only objects with errors</label>
 </div>
-<noscript><p>The timelines need JavaScript; report.json holds the same data.</p></noscript>
-<main id="scenarios"></main>
+<main id="scenarios">
+%SCENARIOS%
+</main>
 <script type="application/json" id="run-data">%DATA%</script>
 <script>%JS%</script>
 </body>
@@ -211,39 +262,34 @@ _CSS = """
 :root { --ok: #1a7f37; --bad: #cf222e; --skip: #6e7781; --warn: #9a6700; --line: #d0d7de; }
 body { font: 14px/1.45 system-ui, sans-serif; margin: 1.5rem; color: #1f2328; }
 h1 { font-size: 1.4rem; margin: 0 0 .3rem; }
-h2 { font-size: 1.15rem; margin: 2rem 0 .4rem; }
-.meta, .file { color: #57606a; }
-table { border-collapse: collapse; margin: .5rem 0; }
+h2 { font-size: 1.15rem; margin: 2rem 0 .4rem; overflow-wrap: anywhere; }
+.meta, .file { color: #57606a; overflow-wrap: anywhere; }
+table { border-collapse: collapse; margin: .5rem 0; max-width: 100%; }
 th, td { border-bottom: 1px solid var(--line); padding: .25rem .6rem; text-align: left;
-  vertical-align: top; }
-th { background: #f6f8fa; }
-.badge { border-radius: 1em; padding: 0 .6em; color: #fff; font-size: .85em; }
+  vertical-align: top; overflow-wrap: break-word; }
+th { background: #f6f8fa; white-space: nowrap; }
+/* free text (names, reasons, ARNs, errors) wraps anywhere; the short columns never do */
+#summary td:first-child, #summary td:last-child, #iam-denials td:nth-child(3),
+#iam-denials td:nth-child(n+5), table.steps td:nth-child(n+5) { overflow-wrap: anywhere;
+  min-width: 8rem; }
+.badge { border-radius: 1em; padding: 0 .6em; color: #fff; font-size: .85em;
+  white-space: nowrap; }
 .badge.passed { background: var(--ok); } .badge.failed { background: var(--bad); }
 .badge.skipped { background: var(--skip); }
 tr.status-failed td:first-child { border-left: 4px solid var(--bad); }
-.reason { color: var(--bad); white-space: pre-wrap; }
+.reason { color: var(--bad); white-space: pre-wrap; overflow-wrap: anywhere; }
 .reason.skipped { color: var(--skip); }
-table.hops { width: 100%; }
+.counts { margin: .3rem 0; overflow-wrap: anywhere; }
 #controls { margin: 1rem 0; display: flex; gap: 1rem; align-items: center; }
-#filter { width: 24rem; padding: .25rem; }
+#filter { width: 24rem; max-width: 50%; padding: .25rem; }
 details.object { border: 1px solid var(--line); border-radius: 6px; margin: .4rem 0;
   padding: .3rem .6rem; }
 details.object.has-error { border-left: 4px solid var(--bad); }
-summary { cursor: pointer; }
+summary { cursor: pointer; overflow-wrap: anywhere; }
 summary .key { font-family: ui-monospace, monospace; }
 .outcome { margin-left: .6rem; font-size: .85em; }
 .outcome.result { color: var(--ok); } .outcome.dlq, .outcome.no_trace { color: var(--bad); }
 .outcome.pending, .outcome.not-processed { color: var(--warn); }
-.track { position: relative; height: 18px; margin: .5rem 0; border-bottom: 2px solid var(--line); }
-.marker { position: absolute; bottom: -6px; width: 10px; height: 10px; border-radius: 50%;
-  margin-left: -5px; background: #0969da; }
-.marker.error { background: var(--bad); }
-table.hops td.t { font-family: ui-monospace, monospace; text-align: right; white-space: nowrap; }
-table.hops td.hop { font-weight: 600; white-space: nowrap; }
-table.hops td.detail { font-family: ui-monospace, monospace; font-size: .85em;
-  word-break: break-all; }
-tr.hop-row.error td { background: #ffebe9; }
-tr.hop-row.warn td { background: #fff8c5; }
 .err-text { color: var(--bad); font-weight: 600; }
 tr.step-row.failed td { background: #ffebe9; }
 """
@@ -251,117 +297,6 @@ tr.step-row.failed td { background: #ffebe9; }
 _JS = r"""
 (function () {
   "use strict";
-  var run = JSON.parse(document.getElementById("run-data").textContent);
-  var root = document.getElementById("scenarios");
-
-  function el(tag, attrs, children) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (name) {
-      if (name === "text") { node.textContent = attrs[name]; }
-      else { node.setAttribute(name, attrs[name]); }
-    });
-    (children || []).forEach(function (child) { if (child) { node.appendChild(child); } });
-    return node;
-  }
-  function fmt(value) {
-    if (value === null || value === undefined) { return ""; }
-    return typeof value === "object" ? JSON.stringify(value) : String(value);
-  }
-  function hopError(hop) { return (hop.detail || {}).error || null; }
-  function hopWarn(hop) { return hop.hop === "alarm" && (hop.detail || {}).to === "ALARM"; }
-  function outcome(hops) {
-    var names = hops.map(function (h) { return h.hop; });
-    if (names.indexOf("no_trace") >= 0) { return "no_trace"; }
-    var last = null;
-    names.forEach(function (n) { if (n === "result" || n === "dlq") { last = n; } });
-    if (last) { return last; }
-    return names.indexOf("lambda") >= 0 ? "pending" : "not processed";
-  }
-  function origin(hops) {
-    for (var i = 0; i < hops.length; i++) { if (hops[i].hop === "upload") { return hops[i].at; } }
-    return hops.length ? hops[0].at : 0;
-  }
-  function rel(seconds) { return (seconds >= 0 ? "+" : "") + seconds.toFixed(3) + " s"; }
-
-  function stepsTable(steps) {
-    var body = el("tbody");
-    steps.forEach(function (step) {
-      body.appendChild(el("tr", {"class": "step-row " + (step.status || "")}, [
-        el("td", {text: fmt(step.index)}), el("td", {text: fmt(step.kind)}),
-        el("td", {text: fmt(step.status)}),
-        el("td", {text: step.duration_s == null ? "" : step.duration_s.toFixed(2) + " s"}),
-        el("td", {"class": step.error ? "err-text" : "", text: fmt(step.error)}),
-        el("td", {"class": "detail", text: fmt(step.detail)})
-      ]));
-    });
-    var head = el("tr", {}, ["#", "step", "status", "duration", "error", "detail"].map(
-      function (h) { return el("th", {text: h}); }));
-    return el("table", {"class": "steps"}, [el("thead", {}, [head]), body]);
-  }
-
-  function objectBlock(key, hops) {
-    var t0 = origin(hops);
-    var span = hops.length ? Math.max(hops[hops.length - 1].at - t0, 0.001) : 0.001;
-    var errors = hops.filter(hopError).length;
-    var result = outcome(hops);
-    var block = el("details", {"class": "object" + (errors ? " has-error" : ""),
-                               "data-key": key, "data-errors": String(errors)});
-    block.appendChild(el("summary", {}, [
-      el("span", {"class": "key", text: key}),
-      el("span", {"class": "outcome " + result.replace(" ", "-"), text: result}),
-      el("span", {"class": "outcome", text: hops.length + " hops" +
-        (errors ? ", " + errors + " with errors" : "")})
-    ]));
-    var track = el("div", {"class": "track"});
-    var body = el("tbody");
-    hops.forEach(function (hop) {
-      var error = hopError(hop);
-      var offset = hop.at - t0;
-      var left = Math.min(Math.max(offset / span, 0), 1) * 100;
-      track.appendChild(el("span", {"class": "marker" + (error ? " error" : ""),
-        style: "left:" + left.toFixed(2) + "%", title: hop.hop + " " + rel(offset)}));
-      var parts = Object.keys(hop.detail || {}).filter(function (k) {
-        return k !== "error" && hop.detail[k] !== null && hop.detail[k] !== undefined;
-      }).map(function (k) { return k + "=" + fmt(hop.detail[k]); });
-      var detail = el("td", {"class": "detail"});
-      if (error) { detail.appendChild(el("div", {"class": "err-text", text: fmt(error)})); }
-      detail.appendChild(el("div", {text: parts.join("  ")}));
-      body.appendChild(el("tr", {
-        "class": "hop-row" + (error ? " error" : hopWarn(hop) ? " warn" : ""),
-        "data-hop": hop.hop, title: new Date(hop.at * 1000).toISOString()
-      }, [el("td", {"class": "t", text: rel(offset)}),
-          el("td", {"class": "hop", text: hop.hop}), detail]));
-    });
-    block.appendChild(track);
-    block.appendChild(el("table", {"class": "hops"}, [body]));
-    if (errors && hops.length <= 40) { block.open = true; }
-    return block;
-  }
-
-  run.scenarios.forEach(function (scenario, index) {
-    var section = el("section", {"class": "scenario", id: "scenario-" + index}, [
-      el("h2", {}, [el("span", {text: scenario.name + " "}),
-                    el("span", {"class": "badge " + scenario.status, text: scenario.status})]),
-      el("div", {"class": "file", text: fmt(scenario.file) + "  ·  " +
-        (scenario.duration_s == null ? "" : scenario.duration_s.toFixed(1) + " s")})
-    ]);
-    if (scenario.reason) {
-      section.appendChild(el("div", {"class": "reason " + scenario.status,
-                                     text: scenario.reason}));
-    }
-    if ((scenario.steps || []).length) { section.appendChild(stepsTable(scenario.steps)); }
-    var counts = scenario.counts || {};
-    if (Object.keys(counts).length) {
-      section.appendChild(el("div", {"class": "counts", text: Object.keys(counts).map(
-        function (k) { return k + ": " + fmt(counts[k]); }).join("  ·  ")}));
-    }
-    var objects = scenario.objects || {};
-    Object.keys(objects).sort().forEach(function (key) {
-      section.appendChild(objectBlock(key, objects[key]));
-    });
-    root.appendChild(section);
-  });
-
   function applyFilter() {
     var text = document.getElementById("filter").value.toLowerCase();
     var errorsOnly = document.getElementById("errors-only").checked;

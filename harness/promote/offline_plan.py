@@ -13,7 +13,6 @@ source tree is never written to.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 from harness.build import functions, terraform
@@ -23,19 +22,8 @@ from harness.util.errors import HarnessError
 
 # Placeholder code hash for plans (base64 of SHA-256 of nothing): plans never read zips.
 PLACEHOLDER_SHA256 = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
-LOCAL_BACKEND = 'terraform {\n  backend "local" {}\n}\n'
-
-
-def stage_infra(project_dir: Path, target: Path) -> Path:
-    """Copy infra/ without Terraform's working files; returns the copy's root."""
-    shutil.copytree(
-        project_dir / "infra",
-        target,
-        ignore=shutil.ignore_patterns(
-            ".terraform", ".terraform.lock.hcl", "*.tfstate*", "localstack_providers_override.tf"
-        ),
-    )
-    return target
+LOCAL_BACKEND = terraform.LOCAL_BACKEND
+stage_infra = terraform.stage_infra
 
 
 def placeholder_packages() -> dict[str, str]:
@@ -60,7 +48,7 @@ def plan(
     env_dir = root / "envs" / env
     if not env_dir.is_dir():
         raise HarnessError(f"infra/envs/{env} does not exist")
-    (env_dir / "zz_offline_plan_override.tf").write_text(LOCAL_BACKEND)
+    terraform.use_local_backend(env_dir)
     work.mkdir(parents=True, exist_ok=True)
     var_file = work / f"{env}.tfvars.json"
     var_file.write_text(json.dumps(variables, indent=2))

@@ -468,7 +468,7 @@ def _check_result(key: str, result: dict) -> list[str]:
     return [label["Name"] for label in labels]
 
 
-def _delete_everything_under(s3, bucket: str, prefixes: list[str]) -> int:
+def delete_everything_under(s3, bucket: str, prefixes: list[str]) -> int:
     """Delete every version and delete marker under the prefixes (the bucket is versioned
     on AWS: a plain delete would leave the objects behind a marker)."""
     doomed: list[dict[str, str]] = []
@@ -563,7 +563,7 @@ def run_smoke(
             report.slack = "posted a test notice"
             progress("Slack: the notifier posted a test notice")
     finally:
-        report.deleted = _delete_everything_under(s3, bucket, prefixes)
+        report.deleted = delete_everything_under(s3, bucket, prefixes)
         progress(f"deleted {report.deleted} object version(s) of the smoke run")
     return report
 

@@ -33,6 +33,7 @@ from typing import IO
 from harness.config import Settings
 from harness.util.errors import HarnessError
 from harness.util.files import private_dir
+from harness.util.packages import AptFailed, apt_install
 from harness.util.processes import ProcessRecords
 from harness.util.waiting import WaitTimeout, wait_for
 
@@ -101,16 +102,10 @@ def install(progress: Callable[[str], None] = print) -> float:
         return 0.0
     progress(f"installing {', '.join(missing)} from the OS packages (once) ...")
     started = time.monotonic()
-    command = ["apt-get", "install", "-y", "-q", "-o", "DPkg::Lock::Timeout=300"]
-    command += ["--no-install-recommends", *missing]
-    env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
-    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
-    if done.returncode != 0:
-        subprocess.run(["apt-get", "update", "-q"], capture_output=True, env=env, timeout=900)
-        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
-    if done.returncode != 0:
-        tail = "\n".join((done.stdout + done.stderr).splitlines()[-10:])
-        raise EngineUnavailable(f"`{' '.join(command)}` failed:\n{tail}")
+    try:
+        apt_install(missing, progress=progress)
+    except AptFailed as exc:
+        raise EngineUnavailable(str(exc)) from None
     return time.monotonic() - started
 
 

@@ -44,9 +44,13 @@ def _version_of(executable: str) -> str | None:
     return out.stdout.strip() if out.returncode == 0 else None
 
 
+def _pyenv_root() -> str:
+    return os.environ.get("PYENV_ROOT") or str(Path.home() / ".pyenv")
+
+
 def _candidates(runtime: str) -> list[str]:
     found = [p for p in [shutil.which(runtime)] if p]
-    pyenv_root = os.environ.get("PYENV_ROOT") or str(Path.home() / ".pyenv")
+    pyenv_root = _pyenv_root()
     minor = runtime.removeprefix("python")
     found += sorted(glob.glob(f"{pyenv_root}/versions/{minor}.*/bin/{runtime}"), reverse=True)
     if f"python{sys.version_info[0]}.{sys.version_info[1]}" == runtime:
@@ -54,11 +58,36 @@ def _candidates(runtime: str) -> list[str]:
     return found
 
 
+# Interpreters found in this process, by what the search read (runtime, override, PATH,
+# pyenv root): every deploy and every LocalStack start asks, and a search starts each
+# candidate. Only finds are kept (this module installs no interpreter, so nothing here
+# could forget a "none" at the right moment): one installed later in the same process,
+# by pyenv or on PATH, is found by the next search, never hidden by a remembered "none".
+_found: dict[tuple[str, ...], str] = {}
+
+
+def clear_cache() -> None:
+    """Forget the interpreters found so far (tests, or after changing one in place)."""
+    _found.clear()
+
+
 def find_interpreter(runtime: str) -> str | None:
     """Path of an interpreter for `runtime`; an explicit override must be valid."""
     if not RUNTIME_RE.match(runtime):
         raise HarnessError(f"unsupported Lambda runtime {runtime!r}: use python3.X")
-    override = os.environ.get(_override_var(runtime))
+    override = os.environ.get(_override_var(runtime), "")
+    key = (runtime, override, os.environ.get("PATH", ""), _pyenv_root())
+    found = _found.get(key)
+    if found is not None and os.access(found, os.X_OK):  # found before, and still there
+        return found
+    _found.pop(key, None)
+    found = _search(runtime, override)
+    if found is not None:
+        _found[key] = found
+    return found
+
+
+def _search(runtime: str, override: str) -> str | None:
     if override:
         version = _version_of(override)
         if version != runtime:

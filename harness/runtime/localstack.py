@@ -33,7 +33,7 @@ from harness.util.venvs import build_venv, install_projects
 
 PLUGIN_DIR = Path(__file__).resolve().parent.parent / "localstack_plugin"
 # Packages of PLUGIN_DIR (each with its own pyproject.toml) installed into LocalStack's venv.
-PLUGINS = ("harness_lambda_executor", "harness_s3_storage", "harness_iam")
+PLUGINS = ("harness_lambda_executor", "harness_s3_storage", "harness_iam", "harness_esm_scaling")
 # The only folder on LocalStack's PYTHONPATH: the interpreter shim, not the plugins.
 STARTUP_DIR = PLUGIN_DIR / "startup"
 RECORD = "localstack"
@@ -49,7 +49,12 @@ def venv_dir(settings: Settings) -> Path:
             "HARNESS_LOCALSTACK_PINS to a constraints file"
         )
     python = f"{sys.version_info[0]}.{sys.version_info[1]}"
-    key = hashlib.sha256(f"{settings.localstack_version}|{python}|{pins.read_text()}".encode())
+    # The plugin set is part of the key: a checkout with other plugins gets a venv of
+    # its own instead of reinstalling into one that another checkout's LocalStack runs.
+    plugins = ",".join(PLUGINS)
+    key = hashlib.sha256(
+        f"{settings.localstack_version}|{python}|{pins.read_text()}|{plugins}".encode()
+    )
     return (
         settings.cache_dir / "localstack" / f"{settings.localstack_version}-{key.hexdigest()[:12]}"
     )
@@ -110,6 +115,9 @@ def tuning_environment(settings: Settings) -> dict[str, str]:
         "LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC": "0.02",
         "LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_POLL_SEC": "0.2",
         "LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_ERROR_SEC": "5",
+        # Batches of one SQS mapping in flight at once (harness_esm_scaling). AWS starts
+        # with five; 1 (LocalStack's own) is faster on 2 cores, measured: see the plugin.
+        "HARNESS_ESM_CONCURRENCY": os.environ.get("HARNESS_ESM_CONCURRENCY", "1"),
         # Asynchronous invokes (SNS -> notifier) that fail are retried twice, after
         # 1x and 2x this many seconds (AWS: about 1 and 2 minutes).
         "LAMBDA_RETRY_BASE_DELAY": os.environ.get("HARNESS_LAMBDA_RETRY_BASE_DELAY", "5"),
@@ -149,6 +157,12 @@ def environment(settings: Settings, files: Path, interpreters: dict[str, str]) -
             "HARNESS_IAM": settings.iam,
             "HARNESS_IAM_DELIVERIES": "1" if settings.iam_deliveries else "0",
             "HARNESS_IAM_DENIALS": str(settings.iam_denials),
+            # The Rekognition stub as the region's endpoint of the functions (the
+            # executor sets AWS_ENDPOINT_URL_REKOGNITION unless the function does), so
+            # envs/aws, which names no endpoint, runs here unchanged.
+            "HARNESS_LAMBDA_STUB_ENDPOINTS": json.dumps(
+                {"rekognition": settings.rekognition_endpoint}
+            ),
             "PYTHONPATH": str(STARTUP_DIR),
         }
         | tuning_environment(settings)

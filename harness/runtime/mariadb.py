@@ -40,6 +40,7 @@ from harness.config import Settings
 from harness.util.errors import HarnessError
 from harness.util.files import atomic_write_text, private_dir
 from harness.util.net import port_in_use
+from harness.util.packages import AptFailed, apt_install
 from harness.util.processes import ProcessRecords, interrupts_deferred, spawn_logged
 
 RECORD = "mariadb"
@@ -91,24 +92,10 @@ def ensure_installed(
             "Installing MariaDB from the OS packages (apt-get install mariadb-server; once) ..."
         )
         started = time.monotonic()
-        # Wait for dpkg's lock instead of failing when another install runs.
-        install = [
-            "apt-get",
-            "install",
-            "-y",
-            "-q",
-            "-o",
-            "DPkg::Lock::Timeout=300",
-            "--no-install-recommends",
-            "mariadb-server",
-        ]
-        if _apt(install).returncode != 0:
-            progress("apt-get install failed; updating the package lists and trying again ...")
-            _apt(["apt-get", "update", "-q", "-o", "DPkg::Lock::Timeout=300"])
-            result = _apt(install)
-            if result.returncode != 0:
-                tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-10:])
-                raise HarnessError(f"`{' '.join(install)}` failed:\n{tail}\n{INSTALL_HINT}")
+        try:
+            apt_install(["mariadb-server"], progress=progress)
+        except AptFailed as exc:
+            raise HarnessError(f"{exc}\n{INSTALL_HINT}") from None
         progress(f"Installed MariaDB in {time.monotonic() - started:.0f} s")
     found = binaries()
     if not found:
@@ -116,11 +103,6 @@ def ensure_installed(
             f"mariadb-server was installed but its programs were not found. {INSTALL_HINT}"
         )
     return found
-
-
-def _apt(cmd: list[str]) -> subprocess.CompletedProcess:
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
 
 
 def base_dir(settings: Settings) -> Path:

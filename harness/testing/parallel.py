@@ -48,6 +48,7 @@ STACK_FIXTURE = "_harness_session_stack"
 # balance depends on them.
 UNIT_SECONDS = {
     "tests/e2e/test_labeling_pipeline.py": 340,
+    "tests/e2e/test_aws_root_on_local.py": 200,
     "tests/e2e/test_replay.py": 300,
     "tests/e2e/test_catalog_pipeline.py": 170,
     "tests/e2e/test_foundation.py": 120,

@@ -9,10 +9,20 @@ lane is skipped with the reason, which the test summary shows (`-rs`), never pas
 The stack runs as its own Compose project on free ports, so it never meets a stack on
 the harness's default ports; `down -v` removes it at the end, whatever happened. The
 image stays in the engine's data root (user cache) so the next run's build is warm.
+
+The engine and the stack are shared by the lane's tests (session fixtures) but end with
+the lane's last test, not with the session: idle, they would hold memory and CPU (the
+containers' LocalStack keeps polling) through the rest of the suite. `LANE` holds their
+teardown; `pytest_runtest_teardown` closes it after the last lane test, and the
+fixtures' own finalizers close it too (a no-op by then) when the session ends early.
+Under pytest-xdist a worker cannot tell its last lane test, so only the session's end
+closes it there.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import secrets
 import shutil
 import tempfile
@@ -30,10 +40,22 @@ UP_TIMEOUT = 1200  # s: a cold build is most of it
 DEMO_TIMEOUT = 900
 
 
+LANE = contextlib.ExitStack()
+
+
+def _in_lane(item: pytest.Item | None) -> bool:
+    return item is not None and "/docker/" in str(item.fspath)
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
-        if "/docker/" in str(item.fspath):
+        if _in_lane(item):
             item.add_marker(pytest.mark.docker)
+
+
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    if _in_lane(item) and not _in_lane(nextitem) and "PYTEST_XDIST_WORKER" not in os.environ:
+        LANE.close()
 
 
 def _report(request: pytest.FixtureRequest, line: str) -> None:
@@ -60,11 +82,12 @@ def docker_engine_for_lane(request: pytest.FixtureRequest) -> Iterator[docker_en
     except docker_engine.EngineUnavailable as exc:
         shutil.rmtree(work, ignore_errors=True)
         pytest.skip(f"docker lane not run: {exc}")
+    LANE.callback(shutil.rmtree, work, ignore_errors=True)
+    LANE.callback(docker_engine.stop, engine)
     try:
         yield engine
     finally:
-        docker_engine.stop(engine)
-        shutil.rmtree(work, ignore_errors=True)
+        LANE.close()
 
 
 @pytest.fixture(scope="session")
@@ -72,8 +95,17 @@ def compose_stack(
     request: pytest.FixtureRequest, docker_engine_for_lane: docker_engine.Engine
 ) -> Iterator[lane.Compose]:
     """docker-compose.yml built and up, the demo run to its end (exit 0), as a project
-    of its own on free ports; torn down with `down -v` at the end of the session."""
-    engine = docker_engine_for_lane
+    of its own on free ports; torn down with `down -v` after the lane's last test."""
+    try:
+        yield LANE.enter_context(_compose_up(request, docker_engine_for_lane))
+    finally:
+        LANE.close()
+
+
+@contextlib.contextmanager
+def _compose_up(
+    request: pytest.FixtureRequest, engine: docker_engine.Engine
+) -> Iterator[lane.Compose]:
     command = docker_engine.compose_command(engine)
     if command is None:
         pytest.skip(

@@ -20,11 +20,12 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
+import resource_policies
 from click.testing import CliRunner
+from resource_policies import mutated
 
 from harness.build.fixtures import ImageSpec, render
 from harness.cli.app import main
@@ -54,22 +55,6 @@ def wait_for_denial(since: str, what: str, match: Callable[[dict[str, Any]], boo
     return found[0]
 
 
-@contextmanager
-def mutated(apply: Callable[[dict], None], original: dict, change: dict) -> Iterator[None]:
-    """`change` in force for the block, `original` back afterwards whatever happens."""
-    apply(change)
-    try:
-        yield
-    finally:
-        apply(original)
-
-
-def without_statement(document: dict, sid: str) -> dict:
-    kept = [s for s in document["Statement"] if s.get("Sid") != sid]
-    assert len(kept) < len(document["Statement"]), f"no statement {sid}: infra/ changed?"
-    return document | {"Statement": kept}
-
-
 def assert_undelivered(labeling, key: str) -> None:
     """Nothing reached the queue, the labeler, the DLQ or the results."""
     time.sleep(QUIET_SECONDS)
@@ -89,27 +74,16 @@ def test_deliveries_are_checked_in_this_stack(harness_settings):
 
 
 def test_s3_without_topic_permission_leaves_the_upload_undelivered(labeling, aws_client):
-    sns = aws_client("sns")
     topic = labeling.outputs["topic_arn"]
-    original = json.loads(sns.get_topic_attributes(TopicArn=topic)["Attributes"]["Policy"])
-
-    def apply(document: dict) -> None:
-        sns.set_topic_attributes(
-            TopicArn=topic, AttributeName="Policy", AttributeValue=json.dumps(document)
-        )
-
+    policy = resource_policies.topic(aws_client("sns"), topic, "events topic")
     since = denials.iso(time.time() - 1)
     key = new_key()
-    with mutated(apply, original, without_statement(original, "AllowS3EventNotifications")):
+    with policy.without("AllowS3EventNotifications") as statement:
         labeling.upload(key, JPEG)
-        denial = wait_for_denial(
-            since,
-            "S3's publish",
-            lambda d: d.get("principal") == "s3.amazonaws.com" and d.get("resource") == topic,
-        )
+        denial = wait_for_denial(since, "S3's publish", policy.denies(statement))
         assert_undelivered(labeling, key)
 
-    assert denial["action"] == "sns:Publish"
+    assert denial["action"] == "sns:Publish" and denial["principal"] == "s3.amazonaws.com"
     assert denial["enforced"] is True and denial["decision"] == "implicit_deny"
     assert denial["context"]["aws:SourceArn"] == f"arn:aws:s3:::{labeling.bucket}"
     assert "topic policy" in " ".join(denial["policies"])
@@ -150,14 +124,8 @@ def test_queue_policy_without_the_topics_source_arn_leaves_the_message_undeliver
 def test_key_policy_without_the_cloudwatch_principal_leaves_the_alarm_undelivered(
     labeling, aws_client
 ):
-    kms = aws_client("kms")
     topic = labeling.outputs["topic_arn"]
-    topic_key = aws_client("sns").get_topic_attributes(TopicArn=topic)["Attributes"]
-    key_id = kms.describe_key(KeyId=topic_key["KmsMasterKeyId"])["KeyMetadata"]["Arn"]
-    original = json.loads(kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"])
-
-    def apply(document: dict) -> None:
-        kms.put_key_policy(KeyId=key_id, PolicyName="default", Policy=json.dumps(document))
+    policy = resource_policies.topic_key(aws_client("sns"), aws_client("kms"), topic, "topic key")
 
     def alarm(state: str) -> None:
         labeling.cloudwatch.set_alarm_state(
@@ -165,20 +133,13 @@ def test_key_policy_without_the_cloudwatch_principal_leaves_the_alarm_undelivere
         )
 
     since = denials.iso(time.time() - 1)
-    with mutated(apply, original, without_statement(original, "AllowCloudWatchAlarms")):
+    with policy.without("AllowCloudWatchAlarms") as statement:
         alarm("ALARM")
-        denial = wait_for_denial(
-            since,
-            "the alarm's publish",
-            lambda d: (
-                d.get("principal") == "cloudwatch.amazonaws.com"
-                and str(d.get("action", "")).startswith("kms:")
-            ),
-        )
+        denial = wait_for_denial(since, "the alarm's publish", policy.denies(statement))
         time.sleep(QUIET_SECONDS)
         assert labeling.slack.messages(include_failed=True) == [], "the alarm reached Slack"
 
-    assert denial["action"] == "kms:GenerateDataKey" and denial["resource"] == key_id
+    assert denial["action"] == "kms:GenerateDataKey" and denial["resource"] == policy.resource
     assert (denial["service"], denial["operation"]) == ("sns", "Publish")
     assert denial["context"]["aws:SourceArn"] == labeling.outputs["alarm_arn"]
     assert "key policy" in " ".join(denial["policies"])

@@ -11,8 +11,12 @@ The table below names, per statement, the flow that needs it. It is checked agai
 the deployed policies, so a new statement fails the suite until a flow is named for it.
 What no flow can reach here is listed in NOT_REACHABLE with the reason.
 
-Resource policies (topic, queues, buckets, keys) are deliveries between services:
-tests/e2e/test_iam_deliveries.py takes their statements away.
+The same for every statement of every resource policy (topics, the topic key, queues,
+buckets, the functions' Lambda permissions): each Allow is the grant of a delivery
+between services, and taking it away must get that delivery refused, naming the
+statement's principal and one of its actions on the resource (RESOURCE_MUTATIONS). A
+Deny takes nothing away when removed, and some Allows no local flow can need
+(RESOURCE_NOT_REACHABLE, with the reason).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import resource_policies
 
 from harness.build import functions
 from harness.build.fixtures import ImageSpec, render
@@ -196,12 +201,84 @@ NOT_REACHABLE: dict[tuple[str, str], str] = {
 }
 
 
+# --- resource policies -------------------------------------------------------------
+
+
+def _fire(alarm_output: str) -> Callable[[Any, str], str]:
+    """Set an alarm to ALARM (from OK): its actions publish to its topics."""
+
+    def start(pipelines: Any, token: str) -> str:
+        alarm = pipelines.labeling.outputs[alarm_output]
+        cloudwatch = pipelines.labeling.cloudwatch
+        cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason=token)
+        cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason=token)
+        return alarm
+
+    return start
+
+
+def _alarm_back_to_ok(pipelines: Any, alarm: str) -> None:
+    pipelines.labeling.cloudwatch.set_alarm_state(
+        AlarmName=alarm, StateValue="OK", StateReason="restored by a test"
+    )
+
+
+UPLOAD = Flow(_upload_image, _nothing_to_finish)  # the refused event is dropped, as on AWS
+DLQ_ALARM = Flow(_fire("alarm_name"), _alarm_back_to_ok)
+FAILURES_ALARM = Flow(_fire("notifier_failures_alarm_name"), _alarm_back_to_ok)
+ORIGINAL_UPLOAD = Flow(_upload_original, _nothing_to_finish)
+
+# (policy, Sid) -> the flow whose delivery needs the statement.
+RESOURCE_MUTATIONS: dict[tuple[str, str], Flow] = {
+    ("events topic", "AllowS3EventNotifications"): UPLOAD,
+    ("events topic", "AllowCloudWatchAlarms"): DLQ_ALARM,
+    ("events topic key", "AllowS3EventNotifications"): UPLOAD,
+    ("events topic key", "AllowCloudWatchAlarms"): DLQ_ALARM,
+    ("alerts fallback topic", "AllowNotifierFailuresAlarm"): FAILURES_ALARM,
+    ("labeler queue", "AllowTopicDelivery"): UPLOAD,
+    ("notifier permissions", "AllowInvokeFromAlarmTopic"): DLQ_ALARM,
+    ("resize permissions", "AllowInvokeFromUploadBucket"): ORIGINAL_UPLOAD,
+}
+
+SAME_ACCOUNT = (
+    "a same-account principal is allowed by its own identity policy or by the resource "
+    "policy, either suffices (as on AWS): "
+)
+RESOURCE_NOT_REACHABLE: dict[tuple[str, str], str] = {
+    ("events topic key", "AccountAdministration"): (
+        "the key's administration by the account's principals: Terraform and the operator "
+        "sign with the shared test keys, which the local stack does not check (and no "
+        "function uses the key; SNS is never refused its own topic's key)"
+    ),
+    ("labeler DLQ", "OwnerAccountOnly"): (
+        SAME_ACCOUNT + "the notifier's DescribeWatchedQueues grant covers its reads, and "
+        "SQS's own redrive into the DLQ is no request"
+    ),
+    ("notifier failures queue", "AllowNotifierOnFailureDestination"): (
+        SAME_ACCOUNT + "the notifier role's ReportFailedNotices grant covers Lambda's "
+        "send of a failed notice (see NOT_REACHABLE for the converse)"
+    ),
+}
+
+
+def _resource_statements(pipelines: Pipelines) -> dict[tuple[str, str], str]:
+    """(policy, Sid) -> Effect of every statement of every resource policy deployed."""
+    return {
+        (policy.name, statement.get("Sid", "")): statement["Effect"]
+        for policy in resource_policies.deployed(pipelines.labeling.outputs, pipelines.client)
+        for statement in policy.statements()
+    }
+
+
 class Pipelines:
     """Both systems, emptied before each test, and the IAM API of their stack."""
 
     def __init__(self, labeling: Any, catalog: Any) -> None:
         self.labeling, self.catalog = labeling, catalog
         self.iam = aws.client("iam", labeling.settings)
+
+    def client(self, service: str):
+        return aws.client(service, self.labeling.settings)
 
 
 @pytest.fixture
@@ -257,9 +334,13 @@ def test_every_statement_of_every_function_role_has_a_flow(pipelines):
     for function in functions.FUNCTIONS:
         _, _, document = role_policy(pipelines, function.short)
         deployed |= {(function.short, s["Sid"]) for s in document["Statement"]}
-    assert deployed == set(MUTATIONS) | set(NOT_REACHABLE), (
-        f"without a flow: {sorted(deployed - set(MUTATIONS) - set(NOT_REACHABLE))}; "
-        f"no longer deployed: {sorted(set(MUTATIONS) - deployed)}"
+    _assert_each_has_a_flow(deployed, MUTATIONS, NOT_REACHABLE)
+
+
+def _assert_each_has_a_flow(deployed: set, flows: dict, not_reachable: dict) -> None:
+    assert deployed == set(flows) | set(not_reachable), (
+        f"without a flow: {sorted(deployed - set(flows) - set(not_reachable))}; "
+        f"no longer deployed: {sorted(set(flows) - deployed)}"
     )
 
 
@@ -298,3 +379,36 @@ def test_taking_the_statement_away_gets_a_call_of_the_flow_denied(
     print(f"[mutation] {short}/{sid}: {found[0]['action']} denied after {seconds:.1f} s")
     assert found[0]["enforced"] is True
     flow.finish(pipelines, handle)  # with the grant back, the work completes
+
+
+def test_every_allow_of_every_resource_policy_has_a_flow(pipelines):
+    deployed = _resource_statements(pipelines)
+    allows = {key for key, effect in deployed.items() if effect == "Allow"}
+    assert all(sid for _, sid in deployed), f"a statement without a Sid: {sorted(deployed)}"
+    _assert_each_has_a_flow(allows, RESOURCE_MUTATIONS, RESOURCE_NOT_REACHABLE)
+
+
+@pytest.mark.parametrize(("policy_name", "sid"), sorted(RESOURCE_MUTATIONS), ids=lambda v: v)
+def test_taking_a_resource_statement_away_gets_its_delivery_denied(
+    pipelines, harness_settings, policy_name, sid
+):
+    flow = RESOURCE_MUTATIONS[policy_name, sid]
+    (policy,) = [
+        p
+        for p in resource_policies.deployed(pipelines.labeling.outputs, pipelines.client)
+        if p.name == policy_name
+    ]
+    since = denials.iso(time.time())
+    started = time.monotonic()
+    with policy.without(sid) as statement:
+        handle = flow.start(pipelines, uuid.uuid4().hex[:8])
+        match = policy.denies(statement)
+        found = wait_for(
+            lambda: [d for d in denials.read(harness_settings.iam_denials, since) if match(d)],
+            DENIAL_WAIT_S,
+            f"a denial of {statement['Action']} for {statement['Principal']} on {policy.resource}",
+        )
+        seconds = time.monotonic() - started
+    print(f"[mutation] {policy_name}/{sid}: {found[0]['action']} denied after {seconds:.1f} s")
+    assert found[0]["enforced"] is True
+    flow.finish(pipelines, handle)

@@ -8,7 +8,7 @@ stand-in of the two LocalStack modules it touches.
 from __future__ import annotations
 
 import ast
-import importlib
+import json
 import stat
 import subprocess
 import sys
@@ -17,6 +17,7 @@ import types
 from pathlib import Path
 
 import pytest
+from localstack_standins import import_plugin
 
 from harness import config
 from harness.runtime import localstack
@@ -60,6 +61,11 @@ def pyproject(package: str) -> dict:
             "harness_s3_storage",
             "localstack.hooks.on_runtime_create",
             {"use_instance_storage": "harness_s3_storage:use_instance_storage"},
+        ),
+        (
+            "harness_esm_scaling",
+            "localstack.hooks.on_runtime_create",
+            {"scale_sqs_mappings": "harness_esm_scaling:scale_sqs_mappings"},
         ),
     ],
 )
@@ -126,35 +132,25 @@ def test_each_instance_keeps_its_s3_objects_in_its_own_state_dir(monkeypatch, tm
 def test_the_s3_hook_points_localstack_at_the_instance_folder(monkeypatch, tmp_path):
     provider = types.ModuleType("localstack.services.s3.provider")
     provider.DEFAULT_S3_TMP_DIR = "/tmp/localstack-s3-storage"
-    hooks = types.ModuleType("localstack.runtime.hooks")
-    hooks.on_runtime_create = lambda: lambda fn: fn  # plux's decorator, stood in for
-    runtime = types.ModuleType("localstack.runtime")
-    runtime.hooks = hooks
     s3 = types.ModuleType("localstack.services.s3")
     s3.provider = provider
-    for name, module in {
-        "localstack": types.ModuleType("localstack"),
-        "localstack.runtime": runtime,
-        "localstack.runtime.hooks": hooks,
-        "localstack.services": types.ModuleType("localstack.services"),
-        "localstack.services.s3": s3,
-        "localstack.services.s3.provider": provider,
-    }.items():
-        monkeypatch.setitem(sys.modules, name, module)
-    monkeypatch.delitem(sys.modules, "harness_s3_storage", raising=False)
-    storage = importlib.import_module("harness_s3_storage")
-    try:
-        monkeypatch.delenv(storage.ENV_VAR, raising=False)
-        storage.use_instance_storage()
-        assert provider.DEFAULT_S3_TMP_DIR == "/tmp/localstack-s3-storage"  # not ours: as is
-        monkeypatch.setenv(storage.ENV_VAR, str(tmp_path / "localstack" / "s3"))
-        storage.use_instance_storage()
-        folder = tmp_path / "localstack" / "s3"
-        pointed_at = provider.DEFAULT_S3_TMP_DIR
-        assert pointed_at == str(folder)
-        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
-    finally:
-        sys.modules.pop("harness_s3_storage", None)
+    storage = import_plugin(
+        monkeypatch,
+        "harness_s3_storage",
+        {
+            "localstack.services": types.ModuleType("localstack.services"),
+            "localstack.services.s3": s3,
+            "localstack.services.s3.provider": provider,
+        },
+    )
+    monkeypatch.delenv(storage.ENV_VAR, raising=False)
+    storage.use_instance_storage()
+    assert provider.DEFAULT_S3_TMP_DIR == "/tmp/localstack-s3-storage"  # not ours: as is
+    monkeypatch.setenv(storage.ENV_VAR, str(tmp_path / "localstack" / "s3"))
+    storage.use_instance_storage()
+    folder = tmp_path / "localstack" / "s3"
+    assert str(folder) == provider.DEFAULT_S3_TMP_DIR
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
 
 
 def test_the_executor_records_lambda_processes_in_the_harness_format(tmp_path, monkeypatch):
@@ -256,6 +252,18 @@ def test_ensure_installed_installs_the_plugins_into_localstacks_venv(monkeypatch
     python = localstack.ensure_installed(settings, progress=lambda m: None)
     venv = localstack.venv_dir(settings)
     plugins = [PLUGIN_DIR / name for name in ("harness_lambda_executor", "harness_s3_storage")]
-    plugins.append(PLUGIN_DIR / "harness_iam")
+    plugins += [PLUGIN_DIR / "harness_iam", PLUGIN_DIR / "harness_esm_scaling"]
     assert calls == [venv, (venv, plugins, settings.pins_file)]
     assert python == venv / "bin" / "python"
+
+
+def test_the_functions_reach_the_rekognition_stub_as_their_regions_endpoint(monkeypatch, tmp_path):
+    """envs/aws names no Rekognition endpoint: the executor gives the stub's to a function
+    that names none (HARNESS_LAMBDA_STUB_ENDPOINTS), on this instance's stub port."""
+    monkeypatch.setenv("HARNESS_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("HARNESS_REKOGNITION_PORT", "4999")
+    settings = config.load()
+    env = localstack.environment(settings, localstack.data_dir(settings), {})
+    assert json.loads(env["HARNESS_LAMBDA_STUB_ENDPOINTS"]) == {
+        "rekognition": "http://127.0.0.1:4999"
+    }

@@ -214,3 +214,57 @@ def test_a_failed_apply_keeps_every_terraform_error_before_the_tail(tmp_path: Pa
     assert text.splitlines()[:3] == ["Error: the cause", "Error: a consequence", "--- tail ---"]
     assert text.endswith("last lines")
     assert sweep.terraform_error("no log", tmp_path / "missing.log") == "no log"
+
+
+def measured_document() -> dict:
+    """Three backends as a sweep leaves them: one with every sample, one with percentiles
+    only, one that never got as far as measuring (and a long error)."""
+    doc = document()
+    doc["backends"][0]["speed"] |= {
+        "latency_p95_s": 1.9,
+        "latency_p99_s": 2.4,
+        "images_per_s": 7.5,
+        "latencies_s": [0.6, 0.7, 0.8, 0.8, 0.9, 1.1, 1.3, 1.9, 2.0, 2.4],
+    }
+    doc["backends"].append(
+        {
+            "name": "ministack",
+            "label": "MiniStack with a rather long label for its column",
+            "version": "1.0.0",
+            "outcome": "ran",
+            "error": None,
+            "speed": {"latency_p50_s": 0.3, "latency_p95_s": 0.5, "images_per_s": 21.0},
+            "behaviours": [
+                {"name": "a", "title": "A thing", "status": "fail", "evidence": "arn:" + "y" * 400}
+            ],
+            "scenarios": [],
+        }
+    )
+    doc["backends"][1]["error"] += "\n" + "Error: " + "z" * 500
+    return doc
+
+
+def test_the_speed_chart_shows_each_backends_latency_and_throughput_side_by_side() -> None:
+    from harness.observe.browser import Dom
+
+    doc = measured_document()
+    page = table.html_page(doc)
+    chart = page.split('<svg class="chart"', 1)[1].split("</svg>", 1)[0]
+    dom = Dom("<svg " + chart + "</svg>")
+    labels = [f"{b['label']} {b['version']}" for b in doc["backends"]]
+    assert [g["data-label"] for g in dom.having_class("spread")] == labels
+    assert [g["data-label"] for g in dom.having_class("bar")] == labels
+    assert len(dom.having_class("sample")) == 10  # every sample of the one that kept them
+    boxes = dom.having_class("p50-p95")
+    assert len(boxes) == 2  # moto measured nothing
+    first_p50, first_p95 = (float(dom.having_class(n)[0]["x1"]) for n in ("p50", "p95"))
+    assert first_p50 < first_p95
+    assert chart.count("not measured") == 2  # moto in both panels
+    assert "http" not in page.replace("http-equiv", "")
+
+
+def test_the_matrix_page_looks_right_in_chromium_at_1400_px(tmp_path: Path) -> None:
+    from page_checks import look_at
+
+    html_path = table.write(measured_document(), tmp_path / "matrix")[1]
+    look_at(html_path, tmp_path / "matrix.png", height=1200)

@@ -353,3 +353,26 @@ def test_a_plan_that_could_not_be_reviewed_is_not_kept(promote_options):
 
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_envs_aws_on_the_local_stack_gets_the_local_stand_ins(monkeypatch, tmp_path):
+    """harness.promote.aws_on_local: envs/aws's variables for the local stack (the sink as
+    an https webhook, which envs/aws's validation demands; a .test CDN host; the zips)."""
+    from harness.build import functions
+    from harness.build.packaging import Package
+    from harness.promote import aws_on_local
+
+    monkeypatch.setenv("HARNESS_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("HARNESS_SLACK_PORT", "4998")
+    monkeypatch.setenv("HARNESS_NAME_PREFIX", "side")
+    settings = config.load()
+    packages = {
+        f.name: Package(f.name, tmp_path / f"{f.name}.zip", "x=") for f in functions.FUNCTIONS
+    }
+    variables = aws_on_local.variables(settings, packages)
+    assert variables["slack_webhook_url"].startswith("https://127.0.0.1:4998/services/")
+    assert variables["catalog_cdn_host"].endswith(".test")
+    assert (variables["region"], variables["name_prefix"]) == (settings.region, "side")
+    assert set(functions.tf_variables(packages)) <= set(variables)
+    declared = (settings.project_dir / "infra/envs/aws/variables.tf").read_text()
+    assert all(f'variable "{name}"' in declared for name in variables)

@@ -6,6 +6,7 @@ import json
 import re
 
 import pytest
+from page_checks import look_at
 
 from harness.observe import browser, report
 from harness.observe.report import ReportError
@@ -179,9 +180,9 @@ def test_headless_chromium_renders_every_hop_and_highlights_errors(tmp_path):
     erroneous = sum(1 for h in all_hops if h["detail"].get("error"))
     assert erroneous == 4  # three failed labeler runs and the DLQ
     assert len([r for r in rows if "error" in r["class"].split()]) == erroneous
-    markers = dom.having_class("marker")
-    assert len(markers) == len(all_hops)
-    assert len([m for m in markers if "error" in m["class"].split()]) == erroneous
+    bars = dom.having_class("bar")
+    assert len(bars) == len(all_hops)
+    assert len([m for m in bars if "error" in m["class"].split()]) == erroneous
     assert len([r for r in rows if "warn" in r["class"].split()]) == 1  # alarm to ALARM
     assert len(dom.having_class("scenario-row")) == 3
     assert len(dom.having_class("object")) == 4
@@ -240,3 +241,128 @@ def test_a_denied_call_on_an_object_joins_that_objects_timeline():
     assert denied["hop"] == "iam_denied" and denied["at"] == 1_800_000_001.25
     assert denied["detail"]["action"] == "s3:GetObjectVersion"
     assert denied["detail"]["error"] == DENIAL["why"]
+
+
+# --- pictures: the waterfall, readable details, and the page at 1400 px ---------------
+
+LONG_KEY = "ingest/" + "/".join(f"folder-with-a-rather-long-name-{i}" for i in range(6)) + ".jpg"
+LONG_ERROR = (
+    "An error occurred (AccessDeniedException) when calling the DetectLabels operation: "
+    "User: arn:aws:sts::000000000000:assumed-role/imgpipe-labeler-role/imgpipe-labeler is not "
+    "authorized to perform: rekognition:DetectLabels on resource: "
+    + "arn:aws:s3:::imgpipe-ingest-bucket/"
+    + "x" * 300
+)
+
+
+def realistic_run() -> dict:
+    """A run as people will get it: many objects, long keys, IAM denials, long errors."""
+    run = synthetic_run()
+    happy = run["scenarios"][0]
+    for n in range(5):
+        shift = 0.2 * n
+        happy["objects"][f"ingest/batch/{n:03}.jpg"] = [
+            {**h, "at": h["at"] + shift} for h in happy["objects"]["ingest/a.jpg"]
+        ]
+    happy["objects"][LONG_KEY] = [
+        hop(0.0, "upload", size=2_000_000, etag='"' + "f" * 32 + '"'),
+        hop(0.4, "sqs_receive", receive_count=1, message_id="m" * 80),
+        hop(
+            0.4,
+            "lambda",
+            function="labeler",
+            duration_ms=250.0,
+            error=LONG_ERROR,
+            outcome="failed",
+            error_code="AccessDeniedException",
+            transient=False,
+        ),
+        hop(
+            0.45,
+            "iam_denied",
+            action="rekognition:DetectLabels",
+            error=LONG_ERROR,
+            resource="arn:aws:s3:::imgpipe-ingest-bucket/" + LONG_KEY,
+        ),
+        hop(
+            9.0,
+            "dlq",
+            attempts=3,
+            error=LONG_ERROR,
+            failure_record={"reason": LONG_ERROR[:120], "nested": {"a": [1, 2, 3]}},
+        ),
+    ]
+    happy["iam_denials"] = [
+        DENIAL | {"resource": "arn:aws:s3:::imgpipe-ingest-bucket/" + LONG_KEY, "why": LONG_ERROR}
+    ]
+    happy["steps"][0]["detail"] = {"keys": sorted(happy["objects"]), "note": LONG_ERROR}
+    run["scenarios"][1]["reason"] = LONG_ERROR
+    return run
+
+
+def test_each_object_is_a_waterfall_with_one_bar_per_hop_placed_by_time():
+    run = realistic_run()
+    dom = browser.Dom(report.render_html(run))
+    objects = run["scenarios"][0]["objects"]
+    blocks = [a["data-key"] for a in dom.having_class("object")]
+    assert blocks[: len(objects)] == sorted(objects)
+
+    # the rows of each object, in page order: one hop row and one bar per hop
+    rows = dom.having_class("hop-row")
+    bars = dom.having_class("bar")
+    every = [h for s in run["scenarios"] for _, hops in sorted(s["objects"].items()) for h in hops]
+    assert len(rows) == len(bars) == len(every)
+    position = 0
+    for scenario in run["scenarios"]:
+        for _, hops in sorted(scenario["objects"].items()):
+            mine = bars[position : position + len(hops)]
+            starts = [float(r["data-start"]) for r in rows[position : position + len(hops)]]
+            position += len(hops)
+            lefts = [float(re.search(r"left:([\d.]+)%", b["style"]).group(1)) for b in mine]
+            widths = [float(re.search(r"width:([\d.]+)%", b["style"]).group(1)) for b in mine]
+            assert lefts == sorted(lefts) and starts == sorted(starts)  # later hops further right
+            assert all(0 <= x <= 100 for x in lefts)
+            assert all(x + w <= 100.001 for x, w in zip(lefts, widths, strict=True))
+            assert [s - starts[0] for s in starts] == pytest.approx(
+                [h["at"] - hops[0]["at"] for h in hops], abs=1e-6
+            )
+            assert not hops or "point" in mine[-1]["class"]  # nothing after the last hop
+
+    # a Lambda hop lasts its invocation: 77.5 ms of the 1.5 s axis of ingest/a.jpg
+    text = report.render_html(run)
+    a_jpg = text.split('data-key="ingest/a.jpg"')[1].split("</details>")[0]
+    assert re.findall(r'class="tick[^"]*" style="[^"]*">([^<]*)<', a_jpg) == [
+        "0 ms",
+        "500 ms",
+        "1 s",
+        "1.5 s",
+    ]
+    lam = re.search(r'data-hop="lambda".*?width:([\d.]+)%', a_jpg).group(1)
+    assert float(lam) == pytest.approx(0.0775 / 1.5 * 100, abs=0.01)
+
+
+def test_details_are_fields_not_raw_json_lines():
+    run = realistic_run()
+    page = report.render_html(run)
+    dom = browser.Dom(page)
+    long_block = page.split(f'data-key="{LONG_KEY}"')[1].split("</details>")[0]
+    fields = re.findall(r"<dt>([^<]*)</dt>(<dd[^>]*>)([^<]*)</dd>", long_block)
+    lam = [f for f in fields if f[0] in ("function", "duration_ms", "error_code", "transient")]
+    assert [(k, v) for k, _, v in lam] == [
+        ("function", "labeler"),
+        ("duration_ms", "250.0"),
+        ("error_code", "AccessDeniedException"),
+        ("transient", "False"),
+    ]
+    # the error comes first in its list and stands out; nested values are compact JSON
+    assert re.search(r'<dl class="fields"><dt>error</dt><dd class="err-text">An error', long_block)
+    assert '{"reason": "An error occurred' in long_block.replace("&quot;", '"')
+    assert '"nested": {"a": [1, 2, 3]}}' in long_block.replace("&quot;", '"')
+    assert "outcome=" not in page and "function=labeler" not in page  # no k=v lines any more
+    assert len(dom.find("dl", **{"class": "fields"})) >= len(dom.having_class("hop-row")) - 1
+    assert "<b>bad</b>" not in page and "InvalidImageFormatException &lt;b&gt;bad&lt;/b&gt;" in page
+
+
+def test_the_report_looks_right_in_chromium_at_1400_px(tmp_path):
+    html_path = report.write(realistic_run(), tmp_path / "run")[1]
+    look_at(html_path, tmp_path / "report.png", height=2400)

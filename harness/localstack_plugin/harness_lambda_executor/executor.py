@@ -50,6 +50,19 @@ STARTUP_TIMEOUT_SECONDS = float(os.environ.get("HARNESS_LAMBDA_STARTUP_TIMEOUT",
 KEEP_HOST_VARIABLES = ("PATH", "LANG", "LC_ALL", "SYSTEMROOT")
 
 
+def stub_endpoints() -> dict[str, str]:
+    """`{service: url}` of the stubs standing in for services LocalStack lacks
+    (HARNESS_LAMBDA_STUB_ENDPOINTS, JSON, set by the harness); {} when unset or bad."""
+    try:
+        endpoints = json.loads(os.environ.get("HARNESS_LAMBDA_STUB_ENDPOINTS") or "{}")
+    except ValueError:
+        LOG.warning("HARNESS_LAMBDA_STUB_ENDPOINTS is not JSON; no stub endpoints")
+        return {}
+    if not isinstance(endpoints, dict):
+        return {}
+    return {str(k): str(v) for k, v in endpoints.items()}
+
+
 class LocalProcessRuntimeExecutor(RuntimeExecutor):
     def __init__(self, id: str, function_version: FunctionVersion) -> None:
         super().__init__(id, function_version)
@@ -78,6 +91,11 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         code_dir = str(config.code.get_unzipped_code_location())
         env = {name: os.environ[name] for name in KEEP_HOST_VARIABLES if name in os.environ}
         env.update({k: str(v) for k, v in env_vars.items()})
+        for service, url in stub_endpoints().items():
+            # A service LocalStack does not emulate is answered by the harness's stub, as
+            # its regional endpoint: for code written for AWS (envs/aws) that names none.
+            # A function's own setting (envs/local names the stub) wins.
+            env.setdefault(f"AWS_ENDPOINT_URL_{service.upper()}", url)
         tmp = self._sandbox / "tmp"
         tmp.mkdir(exist_ok=True)
         env.update(

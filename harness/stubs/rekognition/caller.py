@@ -49,7 +49,8 @@ def iam_caller_check(endpoint: str, timeout: float = 5.0) -> CallerCheck:
     """A check asking the IAM extension at ``endpoint`` (the LocalStack one)."""
     url = endpoint.rstrip("/") + AUTHORIZE_PATH
 
-    def ask(body: dict[str, Any]) -> dict[str, Any]:
+    def ask(body: dict[str, Any]) -> dict[str, Any] | None:
+        """The extension's decision; None when there is no extension to ask."""
         request = urllib.request.Request(
             url,
             data=json.dumps(body).encode(),
@@ -61,7 +62,7 @@ def iam_caller_check(endpoint: str, timeout: float = 5.0) -> CallerCheck:
                 body = response.read()
         except urllib.error.HTTPError as exc:
             if exc.code == 404:  # no IAM extension: nothing is enforced
-                return {"checked": False, "allowed": True, "results": []}
+                return None
             raise
         try:
             answer = json.loads(body)
@@ -88,13 +89,15 @@ def iam_caller_check(endpoint: str, timeout: float = 5.0) -> CallerCheck:
                 {"service": "s3", "operation": "GetObject", "params": params, "via": "rekognition"}
             )
         answer = ask({"access_key": access_key, "region": region, "calls": calls})
+        if answer is None or not answer["checked"]:  # no extension, or not a role session
+            return
         for call, result in zip(calls, answer.get("results") or [], strict=False):
             if result.get("allowed", False):
                 continue
             if call["service"] == "rekognition":
                 raise RekognitionError("AccessDeniedException", result.get("message"))
             raise RekognitionError("InvalidS3ObjectException")
-        if answer.get("checked") and not answer.get("allowed", False):
+        if not answer.get("allowed", False):  # refused, though no result says which call
             raise RekognitionError("AccessDeniedException", "the caller's access was refused")
 
     return check

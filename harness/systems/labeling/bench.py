@@ -21,6 +21,7 @@ from pathlib import Path
 from harness.build import deploy
 from harness.build.fixtures import ImageSpec, render
 from harness.config import Settings
+from harness.observe import charts
 from harness.runtime import aws, localstack, stack
 from harness.systems.labeling.pipeline import LabelingPipeline
 from harness.util.processes import ProcessRecords, peak_rss_mb
@@ -237,7 +238,7 @@ def run(
     results["verdict"] = _verdict(results)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "bench.json").write_text(json.dumps(results, indent=2))
-    _chart(results, out_dir / "bench.png")
+    _chart(results, out_dir / "bench.svg")
     return results
 
 
@@ -261,39 +262,38 @@ def _verdict(results: dict) -> dict:
         " polling and the result PUT"
     )
     if not verdict["throughput_images_per_s"]["met"]:
-        batches = best["batch_size"] / max(lam / 1000 + 0.02, 0.001)
         verdict["where_throughput_goes"] = (
             f"best {best['images_per_s']} images/s (batch {best['batch_size']}, "
-            f"{best['uploaders']} uploaders). LocalStack's SQS event source mapping invokes one "
-            f"batch at a time; at the median invocation of {lam:.0f} ms that alone would allow "
-            f"~{batches:.0f} images/s, so the rest goes to LocalStack's single process handling "
-            "the S3 PUTs, S3->SNS->SQS fan-out and the polling on the same cores"
+            f"{best['uploaders']} uploaders) at a median invocation of {lam:.0f} ms. The "
+            "limit is the CPU: LocalStack's one process handles every S3 PUT, the "
+            "S3->SNS->SQS fan-out, the polling and the functions' own S3 calls, most of "
+            "it in its HTTP layer (a py-spy profile of a run is in docs/performance.md); "
+            "more batches in flight (HARNESS_ESM_CONCURRENCY) do not help on 2 cores"
         )
     return verdict
 
 
 def _chart(results: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
-    latencies = sorted(results["latency"]["latencies_s"])
-    left.plot(latencies, [i / len(latencies) for i in range(len(latencies))])
-    left.axvline(TARGETS["latency_p50_s"], color="red", linestyle="--", label="p50 target")
-    left.set_xlabel("upload -> result (s)")
-    left.set_ylabel("fraction of images")
-    left.set_title(
-        f"Latency over {results['latency']['images']} images "
-        f"(p50 {results['latency']['p50_s']} s, p95 {results['latency']['p95_s']} s)"
+    """The latency spread and the throughput runs side by side, as the matrix draws them:
+    an SVG file at `path`, viewable in any browser."""
+    latency = results["latency"]
+    spread = charts.Spread(
+        f"{latency['images']} images at {latency.get('rate_per_s', '?')}/s",
+        latency["p50_s"],
+        latency["p95_s"],
+        latency.get("p99_s"),
+        latency.get("latencies_s") or (),
     )
-    left.legend()
-    labels = [f"batch {r['batch_size']}\n{r['uploaders']} upl." for r in results["throughput"]]
-    right.bar(labels, [r["images_per_s"] for r in results["throughput"]])
-    right.axhline(TARGETS["throughput_images_per_s"], color="red", linestyle="--")
-    right.set_ylabel("images/s")
-    right.set_title("Throughput (100 images per run)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    bars = [
+        charts.Bar(f"batch {r['batch_size']}, {r['uploaders']} uploaders", r["images_per_s"])
+        for r in results["throughput"]
+    ]
+    svg = charts.latency_and_throughput(
+        [spread],
+        bars,
+        rate_title="throughput (images/s, 100 images per run)",
+        latency_target=TARGETS["latency_p50_s"],
+        rate_target=TARGETS["throughput_images_per_s"],
+        standalone=True,
+    )
+    path.write_text(svg + "\n", encoding="utf-8")

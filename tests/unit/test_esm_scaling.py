@@ -1,0 +1,150 @@
+"""harness_esm_scaling: an SQS mapping keeps several batches in flight, never more than
+its slots, and takes no message from the queue while every slot is busy.
+
+Runs against stand-ins of LocalStack's poller and worker factory (LocalStack is not in
+this venv); the e2e suites run the real thing (test_labeling_pipeline's batch tests).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import types
+
+import pytest
+from localstack_standins import import_plugin
+
+
+class Empty(Exception):
+    pass
+
+
+class FakePoller:
+    """LocalStack's SqsPoller in miniature: receive, then handle_messages per batch."""
+
+    def __init__(self, source_arn: str, batches: list[list[str]]) -> None:
+        self.source_arn = source_arn
+        self.batches = batches
+        self.received = 0
+        self.release = threading.Event()
+        self.lock = threading.Lock()
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.handled: list[str] = []
+
+    def poll_events(self) -> None:
+        if not self.batches:
+            raise Empty
+        self.received += 1
+        self.handle_messages(self.batches.pop(0))
+
+    def handle_messages(self, messages: list[str]) -> None:
+        with self.lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        self.release.wait(10)
+        with self.lock:
+            self.in_flight -= 1
+            self.handled += messages
+
+
+class FakeFactory:
+    def __init__(self, esm_config: dict, poller: FakePoller) -> None:
+        self.esm_config = esm_config
+        self.poller = poller
+
+    def get_esm_worker(self):
+        return types.SimpleNamespace(poller=self.poller, uuid="u-1")
+
+
+@pytest.fixture
+def scaling(monkeypatch):
+    return import_plugin(monkeypatch, "harness_esm_scaling")
+
+
+def patched(scaling, esm_config: dict, arn: str, batches: list[list[str]], cap: int):
+    poller_class = type("Poller", (FakePoller,), {})
+    factory_class = type("Factory", (FakeFactory,), {})
+    scaling._patch(poller_class, factory_class, cap)
+    poller = poller_class(arn, batches)
+    return factory_class(esm_config, poller).get_esm_worker().poller
+
+
+def poll_in_background(poller, rounds: int) -> threading.Thread:
+    def loop():
+        for _ in range(rounds):
+            with contextlib.suppress(Empty):
+                poller.poll_events()
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_standard_queue_runs_up_to_the_cap_and_receives_nothing_while_full(scaling):
+    batches = [[f"m{i}"] for i in range(5)]
+    poller = patched(scaling, {}, "arn:aws:sqs:r:1:q", batches, cap=3)
+    loop = poll_in_background(poller, rounds=6)
+
+    # Three batches in flight; the fourth receive waits for a free slot.
+    loop.join(0.5)
+    assert (poller.received, poller.in_flight) == (3, 3)
+    poller.release.set()
+    loop.join(10)
+    assert not loop.is_alive()
+    for _ in range(100):
+        if len(poller.handled) == 5:
+            break
+        threading.Event().wait(0.05)
+    assert sorted(poller.handled) == [f"m{i}" for i in range(5)]
+    assert poller.most_in_flight == 3
+
+
+def test_maximum_concurrency_lowers_the_cap_and_fifo_queues_stay_one_at_a_time(scaling):
+    assert scaling.concurrency({"ScalingConfig": {"MaximumConcurrency": 2}}, 5) == 2
+    assert scaling.concurrency({"ScalingConfig": {"MaximumConcurrency": 5}}, 1) == 5
+    assert scaling.concurrency({"ScalingConfig": {"MaximumConcurrency": 50}}, 1) == scaling.CEILING
+    assert scaling.concurrency({}, 1) == 1
+
+    fifo = patched(scaling, {}, "arn:aws:sqs:r:1:q.fifo", [["a"], ["b"]], cap=5)
+    assert not hasattr(fifo, "_harness_slots")
+    fifo.release.set()
+    fifo.poll_events()
+    fifo.poll_events()
+    assert fifo.handled == ["a", "b"] and fifo.most_in_flight == 1
+
+
+def test_the_cap_comes_from_the_environment_and_a_bad_value_is_a_clear_error(scaling):
+    assert scaling.configured_default({}) == scaling.DEFAULT == 1
+    assert scaling.configured_default({"HARNESS_ESM_CONCURRENCY": "5"}) == 5
+    assert scaling.configured_default({"HARNESS_ESM_CONCURRENCY": "1"}) == 1
+    for bad in ("0", "many"):
+        with pytest.raises(ValueError, match="HARNESS_ESM_CONCURRENCY"):
+            scaling.configured_default({"HARNESS_ESM_CONCURRENCY": bad})
+
+
+def test_a_failed_batch_frees_its_slot(scaling):
+    poller = patched(scaling, {}, "arn:aws:sqs:r:1:q", [], cap=2)
+    slots = poller._harness_slots
+    failed = []
+
+    def boom(name):
+        failed.append(name)
+        raise RuntimeError("invoke failed")
+
+    for name in ("x", "y"):
+        slots.poll(lambda name=name: slots.handle(lambda: boom(name)))
+    # Both slots come back: two more batches get in flight at once.
+    started, hold = threading.Semaphore(0), threading.Event()
+
+    def blocking():
+        started.release()
+        hold.wait(10)
+
+    for _ in range(2):
+        threading.Thread(
+            target=lambda: slots.poll(lambda: slots.handle(blocking)), daemon=True
+        ).start()
+    assert started.acquire(timeout=5) and started.acquire(timeout=5)
+    hold.set()
+    assert sorted(failed) == ["x", "y"]
