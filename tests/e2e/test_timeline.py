@@ -124,8 +124,10 @@ def test_timelines_follow_good_and_poison_objects_to_result_dlq_alarm_and_slack(
         ],
     }
     html_path = report.write(run, tmp_path)[1]
-    dom = browser.dump_dom(html_path)
-    assert dom.count('class="hop-row') == sum(len(h) for h in hops.values())
+    dom = browser.Dom(browser.dump_dom(html_path))
+    # One waterfall row per hop, its state in its class.
+    rows = dom.having_class("hop-row")
+    assert len(rows) == sum(len(h) for h in hops.values())
     erroneous = sum(1 for found in hops.values() for hop in found if hop["detail"].get("error"))
     assert erroneous == 2 * attempts + 2  # labeler runs and Rekognition calls, DLQ, no_trace
-    assert dom.count('class="hop-row error"') == erroneous
+    assert sum("error" in row["class"].split() for row in rows) == erroneous

@@ -148,3 +148,19 @@ def test_a_failed_batch_frees_its_slot(scaling):
     assert started.acquire(timeout=5) and started.acquire(timeout=5)
     hold.set()
     assert sorted(failed) == ["x", "y"]
+
+
+def test_an_empty_scaling_config_removes_the_setting_as_on_aws(scaling):
+    stored = {"u-1": {"UUID": "u-1", "BatchSize": 10, "ScalingConfig": {"MaximumConcurrency": 5}}}
+
+    class Provider:
+        def update_event_source_mapping_v2(self, context, request):
+            stored[request["UUID"]] |= {k: v for k, v in request.items() if k != "UUID"}
+            return dict(stored[request["UUID"]])
+
+    scaling._forget_emptied_scaling(Provider, lambda context: stored)
+    kept = Provider().update_event_source_mapping_v2(None, {"UUID": "u-1", "BatchSize": 2})
+    assert kept["ScalingConfig"] == {"MaximumConcurrency": 5}
+    emptied = Provider().update_event_source_mapping_v2(None, {"UUID": "u-1", "ScalingConfig": {}})
+    assert "ScalingConfig" not in emptied and "ScalingConfig" not in stored["u-1"]
+    assert stored["u-1"]["BatchSize"] == 2

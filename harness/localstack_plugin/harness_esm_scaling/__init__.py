@@ -134,6 +134,21 @@ def _patch(poller_class: type, factory_class: type, default: int) -> None:
     factory_class.get_esm_worker = scaled_get_esm_worker
 
 
+def _forget_emptied_scaling(provider_class: type, mappings: Callable[[Any], dict]) -> None:
+    """UpdateEventSourceMapping with `ScalingConfig: {}` removes the setting, as on AWS;
+    LocalStack keeps an empty one, which Terraform then plans to remove forever."""
+    update = provider_class.update_event_source_mapping_v2
+
+    def update_event_source_mapping_v2(self, context, request):
+        result = update(self, context, request)
+        if request.get("ScalingConfig") == {}:
+            mappings(context).get(request["UUID"], {}).pop("ScalingConfig", None)
+            result = {k: v for k, v in result.items() if k != "ScalingConfig"}
+        return result
+
+    provider_class.update_event_source_mapping_v2 = update_event_source_mapping_v2
+
+
 @hooks.on_runtime_create()
 def scale_sqs_mappings() -> None:
     default = configured_default()
@@ -141,8 +156,14 @@ def scale_sqs_mappings() -> None:
         EsmWorkerFactory,
     )
     from localstack.services.lambda_.event_source_mapping.pollers.sqs_poller import SqsPoller
+    from localstack.services.lambda_.invocation.lambda_service import lambda_stores
+    from localstack.services.lambda_.provider import LambdaProvider
 
     _patch(SqsPoller, EsmWorkerFactory, default)
+    _forget_emptied_scaling(
+        LambdaProvider,
+        lambda context: lambda_stores[context.account_id][context.region].event_source_mappings,
+    )
     LOG.info(
         "SQS event source mappings run MaximumConcurrency batches at once (at most %d), else %d",
         CEILING,
