@@ -70,9 +70,7 @@ def fingerprint(settings: Settings) -> dict:
 
 def _staged_sources(settings: Settings, env: str) -> Path:
     """infra/ copied next to the state (terraform.stage_infra says why)."""
-    staged = _work_dir(settings, env) / "src"
-    shutil.rmtree(staged, ignore_errors=True)
-    return terraform.stage_infra(settings.project_dir, staged / "infra") / "envs" / env
+    return terraform.stage_root(settings.project_dir, _work_dir(settings, env) / "src", env)
 
 
 def deployed(settings: Settings, env: str = "local") -> dict | None:

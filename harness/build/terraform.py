@@ -126,6 +126,13 @@ def stage_infra(project_dir: Path, target: Path) -> Path:
     return target
 
 
+def stage_root(project_dir: Path, folder: Path, env: str) -> Path:
+    """A fresh copy of infra/ in `folder` (what was there is removed); returns its
+    envs/<env>, the root to run Terraform in."""
+    shutil.rmtree(folder, ignore_errors=True)
+    return stage_infra(project_dir, folder / "infra") / "envs" / env
+
+
 def use_local_backend(env_dir: Path) -> None:
     """Override the root's backend with a local one (in a staged copy only)."""
     (env_dir / LOCAL_BACKEND_OVERRIDE).write_text(LOCAL_BACKEND)

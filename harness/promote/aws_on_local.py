@@ -34,7 +34,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -78,9 +77,7 @@ def variables(settings: Settings, packages: dict) -> dict:
 
 
 def _staged_root(settings: Settings) -> Path:
-    staged = work_dir(settings) / "src"
-    shutil.rmtree(staged, ignore_errors=True)
-    env_dir = terraform.stage_infra(settings.project_dir, staged / "infra") / "envs" / ENV
+    env_dir = terraform.stage_root(settings.project_dir, work_dir(settings) / "src", ENV)
     terraform.use_local_backend(env_dir)
     return env_dir
 

@@ -22,8 +22,6 @@ from harness.util.errors import HarnessError
 
 # Placeholder code hash for plans (base64 of SHA-256 of nothing): plans never read zips.
 PLACEHOLDER_SHA256 = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
-LOCAL_BACKEND = terraform.LOCAL_BACKEND
-stage_infra = terraform.stage_infra
 
 
 def placeholder_packages() -> dict[str, str]:
@@ -41,10 +39,10 @@ def plan(
 ) -> Plan:
     """Plan `infra/envs/<env>` against the local stack on an empty state; returns it.
 
-    `staged` is a copy made by stage_infra (one copy can serve several envs);
+    `staged` is a copy made by terraform.stage_infra (one copy can serve several envs);
     without it, infra/ is staged into `work`.
     """
-    root = staged or stage_infra(settings.project_dir, work / "infra")
+    root = staged or terraform.stage_infra(settings.project_dir, work / "infra")
     env_dir = root / "envs" / env
     if not env_dir.is_dir():
         raise HarnessError(f"infra/envs/{env} does not exist")

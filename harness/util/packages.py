@@ -82,7 +82,8 @@ def apt_install(
 
 
 def _run(command: list[str], show_output: bool, timeout: float) -> subprocess.CompletedProcess:
-    env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
+    name, value = NONINTERACTIVE.split("=")
+    env = os.environ | {name: value}
     try:
         return subprocess.run(
             command,

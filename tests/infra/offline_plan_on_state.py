@@ -31,7 +31,7 @@ from pathlib import Path
 
 from harness import config
 from harness.build import terraform
-from harness.promote.offline_plan import LOCAL_BACKEND, placeholder_packages
+from harness.promote.offline_plan import placeholder_packages
 
 PROJECT = Path(__file__).resolve().parents[2]
 STATE_BEFORE_PIPELINE = Path(__file__).resolve().parent / "data" / "state_before_pipeline.json"
@@ -101,7 +101,7 @@ def plan_on_state(
     """`terraform show -json` of a plan of `infra/envs/<env>` (a staged copy: a local
     backend is written into it) on `state`, without refresh; the state is not changed."""
     env_dir = infra / "envs" / env
-    (env_dir / "zz_offline_plan_override.tf").write_text(LOCAL_BACKEND)
+    terraform.use_local_backend(env_dir)
     work.mkdir(parents=True, exist_ok=True)
     var_file = work / f"{env}.tfvars.json"
     var_file.write_text(json.dumps(variables or placeholder_packages(), indent=2))

@@ -38,7 +38,8 @@ import yaml
 
 from harness import config
 from harness.build import terraform
-from harness.promote.offline_plan import placeholder_packages, stage_infra
+from harness.build.terraform import stage_infra
+from harness.promote.offline_plan import placeholder_packages
 from harness.util.errors import HarnessError
 
 PROJECT = Path(__file__).resolve().parents[2]

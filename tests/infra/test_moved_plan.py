@@ -19,7 +19,7 @@ import pytest
 from offline_plan_on_state import PROJECT, STATE_BEFORE_PIPELINE, plan_on_state
 
 from harness.build import terraform
-from harness.promote.offline_plan import stage_infra
+from harness.build.terraform import stage_infra
 from harness.util.errors import HarnessError
 
 STATE = json.loads(STATE_BEFORE_PIPELINE.read_text())

@@ -18,7 +18,7 @@ import pytest
 
 from harness import config
 from harness.build import terraform
-from harness.promote.offline_plan import stage_infra
+from harness.build.terraform import stage_infra
 from harness.util.errors import HarnessError
 
 PROJECT = Path(__file__).resolve().parents[2]

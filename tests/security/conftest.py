@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from security_plans import ENVS, plan_variables
 
+from harness.build import terraform
 from harness.config import Settings
 from harness.promote import offline_plan
 from harness.promote.plan_audit import Plan
@@ -21,7 +22,7 @@ from harness.promote.plan_audit import Plan
 def plans(harness_stack, harness_settings: Settings, tmp_path_factory) -> dict[str, Plan]:
     """{env: Plan} for every folder of infra/envs (planned in parallel)."""
     work = tmp_path_factory.mktemp("plans")
-    staged = offline_plan.stage_infra(harness_settings.project_dir, work / "infra")
+    staged = terraform.stage_infra(harness_settings.project_dir, work / "infra")
 
     def make(env: str) -> Plan:
         variables = plan_variables(harness_settings, env)
