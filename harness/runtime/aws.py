@@ -18,15 +18,50 @@ _CONFIG = Config(
 )
 
 
-def client(service: str, settings: Settings, endpoint: str | None = None):
+# LocalStack's header on the calls its services make to each other: the service principal
+# a call is made as, and the resource it is made for (localstack.aws.connect's DTO).
+SERVICE_HEADER = "x-localstack-data"
+
+
+def client(
+    service: str,
+    settings: Settings,
+    endpoint: str | None = None,
+    credentials: dict[str, str] | None = None,
+):
+    """A client with the shared test keys, or with a role session's `credentials` (as
+    STS AssumeRole returns them), whose calls the local stack's IAM then checks."""
+    keys = (
+        {
+            "aws_access_key_id": credentials["AccessKeyId"],
+            "aws_secret_access_key": credentials["SecretAccessKey"],
+            "aws_session_token": credentials["SessionToken"],
+        }
+        if credentials
+        else {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+    )
     return boto3.client(
         service,
         endpoint_url=endpoint or settings.endpoint,
         region_name=settings.region,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
         config=_CONFIG,
+        **keys,
     )
+
+
+def as_service(boto_client, principal: str, source_arn: str):
+    """`boto_client` making its calls as the service `principal` for `source_arn`, the way
+    LocalStack's own services call each other. For the one service the harness plays
+    itself (Scheduler, which LocalStack stores but never runs): its AssumeRole of a
+    schedule's role is then checked against the trust policy as AWS checks it, with
+    aws:SourceArn and aws:SourceAccount. Other emulators ignore the header."""
+    dto = json.dumps({"service_principal": principal, "source_arn": source_arn})
+
+    def mark(request, **_) -> None:
+        request.headers[SERVICE_HEADER] = dto
+
+    boto_client.meta.events.register("before-sign", mark)
+    return boto_client
 
 
 _READ_ATTEMPTS = 3

@@ -201,12 +201,16 @@ def label_object(
     rekognition: Any,
     config: Config,
     now: Callable[[], str] = utc_now,
+    out_of_time: Callable[[], bool] = lambda: False,
 ) -> bool:
     """Label one object and store the result; return False if it was already labeled.
 
     Duplicate deliveries (SNS and SQS are at-least-once, and a redrive replays
     messages) are detected by the ETag stored in the result, so Rekognition is
-    not paid twice for the same bytes.
+    not paid twice for the same bytes. For the same reason the time budget is checked
+    again just before DetectLabels: an invocation cut off by its timeout between the
+    call and the result's write would have the next delivery pay for the object again
+    (seen under load: the reads before the call took the margin).
     """
     if not obj.event_name.startswith("ObjectCreated:"):
         raise RecordFailure(
@@ -233,6 +237,8 @@ def label_object(
     if current_etag and _labeled_etag(existing) == current_etag:
         return False
 
+    if out_of_time():
+        raise _time_budget_exhausted()
     s3_object = {"Bucket": obj.bucket, "Name": obj.key}
     if obj.version_id:
         s3_object["Version"] = obj.version_id
@@ -265,6 +271,15 @@ def label_object(
         },
     )
     return True
+
+
+def _time_budget_exhausted() -> RecordFailure:
+    return RecordFailure(
+        "the invocation ran out of time before this object was labeled "
+        "(earlier work in the batch took too long); it will be retried",
+        "TimeBudgetExhausted",
+        transient=True,
+    )
 
 
 def record_failure(
@@ -370,13 +385,10 @@ def process_message(
                 logger.info("Ignoring folder placeholder object", extra={"key": obj.key})
                 continue
             if out_of_time():
-                raise RecordFailure(
-                    "the invocation ran out of time before this object was labeled "
-                    "(earlier work in the batch took too long); it will be retried",
-                    "TimeBudgetExhausted",
-                    transient=True,
-                )
-            if label_object(obj, s3=s3, rekognition=rekognition, config=config, now=now):
+                raise _time_budget_exhausted()
+            if label_object(
+                obj, s3=s3, rekognition=rekognition, config=config, now=now, out_of_time=out_of_time
+            ):
                 labeled += 1
             else:
                 logger.info("Already labeled; skipping", extra={"key": obj.key})

@@ -1,9 +1,10 @@
 """The resource policies of a deployed stack, read, taken apart and put back.
 
 Shared by the IAM tests that mutate them (test_iam_deliveries.py, test_iam_mutations.py):
-a topic, key, queue or function policy behind one interface, a statement taken out for
-the length of a `with` block and the policy restored whatever happens, and the match of
-a denial against the statement that was taken away.
+a topic, key, queue, bucket or function policy, or a role's trust policy, behind one
+interface, a statement taken out for the length of a `with` block and the policy
+restored whatever happens, and the match of a denial against the statement that was
+taken away.
 """
 
 from __future__ import annotations
@@ -26,10 +27,34 @@ def mutated(apply: Callable[[dict], None], original: dict, change: dict) -> Iter
         apply(original)
 
 
-def without_statement(document: dict, sid: str) -> dict:
-    kept = [s for s in document["Statement"] if s.get("Sid") != sid]
+# IAM refuses a policy without statements (MalformedPolicyDocument, locally as on AWS):
+# when the last one is taken out, one that grants nothing a flow needs stands in for it.
+HARMLESS_IDENTITY_STATEMENT = {
+    "Sid": "StandInForTheRemovedStatement",
+    "Effect": "Allow",
+    "Action": "sts:GetCallerIdentity",  # needs no permission anyway
+    "Resource": "*",
+}
+
+
+def harmless_trust_statement(role_arn: str) -> dict:
+    """The trust AWS's console gives a new role: the account itself, no service."""
+    account = role_arn.split(":")[4]
+    return {
+        "Sid": "StandInForTheRemovedStatement",
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+        "Action": "sts:AssumeRole",
+    }
+
+
+def without_statement(document: dict, sid: str | set[str], stand_in: dict | None = None) -> dict:
+    """The document without the statement(s) `sid`; `stand_in`, if given, when none would
+    be left (resource policies may be empty, identity and trust policies not)."""
+    removed = {sid} if isinstance(sid, str) else sid
+    kept = [s for s in document["Statement"] if s.get("Sid") not in removed]
     assert len(kept) < len(document["Statement"]), f"no statement {sid}: infra/ changed?"
-    return document | {"Statement": kept}
+    return document | {"Statement": kept or ([stand_in] if stand_in else [])}
 
 
 def _listed(value: Any) -> list:
@@ -45,6 +70,7 @@ class ResourcePolicy:
     resource: str
     read: Callable[[], dict]
     write: Callable[[dict], None]
+    stand_in: dict | None = None  # for the last statement (None: an empty list is valid)
 
     def statements(self) -> list[dict]:
         return self.read()["Statement"]
@@ -55,7 +81,8 @@ class ResourcePolicy:
         then the policy as it was."""
         original = self.read()
         (statement,) = [s for s in original["Statement"] if s.get("Sid") == sid]
-        with mutated(self.write, original, without_statement(original, sid)):
+        change = without_statement(original, sid, self.stand_in)
+        with mutated(self.write, original, change):
             yield statement
 
     def denies(self, statement: dict) -> Callable[[dict], bool]:
@@ -152,9 +179,31 @@ def _permission(statement: dict) -> dict[str, str]:
     }
 
 
+def role_trust(iam, role_arn: str, name: str) -> ResourcePolicy:
+    """A role's trust policy: the resource policy of the role, which the service that
+    assumes it (Lambda, Scheduler) must be allowed by."""
+    role = role_arn.rsplit("/", 1)[1]
+
+    def read() -> dict:
+        return iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
+
+    def write(document: dict) -> None:
+        iam.update_assume_role_policy(RoleName=role, PolicyDocument=json.dumps(document))
+
+    return ResourcePolicy(name, role_arn, read, write, harmless_trust_statement(role_arn))
+
+
+def scheduler_role_arn(outputs: dict, scheduler) -> str:
+    """The role the loader's schedules run with (every schedule shares it)."""
+    first = outputs["catalog"]["schedules"][0]
+    schedule = scheduler.get_schedule(Name=first["name"], GroupName=first["group"])
+    return schedule["Target"]["RoleArn"]
+
+
 def deployed(outputs: dict, client: Callable[[str], Any]) -> list[ResourcePolicy]:
     """Every resource policy of the stack the outputs describe (envs/* share them): the
-    topics and the topic key, every queue, the buckets, and the functions' permissions."""
+    topics and the topic key, every queue, the buckets, the functions' permissions, and
+    the trust policies of the functions' roles and of the schedules' role."""
     sns, sqs = client("sns"), client("sqs")
     catalog = outputs["catalog"]
     policies = [
@@ -183,6 +232,10 @@ def deployed(outputs: dict, client: Callable[[str], Any]) -> list[ResourcePolicy
         ("loader permissions", catalog["loader_function"]),
     ):
         policies.append(function(lambda_client, function_name, name))
+        role = lambda_client.get_function_configuration(FunctionName=function_name)["Role"]
+        policies.append(role_trust(client("iam"), role, name.replace("permissions", "trust")))
+    scheduler_role = scheduler_role_arn(outputs, client("scheduler"))
+    policies.append(role_trust(client("iam"), scheduler_role, "scheduler trust"))
     return policies
 
 

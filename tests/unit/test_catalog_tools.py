@@ -15,7 +15,11 @@ import pytest
 from harness.build.fixtures import ImageSpec, render
 from harness.systems.catalog import database, schedule
 from harness.systems.catalog import folder_upload as catalog_upload
-from harness.systems.catalog.pipeline import SCHEDULER_PLACEHOLDERS, render_scheduler_input
+from harness.systems.catalog.pipeline import (
+    SCHEDULER_PLACEHOLDERS,
+    render_scheduler_input,
+    schedule_group_arn,
+)
 from harness.util.errors import HarnessError
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -212,6 +216,14 @@ def test_the_tick_fills_in_schedulers_context_attributes():
     assert document["scheduled_time"] == "2026-04-30T22:00:30Z"
     assert document["schedule_arn"] == "arn:aws:scheduler:r:1:schedule/default/x"
     assert document["attempt_number"] == "1" and len(document["execution_id"]) == 36
+
+
+def test_scheduler_assumes_the_role_for_the_schedule_group():
+    """AWS's documented aws:SourceArn of Scheduler's AssumeRole is the schedule group."""
+    arn = "arn:aws:scheduler:ap-northeast-2:000000000000:schedule/imgpipe-catalog/every-minute"
+    assert schedule_group_arn(arn) == (
+        "arn:aws:scheduler:ap-northeast-2:000000000000:schedule-group/imgpipe-catalog"
+    )
 
 
 # --- upload checks ----------------------------------------------------------------------

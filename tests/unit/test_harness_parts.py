@@ -91,6 +91,7 @@ def test_cli_turns_harness_errors_into_one_line_and_exit_2(monkeypatch):
 
 def test_bench_verdict_marks_misses_and_says_where_time_goes():
     from harness.systems.labeling import bench
+    from harness.util import stats
 
     results = {
         "warm_start_s": 0.05,
@@ -108,7 +109,7 @@ def test_bench_verdict_marks_misses_and_says_where_time_goes():
     assert verdict["throughput_images_per_s"] == {"measured": 18.7, "target": 20.0, "met": False}
     assert "batch 10, 8 uploaders" in verdict["where_throughput_goes"]
     assert "median Lambda execution 51 ms of a median 1500 ms" in verdict["where_latency_goes"]
-    assert bench._percentile([5, 1, 3, 2, 4], 50) == 3
+    assert stats.percentile([5, 1, 3, 2, 4], 50) == 3
 
 
 class _FlakyS3:
@@ -152,3 +153,59 @@ def test_a_read_cut_short_is_repeated_until_whole_and_then_given_up():
     with pytest.raises(ResponseStreamingError):
         read_object(broken, "b", "k")
     assert broken.gets == 3, "three attempts, then the error is the caller's"
+
+
+def test_a_client_as_a_service_principal_sends_localstack_s_header_and_the_session():
+    """The header LocalStack's services use between themselves, and the role session's
+    keys, reach the server on every call (a real loopback server records them)."""
+    import http.server
+    import threading
+
+    import pytest
+    from botocore.exceptions import ClientError
+
+    from harness.config import Settings
+    from harness.runtime import aws
+
+    seen: list[dict[str, str]] = []
+
+    class Recorder(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            seen.append(dict(self.headers))
+            body = (
+                b"<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>"
+                b"<Message>recorded</Message></Error><RequestId>1</RequestId></ErrorResponse>"
+            )
+            self.send_response(403)
+            self.send_header("Content-Type", "text/xml")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        endpoint = f"http://127.0.0.1:{server.server_port}"
+        session = {"AccessKeyId": "ASIAEXAMPLE", "SecretAccessKey": "s", "SessionToken": "t"}
+        sts = aws.as_service(
+            aws.client("sts", Settings(), endpoint=endpoint, credentials=session),
+            "scheduler.amazonaws.com",
+            "arn:aws:scheduler:r:1:schedule-group/g",
+        )
+        with pytest.raises(ClientError):
+            sts.get_caller_identity()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert seen, "no request reached the server"
+    headers = {k.lower(): v for k, v in seen[0].items()}
+    assert json.loads(headers[aws.SERVICE_HEADER]) == {
+        "service_principal": "scheduler.amazonaws.com",
+        "source_arn": "arn:aws:scheduler:r:1:schedule-group/g",
+    }
+    assert "Credential=ASIAEXAMPLE/" in headers["authorization"]
+    assert headers["x-amz-security-token"] == "t"

@@ -591,20 +591,43 @@ def test_objects_not_started_before_the_timeout_fail_with_a_recorded_reason(
     multi = event("sqs_sns_s3_multi_record")
     add_sources(fake_s3, multi)
     record = first_message(multi)
-    budget = iter([False, True])  # time for the first object only
+    # Time for the first object only (checked as it starts and before its DetectLabels).
+    budget = iter([False, False, True])
 
     with pytest.raises(labeling.MessageFailed, match=r"1 of 2 object\(s\) failed"):
-        labeling.process_message(
-            record["body"],
-            message_id=record["messageId"],
-            receive_count=1,
-            s3=fake_s3,
-            rekognition=fake_rekognition,
-            config=config,
-            out_of_time=lambda: next(budget),
-        )
+        _process_on_a_budget(labeling, record, fake_s3, fake_rekognition, config, budget)
     assert fake_rekognition.names() == ["ingest/users/alice/photo.jpg"]
     failure = fake_s3.document(BUCKET, "failures/users/bob/photo.jpg.json")
     assert failure["error_code"] == "TimeBudgetExhausted"
     assert failure["transient"] is True
     assert "ran out of time" in failure["reason"]
+
+
+def test_time_running_out_after_the_reads_skips_detect_labels_and_records_why(
+    labeling, config, event, fake_s3, fake_rekognition
+):
+    """Cut off between DetectLabels and the result's write, an invocation would have the
+    next delivery pay Rekognition again; so the budget is checked just before the call."""
+    single = event("sqs_sns_s3_multi_record")
+    add_sources(fake_s3, single)
+    record = first_message(single)
+    budget = iter([False, True, True, True])  # enough to start, not to call Rekognition
+
+    with pytest.raises(labeling.MessageFailed, match=r"2 of 2 object\(s\) failed"):
+        _process_on_a_budget(labeling, record, fake_s3, fake_rekognition, config, budget)
+    assert fake_rekognition.names() == []
+    failure = fake_s3.document(BUCKET, "failures/users/alice/photo.jpg.json")
+    assert failure["error_code"] == "TimeBudgetExhausted"
+
+
+def _process_on_a_budget(labeling, record, fake_s3, fake_rekognition, config, budget) -> int:
+    """process_message with `out_of_time` answered by the `budget` iterator, in order."""
+    return labeling.process_message(
+        record["body"],
+        message_id=record["messageId"],
+        receive_count=1,
+        s3=fake_s3,
+        rekognition=fake_rekognition,
+        config=config,
+        out_of_time=lambda: next(budget),
+    )

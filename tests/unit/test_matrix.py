@@ -130,6 +130,23 @@ def test_a_probe_is_bounded_in_time_and_never_raises() -> None:
     assert probes.run_probe(broken, ctx=None)["evidence"].startswith("ZeroDivisionError")  # type: ignore[arg-type]
 
 
+def test_the_probe_function_fails_only_the_bad_record_of_a_batch_of_two() -> None:
+    """What the per-record mapping probe deploys: a bad record fails, and a record alone
+    fails too so that the good one is retried until it shares a batch with the bad."""
+    namespace: dict = {}
+    exec(compile(probes.PROBE_CODE, "probe.py", "exec"), namespace)
+    handler = namespace["handler"]
+
+    def batch(*bodies: str) -> dict:
+        records = [{"messageId": f"m{i}", "body": body} for i, body in enumerate(bodies)]
+        return handler({"Records": records}, None)
+
+    assert batch("good t", "bad t") == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+    assert batch("good t") == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
+    assert batch("bad t") == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
+    assert handler({"sleep": 0}, None) == {"ok": True}
+
+
 def test_every_probe_has_a_unique_name() -> None:
     names = [p.name for p in probes.PROBES]
     assert len(names) == len(set(names)) >= 10

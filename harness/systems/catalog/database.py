@@ -79,6 +79,14 @@ class Database:
     admin: Endpoint
     loader: Endpoint
     managed: bool  # True: the harness's own MariaDB (it may stop and start it)
+    # The loader's account as the functions reach it, when they do not reach it as the
+    # harness does (the docker backend: a container on the stack's network).
+    functions_see: Endpoint | None = None
+
+    @property
+    def loader_secret(self) -> dict:
+        """The value of the loader's Secrets Manager secret."""
+        return (self.functions_see or self.loader).secret()
 
 
 def port() -> int:

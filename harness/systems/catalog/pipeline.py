@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from harness.config import Settings
 from harness.events import dlq
 from harness.events.shapes import object_refs
@@ -57,6 +59,13 @@ def render_scheduler_input(template: str, schedule_arn: str, at: datetime) -> st
     for placeholder, value in values.items():
         template = template.replace(placeholder, value)
     return template
+
+
+def schedule_group_arn(schedule_arn: str) -> str:
+    """`arn:...:schedule/GROUP/NAME` -> `arn:...:schedule-group/GROUP`: the source ARN
+    Scheduler assumes a schedule's role for."""
+    prefix, _, path = schedule_arn.partition(":schedule/")
+    return f"{prefix}:schedule-group/{path.split('/', 1)[0]}"
 
 
 @dataclass
@@ -116,7 +125,8 @@ class CatalogPipeline:
 
     def publish_credentials(self, endpoint: database.Endpoint | None = None) -> None:
         """Put the loader's account into the secret the Terraform created (no-op if same)."""
-        value = json.dumps((endpoint or self.database.loader).secret(), sort_keys=True)
+        secret = endpoint.secret() if endpoint else self.database.loader_secret
+        value = json.dumps(secret, sort_keys=True)
         with contextlib.suppress(self.secrets.exceptions.ResourceNotFoundException):
             current = self.secrets.get_secret_value(SecretId=self.c["db_secret_arn"])
             if current.get("SecretString") == value:
@@ -148,8 +158,8 @@ class CatalogPipeline:
         """The database is unreachable inside the block and back afterwards.
 
         The harness's own MariaDB is really stopped and started again; a server given
-        by HARNESS_DATABASE_URL cannot be stopped, so the secret points the loader at
-        a closed port instead (to the loader, the same refused connection).
+        by HARNESS_DATABASE_URL is not stopped: the secret points the loader at a closed
+        port instead (to the loader, the same refused connection).
         """
         if self.database.managed:
             mariadb.stop(self.settings)
@@ -364,9 +374,24 @@ class CatalogPipeline:
         target = deployed["Target"]
         payload = render_scheduler_input(target.get("Input") or "{}", deployed["Arn"], at)
         started = time.monotonic()
-        response = self.lambda_.invoke(
-            FunctionName=target["Arn"], InvocationType="RequestResponse", Payload=payload.encode()
-        )
+        try:
+            as_scheduler = self._as_scheduler(deployed, json.loads(payload).get("execution_id"))
+            response = as_scheduler.invoke(
+                FunctionName=target["Arn"],
+                InvocationType="RequestResponse",
+                Payload=payload.encode(),
+            )
+        except ClientError as exc:  # Scheduler refused: the target never runs
+            error = exc.response.get("Error", {})
+            return Tick(
+                at=at,
+                payload=json.loads(payload),
+                would_fire=bool(firing),
+                result=None,
+                error=f"Scheduler's {exc.operation_name} failed: "
+                f"{error.get('Code')}: {error.get('Message')}",
+                seconds=round(time.monotonic() - started, 2),
+            )
         body = response["Payload"].read()
         document = json.loads(body) if body else None
         error = None
@@ -380,6 +405,21 @@ class CatalogPipeline:
             error=error,
             seconds=round(time.monotonic() - started, 2),
         )
+
+    def _as_scheduler(self, deployed: dict, execution_id: str | None):
+        """A Lambda client with the schedule's role, got the way Scheduler gets it:
+        AssumeRole by scheduler.amazonaws.com for the schedule's group (aws:SourceArn,
+        aws:SourceAccount). So the role's trust policy, then its permission to invoke the
+        target, are checked as on AWS (differences.yaml: Scheduler)."""
+        role = deployed["Target"]["RoleArn"]
+        sts = aws.as_service(
+            aws.client("sts", self.settings),
+            "scheduler.amazonaws.com",
+            schedule_group_arn(deployed["Arn"]),
+        )
+        session = f"scheduler-{execution_id or uuid.uuid4()}"[:64]
+        credentials = sts.assume_role(RoleArn=role, RoleSessionName=session)["Credentials"]
+        return aws.client("lambda", self.settings, credentials=credentials)
 
     # --- alarms -----------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from harness.observe import charts
 from harness.runtime import aws, localstack, stack
 from harness.systems.labeling.pipeline import LabelingPipeline
 from harness.util.processes import ProcessRecords, peak_rss_mb
+from harness.util.stats import percentile
 from harness.util.waiting import wait_for
 
 TARGETS = {
@@ -71,12 +72,6 @@ class MemorySampler:
             "lambda_peak_rss_mb_max": round(max(per_process, default=0), 1),
             "lambda_peak_rss_mb_sum": round(sum(per_process), 1),
         }
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def _upload_and_time(
@@ -137,9 +132,9 @@ def _upload_and_time(
     return {
         "images": count,
         "uploaders": uploaders,
-        "p50_s": round(_percentile(latencies, 50), 3),
-        "p95_s": round(_percentile(latencies, 95), 3),
-        "p99_s": round(_percentile(latencies, 99), 3),
+        "p50_s": round(percentile(latencies, 50), 3),
+        "p95_s": round(percentile(latencies, 95), 3),
+        "p99_s": round(percentile(latencies, 99), 3),
         "mean_s": round(statistics.fmean(latencies), 3),
         "images_per_s": round(count / (finished - started), 2),
         "latencies_s": [round(v, 3) for v in latencies],
@@ -218,8 +213,8 @@ def run(
         durations = _lambda_durations_ms(pipeline, since)
         results["lambda_duration_ms"] = {
             "invocations": len(durations),
-            "p50": round(_percentile(durations, 50), 1) if durations else None,
-            "p95": round(_percentile(durations, 95), 1) if durations else None,
+            "p50": round(percentile(durations, 50), 1) if durations else None,
+            "p95": round(percentile(durations, 95), 1) if durations else None,
         }
         results["throughput"] = []
         for batch_size, uploaders in ((1, 8), (10, 1), (10, 4), (10, 8)):

@@ -320,6 +320,7 @@ resource "aws_iam_role" "scheduler" {
   assume_role_policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{
+      Sid       = "AssumedBySchedulerOfThisAccount"
       Effect    = "Allow"
       Principal = { Service = "scheduler.amazonaws.com" }
       Action    = "sts:AssumeRole"
