@@ -166,6 +166,7 @@ run "schedule_every_minute_0700_to_2100_inclusive_seoul" {
 
   assert {
     condition = jsondecode(aws_iam_role.scheduler.assume_role_policy).Statement == [{
+      Sid       = "AssumedBySchedulerOfThisAccount"
       Effect    = "Allow"
       Principal = { Service = "scheduler.amazonaws.com" }
       Action    = "sts:AssumeRole"

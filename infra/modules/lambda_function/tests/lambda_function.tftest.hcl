@@ -49,6 +49,7 @@ run "function_role_and_log_group" {
 
   assert {
     condition = jsondecode(aws_iam_role.this.assume_role_policy).Statement == [{
+      Sid       = "AssumedByLambda"
       Effect    = "Allow"
       Principal = { Service = "lambda.amazonaws.com" }
       Action    = "sts:AssumeRole"
