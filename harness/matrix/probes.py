@@ -317,12 +317,12 @@ def partial_batch_mapping(ctx: ProbeContext) -> Result:
         left = _messages_left_once_one_is_gone(sqs, url)
     finally:
         lam.delete_event_source_mapping(UUID=mapping)
-    bodies = _drain_bodies(sqs, url)
+    kinds = [body.split()[0] for body in _drain_bodies(sqs, url)]  # "good" / "bad"
     sqs.delete_queue(QueueUrl=url)
-    ok = left == 1 and [b.split()[0] for b in bodies] == ["bad"]
+    ok = left == 1 and kinds == ["bad"]
     return (PASS if ok else FAIL), (
         f"labeler mapping {types}; own mapping, good + bad record in one batch: "
-        f"{left} left in the queue, then found there {[b.split()[0] for b in bodies]} "
+        f"{left} left in the queue, then found there {kinds} "
         "(expected: the bad one only, the good one deleted)"
     )
 

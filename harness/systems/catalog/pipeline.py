@@ -158,8 +158,8 @@ class CatalogPipeline:
         """The database is unreachable inside the block and back afterwards.
 
         The harness's own MariaDB is really stopped and started again; a server given
-        by HARNESS_DATABASE_URL is not stopped: the secret points the loader at a closed
-        port instead (to the loader, the same refused connection).
+        by HARNESS_DATABASE_URL cannot be stopped, so the secret points the loader at
+        a closed port instead (to the loader, the same refused connection).
         """
         if self.database.managed:
             mariadb.stop(self.settings)
@@ -374,37 +374,38 @@ class CatalogPipeline:
         target = deployed["Target"]
         payload = render_scheduler_input(target.get("Input") or "{}", deployed["Arn"], at)
         started = time.monotonic()
-        try:
-            as_scheduler = self._as_scheduler(deployed, json.loads(payload).get("execution_id"))
-            response = as_scheduler.invoke(
-                FunctionName=target["Arn"],
-                InvocationType="RequestResponse",
-                Payload=payload.encode(),
-            )
-        except ClientError as exc:  # Scheduler refused: the target never runs
-            error = exc.response.get("Error", {})
-            return Tick(
-                at=at,
-                payload=json.loads(payload),
-                would_fire=bool(firing),
-                result=None,
-                error=f"Scheduler's {exc.operation_name} failed: "
-                f"{error.get('Code')}: {error.get('Message')}",
-                seconds=round(time.monotonic() - started, 2),
-            )
-        body = response["Payload"].read()
-        document = json.loads(body) if body else None
-        error = None
-        if response.get("FunctionError"):
-            error = (document or {}).get("errorMessage") or response["FunctionError"]
+        sent = json.loads(payload)
+        document, error = self._invoke_as_scheduler(deployed, payload, sent.get("execution_id"))
         return Tick(
             at=at,
-            payload=json.loads(payload),
+            payload=sent,
             would_fire=bool(firing),
             result=None if error else document,
             error=error,
             seconds=round(time.monotonic() - started, 2),
         )
+
+    def _invoke_as_scheduler(
+        self, deployed: dict, payload: str, execution_id: str | None
+    ) -> tuple[dict | None, str | None]:
+        """(the function's answer, the error) of one run of the schedule's target."""
+        try:
+            response = self._as_scheduler(deployed, execution_id).invoke(
+                FunctionName=deployed["Target"]["Arn"],
+                InvocationType="RequestResponse",
+                Payload=payload.encode(),
+            )
+        except ClientError as exc:  # Scheduler refused: the target never runs
+            error = exc.response.get("Error", {})
+            return None, (
+                f"Scheduler's {exc.operation_name} failed: "
+                f"{error.get('Code')}: {error.get('Message')}"
+            )
+        body = response["Payload"].read()
+        document = json.loads(body) if body else None
+        if response.get("FunctionError"):
+            return document, (document or {}).get("errorMessage") or response["FunctionError"]
+        return document, None
 
     def _as_scheduler(self, deployed: dict, execution_id: str | None):
         """A Lambda client with the schedule's role, got the way Scheduler gets it:
