@@ -22,7 +22,7 @@ from pathlib import Path
 from harness.build import functions, terraform
 from harness.build.packaging import Package
 from harness.config import Settings
-from harness.runtime import aws, backends, lambda_runtimes, stack
+from harness.runtime import aws, backends, stack
 from harness.runtime.stack import StackState
 from harness.util.errors import HarnessError
 from harness.util.files import private_subdir
@@ -97,7 +97,7 @@ def build_functions(
     return functions.build(
         settings.project_dir,
         settings.project_dir / "build" / "lambdas",
-        python_version=lambda_runtimes.build_python(settings),
+        python_version=backends.functions_python(settings),
         architecture=settings.lambda_build_architecture,
         progress=progress,
     )

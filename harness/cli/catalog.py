@@ -357,7 +357,7 @@ def db_up() -> None:
     """
     pipeline = _pipeline()
     admin = pipeline.database.admin
-    kind = "harness MariaDB" if pipeline.database.managed else "HARNESS_DATABASE_URL"
+    kind = pipeline.database.kind
     progress(f"database ready: {admin.host}:{admin.port} ({kind}), schema celeb migrated")
 
 

@@ -1,12 +1,10 @@
-"""The e2e suite's labeling flows to a result on `HARNESS_BACKEND=docker` (testcontainers).
+"""The e2e suite's labeling and catalog flows on `HARNESS_BACKEND=docker` (testcontainers).
 
-Run once, in a pytest of its own, against the lane's engine: LocalStack and the stubs
-in containers of the project's image (built already by `compose_stack`, so the
-backend's build is a cache hit), no Docker socket mounted, on free ports and a state
-folder, name prefix and network of their own. The catalog flows are not run on this
-backend: its functions run in LocalStack's container, which cannot reach the
-harness's MariaDB on the host's 127.0.0.1 (docker-compose.yml runs the database as a
-service instead, and the compose lane covers system B).
+Run once, in a pytest of its own, against the lane's engine: LocalStack, the stubs and
+system B's MariaDB in containers of the project's image (built already by
+`compose_stack`, so the backend's build is a cache hit), no Docker socket mounted, on
+free ports and a state folder, name prefix and network of their own. The catalog's
+loader, in LocalStack's container, reaches the database container as `database:3306`.
 """
 
 from __future__ import annotations
@@ -21,17 +19,22 @@ import docker_lane as lane
 from harness.util.net import free_ports
 
 # The labeling flows that end in a result (formats, encoded keys, folders, the filter
-# policy); the DLQ, alarm, Slack and redrive flows run in the compose lane's demo, so the
+# policy) and the catalog's upload -> renditions -> rows, rejections and a database
+# outage; the DLQ, alarm, Slack and redrive flows run in the compose lane's demo, so the
 # lane stays within its time budget.
+CATALOG = "tests/e2e/test_catalog_pipeline.py::"
 E2E = [
     "tests/e2e/test_labeling_pipeline.py",
+    CATALOG + "test_fifty_entities_give_200_rows_and_200_served_objects_after_one_tick",
+    CATALOG + "test_bad_names_and_non_jpegs_are_rejected_with_reasons",
+    CATALOG + "test_database_down_during_a_tick_loses_nothing",
     "-k",
     "not bad_inputs and not redrive and not batch_of_ten",
 ]
 TIMEOUT = 1500
 
 
-def test_labeling_flows_pass_on_the_docker_backend(compose_stack, tmp_path):
+def test_labeling_and_catalog_flows_pass_on_the_docker_backend(compose_stack, tmp_path):
     ports = free_ports(4)
     env = {
         name: value

@@ -247,7 +247,10 @@ def test_database_killed_mid_transaction_loses_nothing(catalog, tmp_path):
     lost connection, releases its batch, and the next tick loads every row once. (The
     scenario catalog-db-outage does the same among uploads during the outage.)"""
     if not catalog.database.managed:
-        pytest.skip("a server given by HARNESS_DATABASE_URL is not the harness's to kill")
+        pytest.skip(
+            "only the harness's own MariaDB process can be killed, not a server given by "
+            "HARNESS_DATABASE_URL nor the docker backend's container"
+        )
     name = vertical()
     write_originals(tmp_path, 4, first_cd_idx=600)
     upload_folder(catalog, tmp_path, name)

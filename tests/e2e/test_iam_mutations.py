@@ -261,14 +261,16 @@ RESOURCE_NOT_REACHABLE: dict[tuple[str, str], str] = {
         "mutated for the notifier"
     ),
     ("resize trust", "AssumedByLambda"): (
-        "not shown yet: on the first try (2026-12-02) no denial was listed within 90 s of "
-        "an upload after the function's processes were retired; the notifier's copy of "
-        "the statement (modules/lambda_function) is shown"
+        "not shown yet: on two tries (2026-12-02) no denial was listed within 90 s of an "
+        "upload after the function's processes were retired (the notifier's, retired the "
+        "same way, assumes its role anew and is refused); the notifier's copy of the "
+        "statement (modules/lambda_function) is shown"
     ),
     ("loader trust", "AssumedByLambda"): (
-        "not shown yet: on the first try (2026-12-02) the tick's flow did not finish "
-        "after the trust was back; the notifier's copy of the statement "
-        "(modules/lambda_function) is shown"
+        "not shown yet: with the trust taken away, LocalStack's synchronous invoke of the "
+        "loader does not answer within the client's 60 s read timeout (second try, "
+        "2026-12-02), so the tick cannot report the refusal; the notifier's copy of the "
+        "statement (modules/lambda_function) is shown"
     ),
     ("events topic key", "AccountAdministration"): (
         "the key's administration by the account's principals: Terraform and the operator "

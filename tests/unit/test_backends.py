@@ -45,6 +45,7 @@ def test_every_backend_is_an_object_with_the_whole_protocol():
         "health",
         "down",
         "lambda_stub_endpoints",
+        "functions_python",
         "identity",
     }
     assert sorted(backends.BACKENDS) == ["docker", "embedded", "external"]

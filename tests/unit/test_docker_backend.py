@@ -16,7 +16,7 @@ from testcontainers.core.network import Network
 
 from harness import config
 from harness.build import deploy
-from harness.runtime import backends, engine
+from harness.runtime import backends, engine, lambda_runtimes
 from harness.runtime.backends import docker as docker_backend
 from harness.stubs.__main__ import parse_args
 from harness.util.errors import HarnessError
@@ -129,6 +129,34 @@ def test_stubs_container_is_reached_by_lambda_as_stubs_and_by_the_host_on_loopba
     )
 
 
+def test_database_container_is_compose_s_database_reached_as_database_and_on_loopback(
+    settings, tmp_path
+):
+    """System B's database on this backend: the compose service's command and secret
+    path, published on 127.0.0.1 only; the loader's secret names it on the network."""
+    import yaml
+
+    secret = tmp_path / docker_backend.DATABASE_PASSWORD_FILE
+    built = docker_backend.container(
+        docker_backend.database_spec(settings, 4733, secret),
+        Network(docker_client_kw=API),
+        docker_client_kw=API,
+    )
+    assert built.ports == {"3306/tcp": ("127.0.0.1", 4733)}
+    assert built._network_aliases == ["database"]
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["database"]
+    assert tuple(built._command) == tuple(compose["command"])
+    assert built.volumes == {str(secret): {"bind": docker_backend.DATABASE_SECRET, "mode": "ro"}}
+    assert "/run/harness-secrets/db-password" in (ROOT / "docker" / "database.sh").read_text()
+    from harness.systems.catalog.database import Database, Endpoint
+
+    here = Endpoint("127.0.0.1", 4733, docker_backend.DATABASE_USER, "pw")
+    there = Endpoint("database", 3306, docker_backend.DATABASE_USER, "pw")
+    database = Database(here, here, managed=False, functions_see=there)
+    assert (database.loader_secret["host"], database.loader_secret["port"]) == ("database", 3306)
+    assert Database(here, here, managed=True).loader_secret["host"] == "127.0.0.1"
+
+
 def test_a_new_localstack_container_means_a_new_deployment_target(settings, tmp_path):
     assert docker_backend.identity(settings) == "docker:none"
     (tmp_path / docker_backend.STATE_FILE).write_text('{"containers": {"localstack": "abc"}}')
@@ -168,3 +196,16 @@ def test_compose_is_the_plugin_when_there_else_the_v1_program(monkeypatch):
     assert engine.compose_command(found) is None
     ran.returncode = 0
     assert engine.compose_command(found) == ["docker", "compose"]
+
+
+def test_zips_for_the_docker_backend_are_built_for_the_image_s_python(settings, monkeypatch):
+    """The functions run in LocalStack's container, with the image's python3: a host
+    with python3.12 must still build zips whose compiled Pillow that one imports."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert f"HARNESS_LAMBDA_BUILD_PYTHON={docker_backend.IMAGE_PYTHON} " in dockerfile
+    on_docker = config.Settings(backend="docker")
+    assert backends.functions_python(on_docker) == docker_backend.IMAGE_PYTHON
+    on_host = config.Settings(backend="embedded")
+    assert backends.functions_python(on_host) == lambda_runtimes.build_python(on_host)
+    monkeypatch.setenv("HARNESS_LAMBDA_BUILD_PYTHON", "3.13")  # explicit wins everywhere
+    assert backends.functions_python(config.Settings(backend="docker")) == "3.13"

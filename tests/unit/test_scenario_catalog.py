@@ -7,13 +7,13 @@ from __future__ import annotations
 import contextlib
 import textwrap
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from test_scenario_runner import StandInPipeline
 
 from harness.scenarios import runner, schema
 from harness.scenarios.source import ScenarioError
+from harness.systems.catalog.database import Database, Endpoint
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -326,7 +326,8 @@ class StandInLoaderCatalog(StandInCatalog):
 
         self.queue: list[str] = []
         self.table: dict[tuple, dict] = {}
-        self.database = SimpleNamespace(managed=True)
+        here = Endpoint("127.0.0.1", 4582, "loader", "pw")
+        self.database = Database(admin=here, loader=here, managed=True)
         self.db_up = True
         self.outages = 0
         self.loader_runs = 0

@@ -29,6 +29,7 @@ __all__ = [
     "Backend",
     "BackendState",
     "down",
+    "functions_python",
     "get",
     "lambda_stub_endpoints",
     "resolve",
@@ -77,3 +78,8 @@ def lambda_stub_endpoints(settings: Settings) -> tuple[str, str]:
     """(Rekognition endpoint, Slack base URL) as the Lambda functions reach the stubs."""
     settings = resolve(settings)
     return BACKENDS[settings.backend].lambda_stub_endpoints(settings)
+
+
+def functions_python(settings: Settings) -> str:
+    """The Python version (`3.X`) that runs the functions on the configured backend."""
+    return BACKENDS[settings.backend].functions_python(settings)

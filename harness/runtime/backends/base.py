@@ -63,3 +63,8 @@ class Backend(Protocol):
     def identity(self, settings: Settings) -> str:
         """Which LocalStack instance answers: a new one holds no deployment."""
         ...
+
+    def functions_python(self, settings: Settings) -> str:
+        """The Python version (`3.X`) the functions' zips are built for: the one that
+        runs them, since a compiled dependency (Pillow) imports under that one only."""
+        ...

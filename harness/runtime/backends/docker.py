@@ -9,10 +9,12 @@ natively on arm64. The image is built when missing, with the build arguments of 
 `BUILD_ARGS` variables (as docker-compose.yml passes them).
 
 The stubs run in a container on the stack's network too (`<prefix>-harness`): the
-functions reach them as `http://stubs:4580`. Every published port is bound to 127.0.0.1
-on the host, on the same ports as the embedded stack (HARNESS_PORT,
-HARNESS_REKOGNITION_PORT, HARNESS_SLACK_PORT), so endpoints, clients and tests are the
-same for both backends.
+functions reach them as `http://stubs:4580`. System B's MariaDB, when the catalog is
+used, is a third container there (`ensure_database`): the functions reach it as
+`database:3306`, the harness on the host's 127.0.0.1:HARNESS_DB_PORT. Every published
+port is bound to 127.0.0.1 on the host, on the same ports as the embedded stack
+(HARNESS_PORT, HARNESS_REKOGNITION_PORT, HARNESS_SLACK_PORT, HARNESS_DB_PORT), so
+endpoints, clients and tests are the same for both backends.
 
 Containers are recorded in the state folder like the embedded processes and removed
 by `harness down` (or at the end of the test session that started them), not by
@@ -21,10 +23,12 @@ testcontainers' Ryuk reaper: `harness up` must be able to leave them running.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +39,7 @@ from harness.runtime.backends.base import BackendState
 from harness.util.errors import HarnessError
 from harness.util.files import atomic_write_text, private_dir
 from harness.util.net import port_in_use
+from harness.util.waiting import WaitTimeout, wait_for
 
 APP_IMAGE = "pipeline-harness:local"  # built from ./Dockerfile (also by docker-compose.yml)
 # The image's build arguments and the variables that set them (docker-compose.yml too).
@@ -45,11 +50,22 @@ BUILD_ARGS = {
 }
 BUILD_NETWORK = "HARNESS_BUILD_NETWORK"
 LOCALSTACK_COMMAND = ("python", "/app/docker/localstack.py")  # in the image
+# Debian 12's python3, which runs the functions in the image (Dockerfile sets
+# HARNESS_LAMBDA_BUILD_PYTHON to it for builds inside). A host with python3.12 would
+# otherwise build zips whose Pillow the container cannot import.
+IMAGE_PYTHON = "3.11"
 LOCALSTACK_ALIAS = "localstack"
 STUBS_ALIAS = "stubs"
+DATABASE_ALIAS = "database"
 GATEWAY_PORT = 4566  # inside the LocalStack container
 REKOGNITION_PORT = 4580  # inside the stubs container
 SLACK_PORT = 4581
+DATABASE_PORT = 3306  # inside the database container
+DATABASE_COMMAND = ("sh", "/app/docker/database.sh")  # docker-compose.yml's `database`
+DATABASE_USER = "catalog_loader"  # the one account docker/database.sh makes
+DATABASE_SECRET = "/run/harness-secrets/db-password"  # where docker/database.sh reads it
+DATABASE_PASSWORD_FILE = "docker-db-password"  # in the state folder
+ROLES = ("localstack", "stubs", "database")
 LABEL = "pipeline-harness.runtime.stack"
 STATE_FILE = "docker.json"
 READY_SERVICES = ("s3", "sns", "sqs", "lambda", "cloudwatch", "ssm")
@@ -137,6 +153,22 @@ def stubs_spec(settings: Settings) -> ContainerSpec:
             "--s3-endpoint",
             f"http://{LOCALSTACK_ALIAS}:{GATEWAY_PORT}",
         ),
+        labels={LABEL: settings.name_prefix},
+    )
+
+
+def database_spec(settings: Settings, port: int, password_file: Path) -> ContainerSpec:
+    """System B's MariaDB as docker-compose.yml's `database` service runs it (the loader's
+    own account, not root), published on the host's 127.0.0.1:`port` for the harness;
+    the functions in LocalStack's container reach it as `database:3306`."""
+    return ContainerSpec(
+        name=container_name(settings, "database"),
+        image=APP_IMAGE,
+        aliases=(DATABASE_ALIAS,),
+        env={},
+        ports={DATABASE_PORT: (settings.host, port)},
+        volumes=((str(password_file), DATABASE_SECRET, "ro"),),
+        command=DATABASE_COMMAND,
         labels={LABEL: settings.name_prefix},
     )
 
@@ -238,7 +270,7 @@ def _remove(client: Any, settings: Settings, state: dict | None) -> bool:
     import docker.errors
 
     removed = False
-    names = [container_name(settings, role) for role in ("localstack", "stubs")]
+    names = [container_name(settings, role) for role in ROLES]
     ids = list((state or {}).get("containers", {}).values())
     for ref in ids + names:
         try:
@@ -346,6 +378,114 @@ def start(settings: Settings, progress: Callable[[str], None] = print) -> dict:
     return {"endpoint": settings.endpoint, "reused": False, "seconds": time.monotonic() - began}
 
 
+@dataclass(frozen=True)
+class ServedDatabase:
+    """The database container's account, as the harness reaches it on the host."""
+
+    host: str
+    port: int
+    username: str
+    password: str
+
+
+def ensure_database(
+    settings: Settings, port: int, progress: Callable[[str], None] = print
+) -> ServedDatabase:
+    """System B's database in a container of this stack (started once, then reused).
+
+    The harness's own MariaDB listens on the host's 127.0.0.1, which the functions in
+    LocalStack's container cannot reach; this one is on the stack's network. Its
+    password is generated here and handed to the container as a read-only file, as
+    docker-compose.yml's `db-secret` does. `harness down` removes it with the stack.
+    """
+    client = _require_daemon()
+    state = recorded(settings)
+    if state is None:
+        raise HarnessError("the docker stack is not up; run `harness up` first")
+    password_file = settings.state_dir / DATABASE_PASSWORD_FILE
+    served = state.get("containers", {}).get("database")
+    if served and _running(client, {"containers": {"database": served}}):
+        return _served(settings, port, password_file)
+    import docker.errors
+
+    with contextlib.suppress(docker.errors.NotFound):  # a stopped one of an earlier run
+        client.client.containers.get(container_name(settings, "database")).remove(force=True)
+    password_file.unlink(missing_ok=True)
+    atomic_write_text(password_file, secrets.token_urlsafe(24))
+    password_file.chmod(0o444)  # read by the container's user; the state folder is private
+    from testcontainers.core.network import Network
+
+    network = Network()
+    network.name = network_name(settings)
+    spec = database_spec(settings, port, password_file)
+    if port_in_use(settings.host, port):
+        raise HarnessError(f"port {port} is in use on {settings.host}; choose HARNESS_DB_PORT")
+    progress(f"starting {spec.image} as {spec.name} (system B's MariaDB)")
+    built = container(spec, network)
+    _start(built)
+    state["containers"]["database"] = built.get_wrapped_container().id
+    atomic_write_text(_state_path(settings), json.dumps(state, indent=2))
+    logs = client.client.containers.get(state["containers"]["database"]).logs
+    account = _served(settings, port, password_file)
+    _wait_for_login(account, DATABASE_READY_S, lambda: logs(tail=40).decode(errors="replace"))
+    return account
+
+
+DATABASE_READY_S = 90
+
+
+@contextlib.contextmanager
+def database_stopped(settings: Settings, port: int) -> Iterator[None]:
+    """The database container stopped inside the block (a real outage: the loader's
+    connections are refused), started again afterwards with its data."""
+    client = _require_daemon()
+    container_id = (recorded(settings) or {}).get("containers", {}).get("database")
+    if not container_id:
+        raise HarnessError("no database container is recorded for this stack")
+    served = client.client.containers.get(container_id)
+    served.stop(timeout=10)
+    try:
+        yield
+    finally:
+        served.start()
+        _wait_for_login(
+            _served(settings, port, settings.state_dir / DATABASE_PASSWORD_FILE),
+            DATABASE_READY_S,
+            lambda: served.logs(tail=40).decode(errors="replace"),
+        )
+
+
+def _served(settings: Settings, port: int, password_file: Path) -> ServedDatabase:
+    password = password_file.read_text().strip()
+    return ServedDatabase(settings.host, port, DATABASE_USER, password)
+
+
+def _wait_for_login(account: ServedDatabase, timeout: float, logs: Callable[[], str]) -> None:
+    """Until the account logs in (docker/database.sh sets its password at start)."""
+    import pymysql
+
+    def logs_in() -> bool:
+        try:
+            pymysql.connect(
+                host=account.host,
+                port=account.port,
+                user=account.username,
+                password=account.password,
+                connect_timeout=2,
+            ).close()
+        except pymysql.MySQLError:
+            return False
+        return True
+
+    try:
+        wait_for(logs_in, timeout, f"{account.username} logged in", interval=0.5)
+    except WaitTimeout as exc:
+        raise HarnessError(
+            f"the database container did not accept {account.username}: {exc}; "
+            f"its log:\n{logs()[-3000:]}"
+        ) from None
+
+
 def stop(settings: Settings) -> bool:
     """Remove what `start` created; True if something was removed."""
     state = recorded(settings)
@@ -360,6 +500,7 @@ def stop(settings: Settings) -> bool:
         ) from None
     removed = _remove(client, settings, state)
     _state_path(settings).unlink(missing_ok=True)
+    (settings.state_dir / DATABASE_PASSWORD_FILE).unlink(missing_ok=True)
     return removed
 
 
@@ -387,6 +528,12 @@ class DockerBackend:
 
     def lambda_stub_endpoints(self, settings: Settings) -> tuple[str, str]:
         return lambda_stub_endpoints()
+
+    def functions_python(self, settings: Settings) -> str:
+        # Not the host's: the functions run in LocalStack's container, with its python3.
+        if settings.lambda_build_python != "auto":
+            return settings.lambda_build_python
+        return IMAGE_PYTHON
 
     def identity(self, settings: Settings) -> str:
         return identity(settings)

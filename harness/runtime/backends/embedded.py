@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from harness.config import Settings
-from harness.runtime import localstack
+from harness.runtime import lambda_runtimes, localstack
 from harness.runtime.backends.base import BackendState
 from harness.util.processes import ProcessRecords
 
@@ -32,6 +32,9 @@ class EmbeddedBackend:
 
     def lambda_stub_endpoints(self, settings: Settings) -> tuple[str, str]:
         return settings.rekognition_endpoint, settings.slack_endpoint
+
+    def functions_python(self, settings: Settings) -> str:
+        return lambda_runtimes.build_python(settings)  # the host's interpreter for it
 
     def identity(self, settings: Settings) -> str:
         record = ProcessRecords(settings.state_dir).get(localstack.RECORD)

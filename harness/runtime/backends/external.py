@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from harness.config import Settings
-from harness.runtime import localstack
+from harness.runtime import lambda_runtimes, localstack
 from harness.runtime.backends import server_kinds
 from harness.runtime.backends.base import BackendState
 from harness.util.errors import HarnessError
@@ -45,6 +45,11 @@ class ExternalBackend:
 
     def lambda_stub_endpoints(self, settings: Settings) -> tuple[str, str]:
         return settings.rekognition_endpoint, settings.slack_endpoint
+
+    def functions_python(self, settings: Settings) -> str:
+        # A server on this machine runs them with a local interpreter; for one elsewhere
+        # (compose's LocalStack: 3.11), HARNESS_LAMBDA_BUILD_PYTHON says which.
+        return lambda_runtimes.build_python(settings)
 
     def identity(self, settings: Settings) -> str:
         kind = server_kinds.kind_of(settings)

@@ -174,11 +174,11 @@ class DatabaseState(Step):
             rt.take_database_down()
         else:
             rt.bring_database_up()
-        managed = rt.catalog.database.managed
+        served = rt.catalog.database
         how = {
-            ("down", True): "the harness's MariaDB stopped",
+            ("down", True): f"the {served.kind} stopped",
             ("down", False): "the loader's secret points at a closed port",
-            ("up", True): "the harness's MariaDB started again",
+            ("up", True): f"the {served.kind} started again",
             ("up", False): "the loader's secret restored",
-        }[self.state, managed]
+        }[self.state, served.stoppable]
         return {"database": self.state, "how": how}

@@ -1,7 +1,8 @@
 """System B's database: where it is, how to reach it, and its schema migrations.
 
 By default the harness runs a MariaDB of its own (harness/mariadb.py) on
-127.0.0.1:`HARNESS_DB_PORT` (4582). `HARNESS_DATABASE_URL=mysql://user:pass@host:port`
+127.0.0.1:`HARNESS_DB_PORT` (4582); on `HARNESS_BACKEND=docker` it is a container of the
+stack instead (runtime/backends/docker.py), published on that port. `HARNESS_DATABASE_URL=mysql://user:pass@host:port`
 uses a server you run instead; that user then applies the migrations and is also
 the loader's account (the harness creates no accounts on a server it does not own).
 `HARNESS_DATABASE_PASSWORD_FILE` names a file holding that user's password (a Docker
@@ -27,6 +28,7 @@ import pymysql
 
 from harness.config import Settings, env_int
 from harness.runtime import mariadb
+from harness.runtime.backends import docker
 from harness.util.errors import HarnessError
 
 SCHEMA = mariadb.SCHEMA
@@ -82,6 +84,18 @@ class Database:
     # The loader's account as the functions reach it, when they do not reach it as the
     # harness does (the docker backend: a container on the stack's network).
     functions_see: Endpoint | None = None
+    in_docker_stack: bool = False  # the docker backend's container (it may stop and start it)
+
+    @property
+    def stoppable(self) -> bool:
+        """Whether an outage really stops the server (else the secret points elsewhere)."""
+        return self.managed or self.in_docker_stack
+
+    @property
+    def kind(self) -> str:
+        if self.managed:
+            return "harness MariaDB"
+        return "docker stack's container" if self.in_docker_stack else "HARNESS_DATABASE_URL"
 
     @property
     def loader_secret(self) -> dict:
@@ -130,6 +144,15 @@ def ensure(settings: Settings, progress: Callable[[str], None] = print) -> Datab
         endpoint = external_endpoint(url, os.environ.get("HARNESS_DATABASE_PASSWORD_FILE"))
         endpoint.connect(timeout=5).close()
         database = Database(admin=endpoint, loader=endpoint, managed=False)
+    elif settings.backend == "docker":
+        served = docker.ensure_database(settings, port(), progress)
+        endpoint = Endpoint(served.host, served.port, served.username, served.password)
+        in_network = Endpoint(
+            docker.DATABASE_ALIAS, docker.DATABASE_PORT, served.username, served.password
+        )
+        database = Database(
+            endpoint, endpoint, managed=False, functions_see=in_network, in_docker_stack=True
+        )
     else:
         db_port = port()
         mariadb.start(settings, db_port, progress)

@@ -27,6 +27,7 @@ from harness.config import Settings
 from harness.events import dlq
 from harness.events.shapes import object_refs
 from harness.runtime import aws, mariadb
+from harness.runtime.backends import docker as docker_backend
 from harness.stubs.client import SlackSinkClient
 from harness.systems.catalog import database
 from harness.systems.catalog.database import Database
@@ -157,9 +158,10 @@ class CatalogPipeline:
     def database_outage(self) -> Iterator[None]:
         """The database is unreachable inside the block and back afterwards.
 
-        The harness's own MariaDB is really stopped and started again; a server given
-        by HARNESS_DATABASE_URL cannot be stopped, so the secret points the loader at
-        a closed port instead (to the loader, the same refused connection).
+        The harness's own MariaDB, or the docker backend's database container, is really
+        stopped and started again; a server given by HARNESS_DATABASE_URL is not stopped:
+        the secret points the loader at a closed port instead (to the loader, the same
+        refused connection).
         """
         if self.database.managed:
             mariadb.stop(self.settings)
@@ -167,6 +169,10 @@ class CatalogPipeline:
                 yield
             finally:
                 mariadb.start(self.settings, database.port(), progress=lambda _: None)
+            return
+        if self.database.in_docker_stack:
+            with docker_backend.database_stopped(self.settings, database.port()):
+                yield
             return
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
@@ -193,8 +199,9 @@ class CatalogPipeline:
         """
         if not self.database.managed:
             raise HarnessError(
-                "a database given by HARNESS_DATABASE_URL is not the harness's to kill; "
-                "use the plain outage (`database: down`) against it"
+                "only the harness's own MariaDB process can be killed (not a server given "
+                "by HARNESS_DATABASE_URL, nor the docker backend's container); use the "
+                "plain outage (`database: down`) against it"
             )
         ticks: list[Tick] = []
         running = threading.Thread(target=lambda: ticks.append(self.tick()), daemon=True)
