@@ -36,7 +36,11 @@ from harness.util.files import atomic_write_text, private_dir
 
 # Create times of one process read twice can differ by the rounding of the boot time;
 # a PID reused within a second of the first process's start would need the whole PID
-# space to cycle in that second.
+# space to cycle in that second. The boot time itself (/proc/stat's btime: wall clock
+# minus time since boot) moves whenever the clock is slewed or stepped, by seconds over
+# an hour on a VM: so records also keep the boot time they were written with, and a
+# create time is compared in the frame of the boot time read now (`_expected_start`).
+# Without that, a stack up for an hour lost every record while its processes ran on.
 SAME_START_SECONDS = 1.0
 KILL_WAIT_SECONDS = 5.0
 POLL_SECONDS = 0.05
@@ -45,16 +49,25 @@ RECORD_RE = re.compile(r"^(?P<name>[A-Za-z0-9_-]+)\.(?P<pid>\d+)\.json$")
 MIB = 1024 * 1024
 
 
-def _running(pid: int, create_time: float | None = None) -> psutil.Process | None:
-    """The process `pid` if it runs (a zombie has exited) and, given `create_time`, is
-    the one created then; None otherwise. One snapshot: nothing can raise halfway."""
+def _expected_start(create_time: float, boot_time: float | None) -> float:
+    """`create_time`, read when the boot time was `boot_time`, as read with today's."""
+    return create_time if boot_time is None else create_time - boot_time + psutil.boot_time()
+
+
+def _running(
+    pid: int, create_time: float | None = None, boot_time: float | None = None
+) -> psutil.Process | None:
+    """The process `pid` if it runs (a zombie has exited) and, given `create_time` (read
+    when the boot time was `boot_time`), is the one created then; None otherwise. One
+    snapshot: nothing can raise halfway."""
     try:
         process = psutil.Process(pid)
         with process.oneshot():
             if process.status() == psutil.STATUS_ZOMBIE:
                 return None
             if create_time is not None and (
-                abs(process.create_time() - create_time) > SAME_START_SECONDS
+                abs(process.create_time() - _expected_start(create_time, boot_time))
+                > SAME_START_SECONDS
             ):
                 return None
         return process
@@ -161,10 +174,15 @@ def stop_process(root: psutil.Process, timeout: float = 10.0) -> None:
         _wait_gone(alive, KILL_WAIT_SECONDS)
 
 
-def stop_pid(pid: int, create_time: float | None = None, timeout: float = 10.0) -> bool:
+def stop_pid(
+    pid: int,
+    create_time: float | None = None,
+    timeout: float = 10.0,
+    boot_time: float | None = None,
+) -> bool:
     """Stop `pid` (if it is still the process created at `create_time`) with its
     children; True if it was running."""
-    process = _running(pid, create_time)
+    process = _running(pid, create_time, boot_time)
     if process is None:
         return False
     stop_process(process, timeout)
@@ -236,13 +254,19 @@ class ProcessRecords:
         a process without a record could never be stopped by `harness down`."""
         if not NAME_RE.match(name):
             raise ValueError(f"process record name {name!r}: use letters, digits, - and _")
-        entry = {"name": name, "pid": pid, "create_time": create_time(pid), **info}
+        entry = {
+            "name": name,
+            "pid": pid,
+            "create_time": create_time(pid),
+            "boot_time": psutil.boot_time(),
+            **info,
+        }
         try:
             private_dir(self.state_dir)
             private_dir(self.dir)
             atomic_write_text(self._path(name, pid), json.dumps(entry, indent=2))
         except OSError as exc:
-            stop_pid(pid, entry["create_time"])
+            stop_pid(pid, entry["create_time"], boot_time=entry["boot_time"])
             raise HarnessError(
                 f"could not record {name} (pid {pid}) in {self.dir}: {exc}; stopped it. "
                 "Free space there (or set HARNESS_STATE_DIR) and run again"
@@ -274,7 +298,7 @@ class ProcessRecords:
             entry["create_time"] = None
         created = entry.get("create_time")
         if isinstance(created, int | float) and "corrupt" not in entry:
-            process = _running(entry["pid"], float(created))
+            process = _running(entry["pid"], float(created), entry.get("boot_time"))
         else:  # no create time to trust: the process must predate the record
             process = _started_by(entry["pid"], written)
         if process is None:
@@ -325,6 +349,6 @@ class ProcessRecords:
         """Stop every process recorded as `name`, children included; True if one ran."""
         stopped = False
         for entry in self._of(name):
-            stopped |= stop_pid(entry["pid"], entry["create_time"], timeout)
+            stopped |= stop_pid(entry["pid"], entry["create_time"], timeout, entry.get("boot_time"))
             Path(entry["path"]).unlink(missing_ok=True)
         return stopped

@@ -142,6 +142,28 @@ def test_a_reused_pid_is_never_signalled(tmp_path, spawn):
     assert list(folder.iterdir()) == []  # stale records are removed
 
 
+def test_a_record_outlives_a_move_of_the_boot_time(tmp_path, spawn, monkeypatch):
+    """/proc/stat's boot time moves when the clock is slewed or stepped, and every create
+    time read after it moves with it: a record must still find its process (a fresh-clone
+    run lost the records of LocalStack, MariaDB and the stubs an hour in, so nothing
+    stopped them), while a reused PID is still told apart."""
+    records = ProcessRecords(tmp_path)
+    child = spawn()
+    entry = records.record("server", child.pid)
+    assert entry["boot_time"] == psutil.boot_time()
+    moved = psutil.boot_time() + 5  # the clock stepped 5 s forward since the record
+    monkeypatch.setattr(psutil, "boot_time", lambda: moved)
+    real = psutil.Process.create_time
+    monkeypatch.setattr(psutil.Process, "create_time", lambda self: real(self) + 5)
+    assert records.get("server") is not None
+    assert not processes.stop_pid(child.pid, entry["create_time"] - 3600, 0, entry["boot_time"])
+    # A record without the boot time (the older form) is compared as before: stale now.
+    older = {k: v for k, v in entry.items() if k != "boot_time"}
+    (tmp_path / "processes" / f"server.{child.pid}.json").write_text(json.dumps(older))
+    assert records.get("server") is None
+    assert child.poll() is None
+
+
 def test_a_zombie_is_not_alive(spawn):
     child = spawn()
     assert is_alive(child.pid, psutil.Process(child.pid).create_time())

@@ -38,7 +38,9 @@ class ProcessRecords:
             created: float | None = psutil.Process(pid).create_time()
         except psutil.Error:
             created = None
-        entry = {"name": name, "pid": pid, "create_time": created, **info}
+        # The boot time the create time was read with (harness/util/processes.py).
+        boot = psutil.boot_time()
+        entry = {"name": name, "pid": pid, "create_time": created, "boot_time": boot, **info}
         self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         target = self.path(name, pid)
         fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=self.dir)
