@@ -65,6 +65,7 @@ DATABASE_COMMAND = ("sh", "/app/docker/database.sh")  # docker-compose.yml's `da
 DATABASE_USER = "catalog_loader"  # the one account docker/database.sh makes
 DATABASE_SECRET = "/run/harness-secrets/db-password"  # where docker/database.sh reads it
 DATABASE_PASSWORD_FILE = "docker-db-password"  # in the state folder
+DATABASE_READY_S = 90  # first start: the data folder is initialised
 ROLES = ("localstack", "stubs", "database")
 LABEL = "pipeline-harness.runtime.stack"
 STATE_FILE = "docker.json"
@@ -429,9 +430,6 @@ def ensure_database(
     account = _served(settings, port, password_file)
     _wait_for_login(account, DATABASE_READY_S, lambda: logs(tail=40).decode(errors="replace"))
     return account
-
-
-DATABASE_READY_S = 90
 
 
 @contextlib.contextmanager
