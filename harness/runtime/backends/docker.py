@@ -379,20 +379,9 @@ def start(settings: Settings, progress: Callable[[str], None] = print) -> dict:
     return {"endpoint": settings.endpoint, "reused": False, "seconds": time.monotonic() - began}
 
 
-@dataclass(frozen=True)
-class ServedDatabase:
-    """The database container's account, as the harness reaches it on the host."""
-
-    host: str
-    port: int
-    username: str
-    password: str
-
-
-def ensure_database(
-    settings: Settings, port: int, progress: Callable[[str], None] = print
-) -> ServedDatabase:
-    """System B's database in a container of this stack (started once, then reused).
+def ensure_database(settings: Settings, port: int, progress: Callable[[str], None] = print) -> str:
+    """System B's database in a container of this stack (started once, then reused);
+    the password of its one account, DATABASE_USER, reached at settings.host:`port`.
 
     The harness's own MariaDB listens on the host's 127.0.0.1, which the functions in
     LocalStack's container cannot reach; this one is on the stack's network. Its
@@ -403,14 +392,16 @@ def ensure_database(
     state = recorded(settings)
     if state is None:
         raise HarnessError("the docker stack is not up; run `harness up` first")
-    password_file = settings.state_dir / DATABASE_PASSWORD_FILE
     served = state.get("containers", {}).get("database")
     if served and _running(client, {"containers": {"database": served}}):
-        return _served(settings, port, password_file)
+        return _password(settings)
+    if port_in_use(settings.host, port):
+        raise HarnessError(f"port {port} is in use on {settings.host}; choose HARNESS_DB_PORT")
     import docker.errors
 
     with contextlib.suppress(docker.errors.NotFound):  # a stopped one of an earlier run
         client.client.containers.get(container_name(settings, "database")).remove(force=True)
+    password_file = settings.state_dir / DATABASE_PASSWORD_FILE
     password_file.unlink(missing_ok=True)
     atomic_write_text(password_file, secrets.token_urlsafe(24))
     password_file.chmod(0o444)  # read by the container's user; the state folder is private
@@ -419,17 +410,14 @@ def ensure_database(
     network = Network()
     network.name = network_name(settings)
     spec = database_spec(settings, port, password_file)
-    if port_in_use(settings.host, port):
-        raise HarnessError(f"port {port} is in use on {settings.host}; choose HARNESS_DB_PORT")
     progress(f"starting {spec.image} as {spec.name} (system B's MariaDB)")
     built = container(spec, network)
     _start(built)
     state["containers"]["database"] = built.get_wrapped_container().id
     atomic_write_text(_state_path(settings), json.dumps(state, indent=2))
     logs = client.client.containers.get(state["containers"]["database"]).logs
-    account = _served(settings, port, password_file)
-    _wait_for_login(account, DATABASE_READY_S, lambda: logs(tail=40).decode(errors="replace"))
-    return account
+    _wait_for_login(settings, port, lambda: logs(tail=40).decode(errors="replace"))
+    return _password(settings)
 
 
 @contextlib.contextmanager
@@ -446,29 +434,26 @@ def database_stopped(settings: Settings, port: int) -> Iterator[None]:
         yield
     finally:
         served.start()
-        _wait_for_login(
-            _served(settings, port, settings.state_dir / DATABASE_PASSWORD_FILE),
-            DATABASE_READY_S,
-            lambda: served.logs(tail=40).decode(errors="replace"),
-        )
+        _wait_for_login(settings, port, lambda: served.logs(tail=40).decode(errors="replace"))
 
 
-def _served(settings: Settings, port: int, password_file: Path) -> ServedDatabase:
-    password = password_file.read_text().strip()
-    return ServedDatabase(settings.host, port, DATABASE_USER, password)
+def _password(settings: Settings) -> str:
+    return (settings.state_dir / DATABASE_PASSWORD_FILE).read_text().strip()
 
 
-def _wait_for_login(account: ServedDatabase, timeout: float, logs: Callable[[], str]) -> None:
-    """Until the account logs in (docker/database.sh sets its password at start)."""
+def _wait_for_login(settings: Settings, port: int, logs: Callable[[], str]) -> None:
+    """Until DATABASE_USER logs in (docker/database.sh sets its password at start)."""
     import pymysql
+
+    password = _password(settings)
 
     def logs_in() -> bool:
         try:
             pymysql.connect(
-                host=account.host,
-                port=account.port,
-                user=account.username,
-                password=account.password,
+                host=settings.host,
+                port=port,
+                user=DATABASE_USER,
+                password=password,
                 connect_timeout=2,
             ).close()
         except pymysql.MySQLError:
@@ -476,10 +461,10 @@ def _wait_for_login(account: ServedDatabase, timeout: float, logs: Callable[[], 
         return True
 
     try:
-        wait_for(logs_in, timeout, f"{account.username} logged in", interval=0.5)
+        wait_for(logs_in, DATABASE_READY_S, f"{DATABASE_USER} logged in", interval=0.5)
     except WaitTimeout as exc:
         raise HarnessError(
-            f"the database container did not accept {account.username}: {exc}; "
+            f"the database container did not accept {DATABASE_USER}: {exc}; "
             f"its log:\n{logs()[-3000:]}"
         ) from None
 

@@ -145,10 +145,11 @@ def ensure(settings: Settings, progress: Callable[[str], None] = print) -> Datab
         endpoint.connect(timeout=5).close()
         database = Database(admin=endpoint, loader=endpoint, managed=False)
     elif settings.backend == "docker":
-        served = docker.ensure_database(settings, port(), progress)
-        endpoint = Endpoint(served.host, served.port, served.username, served.password)
+        db_port = port()
+        password = docker.ensure_database(settings, db_port, progress)
+        endpoint = Endpoint(settings.host, db_port, docker.DATABASE_USER, password)
         in_network = Endpoint(
-            docker.DATABASE_ALIAS, docker.DATABASE_PORT, served.username, served.password
+            docker.DATABASE_ALIAS, docker.DATABASE_PORT, endpoint.username, password
         )
         database = Database(
             endpoint, endpoint, managed=False, functions_see=in_network, in_docker_stack=True
