@@ -179,6 +179,27 @@ def test_the_executor_records_lambda_processes_in_the_harness_format(tmp_path, m
             child.wait()
 
 
+@pytest.mark.parametrize("started", [False, True], ids=["never-started", "started"])
+def test_a_runtime_api_server_stops_whether_or_not_it_was_started(started):
+    """LocalStack stops an environment whose start failed before the server ran (its
+    AssumeRole refused): stop() must return then too, or a synchronous invoke hangs."""
+    import socket
+    import threading
+
+    from harness_lambda_executor.runtime_api import RuntimeApiServer
+
+    server = RuntimeApiServer()
+    host, port = server.address.rsplit(":", 1)
+    if started:
+        server.start()
+    stopping = threading.Thread(target=server.stop, daemon=True)
+    stopping.start()
+    stopping.join(timeout=5)
+    assert not stopping.is_alive(), "RuntimeApiServer.stop() blocked"
+    with pytest.raises(OSError), socket.create_connection((host, int(port)), timeout=2):
+        pass
+
+
 @pytest.fixture
 def fake_venv(tmp_path, monkeypatch):
     """A venv folder whose pip only records what it was asked to install."""

@@ -59,8 +59,14 @@ class RuntimeApiServer:
         self._thread.start()
 
     def stop(self) -> None:
+        """Also when the server never started: LocalStack stops an environment whose
+        start failed before the server ran (its AssumeRole of the execution role was
+        refused, an unknown runtime), and `shutdown()` waits for `serve_forever` to
+        return, so without a serving thread it would block that caller for good (a
+        synchronous invoke that never answers, an invocation lease never released)."""
         self._invocations.put(_Stop())
-        self._server.shutdown()
+        if self._thread.ident is not None:  # started: serve_forever exits at once if not yet in
+            self._server.shutdown()
         self._server.server_close()
 
     def submit(self, invocation: PendingInvocation) -> None:
