@@ -245,6 +245,7 @@ RESOURCE_MUTATIONS: dict[tuple[str, str], Flow] = {
     ("resize permissions", "AllowInvokeFromUploadBucket"): ORIGINAL_UPLOAD,
     # Lambda assumes a function's role when it starts a process for the function.
     ("notifier trust", "AssumedByLambda"): Flow(_fire_alarm, _notice_posted, restart="notifier"),
+    ("labeler trust", "AssumedByLambda"): Flow(_upload_image, _labeled, restart="labeler"),
     ("resize trust", "AssumedByLambda"): Flow(
         _upload_original, _reupload_resized, restart="resize"
     ),
@@ -257,14 +258,6 @@ SAME_ACCOUNT = (
     "policy, either suffices (as on AWS): "
 )
 RESOURCE_NOT_REACHABLE: dict[tuple[str, str], str] = {
-    ("labeler trust", "AssumedByLambda"): (
-        "taken away, it is refused locally too (lambda.amazonaws.com's sts:AssumeRole of "
-        "the labeler role is denied and listed), but LocalStack's SQS event source mapping "
-        "stops for good once its own AssumeRole is refused and does not start again when "
-        "the trust is back, so the flow cannot be finished and the session's later "
-        "labeling tests would fail; the same statement (modules/lambda_function) is "
-        "mutated for the notifier"
-    ),
     ("events topic key", "AccountAdministration"): (
         "the key's administration by the account's principals: Terraform and the operator "
         "sign with the shared test keys, which the local stack does not check (and no "
