@@ -7,7 +7,10 @@ work is in loading.py, the table in catalog_db.py, the message shape in
 catalog_rows.py. requirements.txt bundles PyMySQL and Powertools.
 
 Database credentials come from Secrets Manager (`DB_SECRET_ID`), read on the first
-run and re-read once when the database denies access (the password was rotated).
+run and read again whenever a connect fails: a warm process would otherwise keep a
+rotated password or a moved host (a failover, a restored snapshot) until Lambda
+recycles it. Only a changed secret is tried a second time, so an outage costs one
+connect timeout per run, not two.
 """
 
 from __future__ import annotations
@@ -45,15 +48,15 @@ def credentials(secret_id: str, refresh: bool = False) -> catalog_db.Credentials
 
 
 def open_database(config: loading.Config) -> Any:
+    known = credentials(config.secret_id)
     try:
-        return catalog_db.connect(credentials(config.secret_id), config.connect_timeout_seconds)
-    except catalog_db.DatabaseUnavailable as exc:
-        if not catalog_db.is_access_denied(exc):
+        return catalog_db.connect(known, config.connect_timeout_seconds)
+    except catalog_db.DatabaseUnavailable:
+        fresh = credentials(config.secret_id, refresh=True)
+        if fresh == known:
             raise
-        logger.info("Access denied: reading the database secret again")
-        return catalog_db.connect(
-            credentials(config.secret_id, refresh=True), config.connect_timeout_seconds
-        )
+        logger.info("The database secret changed: connecting as %s", fresh.where())
+        return catalog_db.connect(fresh, config.connect_timeout_seconds)
 
 
 @logger.inject_lambda_context

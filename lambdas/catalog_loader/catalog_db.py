@@ -51,7 +51,6 @@ UPSERT = (
     )
     + ", `resized_at` = GREATEST(`resized_at`, VALUES(`resized_at`))"
 )
-ACCESS_DENIED = 1045
 # Errors about the values of a row (MySQL 8 and MariaDB codes). PyMySQL maps most of
 # them to DataError or IntegrityError; the others arrive as OperationalError.
 DATA_ERROR_CODES = frozenset(
@@ -138,15 +137,6 @@ def connect(credentials: Credentials, timeout: float = 3.0) -> Any:
         )
     except pymysql.MySQLError as exc:
         raise DatabaseUnavailable(f"cannot connect to {credentials.where()}: {exc}") from exc
-
-
-def is_access_denied(exc: BaseException) -> bool:
-    cause = exc.__cause__
-    return (
-        isinstance(cause, pymysql.MySQLError)
-        and bool(cause.args)
-        and cause.args[0] == ACCESS_DENIED
-    )
 
 
 def upsert(connection: Any, rows: list[Row]) -> None:

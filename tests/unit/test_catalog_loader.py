@@ -572,3 +572,27 @@ def test_handler_fails_the_run_when_the_database_is_down(
     with pytest.raises(catalog_db.DatabaseUnavailable, match=r"127\.0\.0\.1:1"):
         app.handler({"source": "aws.scheduler"}, lambda_context)
     assert queue.receive_calls == 0 and "0" in queue.messages
+    assert secrets.reads == 2  # read again in case it moved; unchanged, so no second try
+
+
+def test_handler_follows_a_database_that_moved(app, catalog_db, lambda_context, monkeypatch):
+    """A failover or restore moves the server and updates the secret: a warm process
+    finds it on its next run, whatever error the old address gives."""
+    old = {"host": "10.0.0.1", "port": 3306, "username": "loader", "password": "p"}
+    moved = old | {"host": "10.0.0.2"}
+    secrets = FakeSecrets([old, moved])
+    monkeypatch.setattr(app, "_clients", {"secretsmanager": secrets, "sqs": FakeQueue([])})
+    attempts = []
+
+    def connect(credentials, timeout):
+        attempts.append(credentials.host)
+        if credentials.host == "10.0.0.1":
+            import pymysql
+
+            error = pymysql.err.OperationalError(2003, "Can't connect to MySQL server")
+            raise catalog_db.DatabaseUnavailable("unreachable") from error
+        return FakeConnection()
+
+    monkeypatch.setattr(catalog_db, "connect", connect)
+    app.handler({"source": "aws.scheduler"}, lambda_context)
+    assert attempts == ["10.0.0.1", "10.0.0.2"] and secrets.reads == 2
