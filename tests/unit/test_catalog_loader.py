@@ -539,27 +539,33 @@ def app(load_lambda, monkeypatch):
     return module
 
 
+def refuse_account(monkeypatch, catalog_db, refused: dict, error: Exception) -> list:
+    """catalog_db.connect fails with `error` for the account of the secret `refused` and
+    connects any other; returns the accounts tried, in order."""
+    tried = []
+    refused_account = catalog_db.Credentials.from_secret(json.dumps(refused))
+
+    def connect(credentials, timeout):
+        tried.append(credentials)
+        if credentials == refused_account:
+            raise catalog_db.DatabaseUnavailable(str(error)) from error
+        return FakeConnection()
+
+    monkeypatch.setattr(catalog_db, "connect", connect)
+    return tried
+
+
 def test_handler_rereads_a_rotated_secret_once(app, catalog_db, lambda_context, monkeypatch):
     old = {"host": "127.0.0.1", "port": 1, "username": "loader", "password": "old"}
     new = old | {"password": "new"}
     secrets = FakeSecrets([old, new])
     queue = FakeQueue([message_body()])
     monkeypatch.setattr(app, "_clients", {"secretsmanager": secrets, "sqs": queue})
-    attempts = []
-
-    def connect(credentials, timeout):
-        attempts.append(credentials.password)
-        if credentials.password == "old":
-            import pymysql
-
-            error = pymysql.err.OperationalError(1045, "Access denied")
-            raise catalog_db.DatabaseUnavailable("denied") from error
-        return FakeConnection()
-
-    monkeypatch.setattr(catalog_db, "connect", connect)
+    denied = pymysql.err.OperationalError(1045, "Access denied")
+    tried = refuse_account(monkeypatch, catalog_db, old, denied)
     event = {"source": "aws.scheduler", "scheduled_time": "2026-05-01T07:00:00Z"}
     report = app.handler(event, lambda_context)
-    assert attempts == ["old", "new"] and secrets.reads == 2
+    assert [account.password for account in tried] == ["old", "new"] and secrets.reads == 2
     assert (report["loaded_messages"], report["rows"]) == (1, 4)
 
 
@@ -582,17 +588,7 @@ def test_handler_follows_a_database_that_moved(app, catalog_db, lambda_context, 
     moved = old | {"host": "10.0.0.2"}
     secrets = FakeSecrets([old, moved])
     monkeypatch.setattr(app, "_clients", {"secretsmanager": secrets, "sqs": FakeQueue([])})
-    attempts = []
-
-    def connect(credentials, timeout):
-        attempts.append(credentials.host)
-        if credentials.host == "10.0.0.1":
-            import pymysql
-
-            error = pymysql.err.OperationalError(2003, "Can't connect to MySQL server")
-            raise catalog_db.DatabaseUnavailable("unreachable") from error
-        return FakeConnection()
-
-    monkeypatch.setattr(catalog_db, "connect", connect)
+    unreachable = pymysql.err.OperationalError(2003, "Can't connect to MySQL server")
+    tried = refuse_account(monkeypatch, catalog_db, old, unreachable)
     app.handler({"source": "aws.scheduler"}, lambda_context)
-    assert attempts == ["10.0.0.1", "10.0.0.2"] and secrets.reads == 2
+    assert [account.host for account in tried] == ["10.0.0.1", "10.0.0.2"] and secrets.reads == 2
