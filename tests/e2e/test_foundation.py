@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from harness.build.packaging import zip_dirs
+from harness.observe import denials
 from harness.util.waiting import wait_for
 
 PROBE = Path(__file__).parent / "functions" / "probe"
@@ -105,6 +107,17 @@ def invoke(aws_client, name: str, payload: dict) -> tuple[dict, str | None]:
     return json.loads(response["Payload"].read()), response.get("FunctionError")
 
 
+def log_text(aws_client, name: str, expected: str) -> str:
+    """The function's log so far, once it holds `expected` ("" until then)."""
+    logs = aws_client("logs")
+    try:
+        events = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
+    except logs.exceptions.ResourceNotFoundException:
+        return ""
+    text = "".join(e["message"] for e in events)
+    return text if expected in text else ""
+
+
 @pytest.mark.parametrize(
     "service, call",
     [
@@ -141,20 +154,49 @@ def test_zipped_function_runs_and_logs_reach_cloudwatch(aws_client, make_functio
     # A clean environment: nothing of the host's AWS settings leaks into the function.
     assert result["home_aws_profile"] is None
 
-    logs = aws_client("logs")
-
-    def log_text():
-        try:
-            events = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
-        except logs.exceptions.ResourceNotFoundException:
-            return ""
-        text = "".join(e["message"] for e in events)
-        return text if "REPORT RequestId" in text else ""
-
-    text = wait_for(log_text)
+    text = wait_for(lambda: log_text(aws_client, name, "REPORT RequestId"))
     assert "START RequestId" in text
     assert 'probe invoked: {"hello": "world"}' in text
     assert "END RequestId" in text
+
+
+def test_logs_come_back_once_lambda_may_assume_the_role_again(
+    aws_client, make_function, harness_settings
+):
+    """LocalStack ships a version's logs with its role, assumed once when the version
+    starts, and ships none of them again if that is refused; harness_iam assumes it again
+    for the next batch (log_shipping.py), as AWS writes the logs again once the trust is
+    mended."""
+    lam, iam = aws_client("lambda"), aws_client("iam")
+    name = make_function()
+    role_arn = lam.get_function_configuration(FunctionName=name)["Role"]
+    role_name = role_arn.rsplit("/", 1)[1]
+    since = denials.iso(time.time())
+    iam.update_assume_role_policy(
+        RoleName=role_name,
+        PolicyDocument=TRUST.replace("lambda.amazonaws.com", "ec2.amazonaws.com"),
+    )
+    try:
+        # A new version starts while Lambda may not assume the role, and events for it
+        # wait until one is refused (the retired version's poller may still take the
+        # first ones: LocalStack's async poller is in a 2 s long poll).
+        lam.update_function_configuration(FunctionName=name, Description="trust taken away")
+        lam.get_waiter("function_updated_v2").wait(FunctionName=name)
+
+        def refused() -> list[dict]:
+            lam.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"while": "refused"}')
+            return [
+                d
+                for d in denials.read(harness_settings.iam_denials, since)
+                if d.get("action") == "sts:AssumeRole" and d.get("resource") == role_arn
+            ]
+
+        wait_for(refused, 60, f"the refused AssumeRole of {role_name}", interval=3)
+    finally:
+        iam.update_assume_role_policy(RoleName=role_name, PolicyDocument=TRUST)
+    result, error = invoke(aws_client, name, {"after": "trust mended"})
+    assert error is None and result["echo"] == {"after": "trust mended"}
+    wait_for(lambda: log_text(aws_client, name, 'probe invoked: {"after": "trust mended"}'))
 
 
 def test_handler_exception_is_a_function_error(aws_client, make_function):

@@ -323,10 +323,19 @@ def _actions(statement: dict) -> set[str]:
 
 
 @contextlib.contextmanager
-def restarted(pipelines: Pipelines, short: str) -> Iterator[None]:
+def restarted(
+    pipelines: Pipelines,
+    short: str,
+    change: contextlib.AbstractContextManager[Any] | None = None,
+) -> Iterator[Any]:
     """New processes for the function inside the block (a configuration change retires
     the old ones), so a secret it reads once per process is read again; the deployed
-    configuration is put back afterwards."""
+    configuration is put back afterwards.
+
+    `change` (a statement taken away; the block gets what it yields) is made before the
+    new processes start, or one started in between would assume the role and keep its
+    credentials, and it is undone before the deployed configuration comes back, so the
+    function's next processes start as deployed."""
     name = functions.get(short).deployed_name(pipelines.labeling.outputs)
     lambda_client = pipelines.labeling.lambda_
 
@@ -342,12 +351,14 @@ def restarted(pipelines: Pipelines, short: str) -> Iterator[None]:
         )
 
     deployed = lambda_client.get_function_configuration(FunctionName=name)["Description"]
-    describe(f"{deployed} (restarted by a test)")
-    # The retired version's poller of LocalStack's async-invoke queue may still be in its
-    # long poll: an event it takes then is dropped unseen until its visibility ends.
-    time.sleep(RETIRED_POLLER_S)
     try:
-        yield
+        with change or contextlib.nullcontext() as made:
+            describe(f"{deployed} (restarted by a test)")
+            # The retired version's poller of LocalStack's async-invoke queue may still be
+            # in its long poll: an event it takes then is dropped unseen until its
+            # visibility ends.
+            time.sleep(RETIRED_POLLER_S)
+            yield made
     finally:
         describe(deployed)
 
@@ -425,10 +436,8 @@ def test_taking_a_resource_statement_away_gets_its_delivery_denied(
     ]
     since = denials.iso(time.time())
     started = time.monotonic()
-    restart = restarted(pipelines, flow.restart) if flow.restart else contextlib.nullcontext()
-    # The statement goes first: a process started while it is still there would assume
-    # the role and keep its credentials, and nothing would need the grant afterwards.
-    with policy.without(sid) as statement, restart:
+    change = policy.without(sid)
+    with restarted(pipelines, flow.restart, change) if flow.restart else change as statement:
         handle = flow.start(pipelines, uuid.uuid4().hex[:8])
         match = policy.denies(statement)
         found = wait_for(

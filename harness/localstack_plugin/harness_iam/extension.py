@@ -48,6 +48,7 @@ from .alarm_actions import AlarmActionClients
 from .authorizer import CallDecision, authorize
 from .denial_log import DenialLog
 from .evaluation import Principal
+from .log_shipping import RoleLogClients
 from .responses import error_for
 from .stores import Sessions, StoreFacts, StorePolicies
 
@@ -288,6 +289,18 @@ def _label_alarm_actions() -> None:
         provider_v2.connect_to = AlarmActionClients(provider_v2.connect_to)
 
 
+def _retry_refused_log_shipping() -> None:
+    """Let a function's log shipping assume its role again after a refusal (LocalStack
+    gives up for good at the first one; see `log_shipping.py`)."""
+    try:
+        from localstack.services.lambda_.invocation import logs
+    except ImportError:
+        LOG.warning("harness_iam: Lambda log shipping is not mended (no invocation.logs)")
+        return
+    if not isinstance(logs.connect_to, RoleLogClients):
+        logs.connect_to = RoleLogClients(logs.connect_to)
+
+
 _installed: IamEnforcer | None = None
 _install_lock = threading.Lock()
 
@@ -316,6 +329,7 @@ def install(
         router.add(AuthorizeEndpoint(enforcer))
         if enforcer.deliveries:
             _label_alarm_actions()
+            _retry_refused_log_shipping()
         _installed = enforcer
         LOG.warning(
             "harness_iam: IAM %s for role sessions%s (denials -> %s)",
