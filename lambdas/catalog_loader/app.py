@@ -10,7 +10,8 @@ Database credentials come from Secrets Manager (`DB_SECRET_ID`), read on the fir
 run and read again whenever a connect fails: a warm process would otherwise keep a
 rotated password or a moved host (a failover, a restored snapshot) until Lambda
 recycles it. Only a changed secret is tried a second time, so an outage costs one
-connect timeout per run, not two.
+connect timeout per run, not two. If the secret cannot be read again, the run still
+fails with the database's error: that is what the operator must see.
 """
 
 from __future__ import annotations
@@ -51,8 +52,13 @@ def open_database(config: loading.Config) -> Any:
     known = credentials(config.secret_id)
     try:
         return catalog_db.connect(known, config.connect_timeout_seconds)
-    except catalog_db.DatabaseUnavailable:
-        fresh = credentials(config.secret_id, refresh=True)
+    except catalog_db.DatabaseUnavailable as unavailable:
+        try:
+            fresh = credentials(config.secret_id, refresh=True)
+        except Exception:
+            # The run still fails for the database, the error the operator must see.
+            logger.warning("The database secret could not be read again", exc_info=True)
+            raise unavailable from None
         if fresh == known:
             raise
         logger.info("The database secret changed: connecting as %s", fresh.where())

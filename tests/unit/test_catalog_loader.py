@@ -581,6 +581,25 @@ def test_handler_fails_the_run_when_the_database_is_down(
     assert secrets.reads == 2  # read again in case it moved; unchanged, so no second try
 
 
+def test_the_database_error_is_raised_when_the_secret_cannot_be_read_again(
+    app, catalog_db, lambda_context, monkeypatch
+):
+    """The second read is a hope, not the error: the run fails for the database."""
+    account = {"host": "127.0.0.1", "port": 1, "username": "u", "password": "p"}
+    secrets = FakeSecrets([account])
+    monkeypatch.setattr(app, "_clients", {"secretsmanager": secrets, "sqs": FakeQueue([])})
+    app.credentials("arn:secret")  # the warm process read it on an earlier run
+
+    def throttled(SecretId: str) -> dict:
+        raise RuntimeError("ThrottlingException: Rate exceeded")
+
+    monkeypatch.setattr(secrets, "get_secret_value", throttled)
+    refuse_account(monkeypatch, catalog_db, account, OSError("Connection refused"))
+    with pytest.raises(catalog_db.DatabaseUnavailable, match="Connection refused") as raised:
+        app.handler({"source": "aws.scheduler"}, lambda_context)
+    assert raised.value.__suppress_context__
+
+
 def test_handler_follows_a_database_that_moved(app, catalog_db, lambda_context, monkeypatch):
     """A failover or restore moves the server and updates the secret: a warm process
     finds it on its next run, whatever error the old address gives."""
