@@ -58,7 +58,7 @@ def open_database(config: loading.Config) -> Any:
         except Exception:
             # The run still fails for the database, the error the operator must see.
             logger.warning("The database secret could not be read again", exc_info=True)
-            raise unavailable from None
+            raise unavailable from unavailable.__cause__  # the driver's error
         if fresh == known:
             raise
         logger.info("The database secret changed: connecting as %s", fresh.where())

@@ -167,6 +167,9 @@ def test_logs_come_back_once_lambda_may_assume_the_role_again(
     starts, and ships none of them again if that is refused; harness_iam assumes it again
     for the next batch (log_shipping.py), as AWS writes the logs again once the trust is
     mended."""
+    assert harness_settings.iam == "enforce" and harness_settings.iam_deliveries, (
+        "Lambda's AssumeRole is checked only with IAM enforced and deliveries on"
+    )
     lam, iam = aws_client("lambda"), aws_client("iam")
     name = make_function()
     role_arn = lam.get_function_configuration(FunctionName=name)["Role"]

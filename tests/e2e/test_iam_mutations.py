@@ -437,7 +437,8 @@ def test_taking_a_resource_statement_away_gets_its_delivery_denied(
     since = denials.iso(time.time())
     started = time.monotonic()
     change = policy.without(sid)
-    with restarted(pipelines, flow.restart, change) if flow.restart else change as statement:
+    scope = restarted(pipelines, flow.restart, change) if flow.restart else change
+    with scope as statement:
         handle = flow.start(pipelines, uuid.uuid4().hex[:8])
         match = policy.denies(statement)
         found = wait_for(

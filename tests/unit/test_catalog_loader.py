@@ -594,10 +594,11 @@ def test_the_database_error_is_raised_when_the_secret_cannot_be_read_again(
         raise RuntimeError("ThrottlingException: Rate exceeded")
 
     monkeypatch.setattr(secrets, "get_secret_value", throttled)
-    refuse_account(monkeypatch, catalog_db, account, OSError("Connection refused"))
+    refused = OSError("Connection refused")
+    refuse_account(monkeypatch, catalog_db, account, refused)
     with pytest.raises(catalog_db.DatabaseUnavailable, match="Connection refused") as raised:
         app.handler({"source": "aws.scheduler"}, lambda_context)
-    assert raised.value.__suppress_context__
+    assert raised.value.__cause__ is refused  # the driver's error stays in the traceback
 
 
 def test_handler_follows_a_database_that_moved(app, catalog_db, lambda_context, monkeypatch):

@@ -9,10 +9,11 @@ back but not its logs, until the next deployment of the function. On AWS the log
 back as soon as the role can be assumed again.
 
 `RoleLogClients` stands in for `connect_to` in that module. Its `with_assumed_role(...)`
-returns services whose clients assume the role when the first batch is shipped, and again
-for a later batch after a refusal. A batch shipped while the role cannot be assumed fails
-the way LocalStack's loop already handles a failed batch (a warning, the batch dropped),
-as on AWS, where a function whose role cannot be assumed writes no logs.
+returns services whose clients assume the role when the first batch is shipped, keep it,
+and assume it again for the next batch after a refusal. A batch shipped while the role
+cannot be assumed fails the way LocalStack's loop already handles a failed batch (a
+warning, the batch dropped), as on AWS, where a function whose role cannot be assumed
+writes no logs.
 
 Pure Python: `extension.py` installs it on LocalStack's module.
 """
@@ -22,6 +23,19 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from typing import Any
+
+
+class _NeverRaised(Exception):
+    """Matches no error."""
+
+
+class _NoClientExceptions:
+    """The `exceptions` of a client that could not be made: LocalStack's loop reads
+    `client.exceptions.X` only in an `except` clause, after a call failed; making the
+    client there would assume the role a second time for the same refused batch."""
+
+    def __getattr__(self, name: str) -> type[Exception]:
+        return _NeverRaised
 
 
 class _OnDemand:
@@ -35,15 +49,18 @@ class _OnDemand:
     def _get(self) -> Any:
         with self._lock:
             if self._client is None:
-                self._client = self._make()  # raises (and retries next time) if refused
+                self._client = self._make()  # raises if refused; the next use tries again
             return self._client
 
     def __getattr__(self, name: str) -> Any:
+        if name == "exceptions" and self._client is None:
+            return _NoClientExceptions()
         return getattr(self._get(), name)
 
 
 class _RoleServices:
-    """What `connect_to.with_assumed_role(...)` returns, with the role assumed on use."""
+    """What `connect_to.with_assumed_role(...)` returns, with the role assumed on use.
+    Each attribute read is a client of its own (LocalStack's loop reads `.logs` once)."""
 
     def __init__(self, factory: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         self._factory, self._args, self._kwargs = factory, args, kwargs

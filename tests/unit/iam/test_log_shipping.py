@@ -30,7 +30,8 @@ class FakeConnect:
 
         class Services:
             class logs:  # a client attribute, named as on LocalStack's services
-                exceptions = "the client's exceptions"
+                class exceptions:  # botocore's name
+                    ResourceNotFoundException = LookupError
 
                 @staticmethod
                 def put_log_events(**params: Any) -> dict:
@@ -66,7 +67,29 @@ def test_a_refused_batch_fails_and_the_next_one_assumes_the_role_again():
     clients.put_log_events(logStreamName="later")
     assert connect.shipped == ["after", "later"]
     assert len(connect.assumed) == 2  # once refused, once granted, then kept
-    assert clients.exceptions == "the client's exceptions"
+    assert clients.exceptions.ResourceNotFoundException is LookupError
+
+
+def ship(logs_client: Any, stream: str) -> None:
+    """One batch as LocalStack 4.13.1's `run_log_loop` ships it (the shape that matters:
+    `exceptions` is read in the `except` clause, after the call failed)."""
+    try:
+        try:
+            logs_client.put_log_events(logGroupName="g", logStreamName=stream, logEvents=[])
+        except logs_client.exceptions.ResourceNotFoundException:
+            raise AssertionError("no group is missing here") from None
+    except Refused:
+        pass  # LocalStack logs a warning and drops the batch
+
+
+def test_a_refused_batch_in_localstacks_loop_assumes_the_role_once():
+    connect = FakeConnect()
+    clients = RoleLogClients(connect).with_assumed_role(**ROLE).logs
+    ship(clients, "refused")
+    assert len(connect.assumed) == 1 and connect.shipped == []
+    connect.trusted = True
+    ship(clients, "shipped")
+    assert len(connect.assumed) == 2 and connect.shipped == ["shipped"]
 
 
 def test_everything_else_is_connect_to_itself():
