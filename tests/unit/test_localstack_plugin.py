@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import ast
 import json
+import socket
 import stat
 import subprocess
 import sys
+import threading
 import tomllib
 import types
 from pathlib import Path
@@ -183,9 +185,6 @@ def test_the_executor_records_lambda_processes_in_the_harness_format(tmp_path, m
 def test_a_runtime_api_server_stops_whether_or_not_it_was_started(started):
     """LocalStack stops an environment whose start failed before the server ran (its
     AssumeRole refused): stop() must return then too, or a synchronous invoke hangs."""
-    import socket
-    import threading
-
     from harness_lambda_executor.runtime_api import RuntimeApiServer
 
     server = RuntimeApiServer()

@@ -29,6 +29,7 @@ plugins itself (that manager is in the paid edition), so the package also regist
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import threading
@@ -277,28 +278,26 @@ def _log_group_exists(account: str, region: str, group: str) -> bool:
 # --- installation ------------------------------------------------------------------------
 
 
-def _label_alarm_actions() -> None:
-    """Make CloudWatch's alarm actions deliveries of `cloudwatch.amazonaws.com` (the
-    provider sends them without a service principal; see `alarm_actions.py`)."""
-    try:
-        from localstack.services.cloudwatch import provider_v2
-    except ImportError:  # another provider layout: the actions stay unchecked, say so
-        LOG.warning("harness_iam: CloudWatch alarm actions are not checked (no provider_v2)")
-        return
-    if not isinstance(provider_v2.connect_to, AlarmActionClients):
-        provider_v2.connect_to = AlarmActionClients(provider_v2.connect_to)
+# LocalStack modules whose internal client factory (`connect_to`) is wrapped when
+# deliveries are checked: module, wrapper, what stays unmended if the module is missing.
+CLIENT_WRAPPERS: tuple[tuple[str, type, str], ...] = (
+    # Alarm actions become deliveries of cloudwatch.amazonaws.com (alarm_actions.py).
+    ("localstack.services.cloudwatch.provider_v2", AlarmActionClients, "alarm actions"),
+    # Log shipping assumes the role again after a refusal (log_shipping.py).
+    ("localstack.services.lambda_.invocation.logs", RoleLogClients, "Lambda log shipping"),
+)
 
 
-def _retry_refused_log_shipping() -> None:
-    """Let a function's log shipping assume its role again after a refusal (LocalStack
-    gives up for good at the first one; see `log_shipping.py`)."""
-    try:
-        from localstack.services.lambda_.invocation import logs
-    except ImportError:
-        LOG.warning("harness_iam: Lambda log shipping is not mended (no invocation.logs)")
-        return
-    if not isinstance(logs.connect_to, RoleLogClients):
-        logs.connect_to = RoleLogClients(logs.connect_to)
+def _wrap_internal_clients() -> None:
+    """Put each of `CLIENT_WRAPPERS` around its module's `connect_to` (once)."""
+    for module_name, wrapper, what in CLIENT_WRAPPERS:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:  # another LocalStack layout: say what is left as it was
+            LOG.warning("harness_iam: %s left as LocalStack has them (no %s)", what, module_name)
+            continue
+        if not isinstance(module.connect_to, wrapper):
+            module.connect_to = wrapper(module.connect_to)
 
 
 _installed: IamEnforcer | None = None
@@ -328,8 +327,7 @@ def install(
         handlers.append(enforcer)
         router.add(AuthorizeEndpoint(enforcer))
         if enforcer.deliveries:
-            _label_alarm_actions()
-            _retry_refused_log_shipping()
+            _wrap_internal_clients()
         _installed = enforcer
         LOG.warning(
             "harness_iam: IAM %s for role sessions%s (denials -> %s)",
