@@ -24,7 +24,7 @@ def iam() -> None:
 @click.option("--limit", default=50, show_default=True, help="Newest denials to show.")
 @click.option("--json", "as_json", is_flag=True, help="Print the records as JSON.")
 def denials(since: str | None, limit: int, as_json: bool) -> None:
-    """List the denials: time, caller, action, resource and why."""
+    """List the denials: time, caller, action, resource, why, and the policies looked at."""
     settings = context.settings()
     path = settings.iam_denials
     records = list(denials_module.read(path, since))
@@ -37,7 +37,7 @@ def denials(since: str | None, limit: int, as_json: bool) -> None:
         "caller",
         "action",
         "resource",
-        "why",
+        "why (and the policies looked at)",
         title=f"IAM denials ({settings.iam}): {len(records)} in {path}",
     )
     for record in shown:
@@ -47,7 +47,8 @@ def denials(since: str | None, limit: int, as_json: bool) -> None:
             denials_module.who(record),
             f"{record.get('action', '')}\n[dim]{record.get('operation', '')}[/dim]",
             str(record.get("resource", "")),
-            denials_module.why(record),
+            f"{denials_module.why(record)}\n[dim]looked at: "
+            f"{'; '.join(map(str, record.get('policies') or ['none']))}[/dim]",
         )
     console.print(table)
     if len(shown) < len(records):

@@ -9,6 +9,7 @@ from botocore.config import Config
 from botocore.exceptions import ResponseStreamingError
 
 from harness.config import Settings
+from harness.util.waiting import wait_for
 
 _CONFIG = Config(
     retries={"max_attempts": 3, "mode": "standard"},
@@ -46,6 +47,24 @@ def client(
         region_name=settings.region,
         config=_CONFIG,
         **keys,
+    )
+
+
+def describe_function(lambda_client, name: str, description: str, timeout: float = 60) -> None:
+    """Give function `name` this description, and wait until the update is done.
+
+    On LocalStack as on AWS, a configuration change retires the function's running
+    environments: its next invocations start new processes. That is how a test makes a
+    function read again what it reads once per process (a secret, its role's
+    credentials) without deploying it again."""
+    lambda_client.update_function_configuration(FunctionName=name, Description=description)
+    wait_for(
+        lambda: (
+            lambda_client.get_function_configuration(FunctionName=name).get("LastUpdateStatus")
+            == "Successful"
+        ),
+        timeout,
+        f"{name} updated",
     )
 
 

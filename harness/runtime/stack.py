@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.config import Settings
-from harness.runtime import backends, localstack, mariadb
+from harness.runtime import backends, database_gate, localstack, mariadb
 from harness.util.errors import HarnessError
 from harness.util.files import private_dir
 from harness.util.net import port_in_use
@@ -27,7 +27,8 @@ from harness.util.processes import ProcessRecords, interrupts_deferred, spawn_lo
 STUBS = "stubs"
 LOCALSTACK = "localstack"
 MARIADB = mariadb.RECORD
-PARTS = (STUBS, LOCALSTACK, MARIADB)  # the order `down` stops them in
+DATABASE_GATE = database_gate.RECORD  # in front of a HARNESS_DATABASE_URL server
+PARTS = (STUBS, LOCALSTACK, DATABASE_GATE, MARIADB)  # the order `down` stops them in
 
 
 @dataclass
@@ -145,6 +146,7 @@ def down(settings: Settings, parts: Collection[str] = PARTS) -> list[str]:
     stop = {
         STUBS: lambda: ProcessRecords(settings.state_dir).stop(STUBS),
         LOCALSTACK: lambda: backends.get(settings).down(settings),
+        DATABASE_GATE: lambda: database_gate.stop(settings),
         MARIADB: lambda: mariadb.stop(settings),  # system B's database
     }
     return [part for part in PARTS if part in parts and stop[part]()]
@@ -152,10 +154,10 @@ def down(settings: Settings, parts: Collection[str] = PARTS) -> list[str]:
 
 def running(settings: Settings) -> frozenset[str]:
     """The parts that run now: LocalStack answering (or recorded, still starting), the
-    stubs or MariaDB recorded."""
+    stubs, the database gate or MariaDB recorded."""
     settings = backends.resolve(settings)
     records = ProcessRecords(settings.state_dir)
-    found = {part for part in (STUBS, MARIADB) if records.get(part) is not None}
+    found = {part for part in (STUBS, DATABASE_GATE, MARIADB) if records.get(part) is not None}
     if records.get(localstack.RECORD) or backends.get(settings).health(settings) is not None:
         found.add(LOCALSTACK)
     return frozenset(found)

@@ -12,6 +12,7 @@ import sys
 import uuid
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import pymysql
@@ -21,10 +22,12 @@ from click.testing import CliRunner
 from harness.build import fixtures
 from harness.build.fixtures import ImageSpec, render
 from harness.cli import main
-from harness.runtime import mariadb
+from harness.runtime import aws, database_gate, mariadb
 from harness.systems.catalog import database, schedule
 from harness.systems.catalog import folder_upload as catalog_upload
+from harness.systems.catalog.pipeline import CatalogPipeline
 from harness.systems.catalog.verify import verify
+from harness.util.net import free_ports
 from harness.util.waiting import wait_for
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -37,6 +40,7 @@ def vertical() -> str:
 
 
 def write_originals(folder: Path, count: int, first_cd_idx: int = 1000) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for i in range(count):
         path = folder / f"{first_cd_idx + i}_1.jpg"
@@ -241,15 +245,100 @@ def test_database_down_during_a_tick_loses_nothing(catalog, tmp_path):
     assert verify(catalog, name).ok
 
 
+@pytest.fixture
+def catalog_through_url(catalog, monkeypatch):
+    """The deployed catalog with its database given by HARNESS_DATABASE_URL: the
+    session's MariaDB, taken as a server the harness may not stop, which the loader
+    reaches through the database gate. The loader starts new processes, as after a
+    deploy, so that it reads the gate from its secret; afterwards it gets the session's
+    database back the same way."""
+    if not catalog.database.managed:
+        pytest.skip("needs the harness's own MariaDB to stand as the server of the URL")
+    admin = catalog.database.admin
+    user, password = quote(admin.username, safe=""), quote(admin.password, safe="")
+    monkeypatch.setenv(
+        "HARNESS_DATABASE_URL", f"mysql://{user}:{password}@{admin.host}:{admin.port}"
+    )
+    monkeypatch.setenv("HARNESS_DB_PORT", str(free_ports(1)[0]))  # the gate's port
+    loader = catalog.c["loader_function_arn"]
+    deployed = catalog.lambda_.get_function_configuration(FunctionName=loader)["Description"]
+    try:
+        through_url = CatalogPipeline.open(catalog.settings, catalog.outputs, lambda _: None)
+        aws.describe_function(catalog.lambda_, loader, f"{deployed} (through the gate)")
+        yield through_url
+    finally:
+        database_gate.stop(catalog.settings)
+        catalog.publish_credentials()
+        aws.describe_function(catalog.lambda_, loader, deployed)
+
+
+@pytest.mark.faults
+def test_an_outage_of_a_server_given_by_url_reaches_a_warm_loader(catalog_through_url, tmp_path):
+    """The server of HARNESS_DATABASE_URL is not the harness's to stop: the gate in
+    front of it is closed. Before the gate, the secret pointed at a closed port, which a
+    warm loader never read (its known server still answered) and loaded on."""
+    catalog = catalog_through_url
+    assert catalog.database.gated and catalog.database.kind.startswith("database gate")
+    assert catalog.database.loader_secret["port"] == database.port() != catalog.database.admin.port
+    name = vertical()
+    write_originals(tmp_path / "warm", 2, first_cd_idx=700)
+    upload_folder(catalog, tmp_path / "warm", name)
+    catalog.wait_queued(2)
+    warm = catalog.tick()  # the loader, warm now, connected through the gate
+    assert warm.ok, warm.error
+    assert warm.result["loaded_messages"] == 2
+
+    write_originals(tmp_path / "down", 3, first_cd_idx=710)
+    upload_folder(catalog, tmp_path / "down", name)
+    catalog.wait_queued(3)
+    with catalog.database_outage():
+        assert mariadb.is_up(catalog.database.admin.port)  # the server itself runs on
+        tick = catalog.tick()
+        assert not tick.ok, tick.result
+        assert "cannot connect" in tick.error
+        assert catalog.queue_depth() == 3
+        assert catalog.depth(catalog.c["dlq_url"]) == 0
+
+    tick = catalog.tick()
+    assert tick.ok, tick.error
+    assert tick.result["loaded_messages"] == 3
+    assert len(catalog.rows(name)) == 20
+    assert catalog.pending() == {"work_queue": 0, "dlq": 0, "resize_failures": 0}
+    assert verify(catalog, name).ok
+
+
+@pytest.mark.faults
+def test_the_gate_killed_mid_transaction_loses_nothing(catalog_through_url, tmp_path):
+    """In front of a server the harness may not kill, the gate dies instead, with the
+    loader's transaction inside the server: the loader sees its connection lost, the
+    server rolls the transaction back, and the next tick loads every row once."""
+    catalog = catalog_through_url
+    name = vertical()
+    write_originals(tmp_path, 4, first_cd_idx=720)
+    upload_folder(catalog, tmp_path, name)
+    catalog.wait_queued(4)
+    with catalog.database_killed_mid_tick() as failed:
+        assert not failed.ok, failed.result
+        assert database_gate.running(catalog.settings) is None
+        assert mariadb.is_up(catalog.database.admin.port)
+        assert catalog.rows(name) == []  # rolled back, not half-committed
+    tick = catalog.tick()
+    assert tick.ok, tick.error
+    assert tick.result["loaded_messages"] == 4
+    assert len(catalog.rows(name)) == 16
+    assert catalog.pending() == {"work_queue": 0, "dlq": 0, "resize_failures": 0}
+    assert verify(catalog, name).ok
+
+
 @pytest.mark.faults
 def test_database_killed_mid_transaction_loses_nothing(catalog, tmp_path):
     """SIGKILL MariaDB while the loader's transaction waits inside it: the loader sees a
     lost connection, releases its batch, and the next tick loads every row once. (The
     scenario catalog-db-outage does the same among uploads during the outage.)"""
-    if not catalog.database.managed:
+    if not (catalog.database.managed or catalog.database.gated):
         pytest.skip(
-            "only the harness's own MariaDB process can be killed, not a server given by "
-            "HARNESS_DATABASE_URL nor the docker backend's container"
+            "only the harness's own MariaDB process, or the database gate in front of a "
+            "HARNESS_DATABASE_URL server, can be killed, not the docker backend's container"
         )
     name = vertical()
     write_originals(tmp_path, 4, first_cd_idx=600)

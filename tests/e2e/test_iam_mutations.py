@@ -338,29 +338,17 @@ def restarted(
     function's next processes start as deployed."""
     name = functions.get(short).deployed_name(pipelines.labeling.outputs)
     lambda_client = pipelines.labeling.lambda_
-
-    def describe(text: str) -> None:
-        lambda_client.update_function_configuration(FunctionName=name, Description=text)
-        wait_for(
-            lambda: (
-                lambda_client.get_function_configuration(FunctionName=name).get("LastUpdateStatus")
-                == "Successful"
-            ),
-            60,
-            f"{name} updated",
-        )
-
     deployed = lambda_client.get_function_configuration(FunctionName=name)["Description"]
     try:
         with change or contextlib.nullcontext() as made:
-            describe(f"{deployed} (restarted by a test)")
+            aws.describe_function(lambda_client, name, f"{deployed} (restarted by a test)")
             # The retired version's poller of LocalStack's async-invoke queue may still be
             # in its long poll: an event it takes then is dropped unseen until its
             # visibility ends.
             time.sleep(RETIRED_POLLER_S)
             yield made
     finally:
-        describe(deployed)
+        aws.describe_function(lambda_client, name, deployed)
 
 
 ROLE_OWNERS = (*(function.short for function in functions.FUNCTIONS), "scheduler")

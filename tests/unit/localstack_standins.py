@@ -25,7 +25,8 @@ def import_plugin(
     modules: dict[str, types.ModuleType] | None = None,
 ) -> types.ModuleType:
     hooks = types.ModuleType("localstack.runtime.hooks")
-    hooks.on_runtime_create = lambda: lambda fn: fn  # plux's decorator, stood in for
+    # plux's decorators, stood in for
+    hooks.on_runtime_create = hooks.on_infra_start = lambda *_, **__: lambda fn: fn
     runtime = types.ModuleType("localstack.runtime")
     runtime.hooks = hooks
     standins = {

@@ -232,6 +232,7 @@ def _write_log(path: Path) -> None:
             "resource": "arn:aws:s3:::iamt-images/ingest/a.jpg",
             "reason": "no statement allows s3:GetObjectVersion",
             "via": "rekognition",
+            "policies": ["role iamt-labeler inline policy labeler"],
         },
         {"time": "2026-12-02T06:01:00.000Z", "action": "sqs:SendMessage", "enforced": False},
     ]
@@ -249,6 +250,7 @@ def test_denials_are_listed_readably_and_as_json(monkeypatch, tmp_path):
     assert "iamt-labeler/iamt-labeler" in shown.output
     assert "s3:GetObjectVersion" in shown.output and "(via rekognition)" in shown.output
     assert "(audit)" in shown.output
+    assert "role iamt-labeler inline policy labeler" in shown.output  # the policies looked at
     as_json = runner.invoke(main, ["iam", "denials", "--json", "--since", "2026-12-02T06:00:30"])
     assert as_json.exit_code == 0, as_json.output
     assert [r["action"] for r in json.loads(as_json.output)] == ["sqs:SendMessage"]

@@ -166,8 +166,8 @@ class DatabaseState(Step):
                 raise StepFailed(f"the tick succeeded although its database died: {tick.result}")
             return {
                 "database": "down",
-                "how": "the harness's MariaDB got SIGKILL while the loader's transaction waited "
-                "on a table lock",
+                "how": f"the {rt.catalog.database.kind} got SIGKILL while the loader's "
+                "transaction waited on a table lock",
                 "tick": {"error": tick.error, "seconds": tick.seconds},
             }
         if self.state == "down":
@@ -177,7 +177,8 @@ class DatabaseState(Step):
         served = rt.catalog.database
         how = {
             ("down", True): f"the {served.kind} stopped",
-            ("down", False): "the loader's secret points at a closed port",
+            ("down", False): "the loader's secret points at a closed port (a warm loader "
+            "that still reaches its known server does not notice)",
             ("up", True): f"the {served.kind} started again",
             ("up", False): "the loader's secret restored",
         }[self.state, served.stoppable]

@@ -4,7 +4,10 @@ By default the harness runs a MariaDB of its own (harness/mariadb.py) on
 127.0.0.1:`HARNESS_DB_PORT` (4582); on `HARNESS_BACKEND=docker` it is a container of the
 stack instead (runtime/backends/docker.py), published on that port. `HARNESS_DATABASE_URL=mysql://user:pass@host:port`
 uses a server you run instead; that user then applies the migrations and is also
-the loader's account (the harness creates no accounts on a server it does not own).
+the loader's account (the harness creates no accounts on a server it does not own). On
+the embedded backend the functions reach that server through the harness's database
+gate on 127.0.0.1:`HARNESS_DB_PORT` (runtime/database_gate.py), so that an outage can
+be made without stopping a server the harness does not own.
 `HARNESS_DATABASE_PASSWORD_FILE` names a file holding that user's password (a Docker
 secret, as docker-compose.yml uses), so the URL need not carry it.
 
@@ -27,7 +30,7 @@ from urllib.parse import unquote, urlsplit
 import pymysql
 
 from harness.config import Settings, env_int
-from harness.runtime import mariadb
+from harness.runtime import backends, database_gate, mariadb
 from harness.runtime.backends import docker
 from harness.util.errors import HarnessError
 
@@ -85,17 +88,23 @@ class Database:
     # harness does (the docker backend: a container on the stack's network).
     functions_see: Endpoint | None = None
     in_docker_stack: bool = False  # the docker backend's container (it may stop and start it)
+    # The functions reach a HARNESS_DATABASE_URL server through the database gate (it may
+    # stop and start the gate, never that server).
+    gated: bool = False
 
     @property
     def stoppable(self) -> bool:
-        """Whether an outage really stops the server (else the secret points elsewhere)."""
-        return self.managed or self.in_docker_stack
+        """Whether an outage really stops what the loader connects to (else the secret
+        points elsewhere)."""
+        return self.managed or self.in_docker_stack or self.gated
 
     @property
     def kind(self) -> str:
         if self.managed:
             return "harness MariaDB"
-        return "docker stack's container" if self.in_docker_stack else "HARNESS_DATABASE_URL"
+        if self.in_docker_stack:
+            return "docker stack's container"
+        return "database gate to HARNESS_DATABASE_URL" if self.gated else "HARNESS_DATABASE_URL"
 
     @property
     def loader_secret(self) -> dict:
@@ -144,6 +153,10 @@ def ensure(settings: Settings, progress: Callable[[str], None] = print) -> Datab
         endpoint = external_endpoint(url, os.environ.get("HARNESS_DATABASE_PASSWORD_FILE"))
         endpoint.connect(timeout=5).close()
         database = Database(admin=endpoint, loader=endpoint, managed=False)
+        if backends.resolve(settings).backend == "embedded":  # the functions run here
+            database_gate.start(settings, port(), endpoint.host, endpoint.port)
+            gate = Endpoint("127.0.0.1", port(), endpoint.username, endpoint.password)
+            database = dataclasses.replace(database, functions_see=gate, gated=True)
     elif settings.backend == "docker":
         db_port = port()
         password = docker.ensure_database(settings, db_port, progress)

@@ -26,7 +26,7 @@ from botocore.exceptions import ClientError
 from harness.config import Settings
 from harness.events import dlq
 from harness.events.shapes import object_refs
-from harness.runtime import aws, mariadb
+from harness.runtime import aws, database_gate, mariadb
 from harness.runtime.backends import docker as docker_backend
 from harness.stubs.client import SlackSinkClient
 from harness.systems.catalog import database
@@ -159,9 +159,10 @@ class CatalogPipeline:
         """The database is unreachable inside the block and back afterwards.
 
         The harness's own MariaDB, or the docker backend's database container, is really
-        stopped and started again; a server given by HARNESS_DATABASE_URL is not stopped:
-        the secret points the loader at a closed port instead (to the loader, the same
-        refused connection).
+        stopped and started again. A server given by HARNESS_DATABASE_URL is not stopped:
+        on the embedded backend the database gate in front of it is (its connections
+        break, new ones are refused); elsewhere the secret points the loader at a closed
+        port, which a warm loader that still reaches its known server does not notice.
         """
         if self.database.managed:
             mariadb.stop(self.settings)
@@ -172,6 +173,10 @@ class CatalogPipeline:
             return
         if self.database.in_docker_stack:
             with docker_backend.database_stopped(self.settings, database.port()):
+                yield
+            return
+        if self.database.gated:
+            with database_gate.closed(self.settings):
                 yield
             return
         with socket.socket() as probe:
@@ -193,16 +198,21 @@ class CatalogPipeline:
         again afterwards.
 
         To kill it at that moment and no other, a table lock held by the harness makes
-        the loader's insert wait; once MariaDB lists the loader's session as waiting on
-        the lock, the server gets SIGKILL. A server given by HARNESS_DATABASE_URL is not
-        the harness's to kill.
+        the loader's insert wait; once the server lists the loader's session as waiting
+        on the lock, the harness's MariaDB gets SIGKILL. In front of a server given by
+        HARNESS_DATABASE_URL, the database gate gets it: the loader's connection dies
+        mid-transaction all the same, and the server rolls the transaction back.
         """
-        if not self.database.managed:
+        if not (self.database.managed or self.database.gated):
             raise HarnessError(
-                "only the harness's own MariaDB process can be killed (not a server given "
-                "by HARNESS_DATABASE_URL, nor the docker backend's container); use the "
-                "plain outage (`database: down`) against it"
+                "only the harness's own MariaDB process, or the database gate in front of a "
+                "server given by HARNESS_DATABASE_URL, can be killed (not the docker "
+                "backend's container); use the plain outage (`database: down`) against it"
             )
+        victim = mariadb.RECORD if self.database.managed else database_gate.RECORD
+        record = ProcessRecords(self.settings.state_dir).get(victim)
+        if record is None:
+            raise HarnessError(f"no {victim} process of the harness runs to be killed")
         ticks: list[Tick] = []
         running = threading.Thread(target=lambda: ticks.append(self.tick()), daemon=True)
         try:
@@ -216,8 +226,7 @@ class CatalogPipeline:
                     timeout,
                     "the loader's transaction waiting on the table",
                 )
-                server = ProcessRecords(self.settings.state_dir).get(mariadb.RECORD)
-                os.kill(server["pid"], signal.SIGKILL)
+                os.kill(record["pid"], signal.SIGKILL)
             finally:
                 with contextlib.suppress(Exception):
                     blocker.close()  # releases the lock if the server still runs
@@ -227,7 +236,10 @@ class CatalogPipeline:
                 raise HarnessError("the tick did not end after the database was killed")
             yield ticks[0]
         finally:
-            mariadb.start(self.settings, database.port(), progress=lambda _: None)
+            if self.database.managed:
+                mariadb.start(self.settings, database.port(), progress=lambda _: None)
+            else:
+                database_gate.start_as(self.settings, record)
 
     def _loader_waits_on_a_lock(self, connection: Any) -> bool:
         with connection.cursor() as cursor:

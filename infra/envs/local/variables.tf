@@ -56,7 +56,7 @@ variable "labeler_timeout" {
 }
 
 variable "encrypt_topic" {
-  description = "Encrypt the topic with the customer-managed KMS key, as on AWS. Set false for a LocalStack 4.13.x running on Python 3.11 without the harness's shim: its KMS CreateKey fails there (uuid5 with a bytes name, a Python 3.12 feature). LocalStack does not enforce key policies either way."
+  description = "Encrypt the topic with the customer-managed KMS key, as on AWS. Set false for a LocalStack 4.13.x running on Python 3.11 without the harness's shim: its KMS CreateKey fails there (uuid5 with a bytes name, a Python 3.12 feature). The harness's IAM extension enforces the key policy (HARNESS_IAM=enforce); LocalStack alone does not."
   type        = bool
   default     = true
 }
