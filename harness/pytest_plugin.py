@@ -56,12 +56,15 @@ def _stop_on_sigterm(close: Callable[[], None]) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     """Scenario files (scenarios/*.yaml) become test items (harness/scenarios/pytest_items.py);
-    with xdist's `-n`, each worker runs a stack of its own (harness/testing/parallel.py)."""
+    with xdist's `-n`, each worker runs a stack of its own (harness/testing/parallel.py);
+    the run ends with its time per part of the suite (harness/testing/suite_times.py)."""
     from harness.scenarios import pytest_items
-    from harness.testing import parallel
+    from harness.testing import parallel, suite_times
 
     config.pluginmanager.register(pytest_items, "harness-scenarios")
     config.pluginmanager.register(parallel, "harness-parallel")
+    if not hasattr(config, "workerinput"):  # the controller adds up its workers' reports
+        config.pluginmanager.register(suite_times.SuiteTimes(), "harness-suite-times")
 
 
 _STARTED_AT = pytest.StashKey[float]()
