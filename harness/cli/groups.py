@@ -63,5 +63,6 @@ class MainGroup(Group):
         try:
             return super().invoke(ctx)
         except HarnessError as exc:
-            console.print(f"[bold red]error:[/bold red] {exc}")
+            # One line whatever the width: a log keeps it whole, to grep and to copy.
+            console.print(f"[bold red]error:[/bold red] {exc}", soft_wrap=True)
             sys.exit(2)

@@ -142,6 +142,7 @@ def _compose_up(
             if waited.stdout.strip() != "0":
                 raise compose.failure(f"the demo (exit code {waited.stdout.strip()})")
             _report(request, f"{' '.join(command)}; timings (s): {compose.timings}")
+            _report(request, f"image sizes: {_image_sizes(compose)}")
             yield compose
         finally:
             with compose.timed("down -v"):
@@ -150,6 +151,17 @@ def _compose_up(
                 compose.docker("container", "prune", "-f")  # and images no tag names
                 compose.docker("image", "prune", "-f")
             _report(request, f"timings (s): {compose.timings}")
+
+
+def _image_sizes(compose: lane.Compose) -> str:
+    """The project's image and the base image it was built on, as `docker image ls` sizes
+    them (the issue asks for small images: the figure goes to the closing note)."""
+    listed = compose.docker(
+        "image", "ls", "--format", "{{.Repository}}:{{.Tag}} {{.Size}}", timeout=60
+    )
+    wanted = ("pipeline-harness:", compose.env.get("HARNESS_BASE_IMAGE", "debian:"))
+    lines = [line for line in listed.stdout.splitlines() if line.startswith(wanted)]
+    return "; ".join(lines) or f"none listed ({lane.tail(listed.stderr, 3)})"
 
 
 @pytest.fixture(scope="session")

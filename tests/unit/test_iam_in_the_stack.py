@@ -245,7 +245,8 @@ def test_denials_are_listed_readably_and_as_json(monkeypatch, tmp_path):
     monkeypatch.setenv("HARNESS_BACKEND", "embedded")
     _write_log(tmp_path / "iam-denials.jsonl")
     runner = CliRunner()
-    shown = runner.invoke(main, ["iam", "denials"], env={"COLUMNS": "200"})
+    # Wide enough for the log's path in the title, however deep pytest's tmp_path is.
+    shown = runner.invoke(main, ["iam", "denials"], env={"COLUMNS": "400"})
     assert shown.exit_code == 0, shown.output
     assert "iamt-labeler/iamt-labeler" in shown.output
     assert "s3:GetObjectVersion" in shown.output and "(via rekognition)" in shown.output
