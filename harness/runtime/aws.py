@@ -50,13 +50,13 @@ def client(
     )
 
 
-def describe_function(lambda_client, name: str, description: str, timeout: float = 60) -> None:
-    """Give function `name` this description, and wait until the update is done.
+def restart_function(lambda_client, name: str, description: str, timeout: float = 60) -> None:
+    """Give function `name` this description, and wait until the update is done: its
+    running processes are retired, and its next invocations start new ones.
 
     On LocalStack as on AWS, a configuration change retires the function's running
-    environments: its next invocations start new processes. That is how a test makes a
-    function read again what it reads once per process (a secret, its role's
-    credentials) without deploying it again."""
+    environments. That is how a test makes a function read again what it reads once per
+    process (a secret, its role's credentials) without deploying it again."""
     lambda_client.update_function_configuration(FunctionName=name, Description=description)
     wait_for(
         lambda: (

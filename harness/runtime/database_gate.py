@@ -22,17 +22,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 from harness.config import Settings
 from harness.util.errors import HarnessError
 from harness.util.files import private_dir
 from harness.util.net import port_in_use
-from harness.util.processes import ProcessRecords, interrupts_deferred, spawn_logged
+from harness.util.processes import ProcessRecords, start_recorded
 
 RECORD = "database-gate"
 LISTEN_HOST = "127.0.0.1"
@@ -56,21 +53,17 @@ def start(settings: Settings, port: int, target_host: str, target_port: int) -> 
         )
     log_path = private_dir(settings.state_dir) / "database-gate.log"
     command = [sys.executable, "-m", __name__, "--port", str(port), "--target", wanted["target"]]
-    with interrupts_deferred():  # no Ctrl-C between the fork and the record
-        process = spawn_logged(command, log_path, dict(os.environ), Path.cwd())
-        records.record(RECORD, process.pid, log=str(log_path), **wanted)
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            records.forget(RECORD)
-            raise HarnessError(f"the database gate exited at start; see {log_path}")
-        if port_in_use(LISTEN_HOST, port):
-            return True
-        time.sleep(0.05)
-    records.stop(RECORD)
-    raise HarnessError(
-        f"the database gate did not listen in {START_TIMEOUT_S:.0f} s; see {log_path}"
+    start_recorded(
+        records,
+        RECORD,
+        command,
+        log_path,
+        lambda: port_in_use(LISTEN_HOST, port),
+        what="the database gate",
+        timeout=START_TIMEOUT_S,
+        **wanted,
     )
+    return True
 
 
 def stop(settings: Settings) -> bool:
@@ -95,7 +88,10 @@ def closed(settings: Settings) -> Iterator[None]:
     the same target on the same port."""
     record = running(settings)
     if record is None:
-        raise HarnessError("the database gate does not run; `harness up` starts it")
+        raise HarnessError(
+            "the database gate does not run: the catalog's first use with "
+            "HARNESS_DATABASE_URL on the embedded backend starts it"
+        )
     stop(settings)
     try:
         yield
@@ -104,30 +100,41 @@ def closed(settings: Settings) -> Iterator[None]:
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """One direction: bytes as they come; the end of them passed on as a half-close."""
     try:
         while data := await reader.read(CHUNK):
             writer.write(data)
             await writer.drain()
+        if writer.can_write_eof():
+            writer.write_eof()
     except OSError:
-        pass  # the other side went away: closing ours passes that on
-    finally:
-        writer.close()
+        writer.close()  # the other side broke: pass the break on
 
 
-async def _relay(target_host: str, target_port: int, client: tuple) -> None:
-    client_reader, client_writer = client
+async def _relay(
+    target_host: str,
+    target_port: int,
+    client_reader: asyncio.StreamReader,
+    client_writer: asyncio.StreamWriter,
+) -> None:
     try:
         server_reader, server_writer = await asyncio.open_connection(target_host, target_port)
     except OSError as exc:
         print(f"cannot reach {target_host}:{target_port}: {exc}", flush=True)
         client_writer.close()  # to the client: the server is not there
         return
-    await asyncio.gather(_pipe(client_reader, server_writer), _pipe(server_reader, client_writer))
+    try:
+        await asyncio.gather(
+            _pipe(client_reader, server_writer), _pipe(server_reader, client_writer)
+        )
+    finally:
+        server_writer.close()
+        client_writer.close()
 
 
 async def serve(port: int, target_host: str, target_port: int) -> None:
     server = await asyncio.start_server(
-        lambda reader, writer: _relay(target_host, target_port, (reader, writer)),
+        lambda reader, writer: _relay(target_host, target_port, reader, writer),
         LISTEN_HOST,
         port,
     )

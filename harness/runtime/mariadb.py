@@ -41,7 +41,7 @@ from harness.util.errors import HarnessError
 from harness.util.files import atomic_write_text, private_dir
 from harness.util.net import port_in_use
 from harness.util.packages import AptFailed, apt_install
-from harness.util.processes import ProcessRecords, interrupts_deferred, spawn_logged
+from harness.util.processes import ProcessRecords, start_recorded
 
 RECORD = "mariadb"
 SERVERS = ("mariadbd", "mysqld")
@@ -267,29 +267,19 @@ def start(settings: Settings, port: int, progress: Callable[[str], None] = print
         )
     started = time.monotonic()
     log_path = base / "mariadb.log"
-    with interrupts_deferred():  # no Ctrl-C between the fork and the record
-        process = spawn_logged(
-            _server_args(server, settings, port),
-            base / "mariadbd.out",
-            dict(os.environ),
-            Path.cwd(),
-        )
-        record = records.record(
-            RECORD, process.pid, port=port, log=str(log_path), data_dir=str(base / "data")
-        )
-    deadline = time.monotonic() + float(os.environ.get("HARNESS_DB_START_TIMEOUT", "60"))
-    while not is_up(port, timeout=0.5):
-        if process.poll() is not None or time.monotonic() > deadline:
-            records.stop(RECORD)
-            tail = (
-                "\n".join(log_path.read_text(errors="replace").splitlines()[-15:])
-                if log_path.exists()
-                else ""
-            )
-            raise HarnessError(
-                f"MariaDB did not start on 127.0.0.1:{port}; see {log_path}:\n{tail}"
-            )
-        time.sleep(0.1)
+    _, record = start_recorded(
+        records,
+        RECORD,
+        _server_args(server, settings, port),
+        base / "mariadbd.out",
+        lambda: is_up(port, timeout=0.5),
+        what=f"MariaDB on 127.0.0.1:{port}",
+        timeout=float(os.environ.get("HARNESS_DB_START_TIMEOUT", "60")),
+        log=log_path,
+        interval=0.1,
+        port=port,
+        data_dir=str(base / "data"),
+    )
     if fresh:
         _bootstrap(settings)
     elif lost_credentials:

@@ -9,26 +9,25 @@ MariaDB that was running) survives `make demo` and `make test`.
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 import time
 import urllib.request
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from harness.config import Settings
 from harness.runtime import backends, database_gate, localstack, mariadb
 from harness.util.errors import HarnessError
 from harness.util.files import private_dir
 from harness.util.net import port_in_use
-from harness.util.processes import ProcessRecords, interrupts_deferred, spawn_logged
+from harness.util.processes import ProcessRecords, start_recorded
 
 STUBS = "stubs"
 LOCALSTACK = "localstack"
 MARIADB = mariadb.RECORD
 DATABASE_GATE = database_gate.RECORD  # in front of a HARNESS_DATABASE_URL server
 PARTS = (STUBS, LOCALSTACK, DATABASE_GATE, MARIADB)  # the order `down` stops them in
+STUBS_START_S = 15
 
 
 @dataclass
@@ -100,19 +99,17 @@ def start_stubs(settings: Settings) -> bool:
         "--iam-endpoint",
         "" if settings.iam == "off" else settings.endpoint,
     ]
-    with interrupts_deferred():  # no Ctrl-C between the fork and the record
-        process = spawn_logged(command, log_path, dict(os.environ), Path.cwd())
-        records.record(STUBS, process.pid, log=str(log_path), iam=settings.iam)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            records.forget(STUBS)
-            raise HarnessError(f"the stubs exited at start; see {log_path}")
-        if _stubs_healthy(settings):
-            return True
-        time.sleep(0.05)
-    records.stop(STUBS)
-    raise HarnessError(f"the stubs did not answer in 15 s; see {log_path}")
+    start_recorded(
+        records,
+        STUBS,
+        command,
+        log_path,
+        lambda: _stubs_healthy(settings),
+        what="the stubs",
+        timeout=STUBS_START_S,
+        iam=settings.iam,
+    )
+    return True
 
 
 def up(settings: Settings, progress: Callable[[str], None] = print) -> StackState:

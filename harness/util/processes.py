@@ -26,7 +26,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psutil
@@ -237,6 +237,61 @@ def spawn_logged(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+
+FAILURE_LOG_LINES = 20
+
+
+def _log_tail(log: Path) -> str:
+    try:
+        return "\n".join(log.read_text(errors="replace").splitlines()[-FAILURE_LOG_LINES:])
+    except OSError:
+        return "(no log)"
+
+
+def start_recorded(
+    records: ProcessRecords,
+    name: str,
+    command: list[str],
+    output: Path,
+    ready: Callable[[], bool],
+    *,
+    what: str,
+    timeout: float,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    log: Path | None = None,
+    interval: float = 0.05,
+    **info: object,
+) -> tuple[subprocess.Popen, dict]:
+    """Start a server the harness owns (output to `output`) and wait until `ready()`.
+
+    Every server is started the same way, so each gets the same guarantees: spawned and
+    recorded as `name` with no Ctrl-C in between (the record holds `log` and `info`); if
+    it exits before it is ready, its record goes; if it is not ready in `timeout`
+    seconds, it is stopped. Either failure is a HarnessError naming `what`, its log
+    (`log`, default `output`) and the log's last lines.
+    """
+    log = log or output
+    with interrupts_deferred():  # no Ctrl-C between the fork and the record
+        process = spawn_logged(
+            command, output, dict(os.environ) if env is None else env, cwd or Path.cwd()
+        )
+        record = records.record(name, process.pid, log=str(log), **info)
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if process.poll() is not None:
+            records.forget(name, process.pid)
+            raise HarnessError(
+                f"{what} exited with code {process.returncode}; see {log}:\n{_log_tail(log)}"
+            )
+        if time.monotonic() > deadline:
+            records.stop(name)
+            raise HarnessError(
+                f"{what} did not answer in {timeout:.0f} s; see {log}:\n{_log_tail(log)}"
+            )
+        time.sleep(interval)
+    return process, record
 
 
 class ProcessRecords:

@@ -1,6 +1,7 @@
 """The resource policies of a deployed stack, read, taken apart and put back.
 
-Shared by the IAM tests that mutate them (test_iam_deliveries.py, test_iam_mutations.py):
+Shared by the IAM tests that mutate them (test_iam_deliveries.py, test_iam_mutations.py,
+test_iam_enforcement.py, which also takes one action out of a role's policy):
 a topic, key, queue, bucket or function policy, or a role's trust policy, behind one
 interface, a statement taken out for the length of a `with` block and the policy
 restored whatever happens, and the match of a denial against the statement that was
@@ -55,6 +56,18 @@ def without_statement(document: dict, sid: str | set[str], stand_in: dict | None
     kept = [s for s in document["Statement"] if s.get("Sid") not in removed]
     assert len(kept) < len(document["Statement"]), f"no statement {sid}: infra/ changed?"
     return document | {"Statement": kept or ([stand_in] if stand_in else [])}
+
+
+def without_action(document: dict, action: str) -> dict:
+    """The (identity) policy with `action` taken out of every statement, an emptied
+    statement dropped."""
+    statements = []
+    for statement in document["Statement"]:
+        kept = [a for a in _listed(statement["Action"]) if a != action]
+        if kept:
+            statements.append(statement | {"Action": kept})
+    assert statements != document["Statement"], f"no statement grants {action}: infra/ changed?"
+    return document | {"Statement": statements}
 
 
 def _listed(value: Any) -> list:

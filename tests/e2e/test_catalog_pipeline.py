@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
+import psutil
 import pymysql
 import pytest
 from click.testing import CliRunner
@@ -22,12 +23,13 @@ from click.testing import CliRunner
 from harness.build import fixtures
 from harness.build.fixtures import ImageSpec, render
 from harness.cli import main
-from harness.runtime import aws, database_gate, mariadb
+from harness.runtime import aws, backends, database_gate, mariadb
 from harness.systems.catalog import database, schedule
 from harness.systems.catalog import folder_upload as catalog_upload
 from harness.systems.catalog.pipeline import CatalogPipeline
 from harness.systems.catalog.verify import verify
-from harness.util.net import free_ports
+from harness.util.net import port_in_use
+from harness.util.processes import ProcessRecords
 from harness.util.waiting import wait_for
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -245,6 +247,37 @@ def test_database_down_during_a_tick_loses_nothing(catalog, tmp_path):
     assert verify(catalog, name).ok
 
 
+def steady_free_port() -> int:
+    """A free port below Linux's ephemeral range: while the gate is down, no outgoing
+    connection of this host can take it as its local port."""
+    return next(port for port in range(24000, 32000, 7) if not port_in_use("127.0.0.1", port))
+
+
+def lambda_processes(settings) -> set[int]:
+    """The PIDs of the functions' processes now (the executor records each one)."""
+    return {
+        r["pid"]
+        for r in ProcessRecords(settings.state_dir).all()
+        if r["name"].startswith("lambda-")
+    }
+
+
+def loader_sessions(catalog) -> int:
+    """Open transactions of the loader's account on the server."""
+    connection = catalog.database.admin.connect()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT COUNT(*) AS open FROM information_schema.innodb_trx t "
+                "JOIN information_schema.processlist p ON p.id = t.trx_mysql_thread_id "
+                "WHERE p.user = %s",
+                (catalog.database.loader.username,),
+            )
+            return cursor.fetchone()["open"]
+    finally:
+        connection.close()
+
+
 @pytest.fixture
 def catalog_through_url(catalog, monkeypatch):
     """The deployed catalog with its database given by HARNESS_DATABASE_URL: the
@@ -254,22 +287,24 @@ def catalog_through_url(catalog, monkeypatch):
     database back the same way."""
     if not catalog.database.managed:
         pytest.skip("needs the harness's own MariaDB to stand as the server of the URL")
+    if backends.resolve(catalog.settings).backend != "embedded":
+        pytest.skip("the database gate runs where the functions run on this host: embedded")
     admin = catalog.database.admin
     user, password = quote(admin.username, safe=""), quote(admin.password, safe="")
     monkeypatch.setenv(
         "HARNESS_DATABASE_URL", f"mysql://{user}:{password}@{admin.host}:{admin.port}"
     )
-    monkeypatch.setenv("HARNESS_DB_PORT", str(free_ports(1)[0]))  # the gate's port
+    monkeypatch.setenv("HARNESS_DB_PORT", str(steady_free_port()))  # the gate's port
     loader = catalog.c["loader_function_arn"]
     deployed = catalog.lambda_.get_function_configuration(FunctionName=loader)["Description"]
     try:
         through_url = CatalogPipeline.open(catalog.settings, catalog.outputs, lambda _: None)
-        aws.describe_function(catalog.lambda_, loader, f"{deployed} (through the gate)")
+        aws.restart_function(catalog.lambda_, loader, f"{deployed} (through the gate)")
         yield through_url
     finally:
         database_gate.stop(catalog.settings)
         catalog.publish_credentials()
-        aws.describe_function(catalog.lambda_, loader, deployed)
+        aws.restart_function(catalog.lambda_, loader, deployed)
 
 
 @pytest.mark.faults
@@ -280,6 +315,11 @@ def test_an_outage_of_a_server_given_by_url_reaches_a_warm_loader(catalog_throug
     catalog = catalog_through_url
     assert catalog.database.gated and catalog.database.kind.startswith("database gate")
     assert catalog.database.loader_secret["port"] == database.port() != catalog.database.admin.port
+    gate = psutil.Process(database_gate.running(catalog.settings)["pid"])
+    listening = {
+        (c.laddr.ip, c.laddr.port) for c in gate.net_connections() if c.status == psutil.CONN_LISTEN
+    }
+    assert listening == {("127.0.0.1", database.port())}  # loopback only
     name = vertical()
     write_originals(tmp_path / "warm", 2, first_cd_idx=700)
     upload_folder(catalog, tmp_path / "warm", name)
@@ -287,6 +327,7 @@ def test_an_outage_of_a_server_given_by_url_reaches_a_warm_loader(catalog_throug
     warm = catalog.tick()  # the loader, warm now, connected through the gate
     assert warm.ok, warm.error
     assert warm.result["loaded_messages"] == 2
+    before = lambda_processes(catalog.settings)
 
     write_originals(tmp_path / "down", 3, first_cd_idx=710)
     upload_folder(catalog, tmp_path / "down", name)
@@ -298,6 +339,7 @@ def test_an_outage_of_a_server_given_by_url_reaches_a_warm_loader(catalog_throug
         assert "cannot connect" in tick.error
         assert catalog.queue_depth() == 3
         assert catalog.depth(catalog.c["dlq_url"]) == 0
+        assert lambda_processes(catalog.settings) <= before, "the loader was not warm"
 
     tick = catalog.tick()
     assert tick.ok, tick.error
@@ -319,9 +361,12 @@ def test_the_gate_killed_mid_transaction_loses_nothing(catalog_through_url, tmp_
     catalog.wait_queued(4)
     with catalog.database_killed_mid_tick() as failed:
         assert not failed.ok, failed.result
+        assert "Lost connection" in failed.error, failed.error
         assert database_gate.running(catalog.settings) is None
         assert mariadb.is_up(catalog.database.admin.port)
-        assert catalog.rows(name) == []  # rolled back, not half-committed
+        # The server notices its client gone and rolls the transaction back.
+        wait_for(lambda: loader_sessions(catalog) == 0, 30, "the cut transaction rolled back")
+        assert catalog.rows(name) == []
     tick = catalog.tick()
     assert tick.ok, tick.error
     assert tick.result["loaded_messages"] == 4
@@ -335,10 +380,11 @@ def test_database_killed_mid_transaction_loses_nothing(catalog, tmp_path):
     """SIGKILL MariaDB while the loader's transaction waits inside it: the loader sees a
     lost connection, releases its batch, and the next tick loads every row once. (The
     scenario catalog-db-outage does the same among uploads during the outage.)"""
-    if not (catalog.database.managed or catalog.database.gated):
+    if not catalog.database.managed:
         pytest.skip(
-            "only the harness's own MariaDB process, or the database gate in front of a "
-            "HARNESS_DATABASE_URL server, can be killed, not the docker backend's container"
+            "only the harness's own MariaDB process can be killed, not the docker backend's "
+            "container (in front of a HARNESS_DATABASE_URL server the gate is killed: "
+            "test_the_gate_killed_mid_transaction_loses_nothing)"
         )
     name = vertical()
     write_originals(tmp_path, 4, first_cd_idx=600)

@@ -129,6 +129,7 @@ REFUSALS = {
 def test_a_refusal_comes_in_the_protocols_own_shape(
     harness_settings, local_deployment, session, service
 ):
+    assert harness_settings.iam == "enforce", "run the e2e tests with IAM enforced"
     role, credentials = session
     call, (code, status, body) = REFUSALS[service]
     client = aws.client(service, harness_settings, credentials=credentials)
@@ -146,6 +147,7 @@ def test_a_refusal_comes_in_the_protocols_own_shape(
 def test_an_operator_the_evaluator_does_not_know_fails_closed_and_is_named(
     harness_settings, session, probe_queue
 ):
+    assert harness_settings.iam == "enforce", "run the e2e tests with IAM enforced"
     _, credentials = session
     url, arn = probe_queue
     since = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())

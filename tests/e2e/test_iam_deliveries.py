@@ -20,7 +20,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import resource_policies
@@ -157,33 +158,32 @@ def test_key_policy_without_the_cloudwatch_principal_leaves_the_alarm_undelivere
         alarm("OK")
 
 
-def test_the_mapping_polls_with_the_function_role_and_needs_receive_message(labeling, aws_client):
-    """Not a service principal: the event source mapping polls the queue with the
-    labeler's role session (LocalStack assumes the role, as Lambda does), so the role's
-    sqs:ReceiveMessage is what lets the message out of the queue."""
+@contextmanager
+def labeler_role_without(aws_client, labeling, action: str) -> Iterator[str]:
+    """The labeler's role without `action` for the block (its name yielded), as deployed
+    afterwards whatever happens."""
     iam = aws_client("iam")
     function = labeling.outputs["labeler_function"]
     role_arn = aws_client("lambda").get_function_configuration(FunctionName=function)["Role"]
     role = role_arn.rsplit("/", 1)[1]
     original = iam.get_role_policy(RoleName=role, PolicyName="labeler")["PolicyDocument"]
-    statements = []
-    for statement in original["Statement"]:
-        actions = statement["Action"]
-        actions = [actions] if isinstance(actions, str) else actions
-        kept = [a for a in actions if a != "sqs:ReceiveMessage"]
-        if kept:
-            statements.append(statement | {"Action": kept})
-    change = original | {"Statement": statements}
-    assert change != original, "the labeler's role has no sqs:ReceiveMessage: infra/ changed?"
 
     def apply(document: dict) -> None:
         iam.put_role_policy(
             RoleName=role, PolicyName="labeler", PolicyDocument=json.dumps(document)
         )
 
+    with mutated(apply, original, resource_policies.without_action(original, action)):
+        yield role
+
+
+def test_the_mapping_polls_with_the_function_role_and_needs_receive_message(labeling, aws_client):
+    """Not a service principal: the event source mapping polls the queue with the
+    labeler's role session (LocalStack assumes the role, as Lambda does), so the role's
+    sqs:ReceiveMessage is what lets the message out of the queue."""
     since = denials.iso(time.time() - 1)
     key = new_key()
-    with mutated(apply, original, change):
+    with labeler_role_without(aws_client, labeling, "sqs:ReceiveMessage") as role:
         labeling.upload(key, JPEG)
         denial = wait_for_denial(
             since,
@@ -200,6 +200,36 @@ def test_the_mapping_polls_with_the_function_role_and_needs_receive_message(labe
 
     # Restored: the mapping's next poll (it backs off at most 5 s after errors) gets it.
     assert labeling.wait_result(key, timeout=90)["source"]["key"] == key
+
+
+def test_the_mapping_deletes_with_the_function_role_and_needs_delete_message(labeling, aws_client):
+    """The mapping deletes a batch the function handled with the same role session: without
+    sqs:DeleteMessage the image is labeled, yet its message stays on the queue, to be
+    delivered again once its visibility ends (as on AWS), until the role may delete it."""
+    since = denials.iso(time.time() - 1)
+    key = new_key()
+    with labeler_role_without(aws_client, labeling, "sqs:DeleteMessage") as role:
+        labeling.upload(key, JPEG)
+        denial = wait_for_denial(
+            since,
+            "the mapping's DeleteMessage",
+            lambda d: (
+                d.get("action") == "sqs:DeleteMessage"
+                and str(d.get("role")).endswith(f":role/{role}")
+            ),
+        )
+        assert labeling.result(key)["source"]["key"] == key, "handled before the delete"
+        assert labeling.queue_depth() == 1, "the message must stay (visible or in flight)"
+    assert denial["resource"].endswith(":" + labeling.outputs["queue_name"])
+
+    # Restored: the next delivery (after the visibility timeout) is deleted for good.
+    wait_for(
+        lambda: labeling.queue_depth() == 0,
+        timeout=120,
+        what=f"the message of {key} deleted",
+        interval=2,
+    )
+    assert not [ls for ls in labeling.dead_letters() if key in ls.objects]
 
 
 def test_a_labeling_run_with_deliveries_checked_logs_no_denial(labeling):

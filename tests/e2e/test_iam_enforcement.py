@@ -16,6 +16,7 @@ import time
 import uuid
 
 import pytest
+from resource_policies import without_action
 
 from harness.build.fixtures import ImageSpec, render
 from harness.events import dlq
@@ -31,18 +32,6 @@ def labeler_role(labeling, aws_client) -> str:
     function = labeling.outputs["labeler_function"]
     arn = aws_client("lambda").get_function_configuration(FunctionName=function)["Role"]
     return arn.rsplit("/", 1)[1]
-
-
-def without_action(document: dict, action: str) -> dict:
-    """The policy with `action` taken out of every statement (an emptied one dropped)."""
-    statements = []
-    for statement in document["Statement"]:
-        actions = statement["Action"]
-        actions = [actions] if isinstance(actions, str) else list(actions)
-        kept = [a for a in actions if a != action]
-        if kept:
-            statements.append(statement | {"Action": kept})
-    return document | {"Statement": statements}
 
 
 def test_the_iam_extension_is_enforcing(harness_settings):

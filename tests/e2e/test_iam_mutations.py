@@ -341,14 +341,14 @@ def restarted(
     deployed = lambda_client.get_function_configuration(FunctionName=name)["Description"]
     try:
         with change or contextlib.nullcontext() as made:
-            aws.describe_function(lambda_client, name, f"{deployed} (restarted by a test)")
+            aws.restart_function(lambda_client, name, f"{deployed} (restarted by a test)")
             # The retired version's poller of LocalStack's async-invoke queue may still be
             # in its long poll: an event it takes then is dropped unseen until its
             # visibility ends.
             time.sleep(RETIRED_POLLER_S)
             yield made
     finally:
-        aws.describe_function(lambda_client, name, deployed)
+        aws.restart_function(lambda_client, name, deployed)
 
 
 ROLE_OWNERS = (*(function.short for function in functions.FUNCTIONS), "scheduler")

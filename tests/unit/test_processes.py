@@ -243,3 +243,30 @@ def test_a_ctrl_c_while_a_server_is_started_and_recorded_lands_after_the_record(
         done.append("recorded")  # still runs: the interrupt waits
     assert done == ["recorded"]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+
+
+def test_a_server_that_never_gets_ready_is_stopped_and_named_with_its_log(tmp_path):
+    records = ProcessRecords(tmp_path)
+    command = [sys.executable, "-c", f"import os; print(os.getpid(), flush=True); {SLEEP}"]
+    output = tmp_path / "server.out"
+    with pytest.raises(HarnessError, match=r"the sleeper did not answer in 2 s") as caught:
+        processes.start_recorded(
+            records, "sleeper", command, output, lambda: False, what="the sleeper", timeout=2
+        )
+    pid = int(output.read_text().split()[0])
+    assert str(pid) in str(caught.value)  # the log's last lines
+    assert not is_alive(pid)
+    assert records.get("sleeper") is None
+
+
+def test_a_ready_server_is_recorded_with_what_its_starter_remembers(tmp_path):
+    records = ProcessRecords(tmp_path)
+    command = [sys.executable, "-c", SLEEP]
+    process, record = processes.start_recorded(
+        records, "ready", command, tmp_path / "out", lambda: True, what="ready", timeout=5, port=1
+    )
+    try:
+        assert records.get("ready")["pid"] == process.pid == record["pid"]
+        assert (record["port"], record["log"]) == (1, str(tmp_path / "out"))
+    finally:
+        assert records.stop("ready")

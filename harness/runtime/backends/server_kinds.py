@@ -30,7 +30,7 @@ from harness.runtime import lambda_runtimes
 from harness.util.errors import HarnessError
 from harness.util.files import private_dir
 from harness.util.net import port_in_use
-from harness.util.processes import ProcessRecords, peak_rss_mb, spawn_logged
+from harness.util.processes import ProcessRecords, peak_rss_mb, start_recorded
 from harness.util.venvs import build_venv
 
 START_TIMEOUT_S = 120.0
@@ -198,27 +198,23 @@ def start(
     progress(f"Starting {kind.name} {kind.version} on {endpoint} ...")
     started = time.monotonic()
     command = [str(python), *kind.command(settings.host, settings.port, data)]
-    process = spawn_logged(command, log_path, env, data)
-    record = records.record(
+    _, record = start_recorded(
+        records,
         kind.record,
-        process.pid,
+        command,
+        log_path,
+        lambda: bool(kind.health(endpoint)),
+        what=kind.name,
+        timeout=float(os.environ.get("HARNESS_START_TIMEOUT", START_TIMEOUT_S)),
+        env=env,
+        cwd=data,
+        interval=0.1,
         endpoint=endpoint,
-        log=str(log_path),
         kind=kind.name,
         version=kind.version,
         started_at=time.time(),
     )
-    deadline = started + float(os.environ.get("HARNESS_START_TIMEOUT", START_TIMEOUT_S))
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            records.forget(kind.record)
-            tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-20:])
-            raise HarnessError(f"{kind.name} exited with code {process.returncode}:\n{tail}")
-        if kind.health(endpoint):
-            return record | {"reused": False, "seconds": round(time.monotonic() - started, 2)}
-        time.sleep(0.1)
-    stop(settings, kind)
-    raise HarnessError(f"{kind.name} did not answer in time; see {log_path}")
+    return record | {"reused": False, "seconds": round(time.monotonic() - started, 2)}
 
 
 def peak_memory_mb(settings: Settings, kind: ServerKind) -> float:

@@ -33,12 +33,14 @@ from harness.config import Settings, env_int
 from harness.runtime import backends, database_gate, mariadb
 from harness.runtime.backends import docker
 from harness.util.errors import HarnessError
+from harness.util.processes import ProcessRecords
 
 SCHEMA = mariadb.SCHEMA
 TABLE = "celeb_image_url"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 DEFAULT_PORT = 4582
 URL_SCHEMES = ("mysql", "mariadb", "mysql+pymysql")
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 @dataclass(frozen=True)
@@ -154,10 +156,10 @@ def ensure(settings: Settings, progress: Callable[[str], None] = print) -> Datab
         endpoint.connect(timeout=5).close()
         database = Database(admin=endpoint, loader=endpoint, managed=False)
         if backends.resolve(settings).backend == "embedded":  # the functions run here
-            database_gate.start(settings, port(), endpoint.host, endpoint.port)
-            gate = Endpoint("127.0.0.1", port(), endpoint.username, endpoint.password)
+            gate = _gate_in_front_of(settings, endpoint)
             database = dataclasses.replace(database, functions_see=gate, gated=True)
     elif settings.backend == "docker":
+        _no_gate(settings, progress)
         db_port = port()
         password = docker.ensure_database(settings, db_port, progress)
         endpoint = Endpoint(settings.host, db_port, docker.DATABASE_USER, password)
@@ -168,6 +170,7 @@ def ensure(settings: Settings, progress: Callable[[str], None] = print) -> Datab
             endpoint, endpoint, managed=False, functions_see=in_network, in_docker_stack=True
         )
     else:
+        _no_gate(settings, progress)
         db_port = port()
         mariadb.start(settings, db_port, progress)
         creds = mariadb.credentials(settings)
@@ -180,6 +183,32 @@ def ensure(settings: Settings, progress: Callable[[str], None] = print) -> Datab
     if applied:
         progress(f"applied migration(s): {', '.join(applied)}")
     return database
+
+
+def _gate_in_front_of(settings: Settings, server: Endpoint) -> Endpoint:
+    """The database gate started (or reused) on 127.0.0.1:`HARNESS_DB_PORT` in front of
+    `server`; returns the account as the functions reach it through the gate."""
+    gate_port = port()
+    if server.host in LOOPBACK and server.port == gate_port:
+        raise HarnessError(
+            f"HARNESS_DATABASE_URL's server is on {server.host}:{gate_port}, where the "
+            "database gate listens on the embedded backend; set HARNESS_DB_PORT to a free port"
+        )
+    own = ProcessRecords(settings.state_dir).get(mariadb.RECORD)
+    if own is not None and own.get("port") == gate_port:
+        raise HarnessError(
+            f"the harness's own MariaDB (started without HARNESS_DATABASE_URL) runs on "
+            f"127.0.0.1:{gate_port}, the database gate's port; `harness down` stops it, or "
+            "set HARNESS_DB_PORT to a free port"
+        )
+    database_gate.start(settings, gate_port, server.host, server.port)
+    return Endpoint("127.0.0.1", gate_port, server.username, server.password)
+
+
+def _no_gate(settings: Settings, progress: Callable[[str], None]) -> None:
+    """A gate left by a run with HARNESS_DATABASE_URL holds the port this database needs."""
+    if database_gate.stop(settings):
+        progress("stopped the database gate of a run with HARNESS_DATABASE_URL")
 
 
 def _statements(sql: str) -> list[str]:

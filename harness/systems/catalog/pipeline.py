@@ -201,13 +201,14 @@ class CatalogPipeline:
         the loader's insert wait; once the server lists the loader's session as waiting
         on the lock, the harness's MariaDB gets SIGKILL. In front of a server given by
         HARNESS_DATABASE_URL, the database gate gets it: the loader's connection dies
-        mid-transaction all the same, and the server rolls the transaction back.
+        mid-transaction all the same, and the server rolls the transaction back. (The
+        lock is taken with the URL's account, which then needs LOCK TABLES on `celeb`.)
         """
         if not (self.database.managed or self.database.gated):
             raise HarnessError(
                 "only the harness's own MariaDB process, or the database gate in front of a "
-                "server given by HARNESS_DATABASE_URL, can be killed (not the docker "
-                "backend's container); use the plain outage (`database: down`) against it"
+                "server given by HARNESS_DATABASE_URL (on the embedded backend only), can be "
+                "killed; use the plain outage (`database: down`) against this one"
             )
         victim = mariadb.RECORD if self.database.managed else database_gate.RECORD
         record = ProcessRecords(self.settings.state_dir).get(victim)

@@ -16,7 +16,7 @@ from harness_iam import DenialLog
 from harness_iam.denial_log import read
 from localstack_standins import import_plugin
 
-from .test_authorizer import BUCKET_ARN, Facts, Source
+from .sources import BUCKET_ARN, Facts, Source
 
 
 class CommonServiceException(Exception):
