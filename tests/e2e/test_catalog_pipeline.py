@@ -61,6 +61,14 @@ def upload_folder(catalog, folder: Path, name: str) -> catalog_upload.UploadPlan
     return plan
 
 
+def queue_originals(catalog, folder: Path, name: str, count: int, first_cd_idx: int) -> None:
+    """`count` originals uploaded to vertical `name`, resized, and their messages queued
+    for the loader."""
+    write_originals(folder, count, first_cd_idx)
+    upload_folder(catalog, folder, name)
+    catalog.wait_queued(count)
+
+
 def test_fifty_entities_give_200_rows_and_200_served_objects_after_one_tick(catalog, tmp_path):
     name = vertical()
     write_originals(tmp_path, 50)
@@ -226,11 +234,20 @@ def test_an_older_message_never_overwrites_a_newer_row(catalog):
     assert (row["width"], row["source_etag"]) == (200, "new")
 
 
+def assert_the_next_tick_loads_everything(catalog, name: str, messages: int, rows: int) -> None:
+    """After a fault: the next tick loads every message that waited, each row once, and
+    nothing is left on a queue or missing from the catalog."""
+    tick = catalog.tick()
+    assert tick.ok, tick.error
+    assert tick.result["loaded_messages"] == messages
+    assert len(catalog.rows(name)) == rows
+    assert catalog.pending() == {"work_queue": 0, "dlq": 0, "resize_failures": 0}
+    assert verify(catalog, name).ok
+
+
 def test_database_down_during_a_tick_loses_nothing(catalog, tmp_path):
     name = vertical()
-    write_originals(tmp_path, 10, first_cd_idx=500)
-    upload_folder(catalog, tmp_path, name)
-    catalog.wait_queued(10)
+    queue_originals(catalog, tmp_path, name, 10, first_cd_idx=500)
 
     with catalog.database_outage():
         tick = catalog.tick()
@@ -239,12 +256,7 @@ def test_database_down_during_a_tick_loses_nothing(catalog, tmp_path):
         assert catalog.queue_depth() == 10  # every message still queued
         assert catalog.depth(catalog.c["dlq_url"]) == 0
 
-    tick = catalog.tick()
-    assert tick.ok, tick.error
-    assert tick.result["loaded_messages"] == 10
-    assert len(catalog.rows(name)) == 40
-    assert catalog.pending() == {"work_queue": 0, "dlq": 0, "resize_failures": 0}
-    assert verify(catalog, name).ok
+    assert_the_next_tick_loads_everything(catalog, name, messages=10, rows=40)
 
 
 def steady_free_port() -> int:
@@ -321,17 +333,13 @@ def test_an_outage_of_a_server_given_by_url_reaches_a_warm_loader(catalog_throug
     }
     assert listening == {("127.0.0.1", database.port())}  # loopback only
     name = vertical()
-    write_originals(tmp_path / "warm", 2, first_cd_idx=700)
-    upload_folder(catalog, tmp_path / "warm", name)
-    catalog.wait_queued(2)
+    queue_originals(catalog, tmp_path / "warm", name, 2, first_cd_idx=700)
     warm = catalog.tick()  # the loader, warm now, connected through the gate
     assert warm.ok, warm.error
     assert warm.result["loaded_messages"] == 2
     before = lambda_processes(catalog.settings)
 
-    write_originals(tmp_path / "down", 3, first_cd_idx=710)
-    upload_folder(catalog, tmp_path / "down", name)
-    catalog.wait_queued(3)
+    queue_originals(catalog, tmp_path / "down", name, 3, first_cd_idx=710)
     with catalog.database_outage():
         assert mariadb.is_up(catalog.database.admin.port)  # the server itself runs on
         tick = catalog.tick()
@@ -341,12 +349,7 @@ def test_an_outage_of_a_server_given_by_url_reaches_a_warm_loader(catalog_throug
         assert catalog.depth(catalog.c["dlq_url"]) == 0
         assert lambda_processes(catalog.settings) <= before, "the loader was not warm"
 
-    tick = catalog.tick()
-    assert tick.ok, tick.error
-    assert tick.result["loaded_messages"] == 3
-    assert len(catalog.rows(name)) == 20
-    assert catalog.pending() == {"work_queue": 0, "dlq": 0, "resize_failures": 0}
-    assert verify(catalog, name).ok
+    assert_the_next_tick_loads_everything(catalog, name, messages=3, rows=20)
 
 
 @pytest.mark.faults
@@ -356,9 +359,7 @@ def test_the_gate_killed_mid_transaction_loses_nothing(catalog_through_url, tmp_
     server rolls the transaction back, and the next tick loads every row once."""
     catalog = catalog_through_url
     name = vertical()
-    write_originals(tmp_path, 4, first_cd_idx=720)
-    upload_folder(catalog, tmp_path, name)
-    catalog.wait_queued(4)
+    queue_originals(catalog, tmp_path, name, 4, first_cd_idx=720)
     with catalog.database_killed_mid_tick() as failed:
         assert not failed.ok, failed.result
         assert "Lost connection" in failed.error, failed.error
@@ -367,12 +368,7 @@ def test_the_gate_killed_mid_transaction_loses_nothing(catalog_through_url, tmp_
         # The server notices its client gone and rolls the transaction back.
         wait_for(lambda: loader_sessions(catalog) == 0, 30, "the cut transaction rolled back")
         assert catalog.rows(name) == []
-    tick = catalog.tick()
-    assert tick.ok, tick.error
-    assert tick.result["loaded_messages"] == 4
-    assert len(catalog.rows(name)) == 16
-    assert catalog.pending() == {"work_queue": 0, "dlq": 0, "resize_failures": 0}
-    assert verify(catalog, name).ok
+    assert_the_next_tick_loads_everything(catalog, name, messages=4, rows=16)
 
 
 @pytest.mark.faults
@@ -387,19 +383,13 @@ def test_database_killed_mid_transaction_loses_nothing(catalog, tmp_path):
             "test_the_gate_killed_mid_transaction_loses_nothing)"
         )
     name = vertical()
-    write_originals(tmp_path, 4, first_cd_idx=600)
-    upload_folder(catalog, tmp_path, name)
-    catalog.wait_queued(4)
+    queue_originals(catalog, tmp_path, name, 4, first_cd_idx=600)
     with catalog.database_killed_mid_tick() as failed:
         assert not failed.ok, failed.result
         assert not mariadb.is_up(database.port())
         assert catalog.depth(catalog.c["dlq_url"]) == 0
-    tick = catalog.tick()
-    assert tick.ok, tick.error
-    assert tick.result["loaded_messages"] == 4
-    assert len(catalog.rows(name)) == 16  # four sizes each, none twice
-    assert catalog.pending() == {"work_queue": 0, "dlq": 0, "resize_failures": 0}
-    assert verify(catalog, name).ok
+    # Four sizes each, none twice.
+    assert_the_next_tick_loads_everything(catalog, name, messages=4, rows=16)
 
 
 def test_the_deployed_schedules_run_every_minute_from_seven_to_nine_inclusive_seoul(catalog):

@@ -158,6 +158,14 @@ def test_key_policy_without_the_cloudwatch_principal_leaves_the_alarm_undelivere
         alarm("OK")
 
 
+def wait_for_role_denial(since: str, action: str, role: str) -> dict:
+    return wait_for_denial(
+        since,
+        f"{action} by {role}",
+        lambda d: d.get("action") == action and str(d.get("role")).endswith(f":role/{role}"),
+    )
+
+
 @contextmanager
 def labeler_role_without(aws_client, labeling, action: str) -> Iterator[str]:
     """The labeler's role without `action` for the block (its name yielded), as deployed
@@ -185,14 +193,7 @@ def test_the_mapping_polls_with_the_function_role_and_needs_receive_message(labe
     key = new_key()
     with labeler_role_without(aws_client, labeling, "sqs:ReceiveMessage") as role:
         labeling.upload(key, JPEG)
-        denial = wait_for_denial(
-            since,
-            "the mapping's ReceiveMessage",
-            lambda d: (
-                d.get("action") == "sqs:ReceiveMessage"
-                and str(d.get("role")).endswith(f":role/{role}")
-            ),
-        )
+        denial = wait_for_role_denial(since, "sqs:ReceiveMessage", role)
         time.sleep(QUIET_SECONDS)
         assert labeling.result(key) is None, f"{key} was labeled without sqs:ReceiveMessage"
         assert labeling.queue_depth() == 1, "the message must wait in the queue"
@@ -210,14 +211,7 @@ def test_the_mapping_deletes_with_the_function_role_and_needs_delete_message(lab
     key = new_key()
     with labeler_role_without(aws_client, labeling, "sqs:DeleteMessage") as role:
         labeling.upload(key, JPEG)
-        denial = wait_for_denial(
-            since,
-            "the mapping's DeleteMessage",
-            lambda d: (
-                d.get("action") == "sqs:DeleteMessage"
-                and str(d.get("role")).endswith(f":role/{role}")
-            ),
-        )
+        denial = wait_for_role_denial(since, "sqs:DeleteMessage", role)
         assert labeling.result(key)["source"]["key"] == key, "handled before the delete"
         assert labeling.queue_depth() == 1, "the message must stay (visible or in flight)"
     assert denial["resource"].endswith(":" + labeling.outputs["queue_name"])

@@ -22,6 +22,7 @@ from click.testing import CliRunner
 
 from harness import config
 from harness.cli.app import main
+from harness.cli.console import console
 from harness.runtime import localstack
 from harness.stubs.rekognition.caller import iam_caller_check, signing_key
 from harness.stubs.rekognition.s3_reader import dict_s3_reader
@@ -245,7 +246,10 @@ def test_denials_are_listed_readably_and_as_json(monkeypatch, tmp_path):
     monkeypatch.setenv("HARNESS_BACKEND", "embedded")
     _write_log(tmp_path / "iam-denials.jsonl")
     runner = CliRunner()
-    # Wide enough for the log's path in the title, however deep pytest's tmp_path is.
+    # Wide enough for the log's path in the title, however deep pytest's tmp_path is. A
+    # console made while COLUMNS was set keeps that width (rich reads it once): an
+    # earlier test's CliRunner may have made it so, under xdist; the width is read anew.
+    monkeypatch.setattr(console, "_width", None)
     shown = runner.invoke(main, ["iam", "denials"], env={"COLUMNS": "400"})
     assert shown.exit_code == 0, shown.output
     assert "iamt-labeler/iamt-labeler" in shown.output

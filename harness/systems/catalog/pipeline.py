@@ -337,11 +337,15 @@ class CatalogPipeline:
             )
         return failures
 
-    def wait_queued(self, count: int, timeout: float = 60) -> int:
-        """Wait until the resize function has queued at least `count` messages."""
+    def wait_queued(self, count: int, timeout: float | None = None) -> int:
+        """Wait until the resize function has queued at least `count` messages.
+
+        The default wait grows with `count` (60 s + 2 s per image): resizing is CPU work,
+        and on a loaded 2-core runner (a parallel suite, the docker lane's container) an
+        image can take seconds. The wait is a safety net; speed is the benchmark's."""
         return wait_for(
             lambda: (depth := self.queue_depth()) >= count and depth,
-            timeout,
+            60 + 2 * count if timeout is None else timeout,
             f"{count} message(s) on {self.c['queue_name']} (resize done)",
             interval=0.2,
         )
