@@ -335,11 +335,11 @@ def test_the_stubs_ask_localstacks_iam_only_when_it_runs_there(monkeypatch, tmp_
     class Started(Exception):
         pass
 
-    def spawn(args, *rest):
-        started.append(list(args))
+    def start(records, name, command, *rest, **info):
+        started.append(list(command))
         raise Started
 
-    monkeypatch.setattr(stack, "spawn_logged", spawn)
+    monkeypatch.setattr(stack, "start_recorded", start)
     monkeypatch.setattr(stack, "port_in_use", lambda host, port: False)
     with pytest.raises(Started):
         stack.start_stubs(settings)
