@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from harness.config import Settings
 from harness.util.errors import HarnessError
 from harness.util.files import private_dir
-from harness.util.net import port_in_use
+from harness.util.net import port_in_use, require_free
 from harness.util.processes import ProcessRecords, start_recorded
 
 RECORD = "database-gate"
@@ -42,17 +42,14 @@ def start(settings: Settings, port: int, target_host: str, target_port: int) -> 
     True if started now."""
     records = ProcessRecords(settings.state_dir)
     running = records.get(RECORD)
-    wanted = {"port": port, "target": f"{target_host}:{target_port}"}
+    wanted = {"port": port, "target_host": target_host, "target_port": target_port}
     if running and {k: running.get(k) for k in wanted} == wanted and port_in_use(LISTEN_HOST, port):
         return False
     records.stop(RECORD)
-    if port_in_use(LISTEN_HOST, port):
-        raise HarnessError(
-            f"port {port} is in use by another program; the database gate needs it. Free it "
-            "or set HARNESS_DB_PORT"
-        )
+    require_free(LISTEN_HOST, [port], "the database gate", "set HARNESS_DB_PORT")
     log_path = private_dir(settings.state_dir) / "database-gate.log"
-    command = [sys.executable, "-m", __name__, "--port", str(port), "--target", wanted["target"]]
+    target = f"{target_host}:{target_port}"
+    command = [sys.executable, "-m", __name__, "--port", str(port), "--target", target]
     start_recorded(
         records,
         RECORD,
@@ -78,8 +75,7 @@ def running(settings: Settings) -> dict | None:
 
 def start_as(settings: Settings, record: dict) -> bool:
     """The gate started again as `record` (from `running`) describes it."""
-    host, _, target_port = record["target"].rpartition(":")
-    return start(settings, int(record["port"]), host, int(target_port))
+    return start(settings, record["port"], record["target_host"], record["target_port"])
 
 
 @contextlib.contextmanager

@@ -39,7 +39,7 @@ import pymysql
 from harness.config import Settings
 from harness.util.errors import HarnessError
 from harness.util.files import atomic_write_text, private_dir
-from harness.util.net import port_in_use
+from harness.util.net import require_free
 from harness.util.packages import AptFailed, apt_install
 from harness.util.processes import ProcessRecords, start_recorded
 
@@ -249,11 +249,12 @@ def start(settings: Settings, port: int, progress: Callable[[str], None] = print
         return running | {"reused": True}
     if running:
         records.stop(RECORD, timeout=30)
-    if port_in_use("127.0.0.1", port):
-        raise HarnessError(
-            f"port {port} on 127.0.0.1 is in use by another program; choose another with "
-            "HARNESS_DB_PORT=<port>, or use that server with HARNESS_DATABASE_URL"
-        )
+    require_free(
+        "127.0.0.1",
+        [port],
+        "MariaDB",
+        "choose another with HARNESS_DB_PORT=<port>, or use that server with HARNESS_DATABASE_URL",
+    )
     server, installer = ensure_installed(settings, progress)
     private_dir(settings.state_dir)
     base = private_dir(base_dir(settings))

@@ -19,7 +19,7 @@ from harness.config import Settings
 from harness.runtime import backends, database_gate, localstack, mariadb
 from harness.util.errors import HarnessError
 from harness.util.files import private_dir
-from harness.util.net import port_in_use
+from harness.util.net import require_free
 from harness.util.processes import ProcessRecords, start_recorded
 
 STUBS = "stubs"
@@ -79,12 +79,12 @@ def start_stubs(settings: Settings) -> bool:
     if running and running.get("iam", "enforce") == settings.iam and _stubs_healthy(settings):
         return False
     records.stop(STUBS)
-    for port in (settings.rekognition_port, settings.slack_port):
-        if port_in_use(settings.host, port):
-            raise HarnessError(
-                f"port {port} is in use by another program; the stubs need it. Free it or set "
-                "HARNESS_REKOGNITION_PORT / HARNESS_SLACK_PORT"
-            )
+    require_free(
+        settings.host,
+        [settings.rekognition_port, settings.slack_port],
+        "the stubs",
+        "set HARNESS_REKOGNITION_PORT / HARNESS_SLACK_PORT",
+    )
     log_path = private_dir(settings.state_dir) / "stubs.log"
     command = [
         sys.executable,

@@ -26,9 +26,10 @@ from harness.cli import main
 from harness.runtime import aws, backends, database_gate, mariadb
 from harness.systems.catalog import database, schedule
 from harness.systems.catalog import folder_upload as catalog_upload
+from harness.systems.catalog.database import Served
 from harness.systems.catalog.pipeline import CatalogPipeline
 from harness.systems.catalog.verify import verify
-from harness.util.net import port_in_use
+from harness.util.net import free_ports
 from harness.util.processes import ProcessRecords
 from harness.util.waiting import wait_for
 
@@ -259,12 +260,6 @@ def test_database_down_during_a_tick_loses_nothing(catalog, tmp_path):
     assert_the_next_tick_loads_everything(catalog, name, messages=10, rows=40)
 
 
-def steady_free_port() -> int:
-    """A free port below Linux's ephemeral range: while the gate is down, no outgoing
-    connection of this host can take it as its local port."""
-    return next(port for port in range(24000, 32000, 7) if not port_in_use("127.0.0.1", port))
-
-
 def lambda_processes(settings) -> set[int]:
     """The PIDs of the functions' processes now (the executor records each one)."""
     return {
@@ -297,7 +292,7 @@ def catalog_through_url(catalog, monkeypatch):
     reaches through the database gate. The loader starts new processes, as after a
     deploy, so that it reads the gate from its secret; afterwards it gets the session's
     database back the same way."""
-    if not catalog.database.managed:
+    if catalog.database.kind is not Served.MANAGED:
         pytest.skip("needs the harness's own MariaDB to stand as the server of the URL")
     if backends.resolve(catalog.settings).backend != "embedded":
         pytest.skip("the database gate runs where the functions run on this host: embedded")
@@ -306,7 +301,7 @@ def catalog_through_url(catalog, monkeypatch):
     monkeypatch.setenv(
         "HARNESS_DATABASE_URL", f"mysql://{user}:{password}@{admin.host}:{admin.port}"
     )
-    monkeypatch.setenv("HARNESS_DB_PORT", str(steady_free_port()))  # the gate's port
+    monkeypatch.setenv("HARNESS_DB_PORT", str(free_ports(1, steady=True)[0]))  # the gate's port
     loader = catalog.c["loader_function_arn"]
     deployed = catalog.lambda_.get_function_configuration(FunctionName=loader)["Description"]
     try:
@@ -325,7 +320,7 @@ def test_an_outage_of_a_server_given_by_url_reaches_a_warm_loader(catalog_throug
     front of it is closed. Before the gate, the secret pointed at a closed port, which a
     warm loader never read (its known server still answered) and loaded on."""
     catalog = catalog_through_url
-    assert catalog.database.gated and catalog.database.kind.startswith("database gate")
+    assert catalog.database.kind is Served.GATED
     assert catalog.database.loader_secret["port"] == database.port() != catalog.database.admin.port
     gate = psutil.Process(database_gate.running(catalog.settings)["pid"])
     listening = {
@@ -376,7 +371,7 @@ def test_database_killed_mid_transaction_loses_nothing(catalog, tmp_path):
     """SIGKILL MariaDB while the loader's transaction waits inside it: the loader sees a
     lost connection, releases its batch, and the next tick loads every row once. (The
     scenario catalog-db-outage does the same among uploads during the outage.)"""
-    if not catalog.database.managed:
+    if catalog.database.kind is not Served.MANAGED:
         pytest.skip(
             "only the harness's own MariaDB process can be killed, not the docker backend's "
             "container (in front of a HARNESS_DATABASE_URL server the gate is killed: "

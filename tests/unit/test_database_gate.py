@@ -87,7 +87,7 @@ def test_the_gate_relays_to_the_server_and_an_outage_refuses_and_breaks_connecti
     assert roundtrip(port, b"again") == b"again"
     back = database_gate.running(settings)
     assert back["pid"] != pid
-    assert (back["port"], back["target"]) == (port, f"{server[0]}:{server[1]}")
+    assert (back["port"], back["target_host"], back["target_port"]) == (port, *server)
 
 
 def test_a_running_gate_is_reused_and_one_to_another_target_replaced(settings, server):

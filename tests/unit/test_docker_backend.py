@@ -148,13 +148,13 @@ def test_database_container_is_compose_s_database_reached_as_database_and_on_loo
     assert tuple(built._command) == tuple(compose["command"])
     assert built.volumes == {str(secret): {"bind": docker_backend.DATABASE_SECRET, "mode": "ro"}}
     assert "/run/harness-secrets/db-password" in (ROOT / "docker" / "database.sh").read_text()
-    from harness.systems.catalog.database import Database, Endpoint
+    from harness.systems.catalog.database import Database, Endpoint, Served
 
     here = Endpoint("127.0.0.1", 4733, docker_backend.DATABASE_USER, "pw")
     there = Endpoint("database", 3306, docker_backend.DATABASE_USER, "pw")
-    database = Database(here, here, managed=False, functions_see=there)
+    database = Database(here, here, Served.DOCKER, functions_see=there)
     assert (database.loader_secret["host"], database.loader_secret["port"]) == ("database", 3306)
-    assert Database(here, here, managed=True).loader_secret["host"] == "127.0.0.1"
+    assert Database(here, here, Served.MANAGED).loader_secret["host"] == "127.0.0.1"
 
 
 def test_a_new_localstack_container_means_a_new_deployment_target(settings, tmp_path):

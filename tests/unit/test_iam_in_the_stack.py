@@ -340,7 +340,7 @@ def test_the_stubs_ask_localstacks_iam_only_when_it_runs_there(monkeypatch, tmp_
         raise Started
 
     monkeypatch.setattr(stack, "start_recorded", start)
-    monkeypatch.setattr(stack, "port_in_use", lambda host, port: False)
+    monkeypatch.setattr(stack, "require_free", lambda *args: None)
     with pytest.raises(Started):
         stack.start_stubs(settings)
     (args,) = started

@@ -1,8 +1,8 @@
 """The LocalStack plugins as a package of their own, and how the harness installs and runs them.
 
 LocalStack itself is not needed: the metadata is read from the plugins' pyproject.toml,
-the parts that do not import LocalStack run here, and the S3 hook runs against a
-stand-in of the two LocalStack modules it touches.
+the parts that do not import LocalStack run here, and the S3 and gateway hooks run
+against stand-ins of the LocalStack modules they touch.
 """
 
 from __future__ import annotations
@@ -68,6 +68,11 @@ def pyproject(package: str) -> dict:
             "harness_esm_scaling",
             "localstack.hooks.on_runtime_create",
             {"scale_sqs_mappings": "harness_esm_scaling:scale_sqs_mappings"},
+        ),
+        (
+            "harness_gateway",
+            "localstack.hooks.on_runtime_create",
+            {"bind_to_listen_host": "harness_gateway:bind_to_listen_host"},
         ),
     ],
 )
@@ -153,6 +158,46 @@ def test_the_s3_hook_points_localstack_at_the_instance_folder(monkeypatch, tmp_p
     folder = tmp_path / "localstack" / "s3"
     assert str(folder) == provider.DEFAULT_S3_TMP_DIR
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+
+
+def test_the_gateway_hook_binds_twisted_to_the_host_gateway_listen_names(monkeypatch):
+    """LocalStack's twisted server passes no interface for IPv4 (it would listen on every
+    address); after the hook, its endpoints bind to GATEWAY_LISTEN's host for the port."""
+    made = []
+
+    def endpoint(kind):
+        return lambda reactor, port, **kwargs: made.append((kind, port, kwargs))
+
+    twisted_server = types.ModuleType("localstack.runtime.server.twisted")
+    twisted_server.endpoints = types.SimpleNamespace(
+        TCP4ServerEndpoint=endpoint("tcp4"), TCP6ServerEndpoint=endpoint("tcp6")
+    )
+    server = types.ModuleType("localstack.runtime.server")
+    server.twisted = twisted_server
+    localstack_config = types.ModuleType("localstack.config")
+    localstack_config.GATEWAY_LISTEN = [
+        types.SimpleNamespace(host="127.0.0.1", port=4566),
+        types.SimpleNamespace(host="::1", port=4567),
+    ]
+    gateway = import_plugin(
+        monkeypatch,
+        "harness_gateway",
+        {
+            "localstack.config": localstack_config,
+            "localstack.runtime.server": server,
+            "localstack.runtime.server.twisted": twisted_server,
+        },
+    )
+    gateway.bind_to_listen_host()
+    # What TwistedRuntimeServer.register calls for each GATEWAY_LISTEN entry:
+    twisted_server.endpoints.TCP4ServerEndpoint("reactor", 4566)
+    twisted_server.endpoints.TCP6ServerEndpoint("reactor", 4567, interface="::1")
+    twisted_server.endpoints.TCP4ServerEndpoint("reactor", 9999)  # a port it does not name
+    assert made == [
+        ("tcp4", 4566, {"interface": "127.0.0.1"}),
+        ("tcp6", 4567, {"interface": "::1"}),
+        ("tcp4", 9999, {}),
+    ]
 
 
 def test_the_executor_records_lambda_processes_in_the_harness_format(tmp_path, monkeypatch):
@@ -271,8 +316,8 @@ def test_ensure_installed_installs_the_plugins_into_localstacks_venv(monkeypatch
     settings = config.load()
     python = localstack.ensure_installed(settings, progress=lambda m: None)
     venv = localstack.venv_dir(settings)
-    plugins = [PLUGIN_DIR / name for name in ("harness_lambda_executor", "harness_s3_storage")]
-    plugins += [PLUGIN_DIR / "harness_iam", PLUGIN_DIR / "harness_esm_scaling"]
+    names = ("lambda_executor", "s3_storage", "iam", "esm_scaling", "gateway")
+    plugins = [PLUGIN_DIR / f"harness_{name}" for name in names]
     assert calls == [venv, (venv, plugins, settings.pins_file)]
     assert python == venv / "bin" / "python"
 

@@ -13,7 +13,7 @@ from test_scenario_runner import StandInPipeline
 
 from harness.scenarios import runner, schema
 from harness.scenarios.source import ScenarioError
-from harness.systems.catalog.database import Database, Endpoint
+from harness.systems.catalog.database import Database, Endpoint, Served
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -327,7 +327,7 @@ class StandInLoaderCatalog(StandInCatalog):
         self.queue: list[str] = []
         self.table: dict[tuple, dict] = {}
         here = Endpoint("127.0.0.1", 4582, "loader", "pw")
-        self.database = Database(admin=here, loader=here, managed=True)
+        self.database = Database(admin=here, loader=here, kind=Served.MANAGED)
         self.db_up = True
         self.outages = 0
         self.loader_runs = 0

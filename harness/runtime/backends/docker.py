@@ -38,7 +38,7 @@ from harness.runtime import localstack
 from harness.runtime.backends.base import BackendState
 from harness.util.errors import HarnessError
 from harness.util.files import atomic_write_text, private_dir
-from harness.util.net import port_in_use
+from harness.util.net import require_free
 from harness.util.waiting import WaitTimeout, wait_for
 
 APP_IMAGE = "pipeline-harness:local"  # built from ./Dockerfile (also by docker-compose.yml)
@@ -344,12 +344,12 @@ def start(settings: Settings, progress: Callable[[str], None] = print) -> dict:
     began = time.monotonic()
     _remove(client, settings, state)
     _state_path(settings).unlink(missing_ok=True)
-    for port in (settings.port, settings.rekognition_port, settings.slack_port):
-        if port_in_use(settings.host, port):
-            raise HarnessError(
-                f"port {port} is in use on {settings.host}; free it or choose other "
-                "HARNESS_PORT / HARNESS_REKOGNITION_PORT / HARNESS_SLACK_PORT"
-            )
+    require_free(
+        settings.host,
+        [settings.port, settings.rekognition_port, settings.slack_port],
+        "the docker stack",
+        "choose others with HARNESS_PORT / HARNESS_REKOGNITION_PORT / HARNESS_SLACK_PORT",
+    )
     from testcontainers.core.network import Network
 
     network = Network(docker_network_kw={"labels": {LABEL: settings.name_prefix}})
@@ -395,8 +395,7 @@ def ensure_database(settings: Settings, port: int, progress: Callable[[str], Non
     served = state.get("containers", {}).get("database")
     if served and _running(client, {"containers": {"database": served}}):
         return _password(settings)
-    if port_in_use(settings.host, port):
-        raise HarnessError(f"port {port} is in use on {settings.host}; choose HARNESS_DB_PORT")
+    require_free(settings.host, [port], "the docker stack's database", "choose HARNESS_DB_PORT")
     import docker.errors
 
     with contextlib.suppress(docker.errors.NotFound):  # a stopped one of an earlier run

@@ -29,7 +29,7 @@ from harness.config import Settings
 from harness.runtime import lambda_runtimes
 from harness.util.errors import HarnessError
 from harness.util.files import private_dir
-from harness.util.net import port_in_use
+from harness.util.net import require_free
 from harness.util.processes import ProcessRecords, peak_rss_mb, start_recorded
 from harness.util.venvs import build_venv
 
@@ -178,11 +178,7 @@ def start(
     if current and kind.health(current["endpoint"]):
         return current | {"reused": True}
     records.stop(kind.record)
-    if port_in_use(settings.host, settings.port):
-        raise HarnessError(
-            f"port {settings.port} on {settings.host} is in use; {kind.name} needs it "
-            "(choose another with HARNESS_PORT)"
-        )
+    require_free(settings.host, [settings.port], kind.name, "choose another with HARNESS_PORT")
     python = python or kind.ensure_installed(settings, progress)
     private_dir(settings.state_dir)
     data = data_dir(settings, kind)

@@ -24,6 +24,7 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -81,32 +82,31 @@ class Endpoint:
         }
 
 
+class Served(StrEnum):
+    """Which server the loader reaches, and so what an outage may stop and start."""
+
+    MANAGED = "harness MariaDB"  # the harness's own: stopped and started
+    DOCKER = "docker stack's container"  # the docker backend's: stopped and started
+    # A HARNESS_DATABASE_URL server the functions reach through the database gate: the
+    # gate is stopped and started, never that server.
+    GATED = "database gate to HARNESS_DATABASE_URL"
+    URL = "HARNESS_DATABASE_URL"  # reached directly: nothing of it is ours to stop
+
+
 @dataclass(frozen=True)
 class Database:
     admin: Endpoint
     loader: Endpoint
-    managed: bool  # True: the harness's own MariaDB (it may stop and start it)
+    kind: Served
     # The loader's account as the functions reach it, when they do not reach it as the
-    # harness does (the docker backend: a container on the stack's network).
+    # harness does (a container on the docker stack's network, or the gate).
     functions_see: Endpoint | None = None
-    in_docker_stack: bool = False  # the docker backend's container (it may stop and start it)
-    # The functions reach a HARNESS_DATABASE_URL server through the database gate (it may
-    # stop and start the gate, never that server).
-    gated: bool = False
 
     @property
     def stoppable(self) -> bool:
         """Whether an outage really stops what the loader connects to (else the secret
         points elsewhere)."""
-        return self.managed or self.in_docker_stack or self.gated
-
-    @property
-    def kind(self) -> str:
-        if self.managed:
-            return "harness MariaDB"
-        if self.in_docker_stack:
-            return "docker stack's container"
-        return "database gate to HARNESS_DATABASE_URL" if self.gated else "HARNESS_DATABASE_URL"
+        return self.kind is not Served.URL
 
     @property
     def loader_secret(self) -> dict:
@@ -154,10 +154,10 @@ def ensure(settings: Settings, progress: Callable[[str], None] = print) -> Datab
     if url:
         endpoint = external_endpoint(url, os.environ.get("HARNESS_DATABASE_PASSWORD_FILE"))
         endpoint.connect(timeout=5).close()
-        database = Database(admin=endpoint, loader=endpoint, managed=False)
+        database = Database(admin=endpoint, loader=endpoint, kind=Served.URL)
         if backends.resolve(settings).backend == "embedded":  # the functions run here
             gate = _gate_in_front_of(settings, endpoint)
-            database = dataclasses.replace(database, functions_see=gate, gated=True)
+            database = dataclasses.replace(database, functions_see=gate, kind=Served.GATED)
     elif settings.backend == "docker":
         _no_gate(settings, progress)
         db_port = port()
@@ -166,9 +166,7 @@ def ensure(settings: Settings, progress: Callable[[str], None] = print) -> Datab
         in_network = Endpoint(
             docker.DATABASE_ALIAS, docker.DATABASE_PORT, endpoint.username, password
         )
-        database = Database(
-            endpoint, endpoint, managed=False, functions_see=in_network, in_docker_stack=True
-        )
+        database = Database(endpoint, endpoint, Served.DOCKER, functions_see=in_network)
     else:
         _no_gate(settings, progress)
         db_port = port()
@@ -177,7 +175,7 @@ def ensure(settings: Settings, progress: Callable[[str], None] = print) -> Datab
         database = Database(
             admin=Endpoint("127.0.0.1", db_port, **creds["admin"]),
             loader=Endpoint("127.0.0.1", db_port, **creds["loader"]),
-            managed=True,
+            kind=Served.MANAGED,
         )
     applied = migrate(database.admin)
     if applied:

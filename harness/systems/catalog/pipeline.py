@@ -30,7 +30,7 @@ from harness.runtime import aws, database_gate, mariadb
 from harness.runtime.backends import docker as docker_backend
 from harness.stubs.client import SlackSinkClient
 from harness.systems.catalog import database
-from harness.systems.catalog.database import Database
+from harness.systems.catalog.database import Database, Served
 from harness.systems.catalog.schedule import CronSchedule, LoaderSchedule
 from harness.util.errors import HarnessError
 from harness.util.processes import ProcessRecords
@@ -164,18 +164,18 @@ class CatalogPipeline:
         break, new ones are refused); elsewhere the secret points the loader at a closed
         port, which a warm loader that still reaches its known server does not notice.
         """
-        if self.database.managed:
+        if self.database.kind is Served.MANAGED:
             mariadb.stop(self.settings)
             try:
                 yield
             finally:
                 mariadb.start(self.settings, database.port(), progress=lambda _: None)
             return
-        if self.database.in_docker_stack:
+        if self.database.kind is Served.DOCKER:
             with docker_backend.database_stopped(self.settings, database.port()):
                 yield
             return
-        if self.database.gated:
+        if self.database.kind is Served.GATED:
             with database_gate.closed(self.settings):
                 yield
             return
@@ -204,13 +204,13 @@ class CatalogPipeline:
         mid-transaction all the same, and the server rolls the transaction back. (The
         lock is taken with the URL's account, which then needs LOCK TABLES on `celeb`.)
         """
-        if not (self.database.managed or self.database.gated):
+        if self.database.kind not in (Served.MANAGED, Served.GATED):
             raise HarnessError(
                 "only the harness's own MariaDB process, or the database gate in front of a "
                 "server given by HARNESS_DATABASE_URL (on the embedded backend only), can be "
                 "killed; use the plain outage (`database: down`) against this one"
             )
-        victim = mariadb.RECORD if self.database.managed else database_gate.RECORD
+        victim = mariadb.RECORD if self.database.kind is Served.MANAGED else database_gate.RECORD
         record = ProcessRecords(self.settings.state_dir).get(victim)
         if record is None:
             raise HarnessError(f"no {victim} process of the harness runs to be killed")
@@ -237,7 +237,7 @@ class CatalogPipeline:
                 raise HarnessError("the tick did not end after the database was killed")
             yield ticks[0]
         finally:
-            if self.database.managed:
+            if self.database.kind is Served.MANAGED:
                 mariadb.start(self.settings, database.port(), progress=lambda _: None)
             else:
                 database_gate.start_as(self.settings, record)
