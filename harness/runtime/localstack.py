@@ -39,6 +39,7 @@ PLUGINS = (
     "harness_iam",
     "harness_esm_scaling",
     "harness_gateway",
+    "harness_metrics",
 )
 # The only folder on LocalStack's PYTHONPATH: the interpreter shim, not the plugins.
 STARTUP_DIR = PLUGIN_DIR / "startup"

@@ -74,6 +74,11 @@ def pyproject(package: str) -> dict:
             "localstack.hooks.on_runtime_create",
             {"bind_to_listen_host": "harness_gateway:bind_to_listen_host"},
         ),
+        (
+            "harness_metrics",
+            "localstack.hooks.on_runtime_create",
+            {"gather_sqs_metrics": "harness_metrics:gather_sqs_metrics"},
+        ),
     ],
 )
 def test_entry_points_are_declared_in_each_plugins_own_metadata(package, namespace, entry_point):
@@ -175,6 +180,7 @@ def test_the_gateway_hook_binds_twisted_to_the_host_gateway_listen_names(monkeyp
     server = types.ModuleType("localstack.runtime.server")
     server.twisted = twisted_server
     localstack_config = types.ModuleType("localstack.config")
+    localstack_config.GATEWAY_SERVER = "twisted"
     localstack_config.GATEWAY_LISTEN = [
         types.SimpleNamespace(host="127.0.0.1", port=4566),
         types.SimpleNamespace(host="::1", port=4567),
@@ -188,6 +194,11 @@ def test_the_gateway_hook_binds_twisted_to_the_host_gateway_listen_names(monkeyp
             "localstack.runtime.server.twisted": twisted_server,
         },
     )
+    localstack_config.GATEWAY_SERVER = "hypercorn"
+    untouched = twisted_server.endpoints
+    gateway.bind_to_listen_host()
+    assert twisted_server.endpoints is untouched
+    localstack_config.GATEWAY_SERVER = "twisted"
     gateway.bind_to_listen_host()
     # What TwistedRuntimeServer.register calls for each GATEWAY_LISTEN entry:
     twisted_server.endpoints.TCP4ServerEndpoint("reactor", 4566)
@@ -198,6 +209,89 @@ def test_the_gateway_hook_binds_twisted_to_the_host_gateway_listen_names(monkeyp
         ("tcp6", 4567, {"interface": "::1"}),
         ("tcp4", 9999, {}),
     ]
+
+
+def test_sqs_per_call_metrics_reach_cloudwatch_together_each_point_kept(monkeypatch):
+    """SQS's dispatcher hands each per-call metric to the gathering; one send carries
+    them all per account and region, each with its own value and unit."""
+    sent = []
+
+    class CloudwatchDispatcher:  # LocalStack's, as far as the hook touches it
+        running = True
+
+    provider = types.ModuleType("localstack.services.sqs.provider")
+    provider.CloudwatchDispatcher = CloudwatchDispatcher
+    cloudwatch_util = types.ModuleType("localstack.utils.cloudwatch.cloudwatch_util")
+    cloudwatch_util.publish_sqs_metric_batch = lambda *args: sent.append(args)
+    metrics = import_plugin(
+        monkeypatch,
+        "harness_metrics",
+        {
+            "localstack.services": types.ModuleType("localstack.services"),
+            "localstack.services.sqs": types.ModuleType("localstack.services.sqs"),
+            "localstack.services.sqs.provider": provider,
+            "localstack.utils": types.ModuleType("localstack.utils"),
+            "localstack.utils.cloudwatch": types.ModuleType("localstack.utils.cloudwatch"),
+            "localstack.utils.cloudwatch.cloudwatch_util": cloudwatch_util,
+        },
+    )
+    made = []
+
+    class Seen(metrics.Gathered):  # the hook's own gathering, to send it by hand
+        def __init__(self, *args) -> None:
+            super().__init__(*args)
+            made.append(self)
+
+    monkeypatch.setattr(metrics, "Gathered", Seen)
+    monkeypatch.setenv(metrics.ENV_VAR, "60")
+    metrics.gather_sqs_metrics()
+    dispatcher = CloudwatchDispatcher()
+    dispatcher.dispatch_sqs_metric("111", "us-east-1", "q", "NumberOfMessagesSent")
+    dispatcher.dispatch_sqs_metric("111", "us-east-1", "q", "SentMessageSize", 700, "Bytes")
+    dispatcher.dispatch_sqs_metric("222", "eu-west-1", "r", "NumberOfEmptyReceives")
+    dispatcher.running = False  # SQS shutting down: nothing more is taken
+    dispatcher.dispatch_sqs_metric("111", "us-east-1", "q", "NumberOfMessagesDeleted", 3)
+    assert sent == []  # nothing before the send
+    (gathered,) = made
+    gathered.send()
+    assert sent == [
+        (
+            "111",
+            "us-east-1",
+            [
+                {
+                    "MetricName": "NumberOfMessagesSent",
+                    "QueueName": "q",
+                    "Value": 1,
+                    "Unit": "Count",
+                },
+                {"MetricName": "SentMessageSize", "QueueName": "q", "Value": 700, "Unit": "Bytes"},
+            ],
+        ),
+        (
+            "222",
+            "eu-west-1",
+            [
+                {
+                    "MetricName": "NumberOfEmptyReceives",
+                    "QueueName": "r",
+                    "Value": 1,
+                    "Unit": "Count",
+                }
+            ],
+        ),
+    ]
+    gathered.send()
+    assert len(sent) == 2  # sent once
+
+
+def test_the_metrics_send_interval_is_checked(monkeypatch):
+    metrics = import_plugin(monkeypatch, "harness_metrics")
+    assert metrics.interval({}) == metrics.DEFAULT_S
+    assert metrics.interval({metrics.ENV_VAR: "0.5"}) == 0.5
+    for bad in ("0", "-1", "61", "soon"):
+        with pytest.raises(ValueError, match=metrics.ENV_VAR):
+            metrics.interval({metrics.ENV_VAR: bad})
 
 
 def test_the_executor_records_lambda_processes_in_the_harness_format(tmp_path, monkeypatch):
@@ -316,7 +410,7 @@ def test_ensure_installed_installs_the_plugins_into_localstacks_venv(monkeypatch
     settings = config.load()
     python = localstack.ensure_installed(settings, progress=lambda m: None)
     venv = localstack.venv_dir(settings)
-    names = ("lambda_executor", "s3_storage", "iam", "esm_scaling", "gateway")
+    names = ("lambda_executor", "s3_storage", "iam", "esm_scaling", "gateway", "metrics")
     plugins = [PLUGIN_DIR / f"harness_{name}" for name in names]
     assert calls == [venv, (venv, plugins, settings.pins_file)]
     assert python == venv / "bin" / "python"

@@ -4,6 +4,7 @@ taken one."""
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -18,7 +19,7 @@ def test_free_ports_are_distinct_and_free():
 
 
 def test_steady_ports_lie_below_the_ephemeral_range_and_skip_a_taken_one():
-    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
     (first,) = free_ports(1, steady=True)
     assert first in STEADY_PORTS and first < low
     with socket.socket() as busy:

@@ -26,6 +26,9 @@ def listen_hosts(listen: list) -> dict[int, str]:
 @hooks.on_runtime_create()
 def bind_to_listen_host() -> None:
     from localstack import config
+
+    if config.GATEWAY_SERVER != "twisted":
+        return  # hypercorn binds to the host it is given; twisted is not even imported
     from localstack.runtime.server import twisted as server
 
     endpoints = server.endpoints

@@ -1,0 +1,106 @@
+"""SQS's per-call metrics reach CloudWatch together, once a second, not one request each.
+
+LocalStack 4.13.1 sends a PutMetricData through its own gateway for every SQS call:
+NumberOfMessagesSent and SentMessageSize per message sent, NumberOfMessagesReceived or
+NumberOfEmptyReceives per receive, NumberOfMessagesDeleted per delete. CloudWatch then
+opens its SQLite file, inserts the one point and commits. An event source mapping that
+polls every 0.2 s when idle sends five a second by itself. In a py-spy profile of the
+bench (docs/performance.md) CloudWatch was the largest share of LocalStack's busy time.
+
+This hook (entry point `localstack.hooks.on_runtime_create` in this folder's
+pyproject.toml) keeps every data point, with its own value and unit, and sends them per
+account and region in one PutMetricData every `HARNESS_SQS_METRICS_FLUSH_S` seconds (1 by
+default), through LocalStack's own `publish_sqs_metric_batch`. The statistics are the same
+(each point stays a sample); a point's timestamp is the send, at most that long after the
+call. AWS itself aggregates these metrics by the minute (infra/envs/differences.yaml,
+"SQS metrics"). The alarm's ApproximateNumberOfMessagesVisible is LocalStack's periodic
+report, untouched.
+
+Hand-written because LocalStack has no setting for it: its only switch,
+SQS_DISABLE_CLOUDWATCH_METRICS, drops the alarm's metric too. The patch replaces one
+method, `CloudwatchDispatcher.dispatch_sqs_metric`, that every per-call metric goes through.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+
+from localstack.runtime import hooks
+
+LOG = logging.getLogger(__name__)
+ENV_VAR = "HARNESS_SQS_METRICS_FLUSH_S"
+DEFAULT_S = 1.0
+
+Publish = Callable[[str, str, list[dict]], None]  # (account, region, data points)
+
+
+class Gathered:
+    """The data points since the last send, sent from a thread of their own."""
+
+    def __init__(self, publish: Publish, interval: float) -> None:
+        self._publish = publish
+        self._interval = interval
+        self._lock = threading.Lock()
+        self._pending: dict[tuple[str, str], list[dict]] = {}
+        self._sender: threading.Thread | None = None
+
+    def add(self, account_id: str, region: str, datum: dict) -> None:
+        with self._lock:
+            self._pending.setdefault((account_id, region), []).append(datum)
+            if self._sender is None:
+                self._sender = threading.Thread(
+                    target=self._send_forever, name="harness-sqs-metrics", daemon=True
+                )
+                self._sender.start()
+
+    def send(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        for (account_id, region), data in pending.items():
+            try:
+                self._publish(account_id, region, data)
+            except Exception as error:  # as LocalStack's own publisher: logged, not raised
+                LOG.info("Unable to put %d SQS metric data to CloudWatch: %s", len(data), error)
+
+    def _send_forever(self) -> None:
+        stop = threading.Event()
+        while not stop.wait(self._interval):
+            self.send()
+
+
+def interval(environ: dict[str, str] | None = None) -> float:
+    value = (environ if environ is not None else os.environ).get(ENV_VAR) or str(DEFAULT_S)
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds <= 60:
+        raise ValueError(f"{ENV_VAR} must be seconds between 0 and 60, not {value!r}")
+    return seconds
+
+
+@hooks.on_runtime_create()
+def gather_sqs_metrics() -> None:
+    from localstack.services.sqs import provider
+    from localstack.utils.cloudwatch.cloudwatch_util import publish_sqs_metric_batch
+
+    gathered = Gathered(publish_sqs_metric_batch, interval())
+
+    def dispatch_sqs_metric(
+        self,
+        account_id: str,
+        region: str,
+        queue_name: str,
+        metric: str,
+        value: float = 1,
+        unit: str = "Count",
+    ) -> None:
+        if not self.running:  # LocalStack's own check: SQS is shutting down
+            return
+        datum = {"MetricName": metric, "QueueName": queue_name, "Value": value, "Unit": unit}
+        gathered.add(account_id, region, datum)
+
+    provider.CloudwatchDispatcher.dispatch_sqs_metric = dispatch_sqs_metric
