@@ -128,7 +128,7 @@ def tuning_environment(settings: Settings) -> dict[str, str]:
         "LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_POLL_SEC": "0.2",
         "LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_ERROR_SEC": "5",
         # Batches of one SQS mapping in flight at once (harness_esm_scaling). AWS starts
-        # with five; 1 (LocalStack's own) is faster on 2 cores, measured: see the plugin.
+        # with five; 1 (LocalStack's own): more add nothing measurable on 2 cores (see the plugin).
         "HARNESS_ESM_CONCURRENCY": os.environ.get("HARNESS_ESM_CONCURRENCY", "1"),
         # Asynchronous invokes (SNS -> notifier) that fail are retried twice, after
         # 1x and 2x this many seconds (AWS: about 1 and 2 minutes).

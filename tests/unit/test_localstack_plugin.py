@@ -1,7 +1,7 @@
 """The LocalStack plugins as a package of their own, and how the harness installs and runs them.
 
 LocalStack itself is not needed: the metadata is read from the plugins' pyproject.toml,
-the parts that do not import LocalStack run here, and the S3 and gateway hooks run
+the parts that do not import LocalStack run here, and the S3, gateway and metrics hooks run
 against stand-ins of the LocalStack modules they touch.
 """
 
