@@ -32,9 +32,10 @@ def bind_to_listen_host() -> None:
     from localstack.runtime.server import twisted as server
 
     endpoints = server.endpoints
+    hosts = listen_hosts(config.GATEWAY_LISTEN)
 
     def tcp4_on_listen_host(reactor, port: int, *args, **kwargs):
-        host = listen_hosts(config.GATEWAY_LISTEN).get(port)
+        host = hosts.get(port)
         if host is not None:
             kwargs.setdefault("interface", host)
         return endpoints.TCP4ServerEndpoint(reactor, port, *args, **kwargs)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 
 from localstack.runtime import hooks
@@ -38,23 +39,19 @@ Publish = Callable[[str, str, list[dict]], None]  # (account, region, data point
 
 
 class Gathered:
-    """The data points since the last send, sent from a thread of their own."""
+    """The data points since the last send, sent every `interval` seconds from a thread
+    of their own (a daemon: it ends with LocalStack)."""
 
     def __init__(self, publish: Publish, interval: float) -> None:
         self._publish = publish
         self._interval = interval
         self._lock = threading.Lock()
         self._pending: dict[tuple[str, str], list[dict]] = {}
-        self._sender: threading.Thread | None = None
+        threading.Thread(target=self._send_forever, name="harness-sqs-metrics", daemon=True).start()
 
     def add(self, account_id: str, region: str, datum: dict) -> None:
         with self._lock:
             self._pending.setdefault((account_id, region), []).append(datum)
-            if self._sender is None:
-                self._sender = threading.Thread(
-                    target=self._send_forever, name="harness-sqs-metrics", daemon=True
-                )
-                self._sender.start()
 
     def send(self) -> None:
         with self._lock:
@@ -66,8 +63,8 @@ class Gathered:
                 LOG.info("Unable to put %d SQS metric data to CloudWatch: %s", len(data), error)
 
     def _send_forever(self) -> None:
-        stop = threading.Event()
-        while not stop.wait(self._interval):
+        while True:
+            time.sleep(self._interval)
             self.send()
 
 
