@@ -106,6 +106,22 @@ def health(endpoint: str, timeout: float = 2.0) -> dict | None:
         return None
 
 
+# The host's variables that tune LocalStack: read by `tuning_environment`, or by our
+# plugins straight from the environment LocalStack inherits. The Docker backend passes
+# them into its container, which derives the same tuning from them (a test reads this
+# list against the function's and the plugins' code).
+TUNING_VARIABLES = (
+    "HARNESS_EAGER_SERVICES",
+    "HARNESS_ESM_CONCURRENCY",
+    "HARNESS_GATEWAY_SERVER",
+    "HARNESS_IAM_SECURE_TRANSPORT",
+    "HARNESS_LAMBDA_RETRY_BASE_DELAY",
+    "HARNESS_LAMBDA_STARTUP_TIMEOUT",
+    "HARNESS_SQS_METRICS_FLUSH_S",
+    "HARNESS_SQS_METRICS_INTERVAL",
+)
+
+
 def tuning_environment(settings: Settings) -> dict[str, str]:
     """How LocalStack behaves, whichever backend runs it (docker-compose.yml repeats
     these; a test checks it)."""

@@ -10,8 +10,11 @@ requirements.txt bundles Powertools; boto3 comes with the runtime.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
@@ -32,6 +35,15 @@ logger = Logger(service="labeler")
 # The messages of a batch are labeled concurrently (each in a thread: the work is waiting
 # on S3 and Rekognition), so a batch takes about as long as its slowest message.
 processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+# A thread for each message of a batch of 10 (both envs' batch size), so all of them
+# start at once. asyncio's default executor has os.cpu_count() + 4 threads: 6 on a
+# 2-vCPU function, and the last messages of a batch then started late, passed the time
+# check just above the safety margin and were cut off by the timeout after DetectLabels
+# but before the result was written, so the redelivery paid for them again (seen locally
+# under load). LABEL_THREADS: for a larger batch size.
+_executor = ThreadPoolExecutor(
+    max_workers=int(os.environ.get("LABEL_THREADS") or 10), thread_name_prefix="label"
+)
 _clients_lock = threading.Lock()
 
 _clients: dict[str, Any] = {}
@@ -84,7 +96,10 @@ def record_handler(
 async def async_record_handler(
     record: SQSRecord, config: labeling.Config, lambda_context: LambdaContext | None = None
 ) -> None:
-    await asyncio.to_thread(record_handler, record, config, lambda_context)
+    # As asyncio.to_thread, on our executor: the context (the logger's keys) goes along.
+    work = functools.partial(record_handler, record, config, lambda_context)
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(_executor, contextvars.copy_context().run, work)
 
 
 @logger.inject_lambda_context

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 
 from harness.build.fixtures import ImageSpec, render
 from harness.events import dlq
@@ -142,3 +143,40 @@ def test_batch_of_ten_with_one_bad_image_labels_the_nine_once(labeling):
         per_key[call["key"]] = per_key.get(call["key"], 0) + 1
     assert {k: per_key.get(k) for k in good} == dict.fromkeys(good, 1)
     assert per_key[bad] == int(labeling.outputs["max_receive_count"])
+
+
+def test_sqs_per_call_metrics_count_every_message(labeling):
+    """SQS's per-call metrics reach CloudWatch gathered (harness_metrics), each point kept:
+    every upload is one message sent and one deleted, and the sizes are one sample each."""
+    folder = unique()
+    keys = [folder + f"{i}.jpg" for i in range(12)]
+    started = datetime.now(UTC) - timedelta(seconds=1)
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        list(pool.map(lambda k: labeling.upload(k, JPEG), keys))
+    for key in keys:
+        labeling.wait_result(key)
+    queue = labeling.outputs["queue_url"].rstrip("/").rsplit("/", 1)[1]
+
+    def statistic(metric: str, name: str) -> float:
+        points = labeling.cloudwatch.get_metric_statistics(
+            Namespace="AWS/SQS",
+            MetricName=metric,
+            Dimensions=[{"Name": "QueueName", "Value": queue}],
+            StartTime=started,
+            EndTime=datetime.now(UTC) + timedelta(seconds=60),
+            Period=3600,
+            Statistics=[name],
+        )["Datapoints"]
+        return sum(point[name] for point in points)
+
+    def counted() -> tuple[float, float] | None:
+        sent, deleted = (
+            statistic("NumberOfMessagesSent", "Sum"),
+            statistic("NumberOfMessagesDeleted", "Sum"),
+        )
+        return (sent, deleted) if sent >= len(keys) and deleted >= len(keys) else None
+
+    sent, _ = wait_for(counted, 15, "the SQS metrics of the uploads", interval=0.5)
+    # Each message's size is a sample of its own, not one per send of the gathering.
+    assert statistic("SentMessageSize", "SampleCount") == sent
+    assert statistic("SentMessageSize", "Minimum") > 0

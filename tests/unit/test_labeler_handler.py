@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import threading
+
 import pytest
 
 BUCKET = "image-pipeline-123456789012"
@@ -143,3 +147,38 @@ def test_rekognition_client_uses_the_standard_endpoint_variable(load_lambda, mon
 
     assert client.meta.endpoint_url == "http://127.0.0.1:4580"
     assert module.client("rekognition") is client
+
+
+def test_every_message_of_a_batch_of_ten_starts_at_once(
+    app, event, fake_s3, fake_rekognition, lambda_context, monkeypatch
+):
+    """Ten DetectLabels calls must be in flight together. With asyncio's default executor
+    (cpu_count + 4 threads: 6 on 2 vCPUs) the last messages of a batch started late,
+    passed the time check just above the margin and were cut off by the timeout after
+    DetectLabels but before the result was written: labeled twice on redelivery."""
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)  # what a small function reports
+    together = threading.Barrier(10, timeout=10)
+    detect_labels = fake_rekognition.detect_labels
+
+    def detect_labels_once_all_ten_are_calling(**kwargs):
+        together.wait()  # BrokenBarrierError (a failed message) unless ten threads wait
+        return detect_labels(**kwargs)
+
+    monkeypatch.setattr(fake_rekognition, "detect_labels", detect_labels_once_all_ten_are_calling)
+    batch = event("sqs_sns_s3_put")
+    template = batch["Records"][0]
+    batch["Records"] = []
+    for n in range(10):
+        key = f"ingest/batch/{n}.jpg"
+        fake_s3.add(BUCKET, key)
+        body = json.loads(template["body"])
+        message = json.loads(body["Message"])
+        message["Records"][0]["s3"]["bucket"]["name"] = BUCKET
+        message["Records"][0]["s3"]["object"]["key"] = key
+        body["Message"] = json.dumps(message)
+        batch["Records"].append(
+            template | {"messageId": f"00000000-0000-4000-8000-{n:012}", "body": json.dumps(body)}
+        )
+
+    assert app.handler(batch, lambda_context) == {"batchItemFailures": []}
+    assert sorted(fake_rekognition.names()) == [f"ingest/batch/{n}.jpg" for n in range(10)]

@@ -8,14 +8,18 @@ against stand-ins of the LocalStack modules they touch.
 from __future__ import annotations
 
 import ast
+import inspect
 import json
+import re
 import socket
 import stat
 import subprocess
 import sys
+import textwrap
 import threading
 import tomllib
 import types
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -129,6 +133,38 @@ def test_localstack_sees_only_the_startup_shim_on_its_path(monkeypatch, tmp_path
     assert {name: env[name] for name in shared} == shared
 
 
+def _harness_variables_read(tree: ast.AST) -> set[str]:
+    return {
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and re.fullmatch(r"HARNESS_[A-Z0-9_]+", node.value)
+    }
+
+
+def test_every_variable_that_tunes_localstack_reaches_the_docker_container(monkeypatch, tmp_path):
+    """A variable LocalStack reads must be in the environment the harness builds or in
+    TUNING_VARIABLES, which the Docker backend passes into its container: else the
+    container silently ignores what the host honours."""
+    monkeypatch.setenv("HARNESS_STATE_DIR", str(tmp_path / "state"))
+    settings = config.load()
+    built = set(localstack.environment(settings, localstack.data_dir(settings), {}))
+    read = _harness_variables_read(
+        ast.parse(textwrap.dedent(inspect.getsource(localstack.tuning_environment)))
+    )
+    for path in PLUGIN_DIR.rglob("*.py"):
+        read |= _harness_variables_read(ast.parse(path.read_text()))
+    assert "HARNESS_SQS_METRICS_FLUSH_S" in read  # the plugins' own reads are seen
+    assert sorted(read - built - set(localstack.TUNING_VARIABLES)) == []
+    for name in localstack.TUNING_VARIABLES:
+        monkeypatch.setenv(name, "7")
+    env = docker_backend.localstack_spec(settings).env
+    assert {name: env.get(name) for name in localstack.TUNING_VARIABLES} == dict.fromkeys(
+        localstack.TUNING_VARIABLES, "7"
+    )
+
+
 def test_each_instance_keeps_its_s3_objects_in_its_own_state_dir(monkeypatch, tmp_path):
     folders = []
     for name in ("one", "two"):
@@ -212,27 +248,38 @@ def test_the_gateway_hook_binds_twisted_to_the_host_gateway_listen_names(monkeyp
 
 
 def test_sqs_per_call_metrics_reach_cloudwatch_together_each_point_kept(monkeypatch):
-    """SQS's dispatcher hands each per-call metric to the gathering; one send carries
-    them all per account and region, each with its own value and unit."""
+    """SQS's dispatcher hands each per-call metric to the gathering; one PutMetricData per
+    account and region carries them all, one datum per queue, metric and unit whose
+    Values and Counts keep every point."""
     sent = []
+    enabled = {"cloudwatch": True}
 
     class CloudwatchDispatcher:  # LocalStack's, as far as the hook touches it
         running = True
 
+    class Clients:
+        def __init__(self, region_name: str, aws_access_key_id: str) -> None:
+            self.cloudwatch = types.SimpleNamespace(
+                put_metric_data=lambda **call: sent.append((aws_access_key_id, region_name, call))
+            )
+
     provider = types.ModuleType("localstack.services.sqs.provider")
     provider.CloudwatchDispatcher = CloudwatchDispatcher
-    cloudwatch_util = types.ModuleType("localstack.utils.cloudwatch.cloudwatch_util")
-    cloudwatch_util.publish_sqs_metric_batch = lambda *args: sent.append(args)
+    connect = types.ModuleType("localstack.aws.connect")
+    connect.connect_to = Clients
+    bootstrap = types.ModuleType("localstack.utils.bootstrap")
+    bootstrap.is_api_enabled = lambda api: enabled[api]
     metrics = import_plugin(
         monkeypatch,
         "harness_metrics",
         {
+            "localstack.aws": types.ModuleType("localstack.aws"),
+            "localstack.aws.connect": connect,
             "localstack.services": types.ModuleType("localstack.services"),
             "localstack.services.sqs": types.ModuleType("localstack.services.sqs"),
             "localstack.services.sqs.provider": provider,
             "localstack.utils": types.ModuleType("localstack.utils"),
-            "localstack.utils.cloudwatch": types.ModuleType("localstack.utils.cloudwatch"),
-            "localstack.utils.cloudwatch.cloudwatch_util": cloudwatch_util,
+            "localstack.utils.bootstrap": bootstrap,
         },
     )
     made = []
@@ -246,43 +293,54 @@ def test_sqs_per_call_metrics_reach_cloudwatch_together_each_point_kept(monkeypa
     monkeypatch.setenv(metrics.ENV_VAR, "60")
     metrics.gather_sqs_metrics()
     dispatcher = CloudwatchDispatcher()
-    dispatcher.dispatch_sqs_metric("111", "us-east-1", "q", "NumberOfMessagesSent")
-    dispatcher.dispatch_sqs_metric("111", "us-east-1", "q", "SentMessageSize", 700, "Bytes")
+    for _ in range(3):
+        dispatcher.dispatch_sqs_metric("111", "us-east-1", "q", "NumberOfMessagesSent")
+    for size in (700, 700, 20):
+        dispatcher.dispatch_sqs_metric("111", "us-east-1", "q", "SentMessageSize", size, "Bytes")
     dispatcher.dispatch_sqs_metric("222", "eu-west-1", "r", "NumberOfEmptyReceives")
     dispatcher.running = False  # SQS shutting down: nothing more is taken
     dispatcher.dispatch_sqs_metric("111", "us-east-1", "q", "NumberOfMessagesDeleted", 3)
     assert sent == []  # nothing before the send
     (gathered,) = made
     gathered.send()
-    assert sent == [
-        (
-            "111",
-            "us-east-1",
-            [
-                {
-                    "MetricName": "NumberOfMessagesSent",
-                    "QueueName": "q",
-                    "Value": 1,
-                    "Unit": "Count",
-                },
-                {"MetricName": "SentMessageSize", "QueueName": "q", "Value": 700, "Unit": "Bytes"},
-            ],
-        ),
-        (
-            "222",
-            "eu-west-1",
-            [
-                {
-                    "MetricName": "NumberOfEmptyReceives",
-                    "QueueName": "r",
-                    "Value": 1,
-                    "Unit": "Count",
-                }
-            ],
-        ),
+    data = {
+        (account, region, datum["Dimensions"][0]["Value"], datum["MetricName"]): (
+            datum["Unit"],
+            dict(zip(datum["Values"], datum["Counts"], strict=True)),
+        )
+        for account, region, call in sent
+        for datum in call["MetricData"]
+    }
+    assert data == {
+        ("111", "us-east-1", "q", "NumberOfMessagesSent"): ("Count", {1: 3.0}),
+        ("111", "us-east-1", "q", "SentMessageSize"): ("Bytes", {700: 2.0, 20: 1.0}),
+        ("222", "eu-west-1", "r", "NumberOfEmptyReceives"): ("Count", {1: 1.0}),
+    }
+    assert [(account, call["Namespace"]) for account, _, call in sent] == [
+        ("111", "AWS/SQS"),
+        ("222", "AWS/SQS"),
     ]
     gathered.send()
     assert len(sent) == 2  # sent once
+    enabled["cloudwatch"] = False  # CloudWatch not among the services: nothing is put
+    dispatcher.running = True
+    dispatcher.dispatch_sqs_metric("111", "us-east-1", "q", "NumberOfMessagesSent")
+    gathered.send()
+    assert len(sent) == 2
+
+
+def test_metric_data_keep_cloudwatchs_limits(monkeypatch):
+    metrics = import_plugin(monkeypatch, "harness_metrics")
+    points = [
+        {"QueueName": "q", "MetricName": "SentMessageSize", "Unit": "Bytes", "Value": size}
+        for size in range(metrics.MAX_VALUES + 10)
+        for _ in range(2)
+    ]
+    now = datetime.now(UTC)
+    data = metrics.as_data(points, now)
+    assert [len(datum["Values"]) for datum in data] == [metrics.MAX_VALUES, 10]
+    assert sum(sum(datum["Counts"]) for datum in data) == len(points)
+    assert {datum["Timestamp"] for datum in data} == {now}
 
 
 def test_the_metrics_send_interval_is_checked(monkeypatch):

@@ -8,13 +8,14 @@ polls every 0.2 s when idle sends five a second by itself. In a py-spy profile o
 bench (docs/performance.md) CloudWatch was the largest share of LocalStack's busy time.
 
 This hook (entry point `localstack.hooks.on_runtime_create` in this folder's
-pyproject.toml) keeps every data point, with its own value and unit, and sends them per
-account and region in one PutMetricData every `HARNESS_SQS_METRICS_FLUSH_S` seconds (1 by
-default), through LocalStack's own `publish_sqs_metric_batch`. The statistics are the same
-(each point stays a sample); a point's timestamp is the send, at most that long after the
-call. AWS itself aggregates these metrics by the minute (infra/envs/differences.yaml,
-"SQS metrics"). The alarm's ApproximateNumberOfMessagesVisible is LocalStack's periodic
-report, untouched.
+pyproject.toml) keeps every data point and sends them per account and region every
+`HARNESS_SQS_METRICS_FLUSH_S` seconds (1 by default) in one PutMetricData, with one datum
+per queue, metric and unit that lists the values seen and how often each came (`Values`
+and `Counts`, as CloudWatch's own agents send them): CloudWatch commits once per datum,
+not once per point. The statistics are the same (each point stays a sample); a point's
+timestamp is the send, at most that long after the call. AWS itself aggregates these
+metrics by the minute (infra/envs/differences.yaml, "SQS metrics"). The alarm's
+ApproximateNumberOfMessagesVisible is LocalStack's periodic report, untouched.
 
 Hand-written because LocalStack has no setting for it: its only switch,
 SQS_DISABLE_CLOUDWATCH_METRICS, drops the alarm's metric too. The patch replaces one
@@ -27,13 +28,17 @@ import logging
 import os
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from localstack.runtime import hooks
 
 LOG = logging.getLogger(__name__)
 ENV_VAR = "HARNESS_SQS_METRICS_FLUSH_S"
 DEFAULT_S = 1.0
+MAX_VALUES = 150  # per datum, CloudWatch's limit for Values and Counts
+MAX_DATA = 1000  # per PutMetricData, CloudWatch's limit
 
 Publish = Callable[[str, str, list[dict]], None]  # (account, region, data points)
 
@@ -68,6 +73,30 @@ class Gathered:
             self.send()
 
 
+def as_data(points: list[dict], timestamp: datetime) -> list[dict]:
+    """One datum per queue, metric and unit: the distinct values, each with its count."""
+    seen: dict[tuple[str, str, str], Counter] = {}
+    for point in points:
+        key = (point["QueueName"], point["MetricName"], point["Unit"])
+        seen.setdefault(key, Counter())[point["Value"]] += 1
+    data = []
+    for (queue, metric, unit), counts in seen.items():
+        values = list(counts.items())
+        for start in range(0, len(values), MAX_VALUES):
+            part = values[start : start + MAX_VALUES]
+            data.append(
+                {
+                    "MetricName": metric,
+                    "Dimensions": [{"Name": "QueueName", "Value": queue}],
+                    "Unit": unit,
+                    "Timestamp": timestamp,
+                    "Values": [value for value, _ in part],
+                    "Counts": [float(count) for _, count in part],
+                }
+            )
+    return data
+
+
 def interval(environ: dict[str, str] | None = None) -> float:
     value = (environ if environ is not None else os.environ).get(ENV_VAR) or str(DEFAULT_S)
     try:
@@ -81,10 +110,21 @@ def interval(environ: dict[str, str] | None = None) -> float:
 
 @hooks.on_runtime_create()
 def gather_sqs_metrics() -> None:
+    from localstack.aws.connect import connect_to
     from localstack.services.sqs import provider
-    from localstack.utils.cloudwatch.cloudwatch_util import publish_sqs_metric_batch
+    from localstack.utils.bootstrap import is_api_enabled
 
-    gathered = Gathered(publish_sqs_metric_batch, interval())
+    def put_sqs_metrics(account_id: str, region: str, points: list[dict]) -> None:
+        if not is_api_enabled("cloudwatch"):  # as LocalStack's own publisher
+            return
+        cloudwatch = connect_to(region_name=region, aws_access_key_id=account_id).cloudwatch
+        data = as_data(points, datetime.now(UTC))
+        for start in range(0, len(data), MAX_DATA):
+            cloudwatch.put_metric_data(
+                Namespace="AWS/SQS", MetricData=data[start : start + MAX_DATA]
+            )
+
+    gathered = Gathered(put_sqs_metrics, interval())
 
     def dispatch_sqs_metric(
         self,

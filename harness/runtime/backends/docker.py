@@ -111,7 +111,7 @@ def localstack_spec(settings: Settings) -> ContainerSpec:
         "HARNESS_SERVICES": settings.services,
         "HARNESS_LAMBDA_RUNTIMES": ",".join(settings.lambda_runtimes),
     }
-    for name in ("HARNESS_LAMBDA_RETRY_BASE_DELAY", "HARNESS_SQS_METRICS_INTERVAL"):
+    for name in localstack.TUNING_VARIABLES:
         if os.environ.get(name):
             env[name] = os.environ[name]
     return ContainerSpec(
