@@ -164,3 +164,24 @@ def test_an_empty_scaling_config_removes_the_setting_as_on_aws(scaling):
     emptied = Provider().update_event_source_mapping_v2(None, {"UUID": "u-1", "ScalingConfig": {}})
     assert "ScalingConfig" not in emptied and "ScalingConfig" not in stored["u-1"]
     assert stored["u-1"]["BatchSize"] == 2
+
+
+def test_an_empty_poll_backs_off_at_most_the_configured_maximum(scaling):
+    """LocalStack makes the empty-poll backoff with initial_interval=1 and max_interval
+    LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_POLL_SEC, and caps only later
+    intervals: the first empty poll after a batch slept up to 1.5 s."""
+    made = []
+
+    class Backoff:  # LocalStack's ExponentialBackoff, as far as the cap touches it
+        def __init__(self, **settings) -> None:
+            made.append(settings)
+
+    capped = scaling.capped_backoff(Backoff)
+    capped(initial_interval=1, max_interval=0.2)  # the empty-poll backoff
+    capped(initial_interval=2, max_interval=5)  # the error backoff, unchanged
+    capped(initial_interval=3)  # no maximum: nothing to cap to
+    assert made == [
+        {"initial_interval": 0.2, "max_interval": 0.2},
+        {"initial_interval": 2, "max_interval": 5},
+        {"initial_interval": 3},
+    ]

@@ -22,8 +22,17 @@ envs/local's labeler runs one batch at a time, and envs/aws (MaximumConcurrency 
 test that sets MaximumConcurrency runs five. AWS's scale-up past its first five batches
 is not emulated. Both are written down in infra/envs/differences.yaml.
 
-Hand-written because LocalStack has no setting for it; the patch touches two methods of
-`SqsPoller` and one of `EsmWorkerFactory`, all checked to exist at start-up.
+The same hook makes an empty poll back off at most
+LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_POLL_SEC (0.2 s here), as the setting
+says. LocalStack starts that backoff at 1 s and caps only the intervals after it, and a
+poll that finds messages starts it afresh, so the first empty poll after every batch
+slept 0.5 to 1.5 s (jittered): at 10 uploads/s the images queued up behind it and an
+upload waited up to 1.5 s for its result (measured, docs/performance.md). AWS long-polls,
+so it takes a message as soon as it arrives.
+
+Hand-written because LocalStack has no setting for either; the patch touches two methods
+of `SqsPoller`, one of `EsmWorkerFactory` and the backoff class `esm_worker` makes, all
+checked to exist at start-up.
 """
 
 from __future__ import annotations
@@ -149,9 +158,23 @@ def _forget_emptied_scaling(provider_class: type, mappings: Callable[[Any], dict
     provider_class.update_event_source_mapping_v2 = update_event_source_mapping_v2
 
 
+def capped_backoff(backoff_class: type) -> Callable[..., Any]:
+    """`backoff_class`, made with an initial interval of at most its `max_interval`."""
+
+    def make(**settings: Any) -> Any:
+        if "initial_interval" in settings and "max_interval" in settings:
+            settings["initial_interval"] = min(
+                settings["initial_interval"], settings["max_interval"]
+            )
+        return backoff_class(**settings)
+
+    return make
+
+
 @hooks.on_runtime_create()
 def scale_sqs_mappings() -> None:
     default = configured_default()
+    from localstack.services.lambda_.event_source_mapping import esm_worker
     from localstack.services.lambda_.event_source_mapping.esm_worker_factory import (
         EsmWorkerFactory,
     )
@@ -160,6 +183,8 @@ def scale_sqs_mappings() -> None:
     from localstack.services.lambda_.provider import LambdaProvider
 
     _patch(SqsPoller, EsmWorkerFactory, default)
+    # The poll loop makes its backoffs from this module-level name each time it starts.
+    esm_worker.ExponentialBackoff = capped_backoff(esm_worker.ExponentialBackoff)
     _forget_emptied_scaling(
         LambdaProvider,
         lambda context: lambda_stores[context.account_id][context.region].event_source_mappings,
