@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -35,15 +34,13 @@ logger = Logger(service="labeler")
 # The messages of a batch are labeled concurrently (each in a thread: the work is waiting
 # on S3 and Rekognition), so a batch takes about as long as its slowest message.
 processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-# A thread for each message of a batch of 10 (both envs' batch size), so all of them
-# start at once. asyncio's default executor has os.cpu_count() + 4 threads: 6 on a
-# 2-vCPU function, and the last messages of a batch then started late, passed the time
-# check just above the safety margin and were cut off by the timeout after DetectLabels
-# but before the result was written, so the redelivery paid for them again (seen locally
-# under load). LABEL_THREADS: for a larger batch size.
-_executor = ThreadPoolExecutor(
-    max_workers=int(os.environ.get("LABEL_THREADS") or 10), thread_name_prefix="label"
-)
+# A thread for each message of a batch (up to 64; the pool makes them as needed and keeps
+# them for the next invocation), so all of them start at once. asyncio's default executor
+# has min(32, cpus + 4) threads: 6 on a 2-vCPU function, and the last messages of a batch
+# of ten then started late, passed the time check just above the safety margin and were
+# cut off by the timeout after DetectLabels but before the result was written, so the
+# redelivery paid for them again (seen locally under load).
+_executor = ThreadPoolExecutor(max_workers=64, thread_name_prefix="label")
 _clients_lock = threading.Lock()
 
 _clients: dict[str, Any] = {}

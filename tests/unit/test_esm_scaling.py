@@ -185,3 +185,32 @@ def test_an_empty_poll_backs_off_at_most_the_configured_maximum(scaling):
         {"initial_interval": 2, "max_interval": 5},
         {"initial_interval": 3},
     ]
+
+
+ESM_WORKER = """
+class ExponentialBackoff:
+    def __init__(self, **settings):
+        self.settings = settings
+
+class EsmWorker:
+    def poller_loop(self):
+        return ExponentialBackoff(initial_interval=1, max_interval=0.2)
+"""
+
+
+def test_the_cap_replaces_the_name_the_poll_loop_uses_or_start_up_fails(scaling):
+    """LocalStack's esm_worker in miniature: the loop finds the backoff class by its
+    module-level name, so replacing that name caps the loop's own backoff."""
+    esm_worker = types.ModuleType("esm_worker")
+    exec(ESM_WORKER, esm_worker.__dict__)
+    scaling.cap_empty_poll_backoff(esm_worker)
+    made = esm_worker.EsmWorker().poller_loop()
+    assert made.settings == {"initial_interval": 0.2, "max_interval": 0.2}
+
+    class Renamed:  # a release whose loop makes its backoff some other way
+        def poller_loop(self):
+            return None
+
+    esm_worker.EsmWorker = Renamed
+    with pytest.raises(RuntimeError, match="no longer uses ExponentialBackoff"):
+        scaling.cap_empty_poll_backoff(esm_worker)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import inspect
 import json
+import os
 import re
 import socket
 import stat
@@ -147,6 +148,8 @@ def test_every_variable_that_tunes_localstack_reaches_the_docker_container(monke
     """A variable LocalStack reads must be in the environment the harness builds or in
     TUNING_VARIABLES, which the Docker backend passes into its container: else the
     container silently ignores what the host honours."""
+    for name in [name for name in os.environ if name.startswith("HARNESS_")]:
+        monkeypatch.delenv(name)  # the shell's own settings excuse nothing
     monkeypatch.setenv("HARNESS_STATE_DIR", str(tmp_path / "state"))
     settings = config.load()
     built = set(localstack.environment(settings, localstack.data_dir(settings), {}))
@@ -157,12 +160,17 @@ def test_every_variable_that_tunes_localstack_reaches_the_docker_container(monke
         read |= _harness_variables_read(ast.parse(path.read_text()))
     assert "HARNESS_SQS_METRICS_FLUSH_S" in read  # the plugins' own reads are seen
     assert sorted(read - built - set(localstack.TUNING_VARIABLES)) == []
+    assert sorted(set(localstack.TUNING_VARIABLES) - read) == []  # none listed for nothing
     for name in localstack.TUNING_VARIABLES:
         monkeypatch.setenv(name, "7")
-    env = docker_backend.localstack_spec(settings).env
-    assert {name: env.get(name) for name in localstack.TUNING_VARIABLES} == dict.fromkeys(
-        localstack.TUNING_VARIABLES, "7"
-    )
+    # The settings `environment()` turns into LocalStack's variables, the user's choice
+    # on the host: the container derives them from these.
+    chosen = {"HARNESS_IAM": "audit", "HARNESS_IAM_DELIVERIES": "0", "HARNESS_SERVICES": "s3,sqs"}
+    for name, value in chosen.items():
+        monkeypatch.setenv(name, value)
+    env = docker_backend.localstack_spec(config.load()).env
+    expected = dict.fromkeys(localstack.TUNING_VARIABLES, "7") | chosen
+    assert {name: env.get(name) for name in expected} == expected
 
 
 def test_each_instance_keeps_its_s3_objects_in_its_own_state_dir(monkeypatch, tmp_path):
@@ -247,20 +255,17 @@ def test_the_gateway_hook_binds_twisted_to_the_host_gateway_listen_names(monkeyp
     ]
 
 
-def test_sqs_per_call_metrics_reach_cloudwatch_together_each_point_kept(monkeypatch):
-    """SQS's dispatcher hands each per-call metric to the gathering; one PutMetricData per
-    account and region carries them all, one datum per queue, metric and unit whose
-    Values and Counts keep every point."""
-    sent = []
-    enabled = {"cloudwatch": True}
+class CloudwatchDispatcher:  # LocalStack's, as far as the metrics hook touches it
+    running = True
 
-    class CloudwatchDispatcher:  # LocalStack's, as far as the hook touches it
-        running = True
+
+def metrics_hook(monkeypatch, put_metric_data, enabled: dict[str, bool]):
+    """The metrics hook installed on stand-ins: (the plugin, its gathering)."""
 
     class Clients:
         def __init__(self, region_name: str, aws_access_key_id: str) -> None:
             self.cloudwatch = types.SimpleNamespace(
-                put_metric_data=lambda **call: sent.append((aws_access_key_id, region_name, call))
+                put_metric_data=lambda **call: put_metric_data(aws_access_key_id, region_name, call)
             )
 
     provider = types.ModuleType("localstack.services.sqs.provider")
@@ -290,8 +295,20 @@ def test_sqs_per_call_metrics_reach_cloudwatch_together_each_point_kept(monkeypa
             made.append(self)
 
     monkeypatch.setattr(metrics, "Gathered", Seen)
+    monkeypatch.setattr(CloudwatchDispatcher, "dispatch_sqs_metric", None, raising=False)
     monkeypatch.setenv(metrics.ENV_VAR, "60")
     metrics.gather_sqs_metrics()
+    (gathered,) = made
+    return metrics, gathered
+
+
+def test_sqs_per_call_metrics_reach_cloudwatch_together_each_point_kept(monkeypatch):
+    """SQS's dispatcher hands each per-call metric to the gathering; one PutMetricData per
+    account and region carries them all, one datum per queue, metric and unit whose
+    Values and Counts keep every point."""
+    sent = []
+    enabled = {"cloudwatch": True}
+    _, gathered = metrics_hook(monkeypatch, lambda *call: sent.append(call), enabled)
     dispatcher = CloudwatchDispatcher()
     for _ in range(3):
         dispatcher.dispatch_sqs_metric("111", "us-east-1", "q", "NumberOfMessagesSent")
@@ -301,7 +318,6 @@ def test_sqs_per_call_metrics_reach_cloudwatch_together_each_point_kept(monkeypa
     dispatcher.running = False  # SQS shutting down: nothing more is taken
     dispatcher.dispatch_sqs_metric("111", "us-east-1", "q", "NumberOfMessagesDeleted", 3)
     assert sent == []  # nothing before the send
-    (gathered,) = made
     gathered.send()
     data = {
         (account, region, datum["Dimensions"][0]["Value"], datum["MetricName"]): (
@@ -329,7 +345,26 @@ def test_sqs_per_call_metrics_reach_cloudwatch_together_each_point_kept(monkeypa
     assert len(sent) == 2
 
 
+def test_a_refused_part_of_the_metrics_does_not_stop_the_next(monkeypatch):
+    """More data than one PutMetricData may carry go in parts; a part CloudWatch refuses
+    is logged and the next still goes."""
+    sent = []
+
+    def put_metric_data(account, region, call):
+        sent.append(len(call["MetricData"]))
+        if len(sent) == 1:
+            raise RuntimeError("refused")
+
+    metrics, gathered = metrics_hook(monkeypatch, put_metric_data, {"cloudwatch": True})
+    dispatcher = CloudwatchDispatcher()
+    for queue in range(metrics.MAX_DATA + 1):
+        dispatcher.dispatch_sqs_metric("111", "us-east-1", f"q{queue}", "NumberOfMessagesSent")
+    gathered.send()
+    assert sent == [metrics.MAX_DATA, 1]
+
+
 def test_metric_data_keep_cloudwatchs_limits(monkeypatch):
+    """At most 150 values in a datum; the counts still add up to every point."""
     metrics = import_plugin(monkeypatch, "harness_metrics")
     points = [
         {"QueueName": "q", "MetricName": "SentMessageSize", "Unit": "Bytes", "Value": size}

@@ -22,9 +22,9 @@ envs/local's labeler runs one batch at a time, and envs/aws (MaximumConcurrency 
 test that sets MaximumConcurrency runs five. AWS's scale-up past its first five batches
 is not emulated. Both are written down in infra/envs/differences.yaml.
 
-The same hook makes an empty poll back off at most
-LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_POLL_SEC (0.2 s here), as the setting
-says. LocalStack starts that backoff at 1 s and caps only the intervals after it, and a
+The same hook makes an empty poll back off LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_POLL_SEC
+at most (0.2 s here, jittered by half: 0.1 to 0.3 s), as the setting says. LocalStack
+starts that backoff at 1 s and caps only the intervals after it, and a
 poll that finds messages starts it afresh, so the first empty poll after every batch
 slept 0.5 to 1.5 s (jittered): at 10 uploads/s the images queued up behind it and an
 upload waited up to 1.5 s for its result (measured, docs/performance.md). AWS long-polls,
@@ -40,6 +40,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -171,6 +172,20 @@ def capped_backoff(backoff_class: type) -> Callable[..., Any]:
     return make
 
 
+def cap_empty_poll_backoff(esm_worker: types.ModuleType) -> None:
+    """Replace the backoff class `esm_worker` makes its poll loop's backoffs from.
+
+    The loop looks the name up each time it starts, so every mapping started after this
+    hook gets the cap; if a LocalStack release stops using that name, start-up fails
+    here instead of the cap quietly doing nothing.
+    """
+    if "ExponentialBackoff" not in esm_worker.EsmWorker.poller_loop.__code__.co_names:
+        raise RuntimeError(
+            "harness_esm_scaling: EsmWorker.poller_loop no longer uses ExponentialBackoff"
+        )
+    esm_worker.ExponentialBackoff = capped_backoff(esm_worker.ExponentialBackoff)
+
+
 @hooks.on_runtime_create()
 def scale_sqs_mappings() -> None:
     default = configured_default()
@@ -183,8 +198,7 @@ def scale_sqs_mappings() -> None:
     from localstack.services.lambda_.provider import LambdaProvider
 
     _patch(SqsPoller, EsmWorkerFactory, default)
-    # The poll loop makes its backoffs from this module-level name each time it starts.
-    esm_worker.ExponentialBackoff = capped_backoff(esm_worker.ExponentialBackoff)
+    cap_empty_poll_backoff(esm_worker)
     _forget_emptied_scaling(
         LambdaProvider,
         lambda context: lambda_stores[context.account_id][context.region].event_source_mappings,

@@ -65,7 +65,7 @@ class Gathered:
             try:
                 self._publish(account_id, region, data)
             except Exception as error:  # as LocalStack's own publisher: logged, not raised
-                LOG.info("Unable to put %d SQS metric data to CloudWatch: %s", len(data), error)
+                LOG.info("Unable to send %d SQS metric points: %s", len(data), error)
 
     def _send_forever(self) -> None:
         while True:
@@ -120,9 +120,11 @@ def gather_sqs_metrics() -> None:
         cloudwatch = connect_to(region_name=region, aws_access_key_id=account_id).cloudwatch
         data = as_data(points, datetime.now(UTC))
         for start in range(0, len(data), MAX_DATA):
-            cloudwatch.put_metric_data(
-                Namespace="AWS/SQS", MetricData=data[start : start + MAX_DATA]
-            )
+            part = data[start : start + MAX_DATA]
+            try:
+                cloudwatch.put_metric_data(Namespace="AWS/SQS", MetricData=part)
+            except Exception as error:  # as LocalStack's own publisher: the next part goes on
+                LOG.info("Unable to put %d SQS metric data to CloudWatch: %s", len(part), error)
 
     gathered = Gathered(put_sqs_metrics, interval())
 

@@ -108,6 +108,7 @@ def localstack_spec(settings: Settings) -> ContainerSpec:
         # Queue URLs name the published port, as on the embedded stack.
         "LOCALSTACK_HOST": f"{settings.host}:{settings.port}",
         "HARNESS_IAM": settings.iam,
+        "HARNESS_IAM_DELIVERIES": "1" if settings.iam_deliveries else "0",
         "HARNESS_SERVICES": settings.services,
         "HARNESS_LAMBDA_RUNTIMES": ",".join(settings.lambda_runtimes),
     }
