@@ -147,40 +147,49 @@ def test_batch_of_ten_with_one_bad_image_labels_the_nine_once(labeling):
 
 def test_sqs_per_call_metrics_count_every_message(labeling):
     """SQS's per-call metrics reach CloudWatch gathered (harness_metrics), each point kept:
-    every upload is one message sent and one deleted, and each size is one sample: no
-    point lost, none counted twice. (LocalStack alone gives the same numbers: this guards
-    the statistics the gathering must keep, and the alarm reads.)"""
+    every upload adds one message sent, one deleted and one size sample: no point lost,
+    none counted twice. (LocalStack alone gives the same numbers: this guards the
+    statistics the gathering must keep.) Counted as the growth of the queue's totals, not
+    in a window from the test's start: a point is stamped when the gathering sends it."""
     folder = unique()
     keys = [folder + f"{i}.jpg" for i in range(12)]
-    # A point is stamped when the gathering sends it, after its call: none of the earlier
-    # tests' points can carry a later time.
-    started = datetime.now(UTC)
-    with ThreadPoolExecutor(max_workers=6) as pool:
-        list(pool.map(lambda k: labeling.upload(k, JPEG), keys))
-    for key in keys:
-        labeling.wait_result(key)
 
     def statistic(metric: str, name: str) -> float:
+        now = datetime.now(UTC)
         points = labeling.cloudwatch.get_metric_statistics(
             Namespace="AWS/SQS",
             MetricName=metric,
             Dimensions=[{"Name": "QueueName", "Value": labeling.outputs["queue_name"]}],
-            StartTime=started,
-            EndTime=datetime.now(UTC) + timedelta(seconds=60),
+            StartTime=now - timedelta(hours=2),
+            EndTime=now + timedelta(minutes=1),
             Period=3600,
             Statistics=[name],
         )["Datapoints"]
         return sum(point[name] for point in points)
 
-    def counted() -> dict[str, float] | None:
-        seen = {
+    def totals() -> dict[str, float]:
+        return {
             "sent": statistic("NumberOfMessagesSent", "Sum"),
             "deleted": statistic("NumberOfMessagesDeleted", "Sum"),
             "sizes": statistic("SentMessageSize", "SampleCount"),
         }
-        return seen if min(seen.values()) >= len(keys) else None
 
-    wait_for(counted, 15, "the SQS metrics of the uploads", interval=0.5)
-    time.sleep(2)  # two sends of the gathering more: a point counted twice would show now
-    assert counted() == dict.fromkeys(("sent", "deleted", "sizes"), len(keys))
-    assert statistic("SentMessageSize", "Minimum") > 0
+    def settled() -> dict[str, float] | None:
+        """The totals once two reads two sends of the gathering apart agree."""
+        first = totals()
+        time.sleep(2)
+        return first if totals() == first else None
+
+    before = wait_for(settled, 30, "the SQS metrics to settle", interval=0)
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        list(pool.map(lambda k: labeling.upload(k, JPEG), keys))
+    for key in keys:
+        labeling.wait_result(key)
+    wait_for(
+        lambda: min(totals()[name] - before[name] for name in before) >= len(keys),
+        15,
+        "the SQS metrics of the uploads",
+        interval=0.5,
+    )
+    after = wait_for(settled, 30, "the SQS metrics to settle", interval=0)
+    assert {name: after[name] - before[name] for name in before} == dict.fromkeys(before, len(keys))
