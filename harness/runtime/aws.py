@@ -114,3 +114,23 @@ def read_json(s3, bucket: str, key: str) -> dict | None:
     """The JSON object stored at the key, or None when there is no such key."""
     stored = read_object(s3, bucket, key)
     return None if stored is None else json.loads(stored[0])
+
+
+def empty_bucket(s3, bucket: str) -> int:
+    """Delete every object of `bucket`, old versions and delete markers too; returns how
+    many entries went.
+
+    Deleting only the current keys of a versioned bucket leaves every version behind,
+    and LocalStack's S3 walks all of them on each ListObjectsV2: a bucket reset between
+    runs grew slower to list with every run (9,900 entries after seven bench runs).
+    """
+    entries = [
+        {"Key": entry["Key"], "VersionId": entry["VersionId"]}
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket)
+        for entry in page.get("Versions", []) + page.get("DeleteMarkers", [])
+    ]
+    for start in range(0, len(entries), 1000):  # S3's limit per DeleteObjects
+        s3.delete_objects(
+            Bucket=bucket, Delete={"Objects": entries[start : start + 1000], "Quiet": True}
+        )
+    return len(entries)

@@ -166,27 +166,6 @@ def test_an_empty_scaling_config_removes_the_setting_as_on_aws(scaling):
     assert stored["u-1"]["BatchSize"] == 2
 
 
-def test_an_empty_poll_backs_off_at_most_the_configured_maximum(scaling):
-    """LocalStack makes the empty-poll backoff with initial_interval=1 and max_interval
-    LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_POLL_SEC, and caps only later
-    intervals: the first empty poll after a batch slept up to 1.5 s."""
-    made = []
-
-    class Backoff:  # LocalStack's ExponentialBackoff, as far as the cap touches it
-        def __init__(self, **settings) -> None:
-            made.append(settings)
-
-    capped = scaling.capped_backoff(Backoff)
-    capped(initial_interval=1, max_interval=0.2)  # the empty-poll backoff
-    capped(initial_interval=2, max_interval=5)  # the error backoff, unchanged
-    capped(initial_interval=3)  # no maximum: nothing to cap to
-    assert made == [
-        {"initial_interval": 0.2, "max_interval": 0.2},
-        {"initial_interval": 2, "max_interval": 5},
-        {"initial_interval": 3},
-    ]
-
-
 ESM_WORKER = """
 class ExponentialBackoff:
     def __init__(self, **settings):
@@ -198,11 +177,36 @@ class EsmWorker:
 """
 
 
-def test_the_cap_replaces_the_name_the_poll_loop_uses_or_start_up_fails(scaling):
+def miniature_esm_worker() -> types.ModuleType:
     """LocalStack's esm_worker in miniature: the loop finds the backoff class by its
-    module-level name, so replacing that name caps the loop's own backoff."""
+    module-level name."""
     esm_worker = types.ModuleType("esm_worker")
     exec(ESM_WORKER, esm_worker.__dict__)
+    return esm_worker
+
+
+def test_an_empty_poll_backs_off_at_most_the_configured_maximum(scaling):
+    """LocalStack makes the empty-poll backoff with initial_interval=1 and max_interval
+    LAMBDA_EVENT_SOURCE_MAPPING_MAX_BACKOFF_ON_EMPTY_POLL_SEC, and caps only later
+    intervals: the first empty poll after a batch slept up to 1.5 s."""
+    esm_worker = miniature_esm_worker()
+    scaling.cap_empty_poll_backoff(esm_worker)
+    made = [
+        esm_worker.ExponentialBackoff(initial_interval=1, max_interval=0.2),  # empty poll
+        esm_worker.ExponentialBackoff(initial_interval=2, max_interval=5),  # error: unchanged
+        esm_worker.ExponentialBackoff(initial_interval=3),  # no maximum: nothing to cap to
+    ]
+    assert [backoff.settings for backoff in made] == [
+        {"initial_interval": 0.2, "max_interval": 0.2},
+        {"initial_interval": 2, "max_interval": 5},
+        {"initial_interval": 3},
+    ]
+
+
+def test_the_cap_replaces_the_name_the_poll_loop_uses_or_start_up_fails(scaling):
+    """Replacing the module-level name caps the loop's own backoff; a release whose loop
+    no longer uses the name fails start-up."""
+    esm_worker = miniature_esm_worker()
     scaling.cap_empty_poll_backoff(esm_worker)
     made = esm_worker.EsmWorker().poller_loop()
     assert made.settings == {"initial_interval": 0.2, "max_interval": 0.2}

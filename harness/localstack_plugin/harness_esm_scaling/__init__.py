@@ -159,31 +159,28 @@ def _forget_emptied_scaling(provider_class: type, mappings: Callable[[Any], dict
     provider_class.update_event_source_mapping_v2 = update_event_source_mapping_v2
 
 
-def capped_backoff(backoff_class: type) -> Callable[..., Any]:
-    """`backoff_class`, made with an initial interval of at most its `max_interval`."""
+def cap_empty_poll_backoff(esm_worker: types.ModuleType) -> None:
+    """Make every backoff `esm_worker` makes start at no more than its `max_interval`.
 
-    def make(**settings: Any) -> Any:
+    The module's poll loop looks its backoff class up by name each time it starts, so
+    replacing the name caps every mapping started after this hook (the error backoff,
+    initial 2 s and max 5 s, is left as it is). If a LocalStack release stops using that
+    name, start-up fails here instead of the cap quietly doing nothing.
+    """
+    if "ExponentialBackoff" not in esm_worker.EsmWorker.poller_loop.__code__.co_names:
+        raise RuntimeError(
+            "harness_esm_scaling: EsmWorker.poller_loop no longer uses ExponentialBackoff"
+        )
+    backoff_class = esm_worker.ExponentialBackoff
+
+    def capped(**settings: Any) -> Any:
         if "initial_interval" in settings and "max_interval" in settings:
             settings["initial_interval"] = min(
                 settings["initial_interval"], settings["max_interval"]
             )
         return backoff_class(**settings)
 
-    return make
-
-
-def cap_empty_poll_backoff(esm_worker: types.ModuleType) -> None:
-    """Replace the backoff class `esm_worker` makes its poll loop's backoffs from.
-
-    The loop looks the name up each time it starts, so every mapping started after this
-    hook gets the cap; if a LocalStack release stops using that name, start-up fails
-    here instead of the cap quietly doing nothing.
-    """
-    if "ExponentialBackoff" not in esm_worker.EsmWorker.poller_loop.__code__.co_names:
-        raise RuntimeError(
-            "harness_esm_scaling: EsmWorker.poller_loop no longer uses ExponentialBackoff"
-        )
-    esm_worker.ExponentialBackoff = capped_backoff(esm_worker.ExponentialBackoff)
+    esm_worker.ExponentialBackoff = capped
 
 
 @hooks.on_runtime_create()

@@ -467,12 +467,7 @@ class CatalogPipeline:
         for name in ("queue_url", "dlq_url", "resize_failures_queue_url"):
             self.sqs.purge_queue(QueueUrl=self.c[name])
         for bucket in (self.c["upload_bucket"], self.c["served_bucket"]):
-            keys = list(self.keys(bucket))
-            for start in range(0, len(keys), 1000):
-                self.s3.delete_objects(
-                    Bucket=bucket,
-                    Delete={"Objects": [{"Key": k} for k in keys[start : start + 1000]]},
-                )
+            aws.empty_bucket(self.s3, bucket)
         connection = self.database.admin.connect(database.SCHEMA)
         try:
             with connection.cursor() as cursor:

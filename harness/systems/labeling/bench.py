@@ -28,10 +28,11 @@ from harness.util.processes import ProcessRecords, peak_rss_mb
 from harness.util.stats import percentile
 from harness.util.waiting import wait_for
 
+# The goals of the performance issue: 40 images/s sustained on 2 cores, p50 <= 0.3 s.
 TARGETS = {
     "warm_start_s": 5.0,
-    "latency_p50_s": 1.0,
-    "throughput_images_per_s": 20.0,
+    "latency_p50_s": 0.3,
+    "throughput_images_per_s": 40.0,
     "dlq_to_slack_s": 20.0,
 }
 REPORT_RE = re.compile(r"REPORT RequestId: \S+\s+Duration: ([\d.]+) ms")
@@ -87,20 +88,28 @@ def _upload_and_time(
     With `rate` (images/s) uploads are paced, so latency is measured at a load the
     pipeline sustains; without it they go as fast as possible (throughput). A poller
     lists `results/` every 50 ms and notes when each result first appears, so latency is
-    measured from outside, as a user would see it (resolution ~50 ms).
+    measured from outside, as a user would see it (resolution ~50 ms). The poller is
+    part of the load, so it lists only the keys after the longest run of results it has
+    already seen in key order (`StartAfter`): results come roughly in upload order, and
+    listing all of them 20 times a second cost LocalStack a serialised key each time.
     """
     image = render(ImageSpec(seed=42, width=320, height=240))
     keys = [f"{prefix}{i:04}.jpg" for i in range(count)]
     uploaded: dict[str, float] = {}
     seen: dict[str, float] = {}
     result_prefix = pipeline.result_key(keys[0]).rsplit("/", 1)[0] + "/"
+    expected = sorted(pipeline.result_key(k) for k in keys)  # S3 lists in key order
     done = threading.Event()
 
     def poll() -> None:
+        in_order = 0  # expected[:in_order] have all been seen
         while not done.is_set():
             now = time.monotonic()
-            for key in pipeline.keys(result_prefix):
+            after = expected[in_order - 1] if in_order else ""
+            for key in pipeline.keys(result_prefix, start_after=after):
                 seen.setdefault(key, now)
+            while in_order < len(expected) and expected[in_order] in seen:
+                in_order += 1
             time.sleep(0.05)
 
     def upload(key: str) -> None:

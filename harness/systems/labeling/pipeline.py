@@ -60,11 +60,13 @@ class LabelingPipeline:
     def wait_result(self, key: str, timeout: float = 30) -> dict:
         return wait_for(lambda: self.result(key), timeout, f"result of {key}")
 
-    def keys(self, prefix: str) -> list[str]:
+    def keys(self, prefix: str, start_after: str = "") -> list[str]:
+        """The keys under `prefix`, in S3's order; only those after `start_after` if given."""
         paginator = self.s3.get_paginator("list_objects_v2")
+        after = {"StartAfter": start_after} if start_after else {}
         return [
             obj["Key"]
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix)
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, **after)
             for obj in page.get("Contents", [])
         ]
 
@@ -118,12 +120,7 @@ class LabelingPipeline:
         for url in (self.outputs["queue_url"], self.outputs["dlq_url"], self.notifier_failures_url):
             if url:
                 self.sqs.purge_queue(QueueUrl=url)
-        keys = self.keys("")
-        for start in range(0, len(keys), 1000):
-            chunk = keys[start : start + 1000]
-            self.s3.delete_objects(
-                Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True}
-            )
+        aws.empty_bucket(self.s3, self.bucket)
         self.cloudwatch.set_alarm_state(
             AlarmName=self.outputs["alarm_name"],
             StateValue="OK",
