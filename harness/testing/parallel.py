@@ -1,13 +1,14 @@
 """The test suite on several pytest-xdist workers, each with a stack of its own.
 
 Most end-to-end time is spent waiting on timers (visibility timeouts, DLQ redrives,
-alarm periods), not on the CPU. So `make test PYTEST_WORKERS=4` runs pytest-xdist
-workers side by side: each worker gets its own LocalStack, stubs, MariaDB, admin port, state dir and
-resource prefix (derived here from the configured base settings, so CI's defaults and
-a developer's own ports both work), and the tests that drive a stack are packed into
-one group per stack-running worker. Everything else (unit tests, Terraform and
-checkov checks) is scheduled one module at a time on whichever worker is free, so the
-CPU-heavy offline checks overlap with the end-to-end waits.
+alarm periods), not on the CPU. So `make test` runs pytest-xdist workers side by side
+(3 unless PYTEST_WORKERS says): each worker gets its own LocalStack, stubs, MariaDB,
+admin port, state dir and resource prefix (derived here from the configured base
+settings, so CI's defaults and a developer's own ports both work), and the tests that
+drive a stack are packed into one group per stack-running worker. Everything else
+(unit tests, Terraform and checkov checks) is scheduled one module at a time on
+whichever worker is free, so the CPU-heavy offline checks overlap with the end-to-end
+waits.
 
 Registered by the harness pytest plugin; it does nothing without xdist's `-n`.
 Use `--dist loadgroup --no-loadscope-reorder` (the Makefile does): the groups are

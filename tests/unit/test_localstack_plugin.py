@@ -21,6 +21,7 @@ import threading
 import tomllib
 import types
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -77,7 +78,10 @@ def pyproject(package: str) -> dict:
         (
             "harness_gateway",
             "localstack.hooks.on_runtime_create",
-            {"bind_to_listen_host": "harness_gateway:bind_to_listen_host"},
+            {
+                "bind_to_listen_host": "harness_gateway:bind_to_listen_host",
+                "parse_content_type_quickly": "harness_gateway:parse_content_type_quickly",
+            },
         ),
         (
             "harness_metrics",
@@ -253,6 +257,76 @@ def test_the_gateway_hook_binds_twisted_to_the_host_gateway_listen_names(monkeyp
         ("tcp6", 4567, {"interface": "::1"}),
         ("tcp4", 9999, {}),
     ]
+
+
+def email_content_type(line: bytes) -> bytes:
+    """twisted 24.3's own `_parseContentType`, the function the hook replaces."""
+    message = EmailMessage()
+    message["content-type"] = line.decode("charmap")
+    return message.get_content_type().encode("charmap")
+
+
+CONTENT_TYPES = [
+    b"application/x-www-form-urlencoded",
+    b"application/x-www-form-urlencoded; charset=utf-8",
+    b"Application/X-WWW-Form-Urlencoded ;charset=UTF-8",
+    b"multipart/form-data; boundary=----abc",
+    b'multipart/form-data; boundary="a;b"',
+    b"application/x-amz-json-1.0",
+    b"application/json",
+    b"  text/xml  ",
+    b"binary/octet-stream",
+    b"image/jpeg",
+    b"",
+    b"nonsense",
+    b"a/b/c",
+    b";charset=utf-8",
+    b"text/plain; charset=\xe9",
+]
+
+
+@pytest.mark.parametrize("line", CONTENT_TYPES)
+def test_the_quick_content_type_is_the_email_packages(monkeypatch, line):
+    gateway = import_plugin(monkeypatch, "harness_gateway")
+    assert gateway.content_type_key(line) == email_content_type(line)
+
+
+TWISTED_HTTP = """
+def _parseContentType(line):
+    return b"email package"
+
+class Request:
+    def requestReceived(self, line):
+        return _parseContentType(line)
+"""
+
+
+def test_the_content_type_hook_replaces_the_name_twisted_calls_or_start_up_fails(monkeypatch):
+    """twisted.web.http in miniature: requestReceived finds the parser by its module-level
+    name, so the hook's replacement is what a request uses."""
+    http = types.ModuleType("twisted.web.http")
+    exec(TWISTED_HTTP, http.__dict__)
+    web = types.ModuleType("twisted.web")
+    web.http = http
+    localstack_config = types.ModuleType("localstack.config")
+    localstack_config.GATEWAY_SERVER = "hypercorn"
+    modules = {"localstack.config": localstack_config, "twisted": types.ModuleType("twisted")}
+    gateway = import_plugin(
+        monkeypatch, "harness_gateway", modules | {"twisted.web": web, "twisted.web.http": http}
+    )
+    gateway.parse_content_type_quickly()  # not twisted: nothing to do
+    assert http.Request().requestReceived(b"application/json") == b"email package"
+    localstack_config.GATEWAY_SERVER = "twisted"
+    gateway.parse_content_type_quickly()
+    assert http.Request().requestReceived(b"Application/JSON; x=1") == b"application/json"
+
+    class Renamed:  # a release that parses the header some other way
+        def requestReceived(self, line):
+            return line
+
+    http.Request = Renamed
+    with pytest.raises(RuntimeError, match="no longer uses _parseContentType"):
+        gateway.parse_content_type_quickly()
 
 
 class CloudwatchDispatcher:  # LocalStack's, as far as the metrics hook touches it

@@ -15,10 +15,12 @@ keeps their order within a message group.
 
 `concurrency`: the mapping's `ScalingConfig.MaximumConcurrency` when it sets one (at
 most `CEILING`), else `HARNESS_ESM_CONCURRENCY`, which the harness sets to 1 unless told
-otherwise: measured on a 2-core machine, 300 images through the labeler went at 8.4, 8.1
-and 5.9 images/s with 1, 2 and 5 batches in flight, since LocalStack's single process is
-the limit and more batches only stretch each one towards the function's timeout. So
-envs/local's labeler runs one batch at a time, and envs/aws (MaximumConcurrency 5) or a
+otherwise: measured on a 2-core machine (on hypercorn), 300 images through the labeler
+went at 8.4, 8.1 and 5.9 images/s with 1, 2 and 5 batches in flight, since LocalStack's
+single process was the limit and more batches only stretched each one towards the
+function's timeout. On twisted, on a faster machine, 2 batches lifted batch size 1 from
+12 to 22 images/s and left batch size 10 (30-40) within its spread (docs/performance.md).
+So envs/local's labeler runs one batch at a time, and envs/aws (MaximumConcurrency 5) or a
 test that sets MaximumConcurrency runs five. AWS's scale-up past its first five batches
 is not emulated. Both are written down in infra/envs/differences.yaml.
 

@@ -9,6 +9,16 @@ LocalStack registers its server (the entry point `localstack.hooks.on_runtime_cr
 this folder's pyproject.toml), hands that module a TCP4ServerEndpoint that binds to the
 host GATEWAY_LISTEN gives for the port. An address GATEWAY_LISTEN does not name keeps
 twisted's own default; IPv6 addresses were bound right already.
+
+A second hook (`parse_content_type_quickly`) takes the email package out of twisted's
+request path: twisted's `Request.requestReceived` classifies the Content-Type of every
+POST with `_parseContentType`, which builds an `email.message.EmailMessage` for it,
+about 150 us a request here. Every SQS, SNS and Lambda call is a POST, LocalStack's
+internal ones included, and a py-spy profile of the bench (docs/performance.md) put 7 %
+of LocalStack's time holding the GIL in that parser. `content_type_key` returns what the
+email package returns, by the rule it applies (RFC 2045 5.2, `Message.get_content_type`).
+Hand-written because twisted has no setting for it; start-up fails if twisted stops
+calling the name.
 """
 
 from __future__ import annotations
@@ -16,6 +26,8 @@ from __future__ import annotations
 import types
 
 from localstack.runtime import hooks
+
+DEFAULT_CONTENT_TYPE = b"text/plain"  # RFC 2045 5.2: the type of an invalid header
 
 
 def listen_hosts(listen: list) -> dict[int, str]:
@@ -44,3 +56,26 @@ def bind_to_listen_host() -> None:
         TCP4ServerEndpoint=tcp4_on_listen_host,
         TCP6ServerEndpoint=endpoints.TCP6ServerEndpoint,
     )
+
+
+def content_type_key(line: bytes) -> bytes:
+    """The lower-cased `type/subtype` of a Content-Type header, or text/plain when it has
+    not exactly one slash: `email.message.Message.get_content_type`'s rule, without
+    parsing the header's parameters (twisted compares only the type)."""
+    key = line.decode("charmap").split(";", 1)[0].strip().lower()
+    return key.encode("charmap") if key.count("/") == 1 else DEFAULT_CONTENT_TYPE
+
+
+@hooks.on_runtime_create()
+def parse_content_type_quickly() -> None:
+    from localstack import config
+
+    if config.GATEWAY_SERVER != "twisted":
+        return
+    from twisted.web import http
+
+    if "_parseContentType" not in http.Request.requestReceived.__code__.co_names:
+        raise RuntimeError(
+            "harness_gateway: twisted's Request.requestReceived no longer uses _parseContentType"
+        )
+    http._parseContentType = content_type_key

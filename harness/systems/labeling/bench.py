@@ -268,11 +268,12 @@ def _verdict(results: dict) -> dict:
     if not verdict["throughput_images_per_s"]["met"]:
         verdict["where_throughput_goes"] = (
             f"best {best['images_per_s']} images/s (batch {best['batch_size']}, "
-            f"{best['uploaders']} uploaders) at a median invocation of {lam:.0f} ms. The "
-            "limit is the CPU: LocalStack's one process handles every S3 PUT, the "
-            "S3->SNS->SQS fan-out, the polling and the functions' own S3 calls, most of "
-            "it in its HTTP layer (a py-spy profile of a run is in docs/performance.md); "
-            "more batches in flight (HARNESS_ESM_CONCURRENCY) do not help on 2 cores"
+            f"{best['uploaders']} uploaders) at a median invocation of {lam:.0f} ms. "
+            "Every request of the pipeline (the uploads, the S3->SNS->SQS fan-out, the "
+            "polling, the functions' own S3 calls) goes through LocalStack's one process, "
+            "and with one batch in flight each batch waits for the round of the one before; "
+            "HARNESS_ESM_CONCURRENCY=2 runs two (docs/performance.md has the profile and "
+            "the CPU per image of each process)"
         )
     return verdict
 
