@@ -117,7 +117,7 @@ def destroy(settings: Settings, progress: Progress = print) -> bool:
         catalog.get("served_bucket"),
     ):
         if bucket:
-            workflow.delete_everything_under(s3, bucket, [""])
+            aws.delete_versions(s3, bucket)
     var_file = work / "harness.tfvars.json"
     deploy.destroy_root(settings, _staged_root(settings), work, var_file, progress)
     if catalog.get("db_secret_arn"):

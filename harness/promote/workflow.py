@@ -468,24 +468,6 @@ def _check_result(key: str, result: dict) -> list[str]:
     return [label["Name"] for label in labels]
 
 
-def delete_everything_under(s3, bucket: str, prefixes: list[str]) -> int:
-    """Delete every version and delete marker under the prefixes (the bucket is versioned
-    on AWS: a plain delete would leave the objects behind a marker)."""
-    doomed: list[dict[str, str]] = []
-    paginator = s3.get_paginator("list_object_versions")
-    for prefix in prefixes:
-        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
-            for item in page.get("Versions", []) + page.get("DeleteMarkers", []):
-                doomed.append({"Key": item["Key"], "VersionId": item["VersionId"]})
-    for start in range(0, len(doomed), 1000):
-        response = s3.delete_objects(
-            Bucket=bucket, Delete={"Objects": doomed[start : start + 1000], "Quiet": True}
-        )
-        if response.get("Errors"):
-            raise HarnessError(f"could not delete smoke objects: {response['Errors'][:3]}")
-    return len(doomed)
-
-
 def _slack_event(outputs: Mapping[str, Any], run_id: str) -> dict:
     arn = outputs["alarm_arn"]
     message = {
@@ -563,7 +545,7 @@ def run_smoke(
             report.slack = "posted a test notice"
             progress("Slack: the notifier posted a test notice")
     finally:
-        report.deleted = delete_everything_under(s3, bucket, prefixes)
+        report.deleted = aws.delete_versions(s3, bucket, prefixes)
         progress(f"deleted {report.deleted} object version(s) of the smoke run")
     return report
 

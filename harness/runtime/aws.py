@@ -9,6 +9,7 @@ from botocore.config import Config
 from botocore.exceptions import ResponseStreamingError
 
 from harness.config import Settings
+from harness.util.errors import HarnessError
 from harness.util.waiting import wait_for
 
 _CONFIG = Config(
@@ -116,21 +117,25 @@ def read_json(s3, bucket: str, key: str) -> dict | None:
     return None if stored is None else json.loads(stored[0])
 
 
-def empty_bucket(s3, bucket: str) -> int:
-    """Delete every object of `bucket`, old versions and delete markers too; returns how
-    many entries went.
+def delete_versions(s3, bucket: str, prefixes: tuple[str, ...] | list[str] = ("",)) -> int:
+    """Delete every version and delete marker under the prefixes (the whole bucket by
+    default); returns how many entries went.
 
-    Deleting only the current keys of a versioned bucket leaves every version behind,
-    and LocalStack's S3 walks all of them on each ListObjectsV2: a bucket reset between
-    runs grew slower to list with every run (9,900 entries after seven bench runs).
+    A plain delete in a versioned bucket leaves the object behind a marker. Locally that
+    also slows every later listing: LocalStack's ListObjectsV2 walks and sorts every key
+    that still has a version or a marker (9,900 entries after seven bench runs whose
+    resets deleted only the current keys).
     """
-    entries = [
+    doomed = [
         {"Key": entry["Key"], "VersionId": entry["VersionId"]}
-        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket)
+        for prefix in prefixes
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix)
         for entry in page.get("Versions", []) + page.get("DeleteMarkers", [])
     ]
-    for start in range(0, len(entries), 1000):  # S3's limit per DeleteObjects
-        s3.delete_objects(
-            Bucket=bucket, Delete={"Objects": entries[start : start + 1000], "Quiet": True}
+    for start in range(0, len(doomed), 1000):  # S3's limit per DeleteObjects
+        response = s3.delete_objects(
+            Bucket=bucket, Delete={"Objects": doomed[start : start + 1000], "Quiet": True}
         )
-    return len(entries)
+        if response.get("Errors"):
+            raise HarnessError(f"could not delete from s3://{bucket}: {response['Errors'][:3]}")
+    return len(doomed)

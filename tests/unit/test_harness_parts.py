@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from harness.cli import main
 from harness.events.dlq import DeadLetter, failure_record_key
 from harness.events.shapes import ObjectRef, object_refs
+from harness.util.errors import HarnessError
 
 EVENTS = Path(__file__).parent / "events"
 PLUGIN = Path(__file__).resolve().parents[2] / "harness" / "localstack_plugin" / "startup"
@@ -98,6 +101,8 @@ def test_bench_verdict_marks_misses_and_says_where_time_goes():
         "latency": {"p50_s": 1.5},
         "throughput": [
             {"batch_size": 1, "uploaders": 8, "images_per_s": 8.8},
+            {"batch_size": 10, "uploaders": 1, "images_per_s": 16.1},
+            {"batch_size": 10, "uploaders": 4, "images_per_s": 21.0},
             {"batch_size": 10, "uploaders": 8, "images_per_s": 18.7},
         ],
         "dlq_to_slack_s": 12.5,
@@ -106,31 +111,36 @@ def test_bench_verdict_marks_misses_and_says_where_time_goes():
     verdict = bench._verdict(results)
     assert verdict["warm_start_s"]["met"] is True
     assert verdict["latency_p50_s"]["met"] is False
-    # the performance issue's goals: 40 images/s, p50 0.3 s
+    # the performance issue's goals: 40 images/s sustained (the batch-10 runs' median: not
+    # the best run, 21.0), p50 0.3 s
     assert verdict["throughput_images_per_s"] == {"measured": 18.7, "target": 40.0, "met": False}
     assert verdict["latency_p50_s"]["target"] == 0.3
-    assert "batch 10, 8 uploaders" in verdict["where_throughput_goes"]
+    assert "best 21.0 (batch 10, 4 uploaders)" in verdict["where_throughput_goes"]
     assert "median Lambda execution 51 ms of a median 1500 ms" in verdict["where_latency_goes"]
     assert stats.percentile([5, 1, 3, 2, 4], 50) == 3
 
 
-class _ResultsInOrder:
-    """A labeling pipeline whose result appears as soon as its image is uploaded; it
-    records the `StartAfter` of every listing."""
+class _Results:
+    """A labeling pipeline whose result appears `late` seconds after its image is uploaded
+    for every third image, at once for the others; it records each listing's StartAfter."""
 
-    def __init__(self) -> None:
-        self.results: list[str] = []
+    def __init__(self, late: float = 0.0) -> None:
+        self.late = late
+        self.appears: dict[str, float] = {}
         self.starts: list[str] = []
 
     def result_key(self, key: str) -> str:
         return key.replace("ingest/", "results/") + ".json"
 
     def upload(self, key: str, body: bytes) -> None:
-        self.results.append(self.result_key(key))
+        delay = self.late if len(self.appears) % 3 == 2 else 0.0
+        self.appears[self.result_key(key)] = time.monotonic() + delay
 
     def keys(self, prefix: str, start_after: str = "") -> list[str]:
         self.starts.append(start_after)
-        return sorted(k for k in list(self.results) if k.startswith(prefix) and k > start_after)
+        now = time.monotonic()
+        shown = [k for k, at in list(self.appears.items()) if at <= now]
+        return sorted(k for k in shown if k.startswith(prefix) and k > start_after)
 
 
 def test_the_bench_lists_only_the_results_past_those_it_saw_in_order():
@@ -138,12 +148,66 @@ def test_the_bench_lists_only_the_results_past_those_it_saw_in_order():
     lists from the last of the leading run it has seen, not the whole prefix."""
     from harness.systems.labeling import bench
 
-    pipeline = _ResultsInOrder()
+    pipeline = _Results()
     run = bench._upload_and_time(pipeline, 12, 2, "ingest/t/", rate=40, timeout=10)
     assert run["images"] == 12 and len(run["latencies_s"]) == 12
     assert pipeline.starts[0] == ""  # nothing seen yet
     assert pipeline.starts[-1] > "results/t/"  # then past the results seen in order
     assert all(a <= b for a, b in zip(pipeline.starts, pipeline.starts[1:], strict=False))
+
+
+def test_the_bench_times_a_result_that_comes_after_later_keys():
+    """A result that appears after results with later keys is still listed (the listing
+    starts before it) and timed with its own delay."""
+    from harness.systems.labeling import bench
+
+    pipeline = _Results(late=0.5)
+    run = bench._upload_and_time(pipeline, 9, 3, "ingest/t/", rate=100, timeout=10)
+    late = sorted(run["latencies_s"])[-3:]  # the third, sixth and ninth images
+    assert len(run["latencies_s"]) == 9 and min(late) >= 0.5
+
+
+class _VersionedS3:
+    """A versioned bucket's listing in pages of 1000, and what DeleteObjects was sent."""
+
+    def __init__(self, keys: int, errors: list | None = None) -> None:
+        self.entries = [{"Key": f"k{i:05}", "VersionId": f"v{i}"} for i in range(keys)]
+        self.errors = errors or []
+        self.deleted: list[list[dict]] = []
+        self.prefixes: list[str] = []
+
+    def get_paginator(self, name: str):
+        assert name == "list_object_versions"
+        return self
+
+    def paginate(self, Bucket: str, Prefix: str):
+        self.prefixes.append(Prefix)
+        chosen = [e for e in self.entries if e["Key"].startswith(Prefix)]
+        for start in range(0, len(chosen), 1000):  # half versions, half delete markers
+            page = chosen[start : start + 1000]
+            yield {"Versions": page[::2], "DeleteMarkers": page[1::2]}
+
+    def delete_objects(self, Bucket: str, Delete: dict) -> dict:
+        assert Delete["Quiet"] is True and len(Delete["Objects"]) <= 1000
+        self.deleted.append(Delete["Objects"])
+        return {"Errors": self.errors} if self.errors else {}
+
+
+def test_deleting_versions_takes_every_version_and_marker_in_parts_of_1000():
+    from harness.runtime import aws
+
+    s3 = _VersionedS3(2500)
+    assert aws.delete_versions(s3, "b") == 2500
+    assert s3.prefixes == [""]
+    assert [len(part) for part in s3.deleted] == [1000, 1000, 500]
+    assert sorted(e["VersionId"] for part in s3.deleted for e in part) == sorted(
+        e["VersionId"] for e in s3.entries
+    )
+    s3 = _VersionedS3(30)
+    assert aws.delete_versions(s3, "b", ["k0000", "k0001"]) == 20
+    refused = _VersionedS3(3, errors=[{"Key": "k00000", "Code": "AccessDenied"}])
+    with pytest.raises(HarnessError, match=r"could not delete from s3://b:.*AccessDenied"):
+        aws.delete_versions(refused, "b")
 
 
 class _FlakyS3:

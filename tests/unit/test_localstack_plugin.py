@@ -291,6 +291,20 @@ def test_the_quick_content_type_is_the_email_packages(monkeypatch, line):
     assert gateway.content_type_key(line) == email_content_type(line)
 
 
+def test_where_the_quick_content_type_differs_from_the_email_packages(monkeypatch):
+    """The two differences the module's docstring names, and nothing twisted acts on
+    becomes something else: an encoded word is not decoded, and a line break the email
+    package raised on (failing the request) is kept as a character."""
+    gateway = import_plugin(monkeypatch, "harness_gateway")
+    encoded = b"=?us-ascii?q?application/x-www-form-urlencoded?="
+    assert email_content_type(encoded) == b"application/x-www-form-urlencoded"
+    assert gateway.content_type_key(encoded) == encoded.lower()
+    broken = b"\x0bmultipart/form-data"
+    with pytest.raises(ValueError):
+        email_content_type(broken)
+    assert gateway.content_type_key(broken) == b"multipart/form-data"
+
+
 TWISTED_HTTP = """
 def _parseContentType(line):
     return b"email package"

@@ -16,7 +16,10 @@ POST with `_parseContentType`, which builds an `email.message.EmailMessage` for 
 about 150 us a request here. Every SQS, SNS and Lambda call is a POST, LocalStack's
 internal ones included, and a py-spy profile of the bench (docs/performance.md) put 7 %
 of LocalStack's time holding the GIL in that parser. `content_type_key` returns what the
-email package returns, by the rule it applies (RFC 2045 5.2, `Message.get_content_type`).
+email package returns, by the rule it applies (RFC 2045 5.2, `Message.get_content_type`),
+for every header without RFC 2047 encoded words or line-break characters: an encoded
+word is read as it stands, and a line break inside the value, on which the email
+package raised and the request failed, is read like any other character.
 Hand-written because twisted has no setting for it; start-up fails if twisted stops
 calling the name.
 """

@@ -467,7 +467,7 @@ class CatalogPipeline:
         for name in ("queue_url", "dlq_url", "resize_failures_queue_url"):
             self.sqs.purge_queue(QueueUrl=self.c[name])
         for bucket in (self.c["upload_bucket"], self.c["served_bucket"]):
-            aws.empty_bucket(self.s3, bucket)
+            aws.delete_versions(self.s3, bucket)
         connection = self.database.admin.connect(database.SCHEMA)
         try:
             with connection.cursor() as cursor:

@@ -29,6 +29,7 @@ from harness.util.stats import percentile
 from harness.util.waiting import wait_for
 
 # The goals of the performance issue: 40 images/s sustained on 2 cores, p50 <= 0.3 s.
+# "Sustained" is judged on the median of the batch-10 runs, not the best one.
 TARGETS = {
     "warm_start_s": 5.0,
     "latency_p50_s": 0.3,
@@ -248,10 +249,11 @@ def run(
 
 def _verdict(results: dict) -> dict:
     best = max(results["throughput"], key=lambda r: r["images_per_s"])
+    tens = [r["images_per_s"] for r in results["throughput"] if r["batch_size"] == 10]
     measured = {
         "warm_start_s": results["warm_start_s"],
         "latency_p50_s": results["latency"]["p50_s"],
-        "throughput_images_per_s": best["images_per_s"],
+        "throughput_images_per_s": round(statistics.median(tens or [best["images_per_s"]]), 2),
         "dlq_to_slack_s": results["dlq_to_slack_s"],
     }
     verdict = {}
@@ -267,13 +269,15 @@ def _verdict(results: dict) -> dict:
     )
     if not verdict["throughput_images_per_s"]["met"]:
         verdict["where_throughput_goes"] = (
-            f"best {best['images_per_s']} images/s (batch {best['batch_size']}, "
+            f"median of the batch-10 runs {measured['throughput_images_per_s']} images/s, "
+            f"best {best['images_per_s']} (batch {best['batch_size']}, "
             f"{best['uploaders']} uploaders) at a median invocation of {lam:.0f} ms. "
             "Every request of the pipeline (the uploads, the S3->SNS->SQS fan-out, the "
             "polling, the functions' own S3 calls) goes through LocalStack's one process, "
             "and with one batch in flight each batch waits for the round of the one before; "
-            "HARNESS_ESM_CONCURRENCY=2 runs two (docs/performance.md has the profile and "
-            "the CPU per image of each process)"
+            "HARNESS_ESM_CONCURRENCY=2 runs two, which lifted batch size 1, not 10, and "
+            "raised the p50 (docs/performance.md has the profile and the CPU per image of "
+            "each process)"
         )
     return verdict
 

@@ -120,7 +120,7 @@ class LabelingPipeline:
         for url in (self.outputs["queue_url"], self.outputs["dlq_url"], self.notifier_failures_url):
             if url:
                 self.sqs.purge_queue(QueueUrl=url)
-        aws.empty_bucket(self.s3, self.bucket)
+        aws.delete_versions(self.s3, self.bucket)
         self.cloudwatch.set_alarm_state(
             AlarmName=self.outputs["alarm_name"],
             StateValue="OK",
