@@ -7,9 +7,14 @@ from types import SimpleNamespace
 from harness.testing.suite_times import SuiteTimes, part_of
 
 
-def report(nodeid: str, when: str, duration: float, *markers: str) -> SimpleNamespace:
+def report(
+    nodeid: str, when: str, duration: float, *markers: str, worker: str | None = None
+) -> SimpleNamespace:
     keywords = {name: 1 for name in (nodeid.rsplit("::", 1)[-1], *markers)}
-    return SimpleNamespace(nodeid=nodeid, when=when, duration=duration, keywords=keywords)
+    made = SimpleNamespace(nodeid=nodeid, when=when, duration=duration, keywords=keywords)
+    if worker is not None:  # xdist's report on the controller names its worker's gateway
+        made.node = SimpleNamespace(gateway=SimpleNamespace(id=worker))
+    return made
 
 
 def test_a_test_counts_to_its_folder_and_its_markers_with_every_phase():
@@ -42,4 +47,27 @@ def test_the_summary_lists_the_parts_longest_first():
     writer = SimpleNamespace(section=lambda title: lines.append(title), write_line=lines.append)
     times.pytest_terminal_summary(writer)
     assert lines[0] == "time by part of the suite"
-    assert [line.split()[-1] for line in lines[1:]] == ["tests/e2e", "faults", "tests/unit"]
+    assert [line.split()[-1] for line in lines[1:4]] == ["tests/e2e", "faults", "tests/unit"]
+    assert lines[4] == "the 20 slowest files"  # no workers in one process
+    assert [line.split()[-1] for line in lines[5:]] == [
+        "tests/e2e/test_a.py",
+        "tests/unit/test_a.py",
+    ]
+
+
+def test_under_xdist_each_worker_and_the_slowest_files_are_summed():
+    times = SuiteTimes()
+    times.pytest_runtest_logreport(report("tests/e2e/test_a.py::t1", "setup", 80.0, worker="gw0"))
+    times.pytest_runtest_logreport(report("tests/e2e/test_a.py::t1", "call", 20.0, worker="gw0"))
+    times.pytest_runtest_logreport(report("tests/e2e/test_a.py::t2", "call", 30.0, worker="gw0"))
+    times.pytest_runtest_logreport(report("scenarios/b.yaml::b", "call", 40.0, worker="gw1"))
+    assert dict(times.workers) == {"gw0": 130.0, "gw1": 40.0}
+    assert dict(times.files) == {"tests/e2e/test_a.py": 130.0, "scenarios/b.yaml": 40.0}
+    lines: list[str] = []
+    writer = SimpleNamespace(section=lambda title: lines.append(title), write_line=lines.append)
+    times.pytest_terminal_summary(writer)
+    at = lines.index("time by worker")
+    assert [line.split() for line in lines[at + 1 : at + 3]] == [
+        ["130.0", "s", "gw0"],
+        ["40.0", "s", "gw1"],
+    ]
