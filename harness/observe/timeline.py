@@ -271,7 +271,16 @@ def _upload_hops(hops: Hops, tap: Tap | None, s3_objects: dict[str, dict[str, An
                         _hop(uploaded, "upload", event=ref.event_name, via="S3 event time")
                     )
                 if record.published_at is not None:
-                    hops[ref.key].append(_hop(record.published_at, "sns_publish", **common))
+                    # LocalStack stamps each subscription's copy as it delivers it; AWS
+                    # stamps the publish (infra/envs/differences.yaml).
+                    hops[ref.key].append(
+                        _hop(
+                            record.published_at,
+                            "sns_publish",
+                            via="SNS Timestamp of the tap's copy",
+                            **common,
+                        )
+                    )
                 hops[ref.key].append(
                     _hop(record.delivered_at, "sqs_delivery", queue=tap.queue_name, **common)
                 )
