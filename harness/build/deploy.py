@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.build import functions, terraform
+from harness.build import functions, snapshots, terraform
 from harness.build.packaging import Package
 from harness.config import Settings
 from harness.runtime import aws, backends, stack
@@ -103,13 +103,15 @@ def build_functions(
     )
 
 
-def _tfvars(settings: Settings, packages: dict[str, Package]) -> dict:
+def _tfvars(settings: Settings, packages: dict[str, Package], root: Path) -> dict:
+    """The variables of the staged `root`; zip paths relative to it, so the Terraform
+    state of one clone reads the same in another (a saved deployment's, snapshots.py)."""
     # The stubs as the functions see them (a Docker network name with the docker backend).
     rekognition, slack = backends.lambda_stub_endpoints(settings)
     return {
         "region": settings.region,
         "name_prefix": settings.name_prefix,
-        **functions.tf_variables(packages),
+        **functions.tf_variables(packages, relative_to=root),
         "rekognition_endpoint": rekognition,
         "slack_webhook_url": f"{slack}/services/T000LOCAL/B000LOCAL/localsecret",
     }
@@ -120,8 +122,13 @@ def deploy(
     env: str = "local",
     force: bool = False,
     progress: Callable[[str], None] = print,
+    fresh_stack: bool = False,
 ) -> dict:
-    """Apply `infra/envs/<env>` unless the same thing is already deployed there."""
+    """Apply `infra/envs/<env>` unless the same thing is already deployed there.
+
+    `fresh_stack`: LocalStack was started just now (by `ready`), so it holds nothing and
+    may load a saved deployment (snapshots.py) before the apply.
+    """
     current = fingerprint(settings)
     previous = deployed(settings, env)
     if previous and previous["fingerprint"] == current and not force:
@@ -136,11 +143,20 @@ def deploy(
         _record_path(settings, env).unlink(missing_ok=True)
     packages = build_functions(settings, progress)
     private_subdir(settings.state_dir, work.relative_to(settings.state_dir))
+    source = _staged_sources(settings, env)
+    variables = _tfvars(settings, packages, source)
     tfvars = work / "harness.auto.tfvars.json"
-    tfvars.write_text(json.dumps(_tfvars(settings, packages), indent=2))
+    tfvars.write_text(json.dumps(variables, indent=2))
     started = time.monotonic()
-    progress(f"{env}: applying Terraform (the first apply takes about a minute) ...")
-    outputs = apply_root(settings, _staged_sources(settings, env), work, tfvars, progress)
+    saved = None
+    if fresh_stack and snapshots.enabled(settings):
+        saved = snapshots.key(settings, env, current["infra"], variables)
+    loaded = _load_saved(settings, env, saved, work, progress) if saved else None
+    current["target"] = _target_identity(settings)  # a failed load restarts LocalStack
+    if loaded is None:
+        progress(f"{env}: applying Terraform (the first apply takes about a minute) ...")
+    outputs = apply_root(settings, source, work, tfvars, progress)
+    counts = snapshots.applied_counts((work / "apply.log").read_text(errors="replace"))
     record = {
         "env": env,
         "fingerprint": current,
@@ -148,9 +164,60 @@ def deploy(
         "outputs": outputs,
         "applied_at": time.time(),
         "apply_seconds": round(time.monotonic() - started, 1),
+        "snapshot": None if saved is None else {"key": saved, "loaded": loaded is not None},
     }
+    if saved is not None:
+        _after_apply(settings, env, saved, loaded, counts, work, progress)
     _record_path(settings, env).write_text(json.dumps(record, indent=2))
     return record | {"applied": True}
+
+
+def _load_saved(
+    settings: Settings, env: str, saved: str, work: Path, progress: Callable[[str], None]
+) -> Path | None:
+    """The saved deployment `saved` loaded into the fresh LocalStack, or None (none
+    saved; or a failed load, after which LocalStack is started afresh)."""
+    folder = snapshots.find(settings, saved)
+    if folder is None:
+        return None
+    try:
+        seconds = snapshots.load(settings, folder, work)
+    except HarnessError as error:
+        progress(f"{env}: the saved deployment did not load ({error}); it is deleted")
+        snapshots.discard(folder)
+        (work / snapshots.TFSTATE).unlink(missing_ok=True)
+        stack.down(settings, {stack.LOCALSTACK})
+        stack.up(settings, progress)
+        return None
+    progress(f"{env}: loaded the saved deployment in {seconds:.1f} s; Terraform checks it ...")
+    return folder
+
+
+def _after_apply(
+    settings: Settings,
+    env: str,
+    saved: str,
+    loaded: Path | None,
+    counts: tuple[int, int, int] | None,
+    work: Path,
+    progress: Callable[[str], None],
+) -> None:
+    """Save what an apply onto an empty LocalStack made; report what an apply onto a
+    loaded one had to change, and drop a saved deployment that was not whole."""
+    if loaded is None:
+        try:
+            snapshots.save(settings, saved, work)
+        except HarnessError as error:  # the stack is deployed; only the next start is slower
+            progress(f"{env}: the deployment was not saved for the next start ({error})")
+        return
+    if counts == (0, 0, 0):
+        progress(f"{env}: Terraform found the loaded deployment complete (nothing to change)")
+        return
+    progress(
+        f"{env}: Terraform changed the loaded deployment (added, changed, destroyed: "
+        f"{counts}); the saved deployment is deleted and saved afresh next time"
+    )
+    snapshots.discard(loaded)
 
 
 def _init(
@@ -292,6 +359,7 @@ class Deployment:
     applied: bool  # Terraform ran (False: nothing changed, or only code was updated)
     apply_seconds: float | None  # of the Terraform apply, when one ran
     updated_functions: tuple[str, ...]  # code updated without Terraform
+    loaded_saved: bool  # a saved deployment was loaded before the apply (snapshots.py)
     seconds: float  # stack up plus deploy
 
 
@@ -300,20 +368,29 @@ def ready(
     progress: Callable[[str], None] = print,
     env: str = "local",
     force: bool = False,
+    use_saved: bool = True,
 ) -> Deployment:
     """Bring the local stack up (reusing what runs) and deploy `infra/envs/<env>` on it
     (skipped when nothing changed): what every command, demo, bench and test session
     needs before it drives a pipeline. Callers that must stop what it started wrap it
-    in `stack.owned`.
+    in `stack.owned`. `use_saved=False`: a LocalStack started here applies from scratch
+    even when a saved deployment would load (snapshots.py; the bench's first cold start).
     """
     started = time.monotonic()
     state = stack.up(settings, progress)
-    record = deploy(settings, env, force=force, progress=progress)
+    record = deploy(
+        settings,
+        env,
+        force=force,
+        progress=progress,
+        fresh_stack=state.started_localstack and use_saved,
+    )
     return Deployment(
         stack=state,
         outputs=record["outputs"],
         applied=record["applied"],
         apply_seconds=record.get("apply_seconds") if record["applied"] else None,
         updated_functions=tuple(record.get("updated_functions", ())),
+        loaded_saved=bool(record["applied"] and (record.get("snapshot") or {}).get("loaded")),
         seconds=round(time.monotonic() - started, 2),
     )

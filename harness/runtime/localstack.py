@@ -40,6 +40,7 @@ PLUGINS = (
     "harness_esm_scaling",
     "harness_gateway",
     "harness_metrics",
+    "harness_state",
 )
 # The only folder on LocalStack's PYTHONPATH: the interpreter shim, not the plugins.
 STARTUP_DIR = PLUGIN_DIR / "startup"

@@ -118,7 +118,7 @@ def test_stubs_container_is_reached_by_lambda_as_stubs_and_by_the_host_on_loopba
     # Terraform gives the functions the stubs' address on the Docker network ...
     docker_settings = config.Settings(backend="docker")
     package = SimpleNamespace(path=Path("f.zip"), sha256_base64="x")
-    tfvars = deploy._tfvars(docker_settings, defaultdict(lambda: package))
+    tfvars = deploy._tfvars(docker_settings, defaultdict(lambda: package), Path("."))
     assert tfvars["rekognition_endpoint"] == "http://stubs:4580"
     assert tfvars["slack_webhook_url"].startswith("http://stubs:4581/services/")
     # ... while the harness on the host keeps using the published loopback ports.

@@ -221,7 +221,7 @@ def test_the_loader_has_its_own_account_with_rights_on_its_schema_only():
 def test_deployer_gives_terraform_the_stub_endpoints_the_functions_reach(compose_env):
     settings = config.load()
     package = SimpleNamespace(path=Path("f.zip"), sha256_base64="x")
-    tfvars = deploy._tfvars(settings, defaultdict(lambda: package))
+    tfvars = deploy._tfvars(settings, defaultdict(lambda: package), Path("."))
     assert tfvars["rekognition_endpoint"] == "http://stubs:4580"
     assert tfvars["slack_webhook_url"].startswith("http://stubs:4581/services/")
     declared = set(

@@ -88,6 +88,11 @@ def pyproject(package: str) -> dict:
             "localstack.hooks.on_runtime_create",
             {"gather_sqs_metrics": "harness_metrics:gather_sqs_metrics"},
         ),
+        (
+            "harness_state",
+            "localstack.hooks.on_infra_start",
+            {"add_state_endpoints": "harness_state:add_state_endpoints"},
+        ),
     ],
 )
 def test_entry_points_are_declared_in_each_plugins_own_metadata(package, namespace, entry_point):
@@ -591,7 +596,7 @@ def test_ensure_installed_installs_the_plugins_into_localstacks_venv(monkeypatch
     settings = config.load()
     python = localstack.ensure_installed(settings, progress=lambda m: None)
     venv = localstack.venv_dir(settings)
-    names = ("lambda_executor", "s3_storage", "iam", "esm_scaling", "gateway", "metrics")
+    names = ("lambda_executor", "s3_storage", "iam", "esm_scaling", "gateway", "metrics", "state")
     plugins = [PLUGIN_DIR / f"harness_{name}" for name in names]
     assert calls == [venv, (venv, plugins, settings.pins_file)]
     assert python == venv / "bin" / "python"

@@ -1,0 +1,146 @@
+"""Saved deployments: a freshly started LocalStack loads what the same deploy made before.
+
+From nothing running to the pipeline ready took 79-94 s, most of it the AWS provider's
+fixed waits in `terraform apply` (docs/performance.md, "Cold start"), paid again by
+every stack a test or a restart brings up. LocalStack 4.13.1 community has no
+persistence of its own, so the embedded LocalStack carries a plugin that saves its
+services' state to a folder and loads it back (harness/localstack_plugin/harness_state).
+
+- **Saved:** right after an apply that started from an empty LocalStack, before any
+  traffic, with the Terraform state beside it, under
+  `<cache>/deployments/<key>/` (private: the stack's secrets are in it). The newest
+  KEEP are kept.
+- **Loaded:** when `ready()` has just started LocalStack and a saved deployment has the
+  same key. Then Terraform applies as always, onto the loaded state: it reads every
+  resource and changes nothing when the load was whole, or mends what it finds
+  missing. The apply's counts are reported, and a saved deployment after which
+  Terraform had to change something is deleted, so the next start saves a fresh one.
+- **The key:** everything the deployed state follows from: the env, infra/ and every
+  Terraform variable (the zips' hashes; their paths relative to the staged root, the
+  same in every clone), LocalStack's venv (version, pins, plugin set) and the plugins'
+  sources, the endpoint (queue URLs carry the port) and the backend.
+
+`HARNESS_DEPLOY_SNAPSHOTS=0` turns it off (every fresh stack applies from scratch).
+Only the embedded backend has the plugin.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from harness.config import Settings
+from harness.runtime import backends, localstack
+from harness.util.errors import HarnessError
+from harness.util.files import private_subdir
+from harness.util.venvs import source_digest
+
+ENABLED_ENV = "HARNESS_DEPLOY_SNAPSHOTS"
+SAVE_PATH, LOAD_PATH = "/_harness/state/save", "/_harness/state/load"
+TFSTATE = "terraform.tfstate"
+KEEP = 8
+# A load or save of the deployed pipeline takes a few seconds; a stuck one must not hang up.
+REQUEST_TIMEOUT_S = 120
+_APPLIED = re.compile(r"Apply complete! Resources: (\d+) added, (\d+) changed, (\d+) destroyed")
+
+
+def enabled(settings: Settings) -> bool:
+    if os.environ.get(ENABLED_ENV, "1").strip().lower() in {"0", "false", "no", "off"}:
+        return False
+    return backends.resolve(settings).backend == "embedded"
+
+
+def key(settings: Settings, env: str, infra_hash: str, tfvars: dict) -> str:
+    parts = {
+        "env": env,
+        "infra": infra_hash,
+        "tfvars": tfvars,
+        "localstack": localstack.venv_dir(settings).name,
+        "plugins": source_digest(localstack.PLUGIN_DIR),
+        "endpoint": settings.endpoint,
+        "backend": settings.backend,
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def _root(settings: Settings) -> Path:
+    return private_subdir(settings.cache_dir, "deployments")
+
+
+def find(settings: Settings, name: str) -> Path | None:
+    folder = _root(settings) / name
+    return folder if (folder / TFSTATE).is_file() else None
+
+
+def _post(settings: Settings, path: str, folder: Path) -> dict:
+    request = urllib.request.Request(
+        settings.endpoint + path,
+        data=json.dumps({"folder": str(folder)}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_S) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        try:
+            reason = json.loads(error.read()).get("error", error.reason)
+        except (ValueError, OSError):
+            reason = error.reason
+        raise HarnessError(f"LocalStack refused {path}: {reason}") from error
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        raise HarnessError(f"LocalStack did not answer {path}: {error}") from error
+
+
+def load(settings: Settings, folder: Path, work: Path) -> float:
+    """Load the saved deployment into the LocalStack that was just started and put its
+    Terraform state in `work`; returns the seconds it took."""
+    started = time.monotonic()
+    _post(settings, LOAD_PATH, folder)
+    shutil.copyfile(folder / TFSTATE, work / TFSTATE)
+    return time.monotonic() - started
+
+
+def save(settings: Settings, name: str, work: Path) -> Path:
+    """Save the running LocalStack's state and `work`'s Terraform state as `name`."""
+    root = _root(settings)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=root))
+    try:
+        _post(settings, SAVE_PATH, scratch)
+        shutil.copyfile(work / TFSTATE, scratch / TFSTATE)
+        try:
+            scratch.rename(root / name)
+        except OSError:  # saved meanwhile by another stack with the same key
+            pass
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    _prune(root)
+    return root / name
+
+
+def discard(folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _prune(root: Path) -> None:
+    saved = sorted(
+        (p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    for old in saved[KEEP:]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def applied_counts(log_text: str) -> tuple[int, int, int] | None:
+    """(added, changed, destroyed) of the last `Apply complete!` line of an apply's log."""
+    found = _APPLIED.findall(log_text)
+    return tuple(int(n) for n in found[-1]) if found else None  # type: ignore[return-value]

@@ -1,0 +1,162 @@
+"""A saved deployment loads whole into a fresh LocalStack, and the pipeline works on it.
+
+A stack of its own (its ports and prefix make its key unique, so the first start always
+applies from scratch and saves): started, saved, stopped, started again. The second
+start must load what the first one saved, Terraform must find nothing to change, every
+resource must read as it did before the restart, and the loaded pipeline must label an
+image and post an alarm to Slack.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+import pytest
+
+from harness import config
+from harness.build import deploy, snapshots
+from harness.build.fixtures import ImageSpec, render
+from harness.runtime import aws, stack
+from harness.systems.labeling.pipeline import LabelingPipeline
+from harness.testing.side_by_side import side_by_side_environment
+from harness.util.waiting import wait_for
+
+# Fields that change with time or traffic, not with the deployment.
+VOLATILE = {
+    "LastModified",
+    "RevisionId",
+    "StateUpdatedTimestamp",
+    "StateTransitionedTimestamp",
+    "StateReason",
+    "StateReasonData",
+    "LastProcessingResult",
+    "ApproximateNumberOfMessages",
+    "ApproximateNumberOfMessagesNotVisible",
+    "ApproximateNumberOfMessagesDelayed",
+    "LastModifiedTimestamp",
+    "ResponseMetadata",
+}
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items() if k not in VOLATILE}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+def _bucket_policy(s3: Any, name: str) -> str | None:
+    try:
+        return s3.get_bucket_policy(Bucket=name)["Policy"]
+    except s3.exceptions.ClientError as error:
+        if error.response["Error"]["Code"] != "NoSuchBucketPolicy":
+            raise
+        return None
+
+
+def inventory(settings: config.Settings) -> dict[str, Any]:
+    """What the deployment made, read back through the AWS APIs."""
+    lam, sqs, sns = (aws.client(n, settings) for n in ("lambda", "sqs", "sns"))
+    s3, cw, iam = (aws.client(n, settings) for n in ("s3", "cloudwatch", "iam"))
+    found: dict[str, Any] = {"functions": {}, "queues": {}, "topics": {}, "buckets": {}}
+    for function in lam.list_functions()["Functions"]:
+        name = function["FunctionName"]
+        found["functions"][name] = {
+            "configuration": lam.get_function(FunctionName=name)["Configuration"],
+            "policy": json.loads(lam.get_policy(FunctionName=name)["Policy"])
+            if name.endswith(("notifier", "resize"))
+            else None,
+            "mappings": lam.list_event_source_mappings(FunctionName=name)["EventSourceMappings"],
+            "invoke_configs": lam.list_function_event_invoke_configs(FunctionName=name)[
+                "FunctionEventInvokeConfigs"
+            ],
+        }
+    for url in sqs.list_queues().get("QueueUrls", []):
+        found["queues"][url] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])
+    for topic in sns.list_topics()["Topics"]:
+        arn = topic["TopicArn"]
+        found["topics"][arn] = {
+            "attributes": sns.get_topic_attributes(TopicArn=arn)["Attributes"],
+            "subscriptions": [
+                sns.get_subscription_attributes(SubscriptionArn=s["SubscriptionArn"])
+                for s in sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"]
+            ],
+        }
+    for bucket in s3.list_buckets()["Buckets"]:
+        name = bucket["Name"]
+        found["buckets"][name] = {
+            "notifications": s3.get_bucket_notification_configuration(Bucket=name),
+            "versioning": s3.get_bucket_versioning(Bucket=name).get("Status"),
+            "policy": _bucket_policy(s3, name),
+        }
+    found["alarms"] = cw.describe_alarms()["MetricAlarms"]
+    found["roles"] = {
+        role["RoleName"]: {
+            "trust": role["AssumeRolePolicyDocument"],
+            "inline": iam.list_role_policies(RoleName=role["RoleName"])["PolicyNames"],
+        }
+        for role in iam.list_roles()["Roles"]
+    }
+    return _clean(found)
+
+
+@pytest.fixture
+def own_stack(tmp_path, monkeypatch):
+    prefix = f"saved{uuid.uuid4().hex[:6]}"
+    for name, value in side_by_side_environment(tmp_path / "state", prefix).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv(snapshots.ENABLED_ENV, raising=False)
+    settings = config.load()
+    try:
+        yield settings
+    finally:
+        stack.down(settings)
+        record = deploy.deployed(settings) or {}
+        if folder := snapshots.find(settings, (record.get("snapshot") or {}).get("key", "")):
+            snapshots.discard(folder)
+
+
+def test_a_fresh_stack_loads_the_saved_deployment_whole_and_it_works(own_stack):
+    settings = own_stack
+    said: list[str] = []
+    started = time.monotonic()
+    first = deploy.ready(settings, progress=said.append)
+    from_scratch = time.monotonic() - started
+    saved = deploy.deployed(settings)["snapshot"]
+    assert saved["loaded"] is False, said
+    assert snapshots.find(settings, saved["key"]) is not None, said
+    before = inventory(settings)
+    assert len(before["functions"]) == 4 and len(before["alarms"]) >= 4, before
+
+    stack.down(settings)
+    said.clear()
+    started = time.monotonic()
+    second = deploy.ready(settings, progress=said.append)
+    loaded = time.monotonic() - started
+    print(f"[saved deployment] from scratch {from_scratch:.1f} s, loaded {loaded:.1f} s")
+    record = deploy.deployed(settings)
+    assert second.stack.started_localstack and second.applied
+    assert record["snapshot"] == {"key": saved["key"], "loaded": True}, said
+    assert any("nothing to change" in line for line in said), said
+    assert second.outputs == first.outputs
+    assert inventory(settings) == before
+
+    # The loaded pipeline runs: an image is labeled, an alarm reaches Slack.
+    pipeline = LabelingPipeline(settings, second.outputs)
+    key = second.outputs["ingest_prefix"] + "saved/after-load.jpg"
+    pipeline.upload(key, render(ImageSpec(seed=81)))
+    assert pipeline.wait_result(key, timeout=60)["Labels"]
+    since = time.time()
+    for state in ("OK", "ALARM"):
+        pipeline.cloudwatch.set_alarm_state(
+            AlarmName=second.outputs["alarm_name"], StateValue=state, StateReason="saved test"
+        )
+    wait_for(
+        lambda: [m for m in pipeline.slack.messages() if m["received_at"] >= since],
+        30,
+        "Slack post of the alarm on the loaded stack",
+    )

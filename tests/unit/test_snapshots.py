@@ -1,0 +1,190 @@
+"""Saved deployments (harness/build/snapshots.py): what the key follows, how a save and a
+load reach LocalStack's endpoint, and what is kept.
+
+A real HTTP server on 127.0.0.1 plays the harness_state plugin's two routes; the load
+into a real LocalStack is tested end to end in tests/e2e/test_saved_deployment.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from harness import config
+from harness.build import deploy, snapshots
+from harness.util.errors import HarnessError
+
+
+@pytest.fixture
+def settings(tmp_path, monkeypatch):
+    monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("HARNESS_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.delenv(snapshots.ENABLED_ENV, raising=False)
+    return config.load()
+
+
+class Plugin:
+    """The plugin's routes: a save writes a manifest into the folder; answers as told."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+        self.status = 200
+        self.error = ""
+
+        plugin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                plugin.calls.append((self.path, body["folder"]))
+                if plugin.status == 200 and self.path == snapshots.SAVE_PATH:
+                    Path(body["folder"], "manifest.json").write_text("{}")
+                answer = {"seconds": 0.1} if plugin.status == 200 else {"error": plugin.error}
+                data = json.dumps(answer).encode()
+                self.send_response(plugin.status)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def port(self) -> int:
+        return self.server.server_address[1]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def plugin(settings, monkeypatch):
+    server = Plugin()
+    monkeypatch.setenv("HARNESS_PORT", str(server.port))
+    yield server
+    server.close()
+
+
+def make_work(tmp_path: Path, text: str = '{"serial": 1}') -> Path:
+    work = tmp_path / "work"
+    work.mkdir(exist_ok=True)
+    (work / snapshots.TFSTATE).write_text(text)
+    return work
+
+
+def test_a_save_goes_through_the_plugin_and_keeps_the_terraform_state(
+    plugin, tmp_path, monkeypatch
+):
+    settings = config.load()
+    work = make_work(tmp_path)
+    saved = snapshots.save(settings, "k1", work)
+    assert saved == settings.cache_dir / "deployments" / "k1"
+    assert (saved / "manifest.json").exists()
+    assert (saved / snapshots.TFSTATE).read_text() == '{"serial": 1}'
+    # The stack's secrets are in it: private, as the state folder is.
+    assert stat.S_IMODE(saved.parent.stat().st_mode) == 0o700
+    assert snapshots.find(settings, "k1") == saved
+    assert snapshots.find(settings, "other") is None
+    # A save was asked into a scratch folder beside it, renamed when whole.
+    ((path, folder),) = plugin.calls
+    assert path == snapshots.SAVE_PATH and Path(folder).parent == saved.parent
+    assert [p.name for p in saved.parent.iterdir()] == ["k1"]
+
+
+def test_a_load_puts_the_saved_terraform_state_in_the_work_folder(plugin, tmp_path):
+    settings = config.load()
+    saved = snapshots.save(settings, "k2", make_work(tmp_path))
+    other = tmp_path / "other-work"
+    other.mkdir()
+    assert snapshots.load(settings, saved, other) >= 0
+    assert (other / snapshots.TFSTATE).read_text() == '{"serial": 1}'
+    assert plugin.calls[-1] == (snapshots.LOAD_PATH, str(saved))
+
+
+def test_a_refused_save_or_load_says_why_and_leaves_nothing_half_saved(plugin, tmp_path):
+    settings = config.load()
+    plugin.status, plugin.error = 500, "ValueError: s3: container 1 is not the saved one"
+    with pytest.raises(HarnessError, match="container 1 is not the saved one"):
+        snapshots.save(settings, "k3", make_work(tmp_path))
+    assert list((settings.cache_dir / "deployments").iterdir()) == []
+    folder = tmp_path / "saved"
+    folder.mkdir()
+    with pytest.raises(HarnessError, match="refused /_harness/state/load"):
+        snapshots.load(settings, folder, tmp_path)
+
+
+def test_no_answer_is_a_clear_error(settings, tmp_path, monkeypatch):
+    from harness.util.net import free_ports
+
+    monkeypatch.setenv("HARNESS_PORT", str(free_ports(1)[0]))
+    with pytest.raises(HarnessError, match="did not answer /_harness/state/save"):
+        snapshots.save(config.load(), "k4", make_work(tmp_path))
+
+
+def test_only_the_newest_are_kept(settings, tmp_path):
+    root = settings.cache_dir / "deployments"
+    root.mkdir(parents=True)
+    for number in range(snapshots.KEEP + 3):
+        folder = root / f"s{number}"
+        folder.mkdir()
+        os.utime(folder, (1000 + number, 1000 + number))
+    (root / ".s-scratch").mkdir()  # a save in progress is not counted or removed
+    snapshots._prune(root)
+    kept = sorted(p.name for p in root.iterdir())
+    assert kept == sorted([".s-scratch"] + [f"s{n}" for n in range(3, snapshots.KEEP + 3)])
+
+
+def test_the_key_follows_everything_the_deployed_state_follows(settings, monkeypatch):
+    base = {"name_prefix": "imgpipe", "labeler_zip_sha256": "abc", "labeler_zip_path": "x.zip"}
+    key = snapshots.key(settings, "local", "infra-1", base)
+    assert snapshots.key(settings, "local", "infra-1", dict(base)) == key
+    assert snapshots.key(settings, "local", "infra-2", base) != key
+    assert snapshots.key(settings, "aws-on-local", "infra-1", base) != key
+    assert snapshots.key(settings, "local", "infra-1", base | {"labeler_zip_sha256": "d"}) != key
+    monkeypatch.setenv("HARNESS_PORT", "4999")  # queue URLs carry the port
+    assert snapshots.key(config.load(), "local", "infra-1", base) != key
+
+
+def test_zip_paths_are_relative_to_the_staged_root_so_clones_share_a_key(tmp_path, monkeypatch):
+    """The same sources in two clones give the same variables, hence the same key."""
+    from harness.build.packaging import Package
+
+    variables = []
+    for clone in ("a", "b"):
+        project = tmp_path / clone
+        zip_path = project / "build" / "lambdas" / "labeler.zip"
+        root = project / ".harness" / "terraform" / "local" / "src" / "envs" / "local"
+        package = Package(name="labeler", path=zip_path, sha256_base64="abc=")
+        monkeypatch.setenv("HARNESS_PROJECT_DIR", str(project))
+        found = deploy._tfvars(config.load(), {"labeler": package}, root)
+        variables.append({k: v for k, v in found.items() if k.startswith("labeler")})
+    assert variables[0] == variables[1]
+    assert not variables[0]["labeler_zip_path"].startswith("/")
+
+
+@pytest.mark.parametrize("value", ["0", "false", "off", "no"])
+def test_the_variable_turns_it_off(settings, monkeypatch, value):
+    assert snapshots.enabled(settings)
+    monkeypatch.setenv(snapshots.ENABLED_ENV, value)
+    assert not snapshots.enabled(settings)
+
+
+def test_the_apply_counts_are_read_from_the_last_summary():
+    log = (
+        "aws_sqs_queue.this: Refreshing state...\n"
+        "Apply complete! Resources: 3 added, 1 changed, 0 destroyed.\n"
+        "Apply complete! Resources: 0 added, 0 changed, 0 destroyed.\n"
+    )
+    assert snapshots.applied_counts(log) == (0, 0, 0)
+    assert snapshots.applied_counts("Error: something") is None
