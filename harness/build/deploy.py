@@ -155,7 +155,12 @@ def deploy(
     current["target"] = _target_identity(settings)  # a failed load restarts LocalStack
     if loaded is None:
         progress(f"{env}: applying Terraform (the first apply takes about a minute) ...")
-    outputs = apply_root(settings, source, work, tfvars, progress)
+    try:
+        outputs = apply_root(settings, source, work, tfvars, progress)
+    except BaseException:
+        if loaded is not None:  # not to be loaded again by every later start
+            snapshots.discard(loaded)
+        raise
     counts = snapshots.applied_counts((work / "apply.log").read_text(errors="replace"))
     record = {
         "env": env,

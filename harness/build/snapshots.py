@@ -6,22 +6,26 @@ every stack a test or a restart brings up. LocalStack 4.13.1 community has no
 persistence of its own, so the embedded LocalStack carries a plugin that saves its
 services' state to a folder and loads it back (harness/localstack_plugin/harness_state).
 
-- **Saved:** right after an apply that started from an empty LocalStack, before any
-  traffic, with the Terraform state beside it, under
-  `<cache>/deployments/<key>/` (private: the stack's secrets are in it). The newest
-  KEEP are kept.
+- **Saved:** right after an apply that started from an empty LocalStack, before the
+  pipeline's own traffic (only the deploy's: S3's test events, the mappings' polls),
+  with the Terraform state beside it, under `<cache>/deployments/<key>/` (private: the
+  stack's secrets are in it). The KEEP most recently saved or loaded are kept.
 - **Loaded:** when `ready()` has just started LocalStack and a saved deployment has the
   same key. Then Terraform applies as always, onto the loaded state: it reads every
   resource and changes nothing when the load was whole, or mends what it finds
   missing. The apply's counts are reported, and a saved deployment after which
   Terraform had to change something is deleted, so the next start saves a fresh one.
-- **The key:** everything the deployed state follows from: the env, infra/ and every
-  Terraform variable (the zips' hashes; their paths relative to the staged root, the
-  same in every clone), LocalStack's venv (version, pins, plugin set) and the plugins'
-  sources, the endpoint (queue URLs carry the port) and the backend.
+- **The key:** what the deployed state follows from: the env, infra/ (with the
+  provider lock file) and every Terraform variable (the zips' hashes; their paths
+  relative to the staged root, the same in every clone whose state dir is inside it),
+  LocalStack's venv (version, pins, plugin set), the plugins' sources and LocalStack's
+  settings, the endpoint (queue URLs carry the port) and the resolved backend. Not in
+  it: the Terraform binary's version, as Terraform's apply onto the load reads
+  everything anyway.
 
-`HARNESS_DEPLOY_SNAPSHOTS=0` turns it off (every fresh stack applies from scratch).
-Only the embedded backend has the plugin.
+`HARNESS_DEPLOY_SNAPSHOTS=0` turns it off (every fresh stack applies from scratch);
+side-by-side stacks (harness/testing/side_by_side.py) run with it off, as their free
+ports make a key that never comes back. Only the embedded backend has the plugin.
 """
 
 from __future__ import annotations
@@ -47,6 +51,8 @@ ENABLED_ENV = "HARNESS_DEPLOY_SNAPSHOTS"
 SAVE_PATH, LOAD_PATH = "/_harness/state/save", "/_harness/state/load"
 TFSTATE = "terraform.tfstate"
 KEEP = 8
+# A scratch folder older than this is what a killed save left behind.
+STALE_SCRATCH_S = 3600
 # A load or save of the deployed pipeline takes a few seconds; a stuck one must not hang up.
 REQUEST_TIMEOUT_S = 120
 _APPLIED = re.compile(r"Apply complete! Resources: (\d+) added, (\d+) changed, (\d+) destroyed")
@@ -59,14 +65,17 @@ def enabled(settings: Settings) -> bool:
 
 
 def key(settings: Settings, env: str, infra_hash: str, tfvars: dict) -> str:
+    lock = settings.project_dir / "infra" / "envs" / env / ".terraform.lock.hcl"
     parts = {
         "env": env,
         "infra": infra_hash,
+        "provider_lock": lock.read_text() if lock.is_file() else None,
         "tfvars": tfvars,
         "localstack": localstack.venv_dir(settings).name,
         "plugins": source_digest(localstack.PLUGIN_DIR),
+        "localstack_settings": localstack.tuning_environment(settings),
         "endpoint": settings.endpoint,
-        "backend": settings.backend,
+        "backend": backends.resolve(settings).backend,
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:24]
 
@@ -105,24 +114,31 @@ def load(settings: Settings, folder: Path, work: Path) -> float:
     Terraform state in `work`; returns the seconds it took."""
     started = time.monotonic()
     _post(settings, LOAD_PATH, folder)
-    shutil.copyfile(folder / TFSTATE, work / TFSTATE)
+    try:
+        shutil.copyfile(folder / TFSTATE, work / TFSTATE)
+        os.utime(folder)  # recently used: kept by the next prune
+    except OSError as error:  # deleted meanwhile by another stack's prune
+        raise HarnessError(f"the saved deployment {folder.name} went away: {error}") from error
     return time.monotonic() - started
 
 
 def save(settings: Settings, name: str, work: Path) -> Path:
     """Save the running LocalStack's state and `work`'s Terraform state as `name`."""
-    root = _root(settings)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=root))
     try:
-        _post(settings, SAVE_PATH, scratch)
-        shutil.copyfile(work / TFSTATE, scratch / TFSTATE)
+        root = _root(settings)
+        scratch = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=root))
         try:
-            scratch.rename(root / name)
-        except OSError:  # saved meanwhile by another stack with the same key
-            pass
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    _prune(root)
+            _post(settings, SAVE_PATH, scratch)
+            shutil.copyfile(work / TFSTATE, scratch / TFSTATE)
+            try:
+                scratch.rename(root / name)
+            except OSError:  # saved meanwhile by another stack with the same key
+                pass
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        _prune(root)
+    except OSError as error:  # a full disk, say: the deploy itself stands
+        raise HarnessError(f"could not save the deployment: {error}") from error
     return root / name
 
 
@@ -131,12 +147,11 @@ def discard(folder: Path) -> None:
 
 
 def _prune(root: Path) -> None:
-    saved = sorted(
-        (p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
-        key=lambda p: p.stat().st_mtime,
-        reverse=True,
-    )
-    for old in saved[KEEP:]:
+    """Keep the KEEP most recently saved or loaded; drop scratch folders of killed saves."""
+    folders = {p: p.stat().st_mtime for p in root.iterdir() if p.is_dir()}
+    saved = sorted((p for p in folders if not p.name.startswith(".")), key=folders.__getitem__)
+    stale = [p for p in folders if p.name.startswith(".") and folders[p] < time.time() - STALE_SCRATCH_S]
+    for old in saved[:-KEEP] + stale:
         shutil.rmtree(old, ignore_errors=True)
 
 

@@ -13,6 +13,7 @@ import os
 import sys
 from pathlib import Path
 
+from harness.build import snapshots
 from harness.util.net import free_ports
 
 # A `harness` command in a child process, with the interpreter running the tests.
@@ -44,10 +45,12 @@ def stack_environment(state_dir: Path, prefix: str, ports: tuple[int, ...]) -> d
 
 def side_by_side_environment(state_dir: Path, prefix: str = "side") -> dict[str, str]:
     """This process's environment for a stack on free ports in `state_dir`, with plain
-    output (no colour, wide lines) for tests that read what the commands print."""
+    output (no colour, wide lines) for tests that read what the commands print. Its
+    deployment is not saved: its free ports make a key that never comes back, and its
+    saves would push out those of the stacks that do (harness/build/snapshots.py)."""
     ports = tuple(free_ports(len(PORT_VARIABLES)))
     return (
         dict(os.environ)
         | stack_environment(state_dir, prefix, ports)
-        | {"NO_COLOR": "1", "COLUMNS": "200"}
+        | {"NO_COLOR": "1", "COLUMNS": "200", snapshots.ENABLED_ENV: "0"}
     )

@@ -24,7 +24,7 @@ import psutil
 import pytest
 
 from harness import config
-from harness.build import deploy
+from harness.build import deploy, snapshots
 from harness.build.fixtures import ImageSpec, render
 from harness.runtime import aws, stack
 from harness.testing.side_by_side import (
@@ -175,7 +175,8 @@ def test_a_stack_from_harness_up_survives_a_test_session(tmp_path):
 
 def test_a_killed_localstack_leaves_nothing_that_down_cannot_stop(labeling, tmp_path, monkeypatch):
     """SIGKILL gives LocalStack no chance to stop its function processes; they are
-    recorded, so `harness down` still stops them, and the next `up` starts afresh.
+    recorded, so `harness down` still stops them, and the next `up` starts a new
+    LocalStack, which loads the deployment saved after the first deploy.
 
     The session's stack runs beside it all along: its objects and its pipeline are
     untouched by the other stack's death and cleanup (each has its own S3 storage).
@@ -184,9 +185,16 @@ def test_a_killed_localstack_leaves_nothing_that_down_cannot_stop(labeling, tmp_
     labeling.upload(kept, render(ImageSpec(seed=71)))
     for name, value in side_by_side_environment(tmp_path / "state").items():
         monkeypatch.setenv(name, value)
+    # Saved after the first deploy, loaded by the `up` after the kill (deleted at the end:
+    # this stack's free ports make a key that never comes back).
+    monkeypatch.setenv(snapshots.ENABLED_ENV, "1")
     settings = config.load()
+    saved = None
     try:
-        outputs = deploy.ready(settings, progress=lambda m: None).outputs
+        first = deploy.ready(settings, progress=lambda m: None)
+        outputs = first.outputs
+        saved = snapshots.find(settings, deploy.deployed(settings)["snapshot"]["key"])
+        assert saved is not None and not first.loaded_saved
         lambda_ = aws.client("lambda", settings)
         # Any answer will do: the invocation leaves the function's process running.
         lambda_.invoke(FunctionName=outputs["labeler_function"], Payload=b'{"Records": []}')
@@ -218,12 +226,19 @@ def test_a_killed_localstack_leaves_nothing_that_down_cannot_stop(labeling, tmp_
         labeling.upload(during, render(ImageSpec(seed=72)))
         assert labeling.wait_result(during, timeout=60)["Labels"]
 
-        again = stack.up(settings, progress=lambda m: None)
-        assert set(again.started_parts) == {"localstack", "stubs"}
+        # A new LocalStack holds nothing: deployed afresh, from what the first deploy saved.
         redeployed = deploy.ready(settings, progress=lambda m: None)
-        assert redeployed.applied  # a new LocalStack holds nothing: deployed afresh
+        assert set(redeployed.stack.started_parts) == {"localstack", "stubs"}
+        assert redeployed.applied and redeployed.loaded_saved
+        assert redeployed.outputs == outputs
+        answer = aws.client("lambda", settings).invoke(
+            FunctionName=outputs["labeler_function"], Payload=b'{"Records": []}'
+        )
+        assert answer["StatusCode"] == 200 and "FunctionError" not in answer, answer
     finally:
         stack.down(settings)
+        if saved is not None:
+            snapshots.discard(saved)
     assert ProcessRecords(settings.state_dir).all() == []
 
 

@@ -10,6 +10,7 @@ image and post an alarm to Slack.
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 import uuid
 from typing import Any
@@ -19,7 +20,7 @@ import pytest
 from harness import config
 from harness.build import deploy, snapshots
 from harness.build.fixtures import ImageSpec, render
-from harness.runtime import aws, stack
+from harness.runtime import aws, localstack, stack
 from harness.systems.labeling.pipeline import LabelingPipeline
 from harness.testing.side_by_side import side_by_side_environment
 from harness.util.waiting import wait_for
@@ -93,6 +94,24 @@ def inventory(settings: config.Settings) -> dict[str, Any]:
             "versioning": s3.get_bucket_versioning(Bucket=name).get("Status"),
             "policy": _bucket_policy(s3, name),
         }
+    for name in found["buckets"]:
+        versions = s3.list_object_versions(Bucket=name).get("Versions", [])
+        found["buckets"][name]["objects"] = [
+            (v["Key"], v["VersionId"], v["ETag"], v["Size"]) for v in versions
+        ]
+    ssm, secrets, kms = (aws.client(n, settings) for n in ("ssm", "secretsmanager", "kms"))
+    found["parameters"] = {
+        p["Name"]: ssm.get_parameter(Name=p["Name"], WithDecryption=True)["Parameter"]["Value"]
+        for p in ssm.describe_parameters()["Parameters"]
+    }
+    found["secrets"] = {
+        secret["Name"]: secrets.get_secret_value(SecretId=secret["ARN"])["SecretString"]
+        for secret in secrets.list_secrets()["SecretList"]
+    }
+    found["keys"] = {
+        key["KeyId"]: kms.get_key_policy(KeyId=key["KeyId"], PolicyName="default")["Policy"]
+        for key in kms.list_keys()["Keys"]
+    }
     found["alarms"] = cw.describe_alarms()["MetricAlarms"]
     found["roles"] = {
         role["RoleName"]: {
@@ -109,7 +128,7 @@ def own_stack(tmp_path, monkeypatch):
     prefix = f"saved{uuid.uuid4().hex[:6]}"
     for name, value in side_by_side_environment(tmp_path / "state", prefix).items():
         monkeypatch.setenv(name, value)
-    monkeypatch.delenv(snapshots.ENABLED_ENV, raising=False)
+    monkeypatch.setenv(snapshots.ENABLED_ENV, "1")  # what side-by-side stacks turn off
     settings = config.load()
     try:
         yield settings
@@ -160,3 +179,46 @@ def test_a_fresh_stack_loads_the_saved_deployment_whole_and_it_works(own_stack):
         30,
         "Slack post of the alarm on the loaded stack",
     )
+
+
+PICKLER_CHECK = """
+import queue, threading
+import harness_state
+from localstack.state import pickle
+from moto.ssm.models import ParameterDict
+
+harness_state._register_reducers()
+held, held_r, shared = threading.Lock(), threading.RLock(), threading.Lock()
+held.acquire()
+held_r.acquire()
+waiting = queue.Queue()
+waiting.put("message")
+parameters = ParameterDict("000000000000", "us-east-1")
+parameters["/p"].append("value")
+out = pickle.loads(pickle.dumps(
+    {"held": held, "held_r": held_r, "queue": waiting, "ssm": parameters,
+     "a": shared, "b": shared}
+))
+assert not out["held"].locked()
+assert out["held_r"].acquire(blocking=False)
+q = out["queue"]
+assert q.not_empty._lock is q.mutex and q.not_full._lock is q.mutex
+with q.mutex:
+    q.not_empty.notify()  # raised "cannot notify on un-acquired lock" with a new lock
+assert q.get_nowait() == "message"
+ssm = out["ssm"]
+assert (ssm.account_id, ssm.region_name, ssm["/p"], ssm["/missing"]) == (
+    "000000000000", "us-east-1", ["value"], [])
+assert out["a"] is out["b"]
+print("pickled and back")
+"""
+
+
+def test_the_pickler_gives_back_free_locks_shared_conditions_and_ssm_parameters():
+    """What the plugin teaches LocalStack's pickler, in LocalStack's own interpreter."""
+    python = localstack.ensure_installed(config.load(), progress=lambda m: None)
+    done = subprocess.run(
+        [str(python), "-c", PICKLER_CHECK], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "pickled and back"

@@ -26,6 +26,7 @@ def settings(tmp_path, monkeypatch):
     monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("HARNESS_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.delenv(snapshots.ENABLED_ENV, raising=False)
+    monkeypatch.setenv("HARNESS_BACKEND", "embedded")
     return config.load()
 
 
@@ -132,17 +133,37 @@ def test_no_answer_is_a_clear_error(settings, tmp_path, monkeypatch):
         snapshots.save(config.load(), "k4", make_work(tmp_path))
 
 
-def test_only_the_newest_are_kept(settings, tmp_path):
+def test_only_the_most_recently_saved_or_loaded_are_kept(plugin, tmp_path):
+    settings = config.load()
     root = settings.cache_dir / "deployments"
     root.mkdir(parents=True)
     for number in range(snapshots.KEEP + 3):
         folder = root / f"s{number}"
         folder.mkdir()
         os.utime(folder, (1000 + number, 1000 + number))
+    (root / "s0" / snapshots.TFSTATE).write_text("{}")
+    snapshots.load(settings, root / "s0", make_work(tmp_path))  # the oldest, used now
     (root / ".s-scratch").mkdir()  # a save in progress is not counted or removed
+    (root / ".s-killed").mkdir()  # what a killed save left an hour ago is
+    os.utime(root / ".s-killed", (1000, 1000))
     snapshots._prune(root)
     kept = sorted(p.name for p in root.iterdir())
-    assert kept == sorted([".s-scratch"] + [f"s{n}" for n in range(3, snapshots.KEEP + 3)])
+    newest = [f"s{n}" for n in range(4, snapshots.KEEP + 3)]
+    assert kept == sorted([".s-scratch", "s0", *newest])
+
+
+def test_side_by_side_stacks_save_nothing(tmp_path):
+    from harness.testing.side_by_side import side_by_side_environment
+
+    env = side_by_side_environment(tmp_path / "state")
+    assert env[snapshots.ENABLED_ENV] == "0"
+
+
+def test_a_saved_deployment_deleted_during_its_load_is_a_clear_error(plugin, tmp_path):
+    settings = config.load()
+    gone = settings.cache_dir / "deployments" / "gone"
+    with pytest.raises(HarnessError, match="went away"):
+        snapshots.load(settings, gone, make_work(tmp_path))
 
 
 def test_the_key_follows_everything_the_deployed_state_follows(settings, monkeypatch):
@@ -153,6 +174,12 @@ def test_the_key_follows_everything_the_deployed_state_follows(settings, monkeyp
     assert snapshots.key(settings, "aws-on-local", "infra-1", base) != key
     assert snapshots.key(settings, "local", "infra-1", base | {"labeler_zip_sha256": "d"}) != key
     monkeypatch.setenv("HARNESS_PORT", "4999")  # queue URLs carry the port
+    assert snapshots.key(config.load(), "local", "infra-1", base) != key
+    monkeypatch.delenv("HARNESS_PORT")
+    monkeypatch.setenv("HARNESS_LAMBDA_RETRY_BASE_DELAY", "7")  # LocalStack's settings
+    assert snapshots.key(config.load(), "local", "infra-1", base) != key
+    monkeypatch.delenv("HARNESS_LAMBDA_RETRY_BASE_DELAY")
+    monkeypatch.setattr(snapshots, "source_digest", lambda folder: "other plugins")
     assert snapshots.key(config.load(), "local", "infra-1", base) != key
 
 
@@ -188,3 +215,59 @@ def test_the_apply_counts_are_read_from_the_last_summary():
     )
     assert snapshots.applied_counts(log) == (0, 0, 0)
     assert snapshots.applied_counts("Error: something") is None
+
+
+# --- what deploy() does around a load and a save ----------------------------------------
+
+
+@pytest.fixture
+def recorded(monkeypatch):
+    """snapshots and stack calls recorded instead of made."""
+    calls: list[tuple] = []
+    monkeypatch.setattr(deploy.snapshots, "discard", lambda folder: calls.append(("discard",)))
+    monkeypatch.setattr(deploy.stack, "down", lambda s, parts: calls.append(("down", parts)))
+    monkeypatch.setattr(deploy.stack, "up", lambda s, progress: calls.append(("up",)))
+    return calls
+
+
+def test_a_failed_load_deletes_it_and_starts_localstack_afresh(
+    settings, tmp_path, recorded, monkeypatch
+):
+    work = make_work(tmp_path)
+    folder = tmp_path / "saved"
+    monkeypatch.setattr(deploy.snapshots, "find", lambda s, name: folder)
+
+    def refuse(*args):
+        raise HarnessError("LocalStack refused /_harness/state/load: lambda: not Active")
+
+    monkeypatch.setattr(deploy.snapshots, "load", refuse)
+    said: list[str] = []
+    assert deploy._load_saved(settings, "local", "k", work, said.append) is None
+    assert recorded == [("discard",), ("down", {deploy.stack.LOCALSTACK}), ("up",)]
+    assert not (work / snapshots.TFSTATE).exists()  # the apply starts from nothing
+    assert "not Active" in said[0] and "deleted" in said[0]
+
+
+def test_after_an_apply_from_scratch_it_is_saved_and_a_failed_save_is_only_said(
+    settings, tmp_path, recorded, monkeypatch
+):
+    saves: list[str] = []
+    monkeypatch.setattr(deploy.snapshots, "save", lambda s, name, work: saves.append(name))
+    deploy._after_apply(settings, "local", "k", None, (40, 0, 0), tmp_path, print)
+    assert saves == ["k"]
+
+    def full(*args):
+        raise HarnessError("could not save the deployment: No space left on device")
+
+    monkeypatch.setattr(deploy.snapshots, "save", full)
+    said: list[str] = []
+    deploy._after_apply(settings, "local", "k", None, (40, 0, 0), tmp_path, said.append)
+    assert "No space left" in said[0]
+
+
+def test_a_load_terraform_had_to_mend_is_deleted(settings, tmp_path, recorded):
+    said: list[str] = []
+    deploy._after_apply(settings, "local", "k", tmp_path, (0, 0, 0), tmp_path, said.append)
+    assert recorded == [] and "nothing to change" in said[0]
+    deploy._after_apply(settings, "local", "k", tmp_path, (1, 0, 0), tmp_path, said.append)
+    assert recorded == [("discard",)] and "(1, 0, 0)" in said[1]

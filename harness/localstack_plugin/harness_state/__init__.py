@@ -6,14 +6,21 @@ persistence API (each provider's `accept_state_visitor` and state lifecycle hook
 not the code that drives it (`PERSISTENCE` and `localstack state` are in the Pro
 package). This plugin drives it, and only on request:
 
-- `POST /_harness/state/save` `{"folder": ...}`: every loaded service's state
-  containers, each store pickled with LocalStack's own pickler (`localstack.state.pickle`)
-  and each asset folder (S3 objects, CloudWatch's database) copied, with a
-  `manifest.json` that names them;
+- `POST /_harness/state/save` `{"folder": ...}`: every loaded service's stores, each
+  pickled with LocalStack's own pickler (`localstack.state.pickle`), and the S3 objects'
+  bodies, with a `manifest.json` that names them. Asset folders are not carried: S3's
+  holds only nameless temporary files (the bodies are read through S3's storage
+  backend instead), and CloudWatch's holds the metrics database, which other threads
+  write every second and which holds only the deploy's own traffic;
 - `POST /_harness/state/load` `{"folder": ...}`: into a LocalStack that has served no
   request yet, the same containers in the same order, each service's
   `on_before_state_load` / `on_after_state_load` hooks around it (Lambda starts its
-  function versions and event source mappings again, CloudWatch its alarms).
+  function versions and event source mappings again, CloudWatch its alarms). A load
+  whose function versions do not all come back Active fails.
+
+A save refuses what a load could not bring back whole: an S3 multipart upload in
+progress (its parts are not carried) and EventBridge rules (the events provider has no
+hook that rebuilds their runtime objects; the pipeline has none).
 
 The harness saves right after a successful deploy and loads before the next deploy of
 the same sources onto a fresh LocalStack; Terraform's apply then confirms or repairs
@@ -26,7 +33,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import threading
 import time
 from collections import defaultdict
@@ -124,12 +130,7 @@ class _Saver(_Visitor):
     def handle(self, container: Any, path: Path, entry: dict[str, Any]) -> None:
         from localstack.state import pickle
 
-        if entry["kind"] == "assets":
-            source = Path(container.path)
-            # S3's folder holds only nameless temporary files: its bodies are saved apart.
-            entry["present"] = source.is_dir() and self.service != "s3"
-            if source.is_dir():
-                shutil.copytree(source, path)
+        if entry["kind"] == "assets":  # not carried (the module's docstring says why)
             return
         with path.open("wb") as file:
             pickle.dump(container, file)
@@ -147,10 +148,6 @@ class _Loader(_Visitor):
         if index >= len(self.expected) or self.expected[index]["kind"] != entry["kind"]:
             raise ValueError(f"{self.service}: container {index} is not the saved one")
         if entry["kind"] == "assets":
-            target = Path(container.path)
-            if self.expected[index].get("present"):
-                shutil.rmtree(target, ignore_errors=True)
-                shutil.copytree(path, target)
             return
         with path.open("rb") as file:
             loaded = pickle.load(file)
@@ -237,11 +234,39 @@ def _load_s3_bodies(folder: Path) -> int:
     return len(index)
 
 
+def _refuse_what_a_load_cannot_restore() -> None:
+    from localstack.services.events.models import events_stores
+
+    for _, bucket in _s3_buckets().values():
+        if bucket.multiparts:
+            raise ValueError(f"bucket {bucket.name} has a multipart upload in progress")
+    for regions in events_stores.values():
+        for store in regions.values():
+            for bus in store.event_buses.values():
+                if bus.rules:
+                    raise ValueError(f"event bus {bus.name} has rules, which a load cannot start")
+
+
+def _lambda_versions_not_active() -> list[str]:
+    from localstack.aws.api.lambda_ import State
+    from localstack.services.lambda_.invocation.lambda_service import lambda_stores
+
+    return [
+        f"{version.id.qualified_arn()}: {version.config.state.state}"
+        for regions in lambda_stores.values()
+        for store in regions.values()
+        for function in store.functions.values()
+        for version in function.versions.values()
+        if version.config.state.state != State.Active
+    ]
+
+
 def save(folder: Path) -> dict[str, Any]:
     from localstack import version
     from localstack.services.plugins import SERVICE_PLUGINS
 
     started = time.monotonic()
+    _refuse_what_a_load_cannot_restore()
     folder.mkdir(parents=True, exist_ok=True)
     services: dict[str, list[dict[str, Any]]] = {}
     for name in _ordered(SERVICE_PLUGINS.list_loaded_services()):
@@ -278,6 +303,8 @@ def load(folder: Path) -> dict[str, Any]:
         if len(visitor.entries) != len(expected):
             raise ValueError(f"{name}: {len(visitor.entries)} containers, {len(expected)} saved")
         hook.on_after_state_load()
+    if "lambda" in manifest["services"] and (idle := _lambda_versions_not_active()):
+        raise ValueError("function versions did not come back Active: " + "; ".join(idle))
     return {"services": list(manifest["services"]), "seconds": round(time.monotonic() - started, 3)}
 
 
