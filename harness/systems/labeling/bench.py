@@ -152,6 +152,13 @@ def _upload_and_time(
     }
 
 
+def _batch_sizes(pipeline: LabelingPipeline) -> list[int]:
+    """The batch size of each of the labeler's mappings, as deployed."""
+    lam = aws.client("lambda", pipeline.settings)
+    mappings = lam.list_event_source_mappings(FunctionName=pipeline.outputs["labeler_function"])
+    return [mapping["BatchSize"] for mapping in mappings["EventSourceMappings"]]
+
+
 def _set_batch_size(pipeline: LabelingPipeline, batch_size: int) -> None:
     lam = aws.client("lambda", pipeline.settings)
     mappings = lam.list_event_source_mappings(FunctionName=pipeline.outputs["labeler_function"])
@@ -259,6 +266,7 @@ def run(
             "p95": round(percentile(durations, 95), 1) if durations else None,
         }
         results["throughput"] = []
+        deployed = _batch_sizes(pipeline)
         try:
             for batch_size, uploaders in ((1, 8), (10, 1), (10, 4), (10, 8)):
                 _set_batch_size(pipeline, batch_size)
@@ -275,8 +283,9 @@ def run(
                 )
                 run_.pop("latencies_s")
                 results["throughput"].append({"batch_size": batch_size, **run_})
-        finally:
-            _set_batch_size(pipeline, 10)  # the deployed batch size, whatever happened
+        finally:  # the deployed batch size back, whatever happened
+            for batch_size in deployed[:1]:  # the labeler has one mapping
+                _set_batch_size(pipeline, batch_size)
         results["dlq_to_slack_s"] = None
         if alarm:
             progress("DLQ message -> Slack payload")
