@@ -38,12 +38,19 @@ def listen_hosts(listen: list) -> dict[int, str]:
     return {entry.port: entry.host for entry in listen if ":" not in entry.host}
 
 
-@hooks.on_runtime_create()
-def bind_to_listen_host() -> None:
+def serves_with_twisted() -> bool:
+    """Both hooks mend twisted only: hypercorn binds to the host it is given and parses
+    its own headers, and with it twisted is not even imported."""
     from localstack import config
 
-    if config.GATEWAY_SERVER != "twisted":
-        return  # hypercorn binds to the host it is given; twisted is not even imported
+    return config.GATEWAY_SERVER == "twisted"
+
+
+@hooks.on_runtime_create()
+def bind_to_listen_host() -> None:
+    if not serves_with_twisted():
+        return
+    from localstack import config
     from localstack.runtime.server import twisted as server
 
     endpoints = server.endpoints
@@ -71,9 +78,7 @@ def content_type_key(line: bytes) -> bytes:
 
 @hooks.on_runtime_create()
 def parse_content_type_quickly() -> None:
-    from localstack import config
-
-    if config.GATEWAY_SERVER != "twisted":
+    if not serves_with_twisted():
         return
     from twisted.web import http
 
