@@ -140,10 +140,15 @@ def aws_client(harness_stack: stack.StackState, harness_settings: Settings):
 @pytest.fixture(scope="session")
 def local_deployment(harness_stack: stack.StackState, harness_settings: Settings) -> dict:
     """The outputs of `infra/envs/local` (both systems), deployed once per session on the
-    session's stack (skipped when nothing changed)."""
+    session's stack (skipped when nothing changed; loaded from the saved deployment when
+    the session started LocalStack itself and one was saved)."""
     from harness.build import deploy
 
-    deployment = deploy.ready(harness_settings, progress=lambda m: print(f"[harness] {m}"))
+    deployment = deploy.ready(
+        harness_settings,
+        progress=lambda m: print(f"[harness] {m}"),
+        started_localstack=harness_stack.started_localstack,
+    )
     return deployment.outputs
 
 

@@ -185,6 +185,9 @@ def _load_saved(
     folder = snapshots.find(settings, saved)
     if folder is None:
         return None
+    if held := _resources_held(settings):
+        progress(f"{env}: LocalStack already holds {held}; the saved deployment is not loaded")
+        return None
     try:
         seconds = snapshots.load(settings, folder, work)
     except HarnessError as error:
@@ -196,6 +199,17 @@ def _load_saved(
         return None
     progress(f"{env}: loaded the saved deployment in {seconds:.1f} s; Terraform checks it ...")
     return folder
+
+
+def _resources_held(settings: Settings) -> str:
+    """What LocalStack already holds that a load would replace (a load replaces every
+    service's state); empty when it holds nothing the harness would lose."""
+    held = {
+        "functions": aws.client("lambda", settings).list_functions()["Functions"],
+        "queues": aws.client("sqs", settings).list_queues().get("QueueUrls", []),
+        "buckets": aws.client("s3", settings).list_buckets()["Buckets"],
+    }
+    return ", ".join(f"{len(found)} {name}" for name, found in held.items() if found)
 
 
 def _after_apply(
@@ -374,12 +388,15 @@ def ready(
     env: str = "local",
     force: bool = False,
     use_saved: bool = True,
+    started_localstack: bool | None = None,
 ) -> Deployment:
     """Bring the local stack up (reusing what runs) and deploy `infra/envs/<env>` on it
     (skipped when nothing changed): what every command, demo, bench and test session
     needs before it drives a pipeline. Callers that must stop what it started wrap it
-    in `stack.owned`. `use_saved=False`: a LocalStack started here applies from scratch
-    even when a saved deployment would load (snapshots.py; the bench's first cold start).
+    in `stack.owned`. A LocalStack started here may load a saved deployment
+    (snapshots.py); `use_saved=False` applies from scratch anyway (the bench's first cold
+    start). `started_localstack`: the caller started LocalStack itself, just before,
+    and has deployed nothing on it yet (the test session's stack).
     """
     started = time.monotonic()
     state = stack.up(settings, progress)
@@ -388,7 +405,8 @@ def ready(
         env,
         force=force,
         progress=progress,
-        fresh_stack=state.started_localstack and use_saved,
+        fresh_stack=use_saved
+        and (state.started_localstack if started_localstack is None else started_localstack),
     )
     return Deployment(
         stack=state,

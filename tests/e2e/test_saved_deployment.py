@@ -38,6 +38,7 @@ VOLATILE = {
     "ApproximateNumberOfMessagesNotVisible",
     "ApproximateNumberOfMessagesDelayed",
     "LastModifiedTimestamp",
+    "LastAccessedDate",
     "ResponseMetadata",
 }
 
@@ -104,8 +105,8 @@ def inventory(settings: config.Settings) -> dict[str, Any]:
         p["Name"]: ssm.get_parameter(Name=p["Name"], WithDecryption=True)["Parameter"]["Value"]
         for p in ssm.describe_parameters()["Parameters"]
     }
-    found["secrets"] = {
-        secret["Name"]: secrets.get_secret_value(SecretId=secret["ARN"])["SecretString"]
+    found["secrets"] = {  # the database secret's value is put by `harness db`, not Terraform
+        secret["Name"]: secrets.describe_secret(SecretId=secret["ARN"])
         for secret in secrets.list_secrets()["SecretList"]
     }
     found["keys"] = {

@@ -241,6 +241,7 @@ def test_a_failed_load_deletes_it_and_starts_localstack_afresh(
         raise HarnessError("LocalStack refused /_harness/state/load: lambda: not Active")
 
     monkeypatch.setattr(deploy.snapshots, "load", refuse)
+    monkeypatch.setattr(deploy, "_resources_held", lambda s: "")
     said: list[str] = []
     assert deploy._load_saved(settings, "local", "k", work, said.append) is None
     assert recorded == [("discard",), ("down", {deploy.stack.LOCALSTACK}), ("up",)]
@@ -271,3 +272,14 @@ def test_a_load_terraform_had_to_mend_is_deleted(settings, tmp_path, recorded):
     assert recorded == [] and "nothing to change" in said[0]
     deploy._after_apply(settings, "local", "k", tmp_path, (1, 0, 0), tmp_path, said.append)
     assert recorded == [("discard",)] and "(1, 0, 0)" in said[1]
+
+
+def test_a_localstack_that_holds_resources_is_not_loaded_into(settings, tmp_path, monkeypatch):
+    """A load replaces every service's state: what a test made before would be gone."""
+    monkeypatch.setattr(deploy.snapshots, "find", lambda s, name: tmp_path)
+    monkeypatch.setattr(deploy, "_resources_held", lambda s: "1 buckets")
+    loads: list[Path] = []
+    monkeypatch.setattr(deploy.snapshots, "load", lambda s, f, w: loads.append(f))
+    said: list[str] = []
+    assert deploy._load_saved(settings, "local", "k", tmp_path, said.append) is None
+    assert loads == [] and "already holds 1 buckets" in said[0]
