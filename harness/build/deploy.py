@@ -150,7 +150,10 @@ def deploy(
     started = time.monotonic()
     saved = None
     if fresh_stack and snapshots.enabled(settings):
-        saved = snapshots.key(settings, env, current["infra"], variables)
+        if held := _resources_held(settings):  # a load would replace them, a save keep them
+            progress(f"{env}: LocalStack already holds {held}: no saved deployment is used")
+        else:
+            saved = snapshots.key(settings, env, current["infra"], variables)
     loaded = _load_saved(settings, env, saved, work, progress) if saved else None
     current["target"] = _target_identity(settings)  # a failed load restarts LocalStack
     if loaded is None:
@@ -185,9 +188,6 @@ def _load_saved(
     folder = snapshots.find(settings, saved)
     if folder is None:
         return None
-    if held := _resources_held(settings):
-        progress(f"{env}: LocalStack already holds {held}; the saved deployment is not loaded")
-        return None
     try:
         seconds = snapshots.load(settings, folder, work)
     except HarnessError as error:
@@ -202,8 +202,9 @@ def _load_saved(
 
 
 def _resources_held(settings: Settings) -> str:
-    """What LocalStack already holds that a load would replace (a load replaces every
-    service's state); empty when it holds nothing the harness would lose."""
+    """What LocalStack already holds (a test's own resources, say): a load would replace
+    them (it replaces every service's state) and a save would keep them for every later
+    start. Empty when it holds none."""
     held = {
         "functions": aws.client("lambda", settings).list_functions()["Functions"],
         "queues": aws.client("sqs", settings).list_queues().get("QueueUrls", []),

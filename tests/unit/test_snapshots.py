@@ -241,7 +241,6 @@ def test_a_failed_load_deletes_it_and_starts_localstack_afresh(
         raise HarnessError("LocalStack refused /_harness/state/load: lambda: not Active")
 
     monkeypatch.setattr(deploy.snapshots, "load", refuse)
-    monkeypatch.setattr(deploy, "_resources_held", lambda s: "")
     said: list[str] = []
     assert deploy._load_saved(settings, "local", "k", work, said.append) is None
     assert recorded == [("discard",), ("down", {deploy.stack.LOCALSTACK}), ("up",)]
@@ -274,12 +273,47 @@ def test_a_load_terraform_had_to_mend_is_deleted(settings, tmp_path, recorded):
     assert recorded == [("discard",)] and "(1, 0, 0)" in said[1]
 
 
-def test_a_localstack_that_holds_resources_is_not_loaded_into(settings, tmp_path, monkeypatch):
-    """A load replaces every service's state: what a test made before would be gone."""
-    monkeypatch.setattr(deploy.snapshots, "find", lambda s, name: tmp_path)
+@pytest.fixture
+def offline_deploy(settings, tmp_path, monkeypatch):
+    """deploy() with the builds, Terraform and LocalStack's answers stood in for; the
+    saves it asks for are recorded."""
+    saves: list[str] = []
+    fingerprint = {"infra": "i", "lambdas": "l", "target": "t"}
+    monkeypatch.setattr(deploy, "fingerprint", lambda s: dict(fingerprint))
+    monkeypatch.setattr(deploy, "_target_identity", lambda s: "t")
+    monkeypatch.setattr(deploy, "build_functions", lambda s, progress: {})
+    monkeypatch.setattr(deploy, "_staged_sources", lambda s, env: tmp_path)
+
+    def apply(settings, source, work, var_file, progress):
+        summary = "Apply complete! Resources: 40 added, 0 changed, 0 destroyed."
+        (work / "apply.log").write_text(summary)
+        return {"labeler_function": "f"}
+
+    monkeypatch.setattr(deploy, "apply_root", apply)
+    monkeypatch.setattr(deploy.snapshots, "enabled", lambda s: True)
+    monkeypatch.setattr(deploy.snapshots, "find", lambda s, name: None)
+    monkeypatch.setattr(deploy.snapshots, "save", lambda s, name, work: saves.append(name))
+    return saves
+
+
+def test_a_localstack_that_holds_resources_neither_loads_nor_saves(
+    settings, offline_deploy, monkeypatch
+):
+    """A load would replace what a test made before; a save would keep it for every
+    later start."""
     monkeypatch.setattr(deploy, "_resources_held", lambda s: "1 buckets")
-    loads: list[Path] = []
-    monkeypatch.setattr(deploy.snapshots, "load", lambda s, f, w: loads.append(f))
     said: list[str] = []
-    assert deploy._load_saved(settings, "local", "k", tmp_path, said.append) is None
-    assert loads == [] and "already holds 1 buckets" in said[0]
+    record = deploy.deploy(settings, fresh_stack=True, progress=said.append)
+    assert offline_deploy == [] and record["snapshot"] is None
+    assert any("already holds 1 buckets" in line for line in said), said
+
+
+def test_an_empty_fresh_localstack_is_saved_after_its_apply(settings, offline_deploy, monkeypatch):
+    monkeypatch.setattr(deploy, "_resources_held", lambda s: "")
+    record = deploy.deploy(settings, fresh_stack=True, progress=lambda m: None)
+    assert offline_deploy == [record["snapshot"]["key"]]
+    assert record["snapshot"]["loaded"] is False
+    # A stack that was not started just now is neither loaded into nor saved.
+    deploy._record_path(settings, "local").unlink()
+    assert deploy.deploy(settings, progress=lambda m: None)["snapshot"] is None
+    assert len(offline_deploy) == 1
