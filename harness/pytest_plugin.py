@@ -27,6 +27,7 @@ class _SessionStack:
         self.settings = settings
         self.state: stack.StackState | None = None
         self._before: frozenset[str] | None = None
+        self._tests_done_at_start = 0
 
     def get(self) -> stack.StackState:
         if self.state is None:
@@ -34,7 +35,16 @@ class _SessionStack:
             atexit.register(self.close)
             _stop_on_sigterm(self.close)
             self.state = stack.up(self.settings, progress=lambda m: print(f"[harness] {m}"))
+            self._tests_done_at_start = _TESTS_DONE[0]
         return self.state
+
+    @property
+    def untouched(self) -> bool:
+        """The session started LocalStack and no test has finished since: it holds only
+        what the test setting up now has made (a saved deployment may be loaded or saved,
+        harness/build/snapshots.py)."""
+        started = self.state is not None and self.state.started_localstack
+        return started and _TESTS_DONE[0] == self._tests_done_at_start
 
     def close(self) -> None:
         if self._before is not None:
@@ -68,6 +78,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 _STARTED_AT = pytest.StashKey[float]()
+_TESTS_DONE = [0]  # tests finished in this process (a session's stack asks: used yet?)
+
+
+def pytest_runtest_logfinish(nodeid: str, location: tuple) -> None:
+    _TESTS_DONE[0] += 1
+
+
 _DENIALS_SHOWN = 20
 
 
@@ -138,16 +155,20 @@ def aws_client(harness_stack: stack.StackState, harness_settings: Settings):
 
 
 @pytest.fixture(scope="session")
-def local_deployment(harness_stack: stack.StackState, harness_settings: Settings) -> dict:
+def local_deployment(
+    harness_stack: stack.StackState,
+    harness_settings: Settings,
+    _harness_session_stack: _SessionStack,
+) -> dict:
     """The outputs of `infra/envs/local` (both systems), deployed once per session on the
-    session's stack (skipped when nothing changed; loaded from the saved deployment when
-    the session started LocalStack itself and one was saved)."""
+    session's stack (skipped when nothing changed; a saved deployment loaded, or the
+    apply saved, when the session started LocalStack itself and no test has used it)."""
     from harness.build import deploy
 
     deployment = deploy.ready(
         harness_settings,
         progress=lambda m: print(f"[harness] {m}"),
-        started_localstack=harness_stack.started_localstack,
+        started_localstack=_harness_session_stack.untouched,
     )
     return deployment.outputs
 

@@ -126,8 +126,9 @@ def deploy(
 ) -> dict:
     """Apply `infra/envs/<env>` unless the same thing is already deployed there.
 
-    `fresh_stack`: LocalStack was started just now (by `ready`), so it holds nothing and
-    may load a saved deployment (snapshots.py) before the apply.
+    `fresh_stack`: LocalStack was started just now and nothing has used it since, so a
+    saved deployment may be loaded before the apply, or the apply saved after it
+    (snapshots.py); neither when it holds functions, queues or buckets all the same.
     """
     current = fingerprint(settings)
     previous = deployed(settings, env)
@@ -160,7 +161,7 @@ def deploy(
         progress(f"{env}: applying Terraform (the first apply takes about a minute) ...")
     try:
         outputs = apply_root(settings, source, work, tfvars, progress)
-    except BaseException:
+    except HarnessError:  # Terraform failed (not Ctrl-C): a load may be why
         if loaded is not None:  # not to be loaded again by every later start
             snapshots.discard(loaded)
         raise
@@ -174,9 +175,9 @@ def deploy(
         "apply_seconds": round(time.monotonic() - started, 1),
         "snapshot": None if saved is None else {"key": saved, "loaded": loaded is not None},
     }
+    _record_path(settings, env).write_text(json.dumps(record, indent=2))
     if saved is not None:
         _after_apply(settings, env, saved, loaded, counts, work, progress)
-    _record_path(settings, env).write_text(json.dumps(record, indent=2))
     return record | {"applied": True}
 
 
@@ -210,7 +211,7 @@ def _resources_held(settings: Settings) -> str:
         "queues": aws.client("sqs", settings).list_queues().get("QueueUrls", []),
         "buckets": aws.client("s3", settings).list_buckets()["Buckets"],
     }
-    return ", ".join(f"{len(found)} {name}" for name, found in held.items() if found)
+    return ", ".join(f"{name}: {len(found)}" for name, found in held.items() if found)
 
 
 def _after_apply(
@@ -222,22 +223,29 @@ def _after_apply(
     work: Path,
     progress: Callable[[str], None],
 ) -> None:
-    """Save what an apply onto an empty LocalStack made; report what an apply onto a
-    loaded one had to change, and drop a saved deployment that was not whole."""
-    if loaded is None:
-        try:
-            snapshots.save(settings, saved, work)
-        except HarnessError as error:  # the stack is deployed; only the next start is slower
-            progress(f"{env}: the deployment was not saved for the next start ({error})")
+    """Save what an apply onto an empty LocalStack made. After an apply onto a loaded
+    one: say whether Terraform found it whole; if it had to mend it, save the mended
+    stack in its place."""
+    if loaded is not None:
+        if counts == (0, 0, 0):
+            progress(f"{env}: Terraform found the loaded deployment complete (nothing to change)")
+            return
+        if counts is None:  # no summary line: nothing is known either way
+            progress(f"{env}: Terraform's apply onto the loaded deployment printed no summary")
+            return
+        added, changed, destroyed = counts
+        progress(
+            f"{env}: Terraform mended the loaded deployment ({added} added, {changed} "
+            f"changed, {destroyed} destroyed); it is saved again as mended"
+        )
+        snapshots.discard(loaded)
+    started = time.monotonic()
+    try:
+        snapshots.save(settings, saved, work)
+    except HarnessError as error:  # the stack is deployed; only the next start is slower
+        progress(f"{env}: the deployment was not saved for the next start ({error})")
         return
-    if counts == (0, 0, 0):
-        progress(f"{env}: Terraform found the loaded deployment complete (nothing to change)")
-        return
-    progress(
-        f"{env}: Terraform changed the loaded deployment (added, changed, destroyed: "
-        f"{counts}); the saved deployment is deleted and saved afresh next time"
-    )
-    snapshots.discard(loaded)
+    progress(f"{env}: saved for the next start in {time.monotonic() - started:.1f} s")
 
 
 def _init(
@@ -389,15 +397,15 @@ def ready(
     env: str = "local",
     force: bool = False,
     use_saved: bool = True,
-    started_localstack: bool | None = None,
+    started_localstack: bool = False,
 ) -> Deployment:
     """Bring the local stack up (reusing what runs) and deploy `infra/envs/<env>` on it
     (skipped when nothing changed): what every command, demo, bench and test session
     needs before it drives a pipeline. Callers that must stop what it started wrap it
     in `stack.owned`. A LocalStack started here may load a saved deployment
     (snapshots.py); `use_saved=False` applies from scratch anyway (the bench's first cold
-    start). `started_localstack`: the caller started LocalStack itself, just before,
-    and has deployed nothing on it yet (the test session's stack).
+    start). `started_localstack=True`: the caller started LocalStack itself, just before,
+    and nothing has used it since (the test session's stack, before its first test).
     """
     started = time.monotonic()
     state = stack.up(settings, progress)
@@ -406,8 +414,7 @@ def ready(
         env,
         force=force,
         progress=progress,
-        fresh_stack=use_saved
-        and (state.started_localstack if started_localstack is None else started_localstack),
+        fresh_stack=use_saved and (state.started_localstack or started_localstack),
     )
     return Deployment(
         stack=state,

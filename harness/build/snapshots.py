@@ -6,15 +6,16 @@ every stack a test or a restart brings up. LocalStack 4.13.1 community has no
 persistence of its own, so the embedded LocalStack carries a plugin that saves its
 services' state to a folder and loads it back (harness/localstack_plugin/harness_state).
 
-- **Saved:** right after an apply that started from an empty LocalStack, before the
-  pipeline's own traffic (only the deploy's: S3's test events, the mappings' polls),
-  with the Terraform state beside it, under `<cache>/deployments/<key>/` (private: the
-  stack's secrets are in it). The KEEP most recently saved or loaded are kept.
-- **Loaded:** when `ready()` has just started LocalStack and a saved deployment has the
-  same key. Then Terraform applies as always, onto the loaded state: it reads every
-  resource and changes nothing when the load was whole, or mends what it finds
-  missing. The apply's counts are reported, and a saved deployment after which
-  Terraform had to change something is deleted, so the next start saves a fresh one.
+- **Saved:** right after an apply onto a LocalStack that `ready()` (`harness up`, the
+  test session's stack) had just started, that nothing had used and that held no
+  function, queue or bucket; before the pipeline's own traffic (only the deploy's: S3's
+  test events, the mappings' polls). With the Terraform state beside it, under
+  `<cache>/deployments/<key>/` (private: the stack's secrets are in it). The KEEP most
+  recently saved or loaded are kept.
+- **Loaded:** into such a LocalStack, when a saved deployment has the same key. Then
+  Terraform applies as always, onto the loaded state: it reads every resource and
+  changes nothing when the load was whole, or mends what it finds missing. The apply's
+  counts are reported, and a load Terraform had to mend is saved again as mended.
 - **The key:** what the deployed state follows from: the env, infra/ (with the
   provider lock file) and every Terraform variable (the zips' hashes; their paths
   relative to the staged root, the same in every clone whose state dir is inside it),
@@ -25,11 +26,13 @@ services' state to a folder and loads it back (harness/localstack_plugin/harness
 
 `HARNESS_DEPLOY_SNAPSHOTS=0` turns it off (every fresh stack applies from scratch);
 side-by-side stacks (harness/testing/side_by_side.py) run with it off, as their free
-ports make a key that never comes back. Only the embedded backend has the plugin.
+ports make a key that never comes back. Only the embedded backend has the plugin;
+`harness matrix` always applies from scratch, as it must on the other emulators.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -72,7 +75,10 @@ def key(settings: Settings, env: str, infra_hash: str, tfvars: dict) -> str:
         "provider_lock": lock.read_text() if lock.is_file() else None,
         "tfvars": tfvars,
         "localstack": localstack.venv_dir(settings).name,
-        "plugins": source_digest(localstack.PLUGIN_DIR),
+        "plugins": [
+            source_digest(localstack.PLUGIN_DIR / name)
+            for name in (*localstack.PLUGINS, localstack.STARTUP_DIR.name)
+        ],
         "localstack_settings": localstack.tuning_environment(settings),
         "endpoint": settings.endpoint,
         "backend": backends.resolve(settings).backend,
@@ -113,10 +119,10 @@ def load(settings: Settings, folder: Path, work: Path) -> float:
     """Load the saved deployment into the LocalStack that was just started and put its
     Terraform state in `work`; returns the seconds it took."""
     started = time.monotonic()
-    _post(settings, LOAD_PATH, folder)
     try:
+        os.utime(folder)  # in use: the newest for any prune meanwhile
+        _post(settings, LOAD_PATH, folder)
         shutil.copyfile(folder / TFSTATE, work / TFSTATE)
-        os.utime(folder)  # recently used: kept by the next prune
     except OSError as error:  # deleted meanwhile by another stack's prune
         raise HarnessError(f"the saved deployment {folder.name} went away: {error}") from error
     return time.monotonic() - started
@@ -148,7 +154,11 @@ def discard(folder: Path) -> None:
 
 def _prune(root: Path) -> None:
     """Keep the KEEP most recently saved or loaded; drop scratch folders of killed saves."""
-    folders = {p: p.stat().st_mtime for p in root.iterdir() if p.is_dir()}
+    folders = {}
+    for folder in root.iterdir():
+        with contextlib.suppress(OSError):  # gone meanwhile: another stack pruned it
+            if folder.is_dir():
+                folders[folder] = folder.stat().st_mtime
     saved = sorted((p for p in folders if not p.name.startswith(".")), key=folders.__getitem__)
     stale = [p for p in folders if p.name.startswith(".") and folders[p] < time.time() - STALE_SCRATCH_S]
     for old in saved[:-KEEP] + stale:

@@ -84,9 +84,7 @@ def make_work(tmp_path: Path, text: str = '{"serial": 1}') -> Path:
     return work
 
 
-def test_a_save_goes_through_the_plugin_and_keeps_the_terraform_state(
-    plugin, tmp_path, monkeypatch
-):
+def test_a_save_goes_through_the_plugin_and_keeps_the_terraform_state(plugin, tmp_path):
     settings = config.load()
     work = make_work(tmp_path)
     saved = snapshots.save(settings, "k1", work)
@@ -108,8 +106,10 @@ def test_a_load_puts_the_saved_terraform_state_in_the_work_folder(plugin, tmp_pa
     saved = snapshots.save(settings, "k2", make_work(tmp_path))
     other = tmp_path / "other-work"
     other.mkdir()
-    assert snapshots.load(settings, saved, other) >= 0
+    os.utime(saved, (1000, 1000))
+    snapshots.load(settings, saved, other)
     assert (other / snapshots.TFSTATE).read_text() == '{"serial": 1}'
+    assert saved.stat().st_mtime > 1000  # marked as used, for the prune
     assert plugin.calls[-1] == (snapshots.LOAD_PATH, str(saved))
 
 
@@ -265,12 +265,18 @@ def test_after_an_apply_from_scratch_it_is_saved_and_a_failed_save_is_only_said(
     assert "No space left" in said[0]
 
 
-def test_a_load_terraform_had_to_mend_is_deleted(settings, tmp_path, recorded):
+def test_a_load_terraform_had_to_mend_is_saved_again_as_mended(
+    settings, tmp_path, recorded, monkeypatch
+):
+    monkeypatch.setattr(deploy.snapshots, "save", lambda s, name, work: recorded.append(("save",)))
     said: list[str] = []
     deploy._after_apply(settings, "local", "k", tmp_path, (0, 0, 0), tmp_path, said.append)
     assert recorded == [] and "nothing to change" in said[0]
+    deploy._after_apply(settings, "local", "k", tmp_path, None, tmp_path, said.append)
+    assert recorded == [] and "no summary" in said[1]  # nothing known: left as it is
     deploy._after_apply(settings, "local", "k", tmp_path, (1, 0, 0), tmp_path, said.append)
-    assert recorded == [("discard",)] and "(1, 0, 0)" in said[1]
+    assert recorded == [("discard",), ("save",)]
+    assert "1 added, 0 changed, 0 destroyed" in said[2]
 
 
 @pytest.fixture
@@ -301,11 +307,11 @@ def test_a_localstack_that_holds_resources_neither_loads_nor_saves(
 ):
     """A load would replace what a test made before; a save would keep it for every
     later start."""
-    monkeypatch.setattr(deploy, "_resources_held", lambda s: "1 buckets")
+    monkeypatch.setattr(deploy, "_resources_held", lambda s: "buckets: 1")
     said: list[str] = []
     record = deploy.deploy(settings, fresh_stack=True, progress=said.append)
     assert offline_deploy == [] and record["snapshot"] is None
-    assert any("already holds 1 buckets" in line for line in said), said
+    assert any("already holds buckets: 1" in line for line in said), said
 
 
 def test_an_empty_fresh_localstack_is_saved_after_its_apply(settings, offline_deploy, monkeypatch):

@@ -12,8 +12,9 @@ package). This plugin drives it, and only on request:
   holds only nameless temporary files (the bodies are read through S3's storage
   backend instead), and CloudWatch's holds the metrics database, which other threads
   write every second and which holds only the deploy's own traffic;
-- `POST /_harness/state/load` `{"folder": ...}`: into a LocalStack that has served no
-  request yet, the same containers in the same order, each service's
+- `POST /_harness/state/load` `{"folder": ...}`: the same containers in the same
+  order, replacing what each service holds (the harness loads only into a LocalStack it
+  has just started and that holds no function, queue or bucket), each service's
   `on_before_state_load` / `on_after_state_load` hooks around it (Lambda starts its
   function versions and event source mappings again, CloudWatch its alarms). A load
   whose function versions do not all come back Active fails.
