@@ -195,12 +195,7 @@ def _dlq_to_slack(pipeline: LabelingPipeline) -> float:
     return round(time.monotonic() - started, 2)
 
 
-def _ready(settings: Settings, progress: Callable[[str], None]) -> tuple[LabelingPipeline, float]:
-    pipeline, seconds, _ = _ready_loaded(settings, progress)
-    return pipeline, seconds
-
-
-def _ready_loaded(
+def _ready(
     settings: Settings, progress: Callable[[str], None], use_saved: bool = True
 ) -> tuple[LabelingPipeline, float, bool]:
     """Ready and reset; also whether a saved deployment was loaded."""
@@ -217,13 +212,13 @@ def _cold_starts(settings: Settings, progress: Callable[[str], None]) -> dict[st
     start of the same sources pays; saved by an apply from scratch when there is none)."""
     progress("cold start from scratch: stopping everything, then up + a full apply")
     stack.down(settings)
-    _, from_scratch, _ = _ready_loaded(settings, progress, use_saved=False)
+    _, from_scratch, _ = _ready(settings, progress, use_saved=False)
     loaded = False
     seconds = 0.0
     for _ in range(2):  # the first may have to save it
         progress("cold start: stopping everything, then up + the saved deployment")
         stack.down(settings)
-        _, seconds, loaded = _ready_loaded(settings, progress)
+        _, seconds, loaded = _ready(settings, progress)
         if loaded or not snapshots.enabled(settings):
             break
     return {"cold_start_from_scratch_s": from_scratch} | (
@@ -249,7 +244,7 @@ def run(
     else:
         _ready(settings, progress)  # deploy any change first: warm means nothing changed
     progress("warm start: up + deploy (no change) + reset")
-    pipeline, results["warm_start_s"] = _ready(settings, progress)
+    pipeline, results["warm_start_s"], _ = _ready(settings, progress)
     results["reset_s"] = round(pipeline.reset(), 3)
 
     with MemorySampler(settings) as memory:
