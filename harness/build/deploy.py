@@ -155,8 +155,7 @@ def deploy(
             progress(f"{env}: LocalStack already holds {held}: no saved deployment is used")
         else:
             saved = snapshots.key(settings, env, current["infra"], variables)
-    loaded = _load_saved(settings, env, saved, work, progress) if saved else None
-    current["target"] = _target_identity(settings)  # a failed load restarts LocalStack
+    loaded = _load_saved(settings, env, saved, work, current, progress) if saved else None
     if loaded is None:
         progress(f"{env}: applying Terraform (the first apply takes about a minute) ...")
     try:
@@ -182,10 +181,16 @@ def deploy(
 
 
 def _load_saved(
-    settings: Settings, env: str, saved: str, work: Path, progress: Callable[[str], None]
+    settings: Settings,
+    env: str,
+    saved: str,
+    work: Path,
+    current: dict,
+    progress: Callable[[str], None],
 ) -> Path | None:
     """The saved deployment `saved` loaded into the fresh LocalStack, or None (none
-    saved; or a failed load, after which LocalStack is started afresh)."""
+    saved; or a failed load, after which LocalStack is started afresh: `current`, the
+    fingerprint to record, then names the new one)."""
     folder = snapshots.find(settings, saved)
     if folder is None:
         return None
@@ -197,6 +202,7 @@ def _load_saved(
         (work / snapshots.TFSTATE).unlink(missing_ok=True)
         stack.down(settings, {stack.LOCALSTACK})
         stack.up(settings, progress)
+        current["target"] = _target_identity(settings)
         return None
     progress(f"{env}: loaded the saved deployment in {seconds:.1f} s; Terraform checks it ...")
     return folder

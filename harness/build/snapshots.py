@@ -48,7 +48,8 @@ from harness.config import Settings
 from harness.runtime import backends, localstack
 from harness.util.errors import HarnessError
 from harness.util.files import private_subdir
-from harness.util.venvs import source_digest
+from harness.util.venvs import installed_projects, source_digest
+from harness.util import http
 
 ENABLED_ENV = "HARNESS_DEPLOY_SNAPSHOTS"
 SAVE_PATH, LOAD_PATH = "/_harness/state/save", "/_harness/state/load"
@@ -75,10 +76,10 @@ def key(settings: Settings, env: str, infra_hash: str, tfvars: dict) -> str:
         "provider_lock": lock.read_text() if lock.is_file() else None,
         "tfvars": tfvars,
         "localstack": localstack.venv_dir(settings).name,
-        "plugins": [
-            source_digest(localstack.PLUGIN_DIR / name)
-            for name in (*localstack.PLUGINS, localstack.STARTUP_DIR.name)
-        ],
+        # The plugins as installed into that venv (their files, hashed when installed),
+        # and the start-up code LocalStack imports from the source tree.
+        "plugins": installed_projects(localstack.venv_dir(settings)),
+        "startup": source_digest(localstack.STARTUP_DIR),
         "localstack_settings": localstack.tuning_environment(settings),
         "endpoint": settings.endpoint,
         "backend": backends.resolve(settings).backend,
@@ -96,22 +97,14 @@ def find(settings: Settings, name: str) -> Path | None:
 
 
 def _post(settings: Settings, path: str, folder: Path) -> dict:
-    request = urllib.request.Request(
-        settings.endpoint + path,
-        data=json.dumps({"folder": str(folder)}).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
     try:
-        with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_S) as response:
-            return json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        try:
-            reason = json.loads(error.read()).get("error", error.reason)
-        except (ValueError, OSError):
-            reason = error.reason
+        return http.call_json(
+            settings.endpoint + path, "POST", {"folder": str(folder)}, REQUEST_TIMEOUT_S
+        )
+    except http.HttpStatusError as error:
+        reason = error.json_field("error", error.body[:200])
         raise HarnessError(f"LocalStack refused {path}: {reason}") from error
-    except (urllib.error.URLError, OSError, ValueError) as error:
+    except (OSError, ValueError) as error:
         raise HarnessError(f"LocalStack did not answer {path}: {error}") from error
 
 

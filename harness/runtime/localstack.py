@@ -18,13 +18,12 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
 from harness.config import Settings
 from harness.runtime import lambda_runtimes
+from harness.util import http
 from harness.util.errors import HarnessError
 from harness.util.files import private_dir
 from harness.util.net import require_free
@@ -100,11 +99,8 @@ def ensure_installed(settings: Settings, progress: Callable[[str], None] = print
 
 
 def health(endpoint: str, timeout: float = 2.0) -> dict | None:
-    try:
-        with urllib.request.urlopen(endpoint + HEALTH_PATH, timeout=timeout) as response:
-            return json.loads(response.read())
-    except (urllib.error.URLError, OSError, ValueError):
-        return None
+    found = http.get_json_or_none(endpoint + HEALTH_PATH, timeout)
+    return found if isinstance(found, dict) else None
 
 
 # The host's variables that tune LocalStack: read by `tuning_environment`, or by our

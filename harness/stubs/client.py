@@ -6,12 +6,11 @@ process (``StubServers``) or were started earlier by ``harness up`` in another o
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from typing import Any
+
+from harness.util import http
 
 Json = dict[str, Any]
 
@@ -31,18 +30,10 @@ class _ControlClient:
         self.timeout = timeout
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(
-            self.base_url + path,
-            data=data,
-            method=method,
-            headers={"Content-Type": "application/json"} if data is not None else {},
-        )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return json.loads(response.read() or b"null")
-        except urllib.error.HTTPError as exc:
-            raise StubControlError(exc.code, exc.read().decode(errors="replace")) from exc
+            return http.call_json(self.base_url + path, method, body, self.timeout)
+        except http.HttpStatusError as exc:
+            raise StubControlError(exc.status, exc.body) from exc
 
     def health(self) -> Json:
         result: Json = self._call("GET", "/_stub/health")

@@ -44,6 +44,8 @@ SIDE_BY_SIDE_BACKENDS = ("embedded",)
 PORT_STEP = 1000
 # A fixture every test that drives the session's stack depends on.
 STACK_FIXTURE = "_harness_session_stack"
+# The fixture that deploys infra/envs/local onto it.
+DEPLOYMENT_FIXTURE = "local_deployment"
 # Seconds a stack unit (module or scenario) took, to balance the stack groups: measured
 # in a fresh 3-worker run on 2 cores (2026-12-04, "the 20 slowest files" of the run's
 # summary; a unit's first test there also paid its worker's deploy, about 80 s, taken
@@ -72,6 +74,8 @@ UNIT_SECONDS = {
     "tests/security": 25,
 }
 DEFAULT_ITEM_SECONDS = 5
+# Stack group k's name: the scheduler hands it to worker k (`next_scope`).
+STACK_GROUP = "stack-"
 # Controller -> workers: the file where the workers leave each test's group.
 GROUPS_ENV = "HARNESS_XDIST_GROUPS"
 GROUPS_KEY = pytest.StashKey[Path]()
@@ -206,27 +210,58 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     workers = int(workerinput["workercount"])
     stacks = max(1, workers - 1) if side_by_side_possible(config_module.load()) else 1
+    groups = plan(items, stacks)
+    tmp = Path(f"{path}.{workerinput['workerid']}.tmp")
+    tmp.write_text(json.dumps(groups))
+    tmp.replace(path)
+
+
+def plan(items: list[pytest.Item], stacks: int) -> dict[str, str]:
+    """Each item's group: its unit, or `stack_group(k)` for the stack units packed into
+    group k. Sorts `items` in place: the stack groups first, in order, and in each the
+    units that deploy the pipeline first (the first deploy onto a worker's new LocalStack
+    is the one that may load or save a deployment); otherwise the order is kept."""
     weights: dict[str, float] = defaultdict(float)
     catalog: set[str] = set()
+    deploying: set[str] = set()
     for item in items:
         if needs_stack(item):
             unit = unit_of(item)
             weights[unit] += DEFAULT_ITEM_SECONDS
             if needs_catalog(item):
                 catalog.add(unit)
+            if DEPLOYMENT_FIXTURE in getattr(item, "fixturenames", ()):
+                deploying.add(unit)
     for unit in weights:
         weights[unit] = UNIT_SECONDS.get(unit, weights[unit])
     packed = pack(dict(weights), stacks, catalog)
     groups: dict[str, str] = {}
-    rank: dict[str, int] = {}
+    rank: dict[str, tuple[int, bool]] = {}
     for item in items:
         unit = unit_of(item)
-        groups[item.nodeid] = f"stack-{packed[unit]}" if unit in packed else unit
-        rank[item.nodeid] = packed.get(unit, stacks)
-    items.sort(key=lambda item: rank[item.nodeid])  # stable: the rest keeps its order
-    tmp = Path(f"{path}.{workerinput['workerid']}.tmp")
-    tmp.write_text(json.dumps(groups))
-    tmp.replace(path)
+        groups[item.nodeid] = stack_group(packed[unit]) if unit in packed else unit
+        rank[item.nodeid] = (packed.get(unit, stacks), unit not in deploying)
+    items.sort(key=lambda item: rank[item.nodeid])  # stable
+    return groups
+
+
+def stack_group(index: int) -> str:
+    return f"{STACK_GROUP}{index}"
+
+
+def next_scope(queued: list[str], worker: int, live: list[int]) -> str:
+    """The work unit worker `worker` takes next: its own stack group first, then the
+    first unit that is not another live worker's stack group (the last resort: any).
+
+    Worker k always runs stack group k, so its saved deployment (harness/build/
+    snapshots.py, keyed by the worker's ports and prefix) is the one the next run
+    loads; xdist would otherwise hand the groups to whichever worker asks first. A
+    group whose worker is gone (crashed) is anyone's."""
+    own = stack_group(worker)
+    if own in queued:
+        return own
+    others = {stack_group(index) for index in live if index != worker}
+    return next((scope for scope in queued if scope not in others), queued[0])
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -240,7 +275,8 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
     from xdist.scheduler import LoadScopeScheduling
 
     class GroupScheduling(LoadScopeScheduling):
-        """One work unit per group; a group is handed to one worker whole."""
+        """One work unit per group; a group is handed to one worker whole, stack group k
+        to worker k while it runs."""
 
         groups: dict[str, str] | None = None
 
@@ -248,6 +284,12 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
             if self.groups is None:  # read once all workers have collected
                 self.groups = json.loads(Path(path).read_text())
             return self.groups.get(nodeid) or nodeid.split("::", 1)[0]
+
+        def _assign_work_unit(self, node) -> None:
+            live = [worker_index(other.gateway.id) for other in self.nodes]
+            scope = next_scope(list(self.workqueue), worker_index(node.gateway.id), live)
+            self.workqueue.move_to_end(scope, last=False)
+            super()._assign_work_unit(node)
 
     return GroupScheduling(config, log)
 

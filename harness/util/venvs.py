@@ -155,6 +155,12 @@ def install_projects(
         return True
 
 
+def installed_projects(venv: Path) -> str | None:
+    """The digest of the projects `install_projects` last installed into `venv` (their
+    files and constraints); None before any."""
+    return _stamp(venv / STAMP)
+
+
 def _stamp(path: Path) -> str | None:
     try:
         return path.read_text().strip()

@@ -62,7 +62,15 @@ def test_labeling_and_catalog_flows_pass_on_the_docker_backend(compose_stack, tm
         text=True,
         timeout=TIMEOUT,
     )
-    assert done.returncode == 0, lane.tail(done.stdout + done.stderr, 80)
+    # `harness down` kept the containers' logs in the state dir: LocalStack's says what
+    # its functions did when a flow is late.
+    localstack_log = tmp_path / "state" / "localstack.log"
+    said = localstack_log.read_text(errors="replace") if localstack_log.is_file() else ""
+    assert done.returncode == 0, (
+        lane.tail(done.stdout + done.stderr, 80)
+        + "\n--- LocalStack's log ---\n"
+        + lane.tail(said, 60)
+    )
     # Nothing of that stack is left behind.
     left = compose_stack.docker("ps", "-aq", "--filter", f"name={env['HARNESS_NAME_PREFIX']}-")
     assert left.stdout.strip() == "", left.stdout

@@ -209,3 +209,45 @@ def test_zips_for_the_docker_backend_are_built_for_the_image_s_python(settings, 
     assert backends.functions_python(on_host) == lambda_runtimes.build_python(on_host)
     monkeypatch.setenv("HARNESS_LAMBDA_BUILD_PYTHON", "3.13")  # explicit wins everywhere
     assert backends.functions_python(config.Settings(backend="docker")) == "3.13"
+
+
+def test_down_keeps_each_removed_containers_log_in_the_state_dir(settings, tmp_path):
+    import docker.errors
+
+    class Container:
+        def __init__(self, name: str) -> None:
+            self.name, self.events = name, []
+
+        def stop(self, timeout):
+            self.events.append("stop")
+
+        def logs(self):
+            self.events.append("logs")
+            return f"{self.name} said goodbye\n".encode()
+
+        def remove(self, force, v):
+            self.events.append("remove")
+
+    running = {
+        "abc": Container("localstack"),
+        docker_backend.container_name(settings, "stubs"): Container("stubs"),
+    }
+
+    def get(ref):
+        if ref not in running:
+            raise docker.errors.NotFound(ref)
+        return running.pop(ref)
+
+    client = SimpleNamespace(
+        client=SimpleNamespace(
+            containers=SimpleNamespace(get=get), networks=SimpleNamespace(list=lambda names: [])
+        )
+    )
+    state = {"containers": {"localstack": "abc"}}
+    localstack, stubs = running["abc"], running[docker_backend.container_name(settings, "stubs")]
+    assert docker_backend._remove(client, settings, state) is True
+    # Stopped first (its last words are in the log), then the log kept, then removed.
+    assert localstack.events == stubs.events == ["stop", "logs", "remove"]
+    assert (tmp_path / "localstack.log").read_text() == "localstack said goodbye\n"
+    assert (tmp_path / "stubs.log").read_text() == "stubs said goodbye\n"
+    assert not (tmp_path / "database.log").exists()

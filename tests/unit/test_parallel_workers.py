@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -83,3 +84,53 @@ def test_packing_balances_the_groups_and_keeps_the_catalog_units_together():
 def test_worker_index_reads_the_xdist_worker_id():
     assert parallel.worker_index("gw0") == 0
     assert parallel.worker_index("gw11") == 11
+
+
+def _item(root: Path, path: str, name: str, *fixtures: str) -> SimpleNamespace:
+    return SimpleNamespace(
+        path=root / path,
+        config=SimpleNamespace(rootpath=root),
+        nodeid=f"{path}::{name}",
+        fixturenames=fixtures,
+        get_closest_marker=lambda marker: None,
+    )
+
+
+def test_plan_puts_stack_groups_first_and_their_deploying_units_first_in_each(tmp_path):
+    stack, deploy = parallel.STACK_FIXTURE, parallel.DEPLOYMENT_FIXTURE
+    items = [
+        _item(tmp_path, "tests/e2e/test_a_root.py", "t", stack),  # stack only: no deploy
+        _item(tmp_path, "tests/e2e/test_b_pipe.py", "t1", stack, deploy),
+        _item(tmp_path, "tests/unit/test_c.py", "t"),
+        _item(tmp_path, "tests/e2e/test_b_pipe.py", "t2", stack, deploy),
+    ]
+    groups = parallel.plan(items, 1)
+    assert [item.nodeid for item in items] == [
+        "tests/e2e/test_b_pipe.py::t1",
+        "tests/e2e/test_b_pipe.py::t2",
+        "tests/e2e/test_a_root.py::t",
+        "tests/unit/test_c.py::t",
+    ]
+    assert groups == {
+        "tests/e2e/test_a_root.py::t": "stack-0",
+        "tests/e2e/test_b_pipe.py::t1": "stack-0",
+        "tests/e2e/test_b_pipe.py::t2": "stack-0",
+        "tests/unit/test_c.py::t": "tests/unit/test_c.py",
+    }
+
+
+def test_worker_k_takes_stack_group_k_whoever_asks_first():
+    queued = ["stack-0", "stack-1", "tests/unit/test_a.py", "tests/unit/test_b.py"]
+    live = [0, 1, 2]
+    # xdist's initial round may ask gw2 first: it leaves both stack groups to their workers.
+    assert parallel.next_scope(queued, 2, live) == "tests/unit/test_a.py"
+    assert parallel.next_scope(queued, 1, live) == "stack-1"
+    assert parallel.next_scope(queued, 0, live) == "stack-0"
+    # A crashed worker's group goes back to the queue and is anyone's.
+    assert (
+        parallel.next_scope(["tests/unit/test_b.py", "stack-1"], 0, [0, 2])
+        == "tests/unit/test_b.py"
+    )
+    assert parallel.next_scope(["stack-1"], 0, [0, 2]) == "stack-1"
+    # Only other live workers' groups left: taken rather than idling.
+    assert parallel.next_scope(["stack-1"], 2, live) == "stack-1"

@@ -179,8 +179,12 @@ def test_the_key_follows_everything_the_deployed_state_follows(settings, monkeyp
     monkeypatch.setenv("HARNESS_LAMBDA_RETRY_BASE_DELAY", "7")  # LocalStack's settings
     assert snapshots.key(config.load(), "local", "infra-1", base) != key
     monkeypatch.delenv("HARNESS_LAMBDA_RETRY_BASE_DELAY")
-    monkeypatch.setattr(snapshots, "source_digest", lambda folder: "other plugins")
+    monkeypatch.setattr(snapshots, "installed_projects", lambda venv: "other plugins")
     assert snapshots.key(config.load(), "local", "infra-1", base) != key
+    monkeypatch.undo()
+    assert snapshots.key(settings, "local", "infra-1", base) == key
+    monkeypatch.setattr(snapshots, "source_digest", lambda folder: "other start-up code")
+    assert snapshots.key(settings, "local", "infra-1", base) != key
 
 
 def test_zip_paths_are_relative_to_the_staged_root_so_clones_share_a_key(tmp_path, monkeypatch):
@@ -241,9 +245,12 @@ def test_a_failed_load_deletes_it_and_starts_localstack_afresh(
         raise HarnessError("LocalStack refused /_harness/state/load: lambda: not Active")
 
     monkeypatch.setattr(deploy.snapshots, "load", refuse)
+    monkeypatch.setattr(deploy, "_target_identity", lambda s: "the new LocalStack")
     said: list[str] = []
-    assert deploy._load_saved(settings, "local", "k", work, said.append) is None
+    current = {"target": "the LocalStack stopped"}
+    assert deploy._load_saved(settings, "local", "k", work, current, said.append) is None
     assert recorded == [("discard",), ("down", {deploy.stack.LOCALSTACK}), ("up",)]
+    assert current["target"] == "the new LocalStack"  # what the record will name
     assert not (work / snapshots.TFSTATE).exists()  # the apply starts from nothing
     assert "not Active" in said[0] and "deleted" in said[0]
 

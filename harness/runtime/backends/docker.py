@@ -273,11 +273,13 @@ def _remove(client: Any, settings: Settings, state: dict | None) -> bool:
 
     removed = False
     names = [container_name(settings, role) for role in ROLES]
-    ids = list((state or {}).get("containers", {}).values())
-    for ref in ids + names:
+    recorded_ids = (state or {}).get("containers", {})
+    roles = {ref: role for role, ref in recorded_ids.items()} | dict(zip(names, ROLES, strict=True))
+    for ref in list(recorded_ids.values()) + names:
         try:
             found = client.client.containers.get(ref)
             found.stop(timeout=10)  # LocalStack removes its Lambda containers on SIGTERM
+            _keep_log(settings, roles[ref], found)
             found.remove(force=True, v=True)
             removed = True
         except docker.errors.NotFound:
@@ -290,6 +292,17 @@ def _remove(client: Any, settings: Settings, state: dict | None) -> bool:
             attached.remove(force=True, v=True)
         network.remove()
     return removed
+
+
+def _keep_log(settings: Settings, role: str, container: Any) -> None:
+    """A removed container's log kept in the state dir, where the embedded backend writes
+    its servers' logs (`<state>/localstack.log`...): after `harness down`, or a failed
+    test's session, what happened in the stack can still be read."""
+    try:
+        text = container.logs()
+    except Exception:  # the log is a courtesy; removing the container is the job
+        return
+    (private_dir(settings.state_dir) / f"{role}.log").write_bytes(text)
 
 
 def wait_ready(endpoint: str, timeout: float, logs: Callable[[], str] = lambda: "") -> dict:

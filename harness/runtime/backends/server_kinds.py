@@ -15,18 +15,16 @@ new emulator is one `ServerKind(...)` entry in `KINDS`; the lifecycle (`start`,
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.config import Settings
 from harness.runtime import lambda_runtimes
+from harness.util import http
 from harness.util.errors import HarnessError
 from harness.util.files import private_dir
 from harness.util.net import require_free
@@ -39,14 +37,11 @@ START_TIMEOUT_S = 120.0
 def http_json(url: str, timeout: float = 2.0) -> dict | None:
     """GET `url` as JSON; None when nothing (or not JSON, or an error status) answers."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            body = response.read()
-    except (urllib.error.URLError, OSError):
+        found = http.call_json(url, timeout=timeout)
+    except (http.HttpStatusError, OSError, ValueError):
         return None
-    try:
-        found = json.loads(body or b"{}")
-    except ValueError:
-        return None
+    if found is None:  # an empty answer is an answer
+        return {}
     return found if isinstance(found, dict) else {"answer": found}
 
 

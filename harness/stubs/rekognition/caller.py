@@ -19,13 +19,11 @@ checked is who may read, not how.
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from typing import Any
 
 from harness.stubs.rekognition.exceptions import RekognitionError
+from harness.util import http
 
 AUTHORIZE_PATH = "/_harness/iam/authorize"
 
@@ -51,27 +49,19 @@ def iam_caller_check(endpoint: str, timeout: float = 5.0) -> CallerCheck:
 
     def ask(body: dict[str, Any]) -> dict[str, Any] | None:
         """The extension's decision; None when there is no extension to ask."""
-        request = urllib.request.Request(
-            url,
-            data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                body = response.read()
-        except urllib.error.HTTPError as exc:
-            if exc.code == 404:  # no IAM extension: nothing is enforced
+            answer = http.call_json(url, "POST", body, timeout)
+        except http.HttpStatusError as exc:
+            if exc.status == 404:  # no IAM extension: nothing is enforced
                 return None
             raise
-        try:
-            answer = json.loads(body)
         except ValueError:
             answer = None
         if not isinstance(answer, dict) or "checked" not in answer:
             raise RuntimeError(
-                f"{url} answered without an IAM decision ({body[:80]!r}): is IAM off in that "
-                "LocalStack? Then start the stubs with --iam-endpoint '' (`harness up` does)"
+                f"{url} answered without an IAM decision ({str(answer)[:80]!r}): is IAM off "
+                "in that LocalStack? Then start the stubs with --iam-endpoint '' "
+                "(`harness up` does)"
             )
         return answer
 

@@ -34,7 +34,7 @@ from harness.systems.catalog.database import Database, Served
 from harness.systems.catalog.schedule import CronSchedule, LoaderSchedule
 from harness.util.errors import HarnessError
 from harness.util.processes import ProcessRecords
-from harness.util.waiting import wait_for
+from harness.util.waiting import WaitTimeout, wait_for
 
 # EventBridge Scheduler's context attributes, as it fills them in a target's input.
 SCHEDULER_PLACEHOLDERS = (
@@ -343,11 +343,24 @@ class CatalogPipeline:
         The default wait grows with `count` (60 s + 2 s per image): resizing is CPU work,
         and on a loaded 2-core runner (a parallel suite, the docker lane's container) an
         image can take seconds. The wait is a safety net; speed is the benchmark's."""
-        return wait_for(
-            lambda: (depth := self.queue_depth()) >= count and depth,
-            60 + 2 * count if timeout is None else timeout,
-            f"{count} message(s) on {self.c['queue_name']} (resize done)",
-            interval=0.2,
+        try:
+            return wait_for(
+                lambda: (depth := self.queue_depth()) >= count and depth,
+                60 + 2 * count if timeout is None else timeout,
+                f"{count} message(s) on {self.c['queue_name']} (resize done)",
+                interval=0.2,
+            )
+        except WaitTimeout as late:
+            raise WaitTimeout(f"{late}; {self._resize_progress()}") from None
+
+    def _resize_progress(self) -> str:
+        """Where a late bulk resize stands: a bare "not met" cannot tell a slow runner
+        from failing invocations (which end in the resize failures queue)."""
+        failures = self.resize_failures(limit=3)
+        errors = "; ".join(f"{f['objects']}: {f['error']}" for f in failures) or "none"
+        return (
+            f"now {self.pending()}, {len(self.keys(self.c['served_bucket']))} served "
+            f"object(s); first resize failures: {errors}"
         )
 
     # --- schedule ---------------------------------------------------------------
