@@ -40,16 +40,15 @@ import re
 import shutil
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from harness.config import Settings
 from harness.runtime import backends, localstack
+from harness.util import http
 from harness.util.errors import HarnessError
 from harness.util.files import private_subdir
-from harness.util.venvs import installed_projects, source_digest
-from harness.util import http
+from harness.util.processes import ProcessRecords
+from harness.util.venvs import source_digest
 
 ENABLED_ENV = "HARNESS_DEPLOY_SNAPSHOTS"
 SAVE_PATH, LOAD_PATH = "/_harness/state/save", "/_harness/state/load"
@@ -76,9 +75,10 @@ def key(settings: Settings, env: str, infra_hash: str, tfvars: dict) -> str:
         "provider_lock": lock.read_text() if lock.is_file() else None,
         "tfvars": tfvars,
         "localstack": localstack.venv_dir(settings).name,
-        # The plugins as installed into that venv (their files, hashed when installed),
-        # and the start-up code LocalStack imports from the source tree.
-        "plugins": installed_projects(localstack.venv_dir(settings)),
+        # The plugins the running LocalStack started with (the venv is shared by clones,
+        # which may install others into it since), and the start-up code it imports
+        # from the source tree.
+        "plugins": (ProcessRecords(settings.state_dir).get(localstack.RECORD) or {}).get("plugins"),
         "startup": source_digest(localstack.STARTUP_DIR),
         "localstack_settings": localstack.tuning_environment(settings),
         "endpoint": settings.endpoint,
@@ -98,7 +98,7 @@ def find(settings: Settings, name: str) -> Path | None:
 
 def _post(settings: Settings, path: str, folder: Path) -> dict:
     try:
-        return http.call_json(
+        answer = http.call_json(
             settings.endpoint + path, "POST", {"folder": str(folder)}, REQUEST_TIMEOUT_S
         )
     except http.HttpStatusError as error:
@@ -106,6 +106,9 @@ def _post(settings: Settings, path: str, folder: Path) -> dict:
         raise HarnessError(f"LocalStack refused {path}: {reason}") from error
     except (OSError, ValueError) as error:
         raise HarnessError(f"LocalStack did not answer {path}: {error}") from error
+    if not isinstance(answer, dict):  # the plugin always answers an object
+        raise HarnessError(f"LocalStack did not answer {path}: {answer!r}")
+    return answer
 
 
 def load(settings: Settings, folder: Path, work: Path) -> float:
@@ -129,10 +132,8 @@ def save(settings: Settings, name: str, work: Path) -> Path:
         try:
             _post(settings, SAVE_PATH, scratch)
             shutil.copyfile(work / TFSTATE, scratch / TFSTATE)
-            try:
+            with contextlib.suppress(OSError):  # saved meanwhile by another stack, same key
                 scratch.rename(root / name)
-            except OSError:  # saved meanwhile by another stack with the same key
-                pass
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         _prune(root)
@@ -153,7 +154,8 @@ def _prune(root: Path) -> None:
             if folder.is_dir():
                 folders[folder] = folder.stat().st_mtime
     saved = sorted((p for p in folders if not p.name.startswith(".")), key=folders.__getitem__)
-    stale = [p for p in folders if p.name.startswith(".") and folders[p] < time.time() - STALE_SCRATCH_S]
+    too_old = time.time() - STALE_SCRATCH_S
+    stale = [p for p in folders if p.name.startswith(".") and folders[p] < too_old]
     for old in saved[:-KEEP] + stale:
         shutil.rmtree(old, ignore_errors=True)
 

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 from harness.config import Settings
 from harness.util.errors import HarnessError
-from harness.util.files import private_subdir
+from harness.util.files import atomic_write_text, private_subdir
 
 IMPLIED_MIRRORS = (
     "~/.terraform.d/plugins",
@@ -72,7 +72,14 @@ def cli_config(settings: Settings) -> Path | None:
             "}",
         ]
     path = private_subdir(settings.state_dir, "terraform") / "cli.tfrc"
-    path.write_text("\n".join(lines) + "\n")
+    text = "\n".join(lines) + "\n"
+    # Replaced whole, and only when it changes: Terraform runs in parallel read this file
+    # (tests/infra starts one per folder at once). Rewritten in place, one of them could
+    # read it empty, find no mirror and go to the registry, which is not there offline.
+    with contextlib.suppress(OSError):
+        if path.read_text() == text:
+            return path
+    atomic_write_text(path, text)
     return path
 
 

@@ -28,7 +28,7 @@ from harness.util.errors import HarnessError
 from harness.util.files import private_dir
 from harness.util.net import require_free
 from harness.util.processes import ProcessRecords, interrupts_deferred, spawn_logged
-from harness.util.venvs import build_venv, install_projects
+from harness.util.venvs import build_venv, install_projects, installed_projects
 
 PLUGIN_DIR = Path(__file__).resolve().parent.parent / "localstack_plugin"
 # Packages of PLUGIN_DIR (each with its own pyproject.toml) installed into LocalStack's venv.
@@ -233,6 +233,9 @@ def start(settings: Settings, progress: Callable[[str], None] = print) -> dict:
             log=str(log_path),
             data_dir=str(files),
             version=settings.localstack_version,
+            # The plugins as installed when it started (their files' digest): what a
+            # saved deployment of this LocalStack is keyed by (harness/build/snapshots.py).
+            plugins=installed_projects(python.parent.parent),
             interpreters=interpreters,
             started_at=time.time(),
         )

@@ -119,11 +119,14 @@ def side_by_side_possible(settings: Settings) -> bool:
 
 def unit_of(item: pytest.Item) -> str:
     """What must run on one worker: a module (its module fixtures), a scenario file, or
-    the stack tests of tests/security as a whole (their session fixture plans every env
-    once; checkov needs no stack and runs with the offline checks)."""
+    as a whole: the stack tests of tests/security (their session fixture plans every env
+    once; checkov needs no stack and runs with the offline checks) and the docker lane
+    (one Docker engine and Compose stack for its files: on two workers, two of each)."""
     path = Path(item.path).resolve().relative_to(Path(item.config.rootpath).resolve())
     name = path.as_posix()
-    return "tests/security" if name.startswith("tests/security/") and needs_stack(item) else name
+    if name.startswith("tests/security/") and needs_stack(item):
+        return "tests/security"
+    return "tests/docker" if name.startswith("tests/docker/") else name
 
 
 def needs_stack(item: pytest.Item) -> bool:
@@ -245,11 +248,16 @@ def plan(items: list[pytest.Item], stacks: int) -> dict[str, str]:
     return groups
 
 
+def _index(worker_id: str) -> int | None:
+    """The index of an xdist worker id; None for one named otherwise (`--tx id=...`)."""
+    return worker_index(worker_id) if worker_id.removeprefix("gw").isdigit() else None
+
+
 def stack_group(index: int) -> str:
     return f"{STACK_GROUP}{index}"
 
 
-def next_scope(queued: list[str], worker: int, live: list[int]) -> str:
+def next_scope(queued: list[str], worker: int | None, live: list[int | None]) -> str:
     """The work unit worker `worker` takes next: its own stack group first, then the
     first unit that is not another live worker's stack group (the last resort: any).
 
@@ -257,10 +265,9 @@ def next_scope(queued: list[str], worker: int, live: list[int]) -> str:
     snapshots.py, keyed by the worker's ports and prefix) is the one the next run
     loads; xdist would otherwise hand the groups to whichever worker asks first. A
     group whose worker is gone (crashed) is anyone's."""
-    own = stack_group(worker)
-    if own in queued:
-        return own
-    others = {stack_group(index) for index in live if index != worker}
+    if worker is not None and stack_group(worker) in queued:
+        return stack_group(worker)
+    others = {stack_group(index) for index in live if index is not None and index != worker}
     return next((scope for scope in queued if scope not in others), queued[0])
 
 
@@ -286,8 +293,8 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
             return self.groups.get(nodeid) or nodeid.split("::", 1)[0]
 
         def _assign_work_unit(self, node) -> None:
-            live = [worker_index(other.gateway.id) for other in self.nodes]
-            scope = next_scope(list(self.workqueue), worker_index(node.gateway.id), live)
+            live = [_index(other.gateway.id) for other in self.nodes]
+            scope = next_scope(list(self.workqueue), _index(node.gateway.id), live)
             self.workqueue.move_to_end(scope, last=False)
             super()._assign_work_unit(node)
 

@@ -103,6 +103,8 @@ def test_plan_puts_stack_groups_first_and_their_deploying_units_first_in_each(tm
         _item(tmp_path, "tests/e2e/test_b_pipe.py", "t1", stack, deploy),
         _item(tmp_path, "tests/unit/test_c.py", "t"),
         _item(tmp_path, "tests/e2e/test_b_pipe.py", "t2", stack, deploy),
+        _item(tmp_path, "tests/docker/test_one.py", "t"),  # the lane: one unit
+        _item(tmp_path, "tests/docker/test_two.py", "t"),
     ]
     groups = parallel.plan(items, 1)
     assert [item.nodeid for item in items] == [
@@ -110,12 +112,16 @@ def test_plan_puts_stack_groups_first_and_their_deploying_units_first_in_each(tm
         "tests/e2e/test_b_pipe.py::t2",
         "tests/e2e/test_a_root.py::t",
         "tests/unit/test_c.py::t",
+        "tests/docker/test_one.py::t",
+        "tests/docker/test_two.py::t",
     ]
     assert groups == {
         "tests/e2e/test_a_root.py::t": "stack-0",
         "tests/e2e/test_b_pipe.py::t1": "stack-0",
         "tests/e2e/test_b_pipe.py::t2": "stack-0",
         "tests/unit/test_c.py::t": "tests/unit/test_c.py",
+        "tests/docker/test_one.py::t": "tests/docker",
+        "tests/docker/test_two.py::t": "tests/docker",
     }
 
 
@@ -134,3 +140,6 @@ def test_worker_k_takes_stack_group_k_whoever_asks_first():
     assert parallel.next_scope(["stack-1"], 0, [0, 2]) == "stack-1"
     # Only other live workers' groups left: taken rather than idling.
     assert parallel.next_scope(["stack-1"], 2, live) == "stack-1"
+    # A worker named otherwise (`--tx id=...`) has no group of its own.
+    assert parallel._index("gw7") == 7 and parallel._index("box") is None
+    assert parallel.next_scope(queued, None, [0, 1, None]) == "tests/unit/test_a.py"

@@ -19,6 +19,7 @@ import pytest
 from harness import config
 from harness.build import deploy, snapshots
 from harness.util.errors import HarnessError
+from harness.util.processes import ProcessRecords
 
 
 @pytest.fixture
@@ -179,9 +180,10 @@ def test_the_key_follows_everything_the_deployed_state_follows(settings, monkeyp
     monkeypatch.setenv("HARNESS_LAMBDA_RETRY_BASE_DELAY", "7")  # LocalStack's settings
     assert snapshots.key(config.load(), "local", "infra-1", base) != key
     monkeypatch.delenv("HARNESS_LAMBDA_RETRY_BASE_DELAY")
-    monkeypatch.setattr(snapshots, "installed_projects", lambda venv: "other plugins")
-    assert snapshots.key(config.load(), "local", "infra-1", base) != key
     monkeypatch.undo()
+    ProcessRecords(settings.state_dir).record("localstack", os.getpid(), plugins="other ones")
+    assert snapshots.key(settings, "local", "infra-1", base) != key  # as LocalStack started
+    ProcessRecords(settings.state_dir).forget("localstack")
     assert snapshots.key(settings, "local", "infra-1", base) == key
     monkeypatch.setattr(snapshots, "source_digest", lambda folder: "other start-up code")
     assert snapshots.key(settings, "local", "infra-1", base) != key

@@ -11,6 +11,7 @@ import json
 import socket
 import stat
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,37 @@ def test_the_state_folder_is_private_whoever_writes_first(state, monkeypatch):
     config_file = terraform.cli_config(config.load())
     assert config_file is not None and config_file.parent == state / "terraform"
     assert mode(state) == mode(state / "terraform") == 0o700
+
+
+def test_terraform_runs_side_by_side_never_read_a_half_written_cli_config(state, monkeypatch):
+    """tests/infra starts a Terraform per folder at once, each after `cli_config`: one
+    that read the file while another rewrote it found no mirror and went online."""
+    monkeypatch.setattr(terraform, "find_provider_mirror", lambda settings: "/opt/mirror")
+    settings = config.load()
+    path = terraform.cli_config(settings)
+    whole = path.read_text()
+    assert "filesystem_mirror" in whole
+    stop = threading.Event()
+    seen: list[str] = []
+
+    def read() -> None:
+        while not stop.is_set():
+            seen.append(path.read_text())
+
+    def write() -> None:
+        for _ in range(200):
+            terraform.cli_config(settings)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    writers = [threading.Thread(target=write) for _ in range(4)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join()
+    stop.set()
+    reader.join()
+    assert seen and set(seen) == {whole}
 
 
 class FakeS3:

@@ -299,10 +299,9 @@ def _keep_log(settings: Settings, role: str, container: Any) -> None:
     its servers' logs (`<state>/localstack.log`...): after `harness down`, or a failed
     test's session, what happened in the stack can still be read."""
     try:
-        text = container.logs()
-    except Exception:  # the log is a courtesy; removing the container is the job
+        (private_dir(settings.state_dir) / f"{role}.log").write_bytes(container.logs())
+    except Exception:  # the log is a courtesy (a full disk, say); the removal is the job
         return
-    (private_dir(settings.state_dir) / f"{role}.log").write_bytes(text)
 
 
 def wait_ready(endpoint: str, timeout: float, logs: Callable[[], str] = lambda: "") -> dict:

@@ -19,6 +19,7 @@ checked is who may read, not how.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -55,8 +56,8 @@ def iam_caller_check(endpoint: str, timeout: float = 5.0) -> CallerCheck:
             if exc.status == 404:  # no IAM extension: nothing is enforced
                 return None
             raise
-        except ValueError:
-            answer = None
+        except json.JSONDecodeError as not_json:
+            answer = not_json.doc
         if not isinstance(answer, dict) or "checked" not in answer:
             raise RuntimeError(
                 f"{url} answered without an IAM decision ({str(answer)[:80]!r}): is IAM off "

@@ -351,7 +351,11 @@ class CatalogPipeline:
                 interval=0.2,
             )
         except WaitTimeout as late:
-            raise WaitTimeout(f"{late}; {self._resize_progress()}") from None
+            try:
+                progress = self._resize_progress()
+            except Exception as error:  # the timeout is the failure; this only explains it
+                progress = f"(progress unknown: {error!r})"
+            raise WaitTimeout(f"{late}; {progress}") from None
 
     def _resize_progress(self) -> str:
         """Where a late bulk resize stands: a bare "not met" cannot tell a slow runner
