@@ -92,12 +92,14 @@ def deployments(settings: Settings) -> dict[str, str]:
 def build_functions(
     settings: Settings, progress: Callable[[str], None] = print
 ) -> dict[str, Package]:
-    """Every function's zip for the local stack, in `build/lambdas/`."""
+    """Every function's zip for the local stack, in `functions.zip_dir`."""
+    python_version = backends.functions_python(settings)
+    architecture = settings.lambda_build_architecture
     return functions.build(
         settings.project_dir,
-        settings.project_dir / "build" / "lambdas",
-        python_version=backends.functions_python(settings),
-        architecture=settings.lambda_build_architecture,
+        functions.zip_dir(settings.project_dir, architecture, python_version),
+        python_version=python_version,
+        architecture=architecture,
         progress=progress,
     )
 

@@ -92,6 +92,16 @@ def _lookup(outputs: Mapping[str, Any], path: tuple[str, ...]) -> str:
     return value
 
 
+def zip_dir(project_dir: Path, architecture: str, python_version: str) -> Path:
+    """Where the zips for one platform go: `build/lambdas-<arch>-py<version>/`.
+
+    One folder per platform, never shared: the embedded stack's zips (the runtime's
+    Python) and the docker backend's (the image's) are built side by side in a test run,
+    and a shared `resize.zip` was replaced under one deploy by the other's, whose
+    compiled Pillow the first runtime could not import."""
+    return project_dir / "build" / f"lambdas-{architecture}-py{python_version}"
+
+
 def build(
     project_dir: Path,
     build_dir: Path,

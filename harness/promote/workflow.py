@@ -115,11 +115,7 @@ def _private_work_dir(settings: Settings, env: str) -> Path:
 
 
 def build_dir(settings: Settings, options: PromoteOptions) -> Path:
-    return (
-        settings.project_dir
-        / "build"
-        / f"lambdas-{options.architecture}-py{options.python_version}"
-    )
+    return functions.zip_dir(settings.project_dir, options.architecture, options.python_version)
 
 
 # --- checks before anything runs ----------------------------------------------

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from harness.build import functions, packaging, terraform
+from harness.runtime import backends
 from harness.util.errors import HarnessError
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -63,7 +64,12 @@ def test_only_a_code_change_redeploys(local_deployment, harness_settings, tmp_pa
     work = harness_settings.state_dir / "terraform" / "local"
     source = work / "src" / "infra" / "envs" / "local"
     variables = json.loads((work / "harness.auto.tfvars.json").read_text())
-    rebuilt = packaging.build_function(LABELER, PROJECT / "build" / "lambdas")
+    rebuilt = packaging.build_function(
+        LABELER,
+        tmp_path / "zips",
+        backends.functions_python(harness_settings),
+        harness_settings.lambda_build_architecture,
+    )
     assert rebuilt.sha256_base64 == variables["labeler_zip_sha256"], "same source, same hash"
     changed = tmp_path / "changed.tfvars.json"
     changed.write_text(json.dumps(variables | {"labeler_zip_sha256": "A" * 43 + "="}))

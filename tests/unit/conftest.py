@@ -315,3 +315,12 @@ def fake_sqs() -> FakeSQS:
 def fake_ssm() -> FakeSSM:
     """Holds /image-pipeline/slack-webhook-url (a placeholder URL; tests replace it)."""
     return FakeSSM("/image-pipeline/slack-webhook-url", "https://hooks.slack.com/services/T/B/X")
+
+
+@pytest.fixture(autouse=True)
+def _own_state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> None:
+    """Every unit test gets a state dir of its own. Under `make test` a worker runs unit
+    tests after its stack group, with HARNESS_STATE_DIR naming that stack's folder, still
+    running: a test reading the default would read, and could remove, its process
+    records (it happened: LocalStack ran on without a record, its files deleted)."""
+    monkeypatch.setenv("HARNESS_STATE_DIR", str(tmp_path_factory.mktemp("state")))

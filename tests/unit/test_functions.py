@@ -79,3 +79,14 @@ def test_terraform_variables_of_built_packages(tmp_path):
     }
     relative = functions.tf_variables(packages, relative_to=tmp_path / "infra" / "envs" / "aws")
     assert relative["notifier_zip_path"] == "../../../build/slack_notifier.zip"
+
+
+def test_each_platform_has_a_zip_folder_of_its_own(tmp_path):
+    """The embedded stack (the runtime's Python) and the docker backend (the image's)
+    build side by side in one test run: one shared folder let one's resize.zip replace
+    the other's under its deploy."""
+    embedded = functions.zip_dir(tmp_path, "x86_64", "3.12")
+    docker = functions.zip_dir(tmp_path, "x86_64", "3.11")
+    arm = functions.zip_dir(tmp_path, "arm64", "3.12")
+    assert len({embedded, docker, arm}) == 3
+    assert embedded == tmp_path / "build" / "lambdas-x86_64-py3.12"

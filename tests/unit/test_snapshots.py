@@ -167,7 +167,7 @@ def test_a_saved_deployment_deleted_during_its_load_is_a_clear_error(plugin, tmp
         snapshots.load(settings, gone, make_work(tmp_path))
 
 
-def test_the_key_follows_everything_the_deployed_state_follows(settings, monkeypatch):
+def test_the_key_follows_everything_the_deployed_state_follows(settings, monkeypatch, tmp_path):
     base = {"name_prefix": "imgpipe", "labeler_zip_sha256": "abc", "labeler_zip_path": "x.zip"}
     key = snapshots.key(settings, "local", "infra-1", base)
     assert snapshots.key(settings, "local", "infra-1", dict(base)) == key
@@ -180,13 +180,17 @@ def test_the_key_follows_everything_the_deployed_state_follows(settings, monkeyp
     monkeypatch.setenv("HARNESS_LAMBDA_RETRY_BASE_DELAY", "7")  # LocalStack's settings
     assert snapshots.key(config.load(), "local", "infra-1", base) != key
     monkeypatch.delenv("HARNESS_LAMBDA_RETRY_BASE_DELAY")
-    monkeypatch.undo()
-    ProcessRecords(settings.state_dir).record("localstack", os.getpid(), plugins="other ones")
-    assert snapshots.key(settings, "local", "infra-1", base) != key  # as LocalStack started
-    ProcessRecords(settings.state_dir).forget("localstack")
-    assert snapshots.key(settings, "local", "infra-1", base) == key
+    now = snapshots.key(settings, "local", "infra-1", base)
+    # The plugins LocalStack started with, from its record (the test's own state dir:
+    # never the worker's, whose LocalStack records this would replace).
+    assert settings.state_dir.is_relative_to(tmp_path)
+    records = ProcessRecords(settings.state_dir)
+    records.record("localstack", os.getpid(), plugins="other ones")
+    assert snapshots.key(settings, "local", "infra-1", base) != now
+    records.forget("localstack", os.getpid())
+    assert snapshots.key(settings, "local", "infra-1", base) == now
     monkeypatch.setattr(snapshots, "source_digest", lambda folder: "other start-up code")
-    assert snapshots.key(settings, "local", "infra-1", base) != key
+    assert snapshots.key(settings, "local", "infra-1", base) != now
 
 
 def test_zip_paths_are_relative_to_the_staged_root_so_clones_share_a_key(tmp_path, monkeypatch):

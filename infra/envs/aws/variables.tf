@@ -21,7 +21,7 @@ variable "bucket_name" {
 }
 
 variable "labeler_zip_path" {
-  description = "Path of the labeler zip (build/lambdas/labeler.zip)."
+  description = "Path of the labeler zip (build/lambdas-<arch>-py<version>/labeler.zip)."
   type        = string
 }
 
@@ -31,7 +31,7 @@ variable "labeler_zip_sha256" {
 }
 
 variable "notifier_zip_path" {
-  description = "Path of the Slack notifier zip (build/lambdas/slack_notifier.zip)."
+  description = "Path of the Slack notifier zip (build/lambdas-<arch>-py<version>/slack_notifier.zip)."
   type        = string
 }
 
@@ -82,7 +82,7 @@ variable "tags" {
 # --- system B (catalog) ---------------------------------------------------------
 
 variable "resize_zip_path" {
-  description = "Path of the resize zip (build/lambdas/resize.zip)."
+  description = "Path of the resize zip (build/lambdas-<arch>-py<version>/resize.zip)."
   type        = string
 }
 
@@ -92,7 +92,7 @@ variable "resize_zip_sha256" {
 }
 
 variable "loader_zip_path" {
-  description = "Path of the catalog loader zip (build/lambdas/catalog_loader.zip)."
+  description = "Path of the catalog loader zip (build/lambdas-<arch>-py<version>/catalog_loader.zip)."
   type        = string
 }
 
