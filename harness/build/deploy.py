@@ -97,7 +97,7 @@ def build_functions(
     architecture = settings.lambda_build_architecture
     return functions.build(
         settings.project_dir,
-        functions.zip_dir(settings.project_dir, architecture, python_version),
+        functions.zip_dir(settings.project_dir, architecture, python_version, local=True),
         python_version=python_version,
         architecture=architecture,
         progress=progress,

@@ -92,14 +92,17 @@ def _lookup(outputs: Mapping[str, Any], path: tuple[str, ...]) -> str:
     return value
 
 
-def zip_dir(project_dir: Path, architecture: str, python_version: str) -> Path:
-    """Where the zips for one platform go: `build/lambdas-<arch>-py<version>/`.
+def zip_dir(project_dir: Path, architecture: str, python_version: str, local: bool = False) -> Path:
+    """Where the zips for one platform go: `build/lambdas-<arch>-py<version>/` for a
+    promotion, `build/local/lambdas-<arch>-py<version>/` for the local stacks.
 
-    One folder per platform, never shared: the embedded stack's zips (the runtime's
-    Python) and the docker backend's (the image's) are built side by side in a test run,
-    and a shared `resize.zip` was replaced under one deploy by the other's, whose
-    compiled Pillow the first runtime could not import."""
-    return project_dir / "build" / f"lambdas-{architecture}-py{python_version}"
+    One folder per platform: the embedded stack's zips (the runtime's Python) and the
+    docker backend's (the image's) are built side by side in a test run, and a shared
+    `resize.zip` was replaced under one deploy by the other's, whose compiled Pillow the
+    first runtime could not import. Promotion's are apart from the local stacks': a
+    local deploy between `promote plan` and `apply` leaves the reviewed zips alone."""
+    build = project_dir / "build" / "local" if local else project_dir / "build"
+    return build / f"lambdas-{architecture}-py{python_version}"
 
 
 def build(

@@ -25,8 +25,9 @@ PLACEHOLDER_SHA256 = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
 
 
 def placeholder_packages() -> dict[str, str]:
-    """Zip variables of every function for a plan: `build/lambdas/<name>.zip` and a
-    placeholder hash (harness.build.functions names the variables)."""
+    """Zip variables of every function for a plan, placeholders all: a plan never reads
+    the zips, and the recorded state in tests/infra/data names these paths
+    (`build/lambdas/<name>.zip`; harness.build.functions names the variables)."""
     variables: dict[str, str] = {}
     for function in functions.FUNCTIONS:
         variables[function.zip_path_variable] = f"build/lambdas/{function.name}.zip"

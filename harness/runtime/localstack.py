@@ -27,7 +27,13 @@ from harness.util import http
 from harness.util.errors import HarnessError
 from harness.util.files import private_dir
 from harness.util.net import require_free
-from harness.util.processes import ProcessRecords, interrupts_deferred, spawn_logged
+from harness.util.processes import (
+    ProcessRecords,
+    interrupts_deferred,
+    spawn_logged,
+    stop_process,
+    with_environment,
+)
 from harness.util.venvs import build_venv, install_projects, installed_projects
 
 PLUGIN_DIR = Path(__file__).resolve().parent.parent / "localstack_plugin"
@@ -44,6 +50,7 @@ PLUGINS = (
 # The only folder on LocalStack's PYTHONPATH: the interpreter shim, not the plugins.
 STARTUP_DIR = PLUGIN_DIR / "startup"
 RECORD = "localstack"
+FILESYSTEM_ROOT = "FILESYSTEM_ROOT"  # where LocalStack keeps its files: this stack's own
 HEALTH_PATH = "/_localstack/health"
 
 
@@ -165,7 +172,7 @@ def environment(settings: Settings, files: Path, interpreters: dict[str, str]) -
     env.update(
         {
             "OVERRIDE_IN_DOCKER": "0",
-            "FILESYSTEM_ROOT": str(files / "fs"),
+            FILESYSTEM_ROOT: str(files / "fs"),
             "TMPDIR": str(files / "tmp"),
             "GATEWAY_LISTEN": host_port,
             "LOCALSTACK_HOST": host_port,
@@ -273,6 +280,12 @@ def stop(settings: Settings) -> bool:
     for record in records.all():
         if record["name"].startswith("lambda-"):
             records.stop(record["name"], timeout=2)
+    # One whose record was lost (removed by mistake, say) still has this state dir's
+    # file system root in its environment, which no other LocalStack has: it is stopped
+    # too, never left running on files about to be deleted.
+    for orphan in with_environment(FILESYSTEM_ROOT, str(data_dir(settings) / "fs")):
+        stop_process(orphan)
+        stopped = True
     recorded = (entry or {}).get("data_dir")
     shutil.rmtree(Path(recorded) if recorded else data_dir(settings), ignore_errors=True)
     return stopped

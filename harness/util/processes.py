@@ -174,6 +174,18 @@ def stop_process(root: psutil.Process, timeout: float = 10.0) -> None:
         _wait_gone(alive, KILL_WAIT_SECONDS)
 
 
+def with_environment(name: str, value: str) -> list[psutil.Process]:
+    """The running processes (of this user: others' environments cannot be read) whose
+    environment has `name` = `value`: how a server whose record was lost is still found,
+    by a setting that only one server has (say, the folder it was told to keep its files in)."""
+    found = []
+    for process in psutil.process_iter(["environ"]):
+        environment = process.info.get("environ") or {}
+        if environment.get(name) == value and not _gone(process):
+            found.append(process)
+    return found
+
+
 def stop_pid(
     pid: int,
     create_time: float | None = None,

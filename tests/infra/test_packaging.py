@@ -64,11 +64,13 @@ def test_only_a_code_change_redeploys(local_deployment, harness_settings, tmp_pa
     work = harness_settings.state_dir / "terraform" / "local"
     source = work / "src" / "infra" / "envs" / "local"
     variables = json.loads((work / "harness.auto.tfvars.json").read_text())
-    rebuilt = packaging.build_function(
+    python_version = backends.functions_python(harness_settings)
+    architecture = harness_settings.lambda_build_architecture
+    rebuilt = packaging.build_function(  # where the deploy built it, its dependencies cached
         LABELER,
-        tmp_path / "zips",
-        backends.functions_python(harness_settings),
-        harness_settings.lambda_build_architecture,
+        functions.zip_dir(PROJECT, architecture, python_version, local=True),
+        python_version,
+        architecture,
     )
     assert rebuilt.sha256_base64 == variables["labeler_zip_sha256"], "same source, same hash"
     changed = tmp_path / "changed.tfvars.json"

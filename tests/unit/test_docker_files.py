@@ -43,11 +43,13 @@ INTERPOLATION = re.compile(r"^\$\{(?P<var>[A-Z0-9_]+):-(?P<default>[^}]*)\}$")
 
 
 @pytest.fixture
-def default_env(monkeypatch):
-    """The harness's defaults: no HARNESS_* variable of the test session leaks in."""
+def default_env(monkeypatch, tmp_path):
+    """The harness's defaults: no HARNESS_* variable of the test session leaks in, but
+    the state dir stays the test's own (the default is the developer's stack)."""
     for name in list(os.environ):
         if name.startswith("HARNESS_"):
             monkeypatch.delenv(name)
+    monkeypatch.setenv("HARNESS_STATE_DIR", str(tmp_path / "state"))
     return monkeypatch
 
 

@@ -85,8 +85,10 @@ def test_each_platform_has_a_zip_folder_of_its_own(tmp_path):
     """The embedded stack (the runtime's Python) and the docker backend (the image's)
     build side by side in one test run: one shared folder let one's resize.zip replace
     the other's under its deploy."""
-    embedded = functions.zip_dir(tmp_path, "x86_64", "3.12")
-    docker = functions.zip_dir(tmp_path, "x86_64", "3.11")
-    arm = functions.zip_dir(tmp_path, "arm64", "3.12")
-    assert len({embedded, docker, arm}) == 3
-    assert embedded == tmp_path / "build" / "lambdas-x86_64-py3.12"
+    embedded = functions.zip_dir(tmp_path, "x86_64", "3.12", local=True)
+    docker = functions.zip_dir(tmp_path, "x86_64", "3.11", local=True)
+    arm = functions.zip_dir(tmp_path, "arm64", "3.12", local=True)
+    promoted = functions.zip_dir(tmp_path, "x86_64", "3.12")  # reviewed in a plan: apart
+    assert len({embedded, docker, arm, promoted}) == 4
+    assert embedded == tmp_path / "build" / "local" / "lambdas-x86_64-py3.12"
+    assert promoted == tmp_path / "build" / "lambdas-x86_64-py3.12"

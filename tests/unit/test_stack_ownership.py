@@ -162,3 +162,26 @@ def test_outputs_of_a_deployment_whose_localstack_is_gone_say_so(settings, monke
     monkeypatch.setattr(backend, "identity", lambda settings: "switch:2")  # a new instance
     with pytest.raises(HarnessError, match=r"is gone .* `harness up` starts a new one"):
         deploy.outputs(settings)
+
+
+def test_down_stops_a_localstack_whose_record_was_lost(settings):
+    """Its record removed by mistake (a test once did it to a worker's running stack),
+    LocalStack is still this state dir's: its file system root says so. `down` stops
+    it before deleting the files it runs on, instead of leaving it behind."""
+    from harness.runtime import localstack
+
+    files = localstack.data_dir(settings)
+    (files / "fs").mkdir(parents=True)
+    env = os.environ | {localstack.FILESYSTEM_ROOT: str(files / "fs")}
+    orphan = subprocess.Popen(SLEEP, env=env)
+    other = subprocess.Popen(SLEEP, env=env | {localstack.FILESYSTEM_ROOT: "/elsewhere/fs"})
+    try:
+        assert ProcessRecords(settings.state_dir).all() == []  # no record names either
+        assert localstack.stop(settings) is True
+        assert orphan.wait(timeout=15) is not None
+        assert not files.exists()
+        assert other.poll() is None  # another stack's, left alone
+    finally:
+        for process in (orphan, other):
+            process.kill()
+            process.wait()

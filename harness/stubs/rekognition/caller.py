@@ -56,8 +56,8 @@ def iam_caller_check(endpoint: str, timeout: float = 5.0) -> CallerCheck:
             if exc.status == 404:  # no IAM extension: nothing is enforced
                 return None
             raise
-        except json.JSONDecodeError as not_json:
-            answer = not_json.doc
+        except (json.JSONDecodeError, UnicodeDecodeError) as not_json:
+            answer = getattr(not_json, "doc", None) or str(not_json)
         if not isinstance(answer, dict) or "checked" not in answer:
             raise RuntimeError(
                 f"{url} answered without an IAM decision ({str(answer)[:80]!r}): is IAM off "

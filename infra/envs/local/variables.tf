@@ -11,7 +11,7 @@ variable "name_prefix" {
 }
 
 variable "labeler_zip_path" {
-  description = "Path of the labeler zip built by the harness (build/lambdas-<arch>-py<version>/labeler.zip)."
+  description = "Path of the labeler zip built by the harness (build/local/lambdas-<arch>-py<version>/labeler.zip)."
   type        = string
 }
 
@@ -21,7 +21,7 @@ variable "labeler_zip_sha256" {
 }
 
 variable "notifier_zip_path" {
-  description = "Path of the Slack notifier zip built by the harness (build/lambdas-<arch>-py<version>/slack_notifier.zip)."
+  description = "Path of the Slack notifier zip built by the harness (build/local/lambdas-<arch>-py<version>/slack_notifier.zip)."
   type        = string
 }
 
@@ -62,7 +62,7 @@ variable "encrypt_topic" {
 }
 
 variable "resize_zip_path" {
-  description = "Path of the resize zip built by the harness (build/lambdas-<arch>-py<version>/resize.zip)."
+  description = "Path of the resize zip built by the harness (build/local/lambdas-<arch>-py<version>/resize.zip)."
   type        = string
 }
 
@@ -72,7 +72,7 @@ variable "resize_zip_sha256" {
 }
 
 variable "loader_zip_path" {
-  description = "Path of the catalog loader zip built by the harness (build/lambdas-<arch>-py<version>/catalog_loader.zip)."
+  description = "Path of the catalog loader zip built by the harness (build/local/lambdas-<arch>-py<version>/catalog_loader.zip)."
   type        = string
 }
 

@@ -99,7 +99,7 @@ variable "max_source_megapixels" {
 }
 
 variable "resize_zip_path" {
-  description = "Path of the resize function's zip (build/lambdas/resize.zip)."
+  description = "Path of the resize function's zip (build/<...>/lambdas-<arch>-py<version>/resize.zip)."
   type        = string
 }
 
@@ -195,7 +195,7 @@ variable "dlq_message_retention_seconds" {
 # --- catalog loader -----------------------------------------------------------
 
 variable "loader_zip_path" {
-  description = "Path of the catalog loader's zip (build/lambdas/catalog_loader.zip)."
+  description = "Path of the catalog loader's zip (build/<...>/lambdas-<arch>-py<version>/catalog_loader.zip)."
   type        = string
 }
 
