@@ -156,7 +156,11 @@ def deploy(
             progress(f"{env}: LocalStack already holds {held}: no saved deployment is used")
         else:
             saved = snapshots.key(settings, env, current["infra"], variables)
-    loaded = _load_saved(settings, env, saved, work, current, progress) if saved else None
+    loaded = None
+    if saved and (folder := snapshots.find(settings, saved)):
+        loaded = _load_saved(settings, env, folder, work, progress)
+        if loaded is None:  # the failed load restarted LocalStack: record the new one
+            current["target"] = _target_identity(settings)
     if loaded is None:
         progress(f"{env}: applying Terraform (the first apply takes about a minute) ...")
     try:
@@ -182,19 +186,11 @@ def deploy(
 
 
 def _load_saved(
-    settings: Settings,
-    env: str,
-    saved: str,
-    work: Path,
-    current: dict,
-    progress: Callable[[str], None],
+    settings: Settings, env: str, folder: Path, work: Path, progress: Callable[[str], None]
 ) -> Path | None:
-    """The saved deployment `saved` loaded into the fresh LocalStack, or None (none
-    saved; or a failed load, after which LocalStack is started afresh: `current`, the
-    fingerprint to record, then names the new one)."""
-    folder = snapshots.find(settings, saved)
-    if folder is None:
-        return None
+    """The saved deployment in `folder` loaded into the fresh LocalStack, or None after a
+    failed load: the folder is then deleted and LocalStack started afresh, so that the
+    apply starts from nothing."""
     try:
         seconds = snapshots.load(settings, folder, work)
     except HarnessError as error:
@@ -203,7 +199,6 @@ def _load_saved(
         (work / snapshots.TFSTATE).unlink(missing_ok=True)
         stack.down(settings, {stack.LOCALSTACK})
         stack.up(settings, progress)
-        current["target"] = _target_identity(settings)
         return None
     progress(f"{env}: loaded the saved deployment in {seconds:.1f} s; Terraform checks it ...")
     return folder

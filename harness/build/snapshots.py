@@ -76,8 +76,9 @@ def key(settings: Settings, env: str, infra_hash: str, tfvars: dict) -> str:
         "tfvars": tfvars,
         "localstack": localstack.venv_dir(settings).name,
         # The plugins the running LocalStack started with (the venv is shared by clones,
-        # which may install others into it since), and the start-up code it imports
-        # from the source tree.
+        # which may install others into it since), from its process record: the one
+        # place that knows, whether this process or an earlier `harness up` started it.
+        # And the start-up code it imports from the source tree.
         "plugins": (ProcessRecords(settings.state_dir).get(localstack.RECORD) or {}).get("plugins"),
         "startup": source_digest(localstack.STARTUP_DIR),
         "localstack_settings": localstack.tuning_environment(settings),

@@ -30,8 +30,10 @@ class HttpStatusError(RuntimeError):
         return str(found.get(name, default)) if isinstance(found, dict) else default
 
 
-def call_json(url: str, method: str = "GET", body: Any = None, timeout: float = 5.0) -> Any:
-    """`body` sent as JSON, the answer read as JSON (None for an empty one).
+def call_json(
+    url: str, method: str = "GET", body: Any = None, timeout: float = 5.0, empty: Any = None
+) -> Any:
+    """`body` sent as JSON, the answer read as JSON (`empty` for an empty one).
 
     Raises HttpStatusError for an error status, OSError when nothing answers in time, and
     ValueError for an answer that is not JSON."""
@@ -47,13 +49,14 @@ def call_json(url: str, method: str = "GET", body: Any = None, timeout: float = 
             raw = response.read()
     except urllib.error.HTTPError as error:
         raise HttpStatusError(url, error.code, error.read().decode(errors="replace")) from error
-    return json.loads(raw or b"null")
+    return json.loads(raw) if raw else empty
 
 
-def get_json_or_none(url: str, timeout: float = 2.0) -> Any:
+def get_json_or_none(url: str, timeout: float = 2.0, empty: Any = None) -> Any:
     """GET `url` as JSON; None when nothing answers, with an error status, or not JSON:
-    what a health check wants to know."""
+    what a health check wants to know. An empty answer gives `empty`: a server whose
+    health endpoint says nothing is up, and a caller may want to tell that from down."""
     try:
-        return call_json(url, timeout=timeout)
+        return call_json(url, timeout=timeout, empty=empty)
     except (HttpStatusError, OSError, ValueError):
         return None

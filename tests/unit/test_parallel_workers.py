@@ -143,3 +143,19 @@ def test_worker_k_takes_stack_group_k_whoever_asks_first():
     # A worker named otherwise (`--tx id=...`) has no group of its own.
     assert parallel._index("gw7") == 7 and parallel._index("box") is None
     assert parallel.next_scope(queued, None, [0, 1, None]) == "tests/unit/test_a.py"
+
+
+def test_leftovers_are_looked_for_on_every_worker_that_had_a_stack(defaults, monkeypatch):
+    """Not only where a record is left: `down` finds a LocalStack whose record was lost
+    by its file system root, so it runs for every worker's state dir, recorded or not."""
+    monkeypatch.setenv("HARNESS_BACKEND", "embedded")  # not a Docker daemon's answer
+    downs: list[tuple[str, str]] = []
+    monkeypatch.setattr(
+        parallel.subprocess,
+        "run",
+        lambda argv, env, **kwargs: downs.append((argv[-1], Path(env["HARNESS_STATE_DIR"]).name)),
+    )
+    for index in (0, 2):  # gw1 never started: no state dir, nothing to stop
+        Path(parallel.worker_environment(defaults, index)["HARNESS_STATE_DIR"]).mkdir(parents=True)
+    parallel.stop_leftovers(3)
+    assert downs == [("down", "gw0"), ("down", "gw2")]

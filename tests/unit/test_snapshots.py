@@ -244,21 +244,16 @@ def test_a_failed_load_deletes_it_and_starts_localstack_afresh(
     settings, tmp_path, recorded, monkeypatch
 ):
     work = make_work(tmp_path)
-    folder = tmp_path / "saved"
-    monkeypatch.setattr(deploy.snapshots, "find", lambda s, name: folder)
-
-    def refuse(*args):
-        raise HarnessError("LocalStack refused /_harness/state/load: lambda: not Active")
-
-    monkeypatch.setattr(deploy.snapshots, "load", refuse)
-    monkeypatch.setattr(deploy, "_target_identity", lambda s: "the new LocalStack")
+    monkeypatch.setattr(deploy.snapshots, "load", refuse_load)
     said: list[str] = []
-    current = {"target": "the LocalStack stopped"}
-    assert deploy._load_saved(settings, "local", "k", work, current, said.append) is None
+    assert deploy._load_saved(settings, "local", tmp_path / "saved", work, said.append) is None
     assert recorded == [("discard",), ("down", {deploy.stack.LOCALSTACK}), ("up",)]
-    assert current["target"] == "the new LocalStack"  # what the record will name
     assert not (work / snapshots.TFSTATE).exists()  # the apply starts from nothing
     assert "not Active" in said[0] and "deleted" in said[0]
+
+
+def refuse_load(*args):
+    raise HarnessError("LocalStack refused /_harness/state/load: lambda: not Active")
 
 
 def test_after_an_apply_from_scratch_it_is_saved_and_a_failed_save_is_only_said(
@@ -336,3 +331,17 @@ def test_an_empty_fresh_localstack_is_saved_after_its_apply(settings, offline_de
     deploy._record_path(settings, "local").unlink()
     assert deploy.deploy(settings, progress=lambda m: None)["snapshot"] is None
     assert len(offline_deploy) == 1
+
+
+def test_after_a_failed_load_the_record_names_the_new_localstack(
+    settings, tmp_path, offline_deploy, recorded, monkeypatch
+):
+    monkeypatch.setattr(deploy, "_resources_held", lambda s: "")
+    monkeypatch.setattr(deploy.snapshots, "find", lambda s, name: tmp_path / "saved")
+    monkeypatch.setattr(deploy.snapshots, "load", refuse_load)
+    monkeypatch.setattr(deploy, "_target_identity", lambda s: "the new LocalStack")
+    record = deploy.deploy(settings, fresh_stack=True, progress=lambda m: None)
+    assert ("up",) in recorded
+    assert record["fingerprint"]["target"] == "the new LocalStack"  # not the one stopped
+    assert record["snapshot"]["loaded"] is False
+    assert offline_deploy == [record["snapshot"]["key"]]  # saved anew after its apply

@@ -272,14 +272,13 @@ def _remove(client: Any, settings: Settings, state: dict | None) -> bool:
     import docker.errors
 
     removed = False
-    names = [container_name(settings, role) for role in ROLES]
-    recorded_ids = (state or {}).get("containers", {})
-    roles = {ref: role for role, ref in recorded_ids.items()} | dict(zip(names, ROLES, strict=True))
-    for ref in list(recorded_ids.values()) + names:
+    recorded = list((state or {}).get("containers", {}).items())
+    by_name = [(role, container_name(settings, role)) for role in ROLES]
+    for role, ref in recorded + by_name:
         try:
             found = client.client.containers.get(ref)
             found.stop(timeout=10)  # LocalStack removes its Lambda containers on SIGTERM
-            _keep_log(settings, roles[ref], found)
+            _keep_log(settings, role, found)
             found.remove(force=True, v=True)
             removed = True
         except docker.errors.NotFound:

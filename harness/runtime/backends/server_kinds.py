@@ -35,14 +35,10 @@ START_TIMEOUT_S = 120.0
 
 
 def http_json(url: str, timeout: float = 2.0) -> dict | None:
-    """GET `url` as JSON; None when nothing (or not JSON, or an error status) answers."""
-    try:
-        found = http.call_json(url, timeout=timeout)
-    except (http.HttpStatusError, OSError, ValueError):
-        return None
-    if found is None:  # an empty answer is an answer
-        return {}
-    return found if isinstance(found, dict) else {"answer": found}
+    """GET `url` as JSON; None when nothing (or not JSON, or an error status) answers.
+    An empty answer is an answer ({}), and one that is not an object is wrapped."""
+    found = http.get_json_or_none(url, timeout, empty={})
+    return found if found is None or isinstance(found, dict) else {"answer": found}
 
 
 @dataclass(frozen=True)
