@@ -74,7 +74,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(pytest_items, "harness-scenarios")
     config.pluginmanager.register(parallel, "harness-parallel")
     if not hasattr(config, "workerinput"):  # the controller adds up its workers' reports
-        config.pluginmanager.register(suite_times.SuiteTimes(), "harness-suite-times")
+        times = suite_times.SuiteTimes(config.rootpath / "reports")
+        config.pluginmanager.register(times, "harness-suite-times")
 
 
 _STARTED_AT = pytest.StashKey[float]()

@@ -8,12 +8,20 @@ durations, so with xdist's `-n` the parts overlap and their sum exceeds the wall
 Under xdist it also prints each worker's total, whose largest is the run's critical
 path, and the slowest files: a file (or scenario) is the unit harness/testing/parallel.py
 packs onto the stack workers, by the seconds in its `UNIT_SECONDS`, which these figures
-keep honest.
+keep honest. Each worker's line also gives its span, from its first test's start to its
+last one's end: what the busy total does not show is the time it waited for work.
+
+And under xdist it writes every test phase (node id, worker, start, stop, seconds) to
+`reports/suite-times-<time>.json`, so the next rebalancing of `UNIT_SECONDS` reads
+measured figures rather than the 20 names the terminal shows.
 """
 
 from __future__ import annotations
 
+import json
+import time
 from collections import defaultdict
+from pathlib import Path
 
 import pytest
 
@@ -31,11 +39,14 @@ class SuiteTimes:
     """A pytest plugin: on the controller (or the one process), each test phase's
     duration added to the test's parts; the totals in the terminal summary."""
 
-    def __init__(self) -> None:
+    def __init__(self, reports: Path | None = None) -> None:
+        self.reports = reports  # where the phases go under xdist; None: nowhere
         self.seconds: dict[str, float] = defaultdict(float)
         self.tests: dict[str, int] = defaultdict(int)
         self.files: dict[str, float] = defaultdict(float)
         self.workers: dict[str, float] = defaultdict(float)
+        self.spans: dict[str, tuple[float, float]] = {}
+        self.phases: list[dict] = []
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         names = [part_of(report.nodeid)]
@@ -47,6 +58,14 @@ class SuiteTimes:
         worker = getattr(getattr(report, "node", None), "gateway", None)  # xdist's, if any
         if worker is not None:
             self.workers[worker.id] += report.duration
+            start = getattr(report, "start", None)
+            if start is not None:  # pytest >= 8.1 times each phase
+                stop = report.stop
+                first, last = self.spans.get(worker.id, (start, stop))
+                self.spans[worker.id] = (min(first, start), max(last, stop))
+            phase = {"nodeid": report.nodeid, "when": report.when, "worker": worker.id}
+            phase |= {"start": start, "stop": getattr(report, "stop", None)}
+            self.phases.append(phase | {"seconds": round(report.duration, 3)})
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         if not self.seconds:
@@ -57,8 +76,21 @@ class SuiteTimes:
         if self.workers:
             terminalreporter.section("time by worker")
             for worker, seconds in sorted(self.workers.items()):
-                terminalreporter.write_line(f"{seconds:>8.1f} s  {worker}")
+                first, last = self.spans.get(worker, (0.0, 0.0))
+                span = f"  (first start to last end: {last - first:.1f} s)" if last else ""
+                terminalreporter.write_line(f"{seconds:>8.1f} s  {worker}{span}")
+            if written := self.write():
+                terminalreporter.write_line(f"every test's phases: {written}")
         terminalreporter.section(f"the {SLOWEST_FILES} slowest files")
         slowest = sorted(self.files.items(), key=lambda item: -item[1])[:SLOWEST_FILES]
         for path, seconds in slowest:
             terminalreporter.write_line(f"{seconds:>8.1f} s  {path}")
+
+    def write(self) -> Path | None:
+        """Every phase timed under xdist, as JSON in the reports folder."""
+        if self.reports is None or not self.phases:
+            return None
+        self.reports.mkdir(parents=True, exist_ok=True)
+        path = self.reports / time.strftime("suite-times-%Y%m%d-%H%M%S.json")
+        path.write_text(json.dumps({"workers": dict(self.workers), "phases": self.phases}))
+        return path

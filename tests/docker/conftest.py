@@ -15,14 +15,13 @@ the lane's last test, not with the session: idle, they would hold memory and CPU
 containers' LocalStack keeps polling) through the rest of the suite. `LANE` holds their
 teardown; `pytest_runtest_teardown` closes it after the last lane test, and the
 fixtures' own finalizers close it too (a no-op by then) when the session ends early.
-Under pytest-xdist a worker cannot tell its last lane test, so only the session's end
-closes it there.
+That holds on a pytest-xdist worker too: it runs a test only once it knows the next
+one it will run (or that there is none), so `nextitem` is its real next test.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import secrets
 import shutil
 import subprocess
@@ -56,7 +55,7 @@ def pytest_collection_modifyitems(items):
 
 
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
-    if _in_lane(item) and not _in_lane(nextitem) and "PYTEST_XDIST_WORKER" not in os.environ:
+    if _in_lane(item) and not _in_lane(nextitem):
         LANE.close()
 
 

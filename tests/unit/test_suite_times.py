@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
 from harness.testing.suite_times import SuiteTimes, part_of
 
 
 def report(
-    nodeid: str, when: str, duration: float, *markers: str, worker: str | None = None
+    nodeid: str,
+    when: str,
+    duration: float,
+    *markers: str,
+    worker: str | None = None,
+    start: float | None = None,
 ) -> SimpleNamespace:
     keywords = {name: 1 for name in (nodeid.rsplit("::", 1)[-1], *markers)}
     made = SimpleNamespace(nodeid=nodeid, when=when, duration=duration, keywords=keywords)
+    if start is not None:
+        made.start, made.stop = start, start + duration
     if worker is not None:  # xdist's report on the controller names its worker's gateway
         made.node = SimpleNamespace(gateway=SimpleNamespace(id=worker))
     return made
@@ -71,3 +79,30 @@ def test_under_xdist_each_worker_and_the_slowest_files_are_summed():
         ["130.0", "s", "gw0"],
         ["40.0", "s", "gw1"],
     ]
+
+
+def test_each_workers_span_is_shown_and_every_phase_written(tmp_path):
+    times = SuiteTimes(tmp_path / "reports")
+    for name, seconds, start in (("t", 20.0, 100), ("u", 5.0, 150)):
+        phase = report(f"tests/e2e/a.py::{name}", "call", seconds, worker="gw0", start=start)
+        times.pytest_runtest_logreport(phase)
+    lines: list[str] = []
+    writer = SimpleNamespace(section=lambda title: lines.append(title), write_line=lines.append)
+    times.pytest_terminal_summary(writer)
+    at = lines.index("time by worker")
+    assert " ".join(lines[at + 1].split()) == "25.0 s gw0 (first start to last end: 55.0 s)"
+    (written,) = (tmp_path / "reports").glob("suite-times-*.json")
+    assert lines[at + 2] == f"every test's phases: {written}"
+    found = json.loads(written.read_text())
+    assert found["workers"] == {"gw0": 25.0}
+    assert [(p["nodeid"], p["worker"], p["start"], p["stop"]) for p in found["phases"]] == [
+        ("tests/e2e/a.py::t", "gw0", 100, 120.0),
+        ("tests/e2e/a.py::u", "gw0", 150, 155.0),
+    ]
+
+
+def test_one_process_writes_nothing(tmp_path):
+    times = SuiteTimes(tmp_path / "reports")
+    times.pytest_runtest_logreport(report("tests/unit/test_a.py::t", "call", 1.0, start=1.0))
+    times.pytest_terminal_summary(SimpleNamespace(section=print, write_line=print))
+    assert not (tmp_path / "reports").exists()
