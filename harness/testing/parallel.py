@@ -47,32 +47,44 @@ PORT_STEP = 1000
 STACK_FIXTURE = "_harness_session_stack"
 # The fixture that deploys infra/envs/local onto it.
 DEPLOYMENT_FIXTURE = "local_deployment"
-# Seconds a stack unit (module or scenario) took, to balance the stack groups: measured
-# in a fresh 3-worker run on 2 cores (2026-12-04, "the 20 slowest files" of the run's
-# summary; a unit's first test there also paid its worker's deploy, about 80 s, taken
-# off). Units not listed count DEFAULT_ITEM_SECONDS per test (all took under 26 s). Only
-# the balance depends on them.
+# Seconds a unit (module, scenario, or a folder run as one) took: the stack units' to
+# balance the stack groups, the others' to hand out the longest first (so that the run
+# does not end on one long unit). Measured in fresh 3-worker runs on 2 cores (runs 31 and
+# 33, 2026-12-05: reports/suite-times-*.json, written by every parallel run; a worker's
+# first unit also paid its stack's start and deploy, about 30 s with a saved deployment,
+# taken off). Stack units not listed count DEFAULT_ITEM_SECONDS per test, the others
+# nothing (all took under 20 s). Only the order and the balance depend on them.
 UNIT_SECONDS = {
-    "tests/e2e/test_faults_stack.py": 315,
-    "tests/e2e/test_labeling_pipeline.py": 285,
-    "tests/e2e/test_iam_mutations.py": 285,
-    "tests/e2e/test_replay.py": 135,
-    "tests/e2e/test_aws_root_on_local.py": 130,
-    "scenarios/dlq-alarm-redrive.yaml": 120,
-    "scenarios/slack-down-then-up.yaml": 90,
-    "scenarios/nothing-lost.yaml": 80,
+    "tests/e2e/test_iam_mutations.py": 280,
+    "tests/e2e/test_labeling_pipeline.py": 272,
+    "tests/e2e/test_faults_stack.py": 263,
+    "scenarios/dlq-alarm-redrive.yaml": 152,
+    "tests/e2e/test_aws_root_on_local.py": 126,
+    "scenarios/nothing-lost.yaml": 84,
+    "tests/e2e/test_replay.py": 81,
     "tests/e2e/test_iam_deliveries.py": 80,
-    "tests/e2e/test_timeline.py": 75,
-    "tests/e2e/test_iam_enforcement.py": 75,
-    "tests/e2e/test_catalog_pipeline.py": 40,
+    "tests/e2e/test_timeline.py": 76,
+    "tests/e2e/test_iam_enforcement.py": 76,
+    "tests/e2e/test_failed_notices_live.py": 66,
+    "scenarios/slack-down-then-up.yaml": 55,
+    "tests/e2e/test_catalog_pipeline.py": 47,
+    "scenarios/throttling-storm.yaml": 27,
     "scenarios/partial-batch.yaml": 25,
+    "tests/e2e/test_faults_processes.py": 25,
     "tests/e2e/test_bench_smoke.py": 25,
     "tests/e2e/test_esm_concurrency.py": 25,
-    "scenarios/throttling-storm.yaml": 30,
-    "scenarios/burst-200.yaml": 20,
-    # Many quick tests, under 26 s a file (5 s each would count them 100-160 s):
-    "tests/e2e/test_foundation.py": 25,
-    "tests/security": 25,
+    "tests/infra/test_packaging.py": 20,
+    "scenarios/burst-200.yaml": 10,
+    # Many quick tests (DEFAULT_ITEM_SECONDS each would count them 100-160 s):
+    "tests/e2e/test_foundation.py": 20,
+    "tests/security": 28,
+    # Units that need no stack of the worker's (the docker lane: its two stacks at once).
+    "tests/docker": 430,
+    "tests/e2e/test_saved_deployment.py": 160,
+    "tests/e2e/test_nonroot_user.py": 170,
+    "tests/infra/test_terraform.py": 127,
+    "tests/unit/test_promote.py": 35,
+    "tests/security/test_checkov.py": 30,
 }
 DEFAULT_ITEM_SECONDS = 5
 # Stack group k's name: the scheduler hands it to worker k (`next_scope`).
@@ -223,7 +235,8 @@ def plan(items: list[pytest.Item], stacks: int) -> dict[str, str]:
     """Each item's group: its unit, or `stack_group(k)` for the stack units packed into
     group k. Sorts `items` in place: the stack groups first, in order, and in each the
     units that deploy the pipeline first (the first deploy onto a worker's new LocalStack
-    is the one that may load or save a deployment); otherwise the order is kept."""
+    is the one that may load or save a deployment); then the other units, the longest
+    of UNIT_SECONDS first and the rest in their order."""
     weights: dict[str, float] = defaultdict(float)
     catalog: set[str] = set()
     deploying: set[str] = set()
@@ -239,12 +252,14 @@ def plan(items: list[pytest.Item], stacks: int) -> dict[str, str]:
         weights[unit] = UNIT_SECONDS.get(unit, weights[unit])
     packed = pack(dict(weights), stacks, catalog)
     groups: dict[str, str] = {}
-    rank: dict[str, tuple[int, bool]] = {}
+    rank: dict[str, tuple[int, bool, float]] = {}
     for item in items:
         unit = unit_of(item)
         groups[item.nodeid] = stack_group(packed[unit]) if unit in packed else unit
-        rank[item.nodeid] = (packed.get(unit, stacks), unit not in deploying)
-    items.sort(key=lambda item: rank[item.nodeid])  # stable
+        # In a stack group its deploying units first; the other units longest first.
+        later = -UNIT_SECONDS.get(unit, 0) if unit not in packed else 0
+        rank[item.nodeid] = (packed.get(unit, stacks), unit not in deploying, later)
+    items.sort(key=lambda item: rank[item.nodeid])  # stable: a unit's tests stay in order
     return groups
 
 

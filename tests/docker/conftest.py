@@ -92,20 +92,47 @@ def docker_engine_for_lane(request: pytest.FixtureRequest) -> Iterator[docker_en
 
 
 @pytest.fixture(scope="session")
-def compose_stack(
-    request: pytest.FixtureRequest, docker_engine_for_lane: docker_engine.Engine
+def lane_port_sets() -> tuple[list[int], list[int]]:
+    """Ports for the Compose stack and for the docker backend's e2e stack, picked in one
+    call: the two stacks come up at the same time, and ports picked apart could meet."""
+    ports = free_ports(8)
+    return ports[:4], ports[4:]
+
+
+@pytest.fixture(scope="session")
+def lane_image(
+    request: pytest.FixtureRequest,
+    docker_engine_for_lane: docker_engine.Engine,
+    lane_port_sets: tuple[list[int], list[int]],
 ) -> Iterator[lane.Compose]:
-    """docker-compose.yml built and up, the demo run to its end (exit 0), as a project
-    of its own on free ports; torn down with `down -v` after the lane's last test."""
+    """docker-compose.yml's images built, for a project of its own on free ports; the
+    project is torn down with `down -v` after the lane's last test."""
     try:
-        yield LANE.enter_context(_compose_up(request, docker_engine_for_lane))
+        yield LANE.enter_context(_compose_built(request, docker_engine_for_lane, lane_port_sets[0]))
     finally:
         LANE.close()
 
 
+@pytest.fixture(scope="session")
+def compose_stack(request: pytest.FixtureRequest, lane_image: lane.Compose) -> lane.Compose:
+    """The project up and the demo run to its end (exit 0)."""
+    compose = lane_image
+    with compose.timed("up to the demo's start"):
+        started = compose.run("up", "-d", timeout=UP_TIMEOUT)
+    if started.returncode != 0:
+        raise compose.failure("`up -d`", started.stdout + started.stderr)
+    with compose.timed("demo"):
+        waited = compose.docker("wait", compose.container_id("demo"), timeout=DEMO_TIMEOUT)
+    if waited.stdout.strip() != "0":
+        raise compose.failure(f"the demo (exit code {waited.stdout.strip()})")
+    _report(request, f"{' '.join(compose.command)}; timings (s): {compose.timings}")
+    _report(request, f"image sizes: {_image_sizes(compose)}")
+    return compose
+
+
 @contextlib.contextmanager
-def _compose_up(
-    request: pytest.FixtureRequest, engine: docker_engine.Engine
+def _compose_built(
+    request: pytest.FixtureRequest, engine: docker_engine.Engine, ports: list[int]
 ) -> Iterator[lane.Compose]:
     command = docker_engine.compose_command(engine)
     if command is None:
@@ -113,19 +140,15 @@ def _compose_up(
             "docker lane not run: neither `docker compose` nor `docker-compose` is installed"
         )
     settings = config.load()
-    ports = dict(
-        zip(
-            ("HARNESS_PORT", "HARNESS_REKOGNITION_PORT", "HARNESS_SLACK_PORT", "HARNESS_DB_PORT"),
-            map(str, free_ports(4)),
-            strict=True,
-        )
-    )
+    names = ("HARNESS_PORT", "HARNESS_REKOGNITION_PORT", "HARNESS_SLACK_PORT", "HARNESS_DB_PORT")
     bundle = lane.terraform_bundle(settings) if engine.started else None
     cache = docker_engine.cache_dir(settings)
+    env = engine.env() | dict(zip(names, map(str, ports), strict=True))
+    compose = lane.Compose(command, f"harness-lane-{secrets.token_hex(3)}", env)
+    # Served while the project lives: `up` (pull_policy: build) and the docker backend's
+    # start build again, from the cache when the build arguments are the same.
     with lane.served(cache, cache / "bundle-server.port") as url:
-        env = engine.env() | ports
         env |= lane.build_environment(engine, settings, f"{url}/{bundle.name}" if bundle else None)
-        compose = lane.Compose(command, f"harness-lane-{secrets.token_hex(3)}", env)
         try:
             with compose.timed("build"):
                 built = compose.run("build", timeout=UP_TIMEOUT)
@@ -134,16 +157,6 @@ def _compose_up(
                     f"building the image (docker-compose.yml, every service) failed:\n"
                     f"{lane.tail(built.stdout + built.stderr)}"
                 )
-            with compose.timed("up to the demo's start"):
-                started = compose.run("up", "-d", timeout=UP_TIMEOUT)
-            if started.returncode != 0:
-                raise compose.failure("`up -d`", started.stdout + started.stderr)
-            with compose.timed("demo"):
-                waited = compose.docker("wait", compose.container_id("demo"), timeout=DEMO_TIMEOUT)
-            if waited.stdout.strip() != "0":
-                raise compose.failure(f"the demo (exit code {waited.stdout.strip()})")
-            _report(request, f"{' '.join(command)}; timings (s): {compose.timings}")
-            _report(request, f"image sizes: {_image_sizes(compose)}")
             yield compose
         finally:
             with compose.timed("down -v"):
@@ -152,6 +165,20 @@ def _compose_up(
                 compose.docker("container", "prune", "-f")  # and images no tag names
                 compose.docker("image", "prune", "-f")
             _report(request, f"timings (s): {compose.timings}")
+
+
+@pytest.fixture(scope="session")
+def backend_e2e(
+    lane_image: lane.Compose,
+    lane_port_sets: tuple[list[int], list[int]],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> lane.BackgroundRun:
+    """The e2e flows on `HARNESS_BACKEND=docker`, started once the image is built, so
+    that they run while the Compose stack comes up and runs its demo (both mostly wait
+    on timers; one after the other, the lane took about 145 s longer)."""
+    run = lane.backend_e2e(lane_image.env, lane_port_sets[1], tmp_path_factory.mktemp("backend"))
+    LANE.callback(run.stop)  # a no-op once it has ended
+    return run
 
 
 def _image_sizes(compose: lane.Compose) -> str:

@@ -12,13 +12,16 @@ import functools
 import glob
 import http.server
 import os
+import secrets
 import shutil
+import signal
 import subprocess
+import sys
 import tarfile
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -197,3 +200,95 @@ def build_environment(
         if os.environ.get(variable):
             env[variable] = os.environ[variable]
     return env
+
+
+# The labeling flows that end in a result (formats, encoded keys, folders, the filter
+# policy) and the catalog's upload -> renditions -> rows, rejections and a database
+# outage; the DLQ, alarm, Slack and redrive flows run in the compose lane's demo, so the
+# lane stays within its time budget.
+CATALOG_E2E = "tests/e2e/test_catalog_pipeline.py::"
+BACKEND_E2E = [
+    "tests/e2e/test_labeling_pipeline.py",
+    CATALOG_E2E + "test_fifty_entities_give_200_rows_and_200_served_objects_after_one_tick",
+    CATALOG_E2E + "test_bad_names_and_non_jpegs_are_rejected_with_reasons",
+    CATALOG_E2E + "test_database_down_during_a_tick_loses_nothing",
+    "-k",
+    "not bad_inputs and not redrive and not batch_of_ten",
+]
+BACKEND_E2E_TIMEOUT = 1500  # s
+STOP_GRACE_S = 120  # its session's stack is stopped by its own `harness down`
+
+
+@dataclass
+class BackgroundRun:
+    """A pytest run in its own process group, its output in a file: started, then
+    waited for later while other work goes on."""
+
+    process: subprocess.Popen
+    output: Path
+    env: dict[str, str]
+    state_dir: Path
+    started: float = field(default_factory=time.monotonic)
+
+    def wait(self, timeout: float) -> tuple[int, str]:
+        """(exit code, output); a run still going after `timeout` s is stopped, and
+        its output then ends with why."""
+        left = max(0.0, timeout - (time.monotonic() - self.started))
+        try:
+            code = self.process.wait(timeout=left)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            return -1, self.read() + f"\n(stopped: still running after {timeout:.0f} s)"
+        return code, self.read()
+
+    def read(self) -> str:
+        return self.output.read_text(errors="replace") if self.output.is_file() else ""
+
+    def stop(self) -> None:
+        """SIGTERM to its group (its session stops its stack), SIGKILL after the grace."""
+        if self.process.poll() is not None:
+            return
+        with suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            with suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+def backend_e2e(lane_env: dict[str, str], ports: list[int], folder: Path) -> BackgroundRun:
+    """BACKEND_E2E started on `HARNESS_BACKEND=docker` against the lane's engine (the
+    lane's build arguments, so its image build is a cache hit), on `ports`, with a
+    state folder, name prefix and network of its own."""
+    env = {
+        name: value
+        for name, value in lane_env.items()
+        if not name.startswith(
+            ("HARNESS_PORT", "HARNESS_REKOGNITION", "HARNESS_SLACK", "HARNESS_DB")
+        )
+    } | {
+        "HARNESS_BACKEND": "docker",
+        "HARNESS_PORT": str(ports[0]),
+        "HARNESS_REKOGNITION_PORT": str(ports[1]),
+        "HARNESS_SLACK_PORT": str(ports[2]),
+        "HARNESS_DB_PORT": str(ports[3]),
+        "HARNESS_STATE_DIR": str(folder / "state"),
+        "HARNESS_NAME_PREFIX": f"dk{secrets.token_hex(2)}",
+        # `harness down` removes the containers, not testcontainers' reaper (no image here).
+        "TESTCONTAINERS_RYUK_DISABLED": "true",
+    }
+    env.pop("PYTEST_XDIST_WORKER", None)
+    output = folder / "pytest.log"
+    with output.open("w") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", *BACKEND_E2E],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return BackgroundRun(process, output, env, folder / "state")

@@ -105,15 +105,18 @@ def test_plan_puts_stack_groups_first_and_their_deploying_units_first_in_each(tm
         _item(tmp_path, "tests/e2e/test_b_pipe.py", "t2", stack, deploy),
         _item(tmp_path, "tests/docker/test_one.py", "t"),  # the lane: one unit
         _item(tmp_path, "tests/docker/test_two.py", "t"),
+        _item(tmp_path, "tests/unit/test_d.py", "t"),
     ]
     groups = parallel.plan(items, 1)
     assert [item.nodeid for item in items] == [
         "tests/e2e/test_b_pipe.py::t1",
         "tests/e2e/test_b_pipe.py::t2",
         "tests/e2e/test_a_root.py::t",
-        "tests/unit/test_c.py::t",
+        # the other units: the long docker lane first, then the unmeasured in their order
         "tests/docker/test_one.py::t",
         "tests/docker/test_two.py::t",
+        "tests/unit/test_c.py::t",
+        "tests/unit/test_d.py::t",
     ]
     assert groups == {
         "tests/e2e/test_a_root.py::t": "stack-0",
@@ -122,6 +125,7 @@ def test_plan_puts_stack_groups_first_and_their_deploying_units_first_in_each(tm
         "tests/unit/test_c.py::t": "tests/unit/test_c.py",
         "tests/docker/test_one.py::t": "tests/docker",
         "tests/docker/test_two.py::t": "tests/docker",
+        "tests/unit/test_d.py::t": "tests/unit/test_d.py",
     }
 
 
