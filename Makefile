@@ -27,10 +27,10 @@ demo: $(STAMP)
 
 # PYTEST_WORKERS=N runs the suite on N pytest-xdist workers; the tests that drive a
 # stack are spread over all but one of them, each with a stack of its own beside the
-# configured one (harness/testing/parallel.py). 3 by default: two stacks and a worker for
-# the offline checks: 1101 s of pytest against 2655 s in one process on a fresh 2-core
-# clone (README, "Testing"). PYTEST_WORKERS=0 runs everything in one process.
-PYTEST_WORKERS ?= 3
+# configured one (harness/testing/parallel.py). 4 by default: three stacks and a worker
+# for the rest: 947 s of pytest against 1002-1114 s with 3 and 2655 s in one process on
+# a fresh 2-core clone (README, "Testing"). PYTEST_WORKERS=0 runs everything in one process.
+PYTEST_WORKERS ?= 4
 PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 test: $(STAMP) browser

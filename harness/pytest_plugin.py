@@ -68,13 +68,14 @@ def pytest_configure(config: pytest.Config) -> None:
     """Scenario files (scenarios/*.yaml) become test items (harness/scenarios/pytest_items.py);
     with xdist's `-n`, each worker runs a stack of its own (harness/testing/parallel.py);
     the run ends with its time per part of the suite (harness/testing/suite_times.py)."""
+    from harness.observe.report import reports_base
     from harness.scenarios import pytest_items
     from harness.testing import parallel, suite_times
 
     config.pluginmanager.register(pytest_items, "harness-scenarios")
     config.pluginmanager.register(parallel, "harness-parallel")
     if not hasattr(config, "workerinput"):  # the controller adds up its workers' reports
-        times = suite_times.SuiteTimes(config.rootpath / "reports")
+        times = suite_times.SuiteTimes(reports_base())
         config.pluginmanager.register(times, "harness-suite-times")
 
 

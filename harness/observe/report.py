@@ -37,22 +37,31 @@ class ReportError(ValueError):
     """The run dict does not follow the schema; the message names the field."""
 
 
+def reports_base() -> Path:
+    """Where reports go: `HARNESS_REPORTS_DIR`, else `reports/` in the project."""
+    explicit = os.environ.get("HARNESS_REPORTS_DIR")
+    if explicit:
+        return Path(explicit).expanduser().resolve()
+    from harness import config
+
+    return config.load().project_dir / "reports"
+
+
+def new_path(base: Path, name: str, suffix: str = "", started_at: float | None = None) -> Path:
+    """`base/<name><timestamp><suffix>`, a path nothing has yet, so two runs in the same
+    second never mix."""
+    stamp = name + time.strftime("%Y%m%d-%H%M%S", time.localtime(started_at or time.time()))
+    candidate, n = base / f"{stamp}{suffix}", 1
+    while candidate.exists():
+        n += 1
+        candidate = base / f"{stamp}-{n}{suffix}"
+    return candidate
+
+
 def default_dir(started_at: float | None = None) -> Path:
     """`reports/<timestamp>/` in the project (or under `HARNESS_REPORTS_DIR`); a new,
     not yet existing folder, so two runs in the same second never mix."""
-    explicit = os.environ.get("HARNESS_REPORTS_DIR")
-    if explicit:
-        base = Path(explicit).expanduser().resolve()
-    else:
-        from harness import config
-
-        base = config.load().project_dir / "reports"
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(started_at or time.time()))
-    candidate, n = base / stamp, 1
-    while candidate.exists():
-        n += 1
-        candidate = base / f"{stamp}-{n}"
-    return candidate
+    return new_path(reports_base(), "", started_at=started_at)
 
 
 def validate(run: Any) -> None:

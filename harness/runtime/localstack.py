@@ -282,12 +282,12 @@ def stop(settings: Settings) -> bool:
             records.stop(record["name"], timeout=2)
     # One whose record was lost (removed by mistake, say) still has this state dir's
     # file system root in its environment, which no other LocalStack has: it is stopped
-    # too, never left running on files about to be deleted. Looked for only when no
-    # record stopped one: the state dir's one port allows one LocalStack at a time.
-    if not stopped:
-        for orphan in with_environment(FILESYSTEM_ROOT, str(data_dir(settings) / "fs")):
-            stop_process(orphan)
-            stopped = True
+    # too, never left running on files about to be deleted. Looked for even when a
+    # record stopped one: an `up` on another HARNESS_PORT with the same state dir may
+    # have replaced the record of one still running (the scan takes milliseconds).
+    for orphan in with_environment(FILESYSTEM_ROOT, str(data_dir(settings) / "fs")):
+        stop_process(orphan)
+        stopped = True
     recorded = (entry or {}).get("data_dir")
     shutil.rmtree(Path(recorded) if recorded else data_dir(settings), ignore_errors=True)
     return stopped

@@ -2,7 +2,7 @@
 
 Most end-to-end time is spent waiting on timers (visibility timeouts, DLQ redrives,
 alarm periods), not on the CPU. So `make test` runs pytest-xdist workers side by side
-(3 unless PYTEST_WORKERS says): each worker gets its own LocalStack, stubs, MariaDB,
+(4 unless PYTEST_WORKERS says): each worker gets its own LocalStack, stubs, MariaDB,
 admin port, state dir and resource prefix (derived here from the configured base
 settings, so CI's defaults and a developer's own ports both work), and the tests that
 drive a stack are packed into one group per stack-running worker. Everything else
@@ -201,19 +201,32 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def stop_leftovers(workers: int) -> None:
     """`harness down` for each worker that had a state dir. Not only where a process is
     still recorded: a LocalStack whose record was lost is found by `down` too (by its
-    file system root), and a `down` with nothing to stop takes about 0.4 s."""
+    file system root), and a `down` with nothing to stop takes about 0.4 s. What it says
+    is shown only when it stopped something."""
     settings = config_module.load()
     if not side_by_side_possible(settings):
         return
     for index in range(workers):
         env = worker_environment(settings, index)
         if Path(env["HARNESS_STATE_DIR"]).is_dir():
-            subprocess.run(
-                [sys.executable, "-m", "harness.cli", "down"],
-                env=os.environ | env,
-                timeout=300,
-                check=False,
-            )
+            said = _down(os.environ | env)
+            if NOTHING_STOPPED not in said:
+                print(f"gw{index}: {said.strip()}")
+
+
+NOTHING_STOPPED = "nothing was running"  # what `harness down` says when it stopped nothing
+
+
+def _down(env: dict[str, str]) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "down"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    return done.stdout + done.stderr
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -19,11 +19,13 @@ measured figures rather than the 20 names the terminal shows.
 from __future__ import annotations
 
 import json
-import time
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
+
+from harness.observe.report import new_path
+from harness.util.files import atomic_write_text
 
 MARKERS = ("mutations", "faults", "docker")
 SLOWEST_FILES = 20
@@ -80,17 +82,22 @@ class SuiteTimes:
                 span = f"  (first start to last end: {last - first:.1f} s)" if last else ""
                 terminalreporter.write_line(f"{seconds:>8.1f} s  {worker}{span}")
             if written := self.write():
-                terminalreporter.write_line(f"every test's phases: {written}")
+                terminalreporter.write_line(written)
         terminalreporter.section(f"the {SLOWEST_FILES} slowest files")
         slowest = sorted(self.files.items(), key=lambda item: -item[1])[:SLOWEST_FILES]
         for path, seconds in slowest:
             terminalreporter.write_line(f"{seconds:>8.1f} s  {path}")
 
-    def write(self) -> Path | None:
-        """Every phase timed under xdist, as JSON in the reports folder."""
+    def write(self) -> str | None:
+        """Every phase timed under xdist, as JSON in the reports folder: the line that
+        says where (or why not: a full disk costs the file, never the run's result)."""
         if self.reports is None or not self.phases:
             return None
-        self.reports.mkdir(parents=True, exist_ok=True)
-        path = self.reports / time.strftime("suite-times-%Y%m%d-%H%M%S.json")
-        path.write_text(json.dumps({"workers": dict(self.workers), "phases": self.phases}))
-        return path
+        document = json.dumps({"workers": dict(self.workers), "phases": self.phases})
+        try:
+            self.reports.mkdir(parents=True, exist_ok=True)
+            path = new_path(self.reports, "suite-times-", ".json")
+            atomic_write_text(path, document, mode=0o644)
+        except OSError as error:
+            return f"every test's phases: not written ({error})"
+        return f"every test's phases: {path}"

@@ -1,5 +1,6 @@
-"""The `docker` lane: docker-compose.yml run for real, then the e2e suite's labeling
-flows on `HARNESS_BACKEND=docker`.
+"""The `docker` lane: docker-compose.yml run for real and, at the same time (both
+mostly wait on timers), the e2e suite's labeling and catalog flows on
+`HARNESS_BACKEND=docker`, once the image they share is built.
 
 A Docker engine is used when one answers (DOCKER_HOST, else the default socket);
 otherwise, as root, one is installed from Debian's packages and started for the session
@@ -34,6 +35,7 @@ import pytest
 
 from harness import config
 from harness.runtime import engine as docker_engine
+from harness.testing.side_by_side import PORT_VARIABLES
 from harness.util.net import free_ports
 
 UP_TIMEOUT = 1200  # s: a cold build is most of it
@@ -95,8 +97,9 @@ def docker_engine_for_lane(request: pytest.FixtureRequest) -> Iterator[docker_en
 def lane_port_sets() -> tuple[list[int], list[int]]:
     """Ports for the Compose stack and for the docker backend's e2e stack, picked in one
     call: the two stacks come up at the same time, and ports picked apart could meet."""
-    ports = free_ports(8)
-    return ports[:4], ports[4:]
+    count = len(PORT_VARIABLES)
+    ports = free_ports(2 * count)
+    return ports[:count], ports[count:]
 
 
 @pytest.fixture(scope="session")
@@ -140,10 +143,9 @@ def _compose_built(
             "docker lane not run: neither `docker compose` nor `docker-compose` is installed"
         )
     settings = config.load()
-    names = ("HARNESS_PORT", "HARNESS_REKOGNITION_PORT", "HARNESS_SLACK_PORT", "HARNESS_DB_PORT")
     bundle = lane.terraform_bundle(settings) if engine.started else None
     cache = docker_engine.cache_dir(settings)
-    env = engine.env() | dict(zip(names, map(str, ports), strict=True))
+    env = engine.env() | dict(zip(PORT_VARIABLES, map(str, ports), strict=True))
     compose = lane.Compose(command, f"harness-lane-{secrets.token_hex(3)}", env)
     # Served while the project lives: `up` (pull_policy: build) and the docker backend's
     # start build again, from the cache when the build arguments are the same.

@@ -14,7 +14,6 @@ import http.server
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tarfile
@@ -25,10 +24,14 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
+
 from harness.build import terraform
 from harness.config import Settings
 from harness.runtime import engine as docker_engine
 from harness.runtime.backends import docker as docker_backend
+from harness.testing.side_by_side import PORT_VARIABLES, stack_environment
+from harness.util import processes
 
 ROOT = Path(__file__).resolve().parents[2]
 LOG_LINES = 40
@@ -216,13 +219,14 @@ BACKEND_E2E = [
     "not bad_inputs and not redrive and not batch_of_ten",
 ]
 BACKEND_E2E_TIMEOUT = 1500  # s
-STOP_GRACE_S = 120  # its session's stack is stopped by its own `harness down`
+STOP_GRACE_S = 120  # SIGTERM: its session stops its own stack, then it exits
 
 
 @dataclass
 class BackgroundRun:
-    """A pytest run in its own process group, its output in a file: started, then
-    waited for later while other work goes on."""
+    """A pytest run started now and waited for later while other work goes on, its
+    output in a file. It stays in this process's group, as a run in the foreground
+    would: a Ctrl-C at the terminal reaches it too."""
 
     process: subprocess.Popen
     output: Path
@@ -231,8 +235,8 @@ class BackgroundRun:
     started: float = field(default_factory=time.monotonic)
 
     def wait(self, timeout: float) -> tuple[int, str]:
-        """(exit code, output); a run still going after `timeout` s is stopped, and
-        its output then ends with why."""
+        """(exit code, output); a run still going `timeout` s after its start is
+        stopped, and its output then ends with why."""
         left = max(0.0, timeout - (time.monotonic() - self.started))
         try:
             code = self.process.wait(timeout=left)
@@ -245,37 +249,31 @@ class BackgroundRun:
         return self.output.read_text(errors="replace") if self.output.is_file() else ""
 
     def stop(self) -> None:
-        """SIGTERM to its group (its session stops its stack), SIGKILL after the grace."""
+        """Stop it and what it started (SIGTERM, SIGKILL after STOP_GRACE_S); then
+        `harness down` for its stack, which a killed run could not stop itself."""
         if self.process.poll() is not None:
             return
-        with suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=STOP_GRACE_S)
-        except subprocess.TimeoutExpired:
-            with suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        with suppress(psutil.NoSuchProcess):
+            processes.stop_process(psutil.Process(self.process.pid), STOP_GRACE_S)
+        self.process.wait()
+        subprocess.run(
+            [sys.executable, "-m", "harness.cli", "down"],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            timeout=300,
+            check=False,
+        )
 
 
 def backend_e2e(lane_env: dict[str, str], ports: list[int], folder: Path) -> BackgroundRun:
     """BACKEND_E2E started on `HARNESS_BACKEND=docker` against the lane's engine (the
-    lane's build arguments, so its image build is a cache hit), on `ports`, with a
-    state folder, name prefix and network of its own."""
-    env = {
-        name: value
-        for name, value in lane_env.items()
-        if not name.startswith(
-            ("HARNESS_PORT", "HARNESS_REKOGNITION", "HARNESS_SLACK", "HARNESS_DB")
-        )
-    } | {
+    lane's build arguments, so its image build is a cache hit), on `ports` (one per
+    PORT_VARIABLES), with a state folder, name prefix and network of its own."""
+    env = {name: value for name, value in lane_env.items() if name not in PORT_VARIABLES}
+    env |= stack_environment(folder / "state", f"dk{secrets.token_hex(2)}", tuple(ports))
+    env |= {
         "HARNESS_BACKEND": "docker",
-        "HARNESS_PORT": str(ports[0]),
-        "HARNESS_REKOGNITION_PORT": str(ports[1]),
-        "HARNESS_SLACK_PORT": str(ports[2]),
-        "HARNESS_DB_PORT": str(ports[3]),
-        "HARNESS_STATE_DIR": str(folder / "state"),
-        "HARNESS_NAME_PREFIX": f"dk{secrets.token_hex(2)}",
         # `harness down` removes the containers, not testcontainers' reaper (no image here).
         "TESTCONTAINERS_RYUK_DISABLED": "true",
     }
@@ -289,6 +287,5 @@ def backend_e2e(lane_env: dict[str, str], ports: list[int], folder: Path) -> Bac
             stdin=subprocess.DEVNULL,
             stdout=sink,
             stderr=subprocess.STDOUT,
-            start_new_session=True,
         )
     return BackgroundRun(process, output, env, folder / "state")

@@ -149,17 +149,20 @@ def test_worker_k_takes_stack_group_k_whoever_asks_first():
     assert parallel.next_scope(queued, None, [0, 1, None]) == "tests/unit/test_a.py"
 
 
-def test_leftovers_are_looked_for_on_every_worker_that_had_a_stack(defaults, monkeypatch):
+def test_leftovers_are_looked_for_on_every_worker_that_had_a_stack(defaults, monkeypatch, capsys):
     """Not only where a record is left: `down` finds a LocalStack whose record was lost
     by its file system root, so it runs for every worker's state dir, recorded or not."""
     monkeypatch.setenv("HARNESS_BACKEND", "embedded")  # not a Docker daemon's answer
-    downs: list[tuple[str, str]] = []
-    monkeypatch.setattr(
-        parallel.subprocess,
-        "run",
-        lambda argv, env, **kwargs: downs.append((argv[-1], Path(env["HARNESS_STATE_DIR"]).name)),
-    )
+    downs: list[str] = []
+
+    def down(env: dict[str, str]) -> str:
+        downs.append(Path(env["HARNESS_STATE_DIR"]).name)
+        nothing = f"stopped: {parallel.NOTHING_STOPPED}"
+        return "stopped: localstack" if downs[-1] == "gw2" else nothing
+
+    monkeypatch.setattr(parallel, "_down", down)
     for index in (0, 2):  # gw1 never started: no state dir, nothing to stop
         Path(parallel.worker_environment(defaults, index)["HARNESS_STATE_DIR"]).mkdir(parents=True)
     parallel.stop_leftovers(3)
-    assert downs == [("down", "gw0"), ("down", "gw2")]
+    assert downs == ["gw0", "gw2"]
+    assert capsys.readouterr().out == "gw2: stopped: localstack\n"  # only what was stopped

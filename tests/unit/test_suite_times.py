@@ -93,6 +93,8 @@ def test_each_workers_span_is_shown_and_every_phase_written(tmp_path):
     assert " ".join(lines[at + 1].split()) == "25.0 s gw0 (first start to last end: 55.0 s)"
     (written,) = (tmp_path / "reports").glob("suite-times-*.json")
     assert lines[at + 2] == f"every test's phases: {written}"
+    times.pytest_terminal_summary(writer)  # a second summary in the same second
+    assert len(list((tmp_path / "reports").glob("suite-times-*.json"))) == 2
     found = json.loads(written.read_text())
     assert found["workers"] == {"gw0": 25.0}
     assert [(p["nodeid"], p["worker"], p["start"], p["stop"]) for p in found["phases"]] == [
@@ -106,3 +108,13 @@ def test_one_process_writes_nothing(tmp_path):
     times.pytest_runtest_logreport(report("tests/unit/test_a.py::t", "call", 1.0, start=1.0))
     times.pytest_terminal_summary(SimpleNamespace(section=print, write_line=print))
     assert not (tmp_path / "reports").exists()
+
+
+def test_a_phases_file_that_cannot_be_written_costs_only_the_file(tmp_path):
+    (tmp_path / "reports").write_text("a file where the folder should be")
+    times = SuiteTimes(tmp_path / "reports")
+    times.pytest_runtest_logreport(report("tests/e2e/a.py::t", "call", 1.0, worker="gw0", start=1))
+    lines: list[str] = []
+    writer = SimpleNamespace(section=lambda title: lines.append(title), write_line=lines.append)
+    times.pytest_terminal_summary(writer)
+    assert any(line.startswith("every test's phases: not written (") for line in lines), lines

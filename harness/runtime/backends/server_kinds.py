@@ -91,7 +91,8 @@ def _moto_health(endpoint: str) -> dict | None:
 
 def _ministack_health(endpoint: str) -> dict | None:
     # MiniStack answers LocalStack's health route (it aims to be a drop-in for it).
-    return http_json(endpoint + "/_localstack/health") or http_json(endpoint + "/_ministack/health")
+    found = http_json(endpoint + "/_localstack/health")
+    return found if found is not None else http_json(endpoint + "/_ministack/health")
 
 
 def _functions_python(settings: Settings) -> str:
