@@ -22,8 +22,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 from collections import defaultdict
 from pathlib import Path
@@ -35,7 +33,7 @@ from harness.config import Settings, env_int
 from harness.runtime import backends
 from harness.scenarios import pytest_items
 from harness.systems.catalog import admin, database
-from harness.testing.side_by_side import stack_environment
+from harness.testing.side_by_side import harness_down, stack_environment
 from harness.util.files import atomic_write_text
 
 # Backends that start a stack of their own from a worker's shifted settings (ports, state
@@ -209,24 +207,12 @@ def stop_leftovers(workers: int) -> None:
     for index in range(workers):
         env = worker_environment(settings, index)
         if Path(env["HARNESS_STATE_DIR"]).is_dir():
-            said = _down(os.environ | env)
+            said = harness_down(os.environ | env)
             if NOTHING_STOPPED not in said:
                 print(f"gw{index}: {said.strip()}")
 
 
 NOTHING_STOPPED = "nothing was running"  # what `harness down` says when it stopped nothing
-
-
-def _down(env: dict[str, str]) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "down"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    return done.stdout + done.stderr
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -10,6 +10,7 @@ session's stack, and `harness down` with it stops only its own processes.
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -54,3 +55,16 @@ def side_by_side_environment(state_dir: Path, prefix: str = "side") -> dict[str,
         | stack_environment(state_dir, prefix, ports)
         | {"NO_COLOR": "1", "COLUMNS": "200", snapshots.ENABLED_ENV: "0"}
     )
+
+
+def harness_down(env: dict[str, str], timeout: float = 300) -> str:
+    """`harness down` for the stack `env` names; what it said (stdout and stderr)."""
+    done = subprocess.run(
+        [*HARNESS_COMMAND, "down"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return done.stdout + done.stderr

@@ -47,7 +47,6 @@ class SuiteTimes:
         self.tests: dict[str, int] = defaultdict(int)
         self.files: dict[str, float] = defaultdict(float)
         self.workers: dict[str, float] = defaultdict(float)
-        self.spans: dict[str, tuple[float, float]] = {}
         self.phases: list[dict] = []
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -60,14 +59,17 @@ class SuiteTimes:
         worker = getattr(getattr(report, "node", None), "gateway", None)  # xdist's, if any
         if worker is not None:
             self.workers[worker.id] += report.duration
-            start = getattr(report, "start", None)
-            if start is not None:  # pytest >= 8.1 times each phase
-                stop = report.stop
-                first, last = self.spans.get(worker.id, (start, stop))
-                self.spans[worker.id] = (min(first, start), max(last, stop))
-            phase = {"nodeid": report.nodeid, "when": report.when, "worker": worker.id}
-            phase |= {"start": start, "stop": getattr(report, "stop", None)}
-            self.phases.append(phase | {"seconds": round(report.duration, 3)})
+            self.phases.append(
+                {
+                    "nodeid": report.nodeid,
+                    "when": report.when,
+                    "worker": worker.id,
+                    # pytest >= 8.1 times each phase
+                    "start": getattr(report, "start", None),
+                    "stop": getattr(report, "stop", None),
+                    "seconds": round(report.duration, 3),
+                }
+            )
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         if not self.seconds:
@@ -77,8 +79,9 @@ class SuiteTimes:
             terminalreporter.write_line(f"{seconds:>8.1f} s  {self.tests[name]:>5} test(s)  {name}")
         if self.workers:
             terminalreporter.section("time by worker")
+            spans = self.spans()
             for worker, seconds in sorted(self.workers.items()):
-                first, last = self.spans.get(worker, (0.0, 0.0))
+                first, last = spans.get(worker, (0.0, 0.0))
                 span = f"  (first start to last end: {last - first:.1f} s)" if last else ""
                 terminalreporter.write_line(f"{seconds:>8.1f} s  {worker}{span}")
             if written := self.write():
@@ -87,6 +90,17 @@ class SuiteTimes:
         slowest = sorted(self.files.items(), key=lambda item: -item[1])[:SLOWEST_FILES]
         for path, seconds in slowest:
             terminalreporter.write_line(f"{seconds:>8.1f} s  {path}")
+
+    def spans(self) -> dict[str, tuple[float, float]]:
+        """Each worker's first start and last end, from the timed phases."""
+        spans: dict[str, tuple[float, float]] = {}
+        for phase in self.phases:
+            start, stop = phase["start"], phase["stop"]
+            if start is None:
+                continue
+            first, last = spans.get(phase["worker"], (start, stop))
+            spans[phase["worker"]] = (min(first, start), max(last, stop))
+        return spans
 
     def write(self) -> str | None:
         """Every phase timed under xdist, as JSON in the reports folder: the line that

@@ -30,7 +30,7 @@ from harness.build import terraform
 from harness.config import Settings
 from harness.runtime import engine as docker_engine
 from harness.runtime.backends import docker as docker_backend
-from harness.testing.side_by_side import PORT_VARIABLES, stack_environment
+from harness.testing.side_by_side import harness_down, stack_environment
 from harness.util import processes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -231,8 +231,11 @@ class BackgroundRun:
     process: subprocess.Popen
     output: Path
     env: dict[str, str]
-    state_dir: Path
     started: float = field(default_factory=time.monotonic)
+
+    @property
+    def state_dir(self) -> Path:
+        return Path(self.env["HARNESS_STATE_DIR"])
 
     def wait(self, timeout: float) -> tuple[int, str]:
         """(exit code, output); a run still going `timeout` s after its start is
@@ -256,22 +259,15 @@ class BackgroundRun:
         with suppress(psutil.NoSuchProcess):
             processes.stop_process(psutil.Process(self.process.pid), STOP_GRACE_S)
         self.process.wait()
-        subprocess.run(
-            [sys.executable, "-m", "harness.cli", "down"],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            timeout=300,
-            check=False,
-        )
+        harness_down(self.env)
 
 
 def backend_e2e(lane_env: dict[str, str], ports: list[int], folder: Path) -> BackgroundRun:
     """BACKEND_E2E started on `HARNESS_BACKEND=docker` against the lane's engine (the
     lane's build arguments, so its image build is a cache hit), on `ports` (one per
-    PORT_VARIABLES), with a state folder, name prefix and network of its own."""
-    env = {name: value for name, value in lane_env.items() if name not in PORT_VARIABLES}
-    env |= stack_environment(folder / "state", f"dk{secrets.token_hex(2)}", tuple(ports))
+    side_by_side.PORT_VARIABLES, replacing the lane's), with a state folder, name
+    prefix and network of its own."""
+    env = lane_env | stack_environment(folder / "state", f"dk{secrets.token_hex(2)}", tuple(ports))
     env |= {
         "HARNESS_BACKEND": "docker",
         # `harness down` removes the containers, not testcontainers' reaper (no image here).
@@ -288,4 +284,4 @@ def backend_e2e(lane_env: dict[str, str], ports: list[int], folder: Path) -> Bac
             stdout=sink,
             stderr=subprocess.STDOUT,
         )
-    return BackgroundRun(process, output, env, folder / "state")
+    return BackgroundRun(process, output, env)

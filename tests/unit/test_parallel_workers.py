@@ -160,7 +160,7 @@ def test_leftovers_are_looked_for_on_every_worker_that_had_a_stack(defaults, mon
         nothing = f"stopped: {parallel.NOTHING_STOPPED}"
         return "stopped: localstack" if downs[-1] == "gw2" else nothing
 
-    monkeypatch.setattr(parallel, "_down", down)
+    monkeypatch.setattr(parallel, "harness_down", down)
     for index in (0, 2):  # gw1 never started: no state dir, nothing to stop
         Path(parallel.worker_environment(defaults, index)["HARNESS_STATE_DIR"]).mkdir(parents=True)
     parallel.stop_leftovers(3)
