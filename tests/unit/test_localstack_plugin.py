@@ -532,11 +532,12 @@ def fake_venv(tmp_path, monkeypatch):
     (venv / "bin" / "python").symlink_to(sys.executable)
     installs = []
 
-    def pip(cmd, what):
-        staged = [Path(arg) for arg in cmd if arg.startswith("/") and Path(arg).is_dir()]
+    def pip(cmd, what, env=None):
+        args = cmd[len(venvs.installer_command(str(venv / "bin" / "python"))) :]
+        staged = [Path(arg) for arg in args if arg.startswith("/") and Path(arg).is_dir()]
         installs.append(
             {
-                "args": [arg for arg in cmd[cmd.index("--disable-pip-version-check") + 1 :]],
+                "args": args,
                 "projects": {
                     folder.name: sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
                     for folder in staged
