@@ -47,7 +47,10 @@ RUN apt-get update \
 WORKDIR /app
 # The heavy layer, rebuilt only when the harness, the functions or these scripts change:
 # the venvs, Terraform, the provider and the functions' zips (docker/build-image.sh).
-COPY pyproject.toml README.md /app/
+# Not README.md, which pyproject.toml names as the package's long description: an edit of
+# the docs would rebuild the venvs (about 100 s in the test lane). build-image.sh installs
+# with an empty one in its place; the real one arrives with the last COPY.
+COPY pyproject.toml /app/
 COPY harness /app/harness
 COPY lambdas /app/lambdas
 COPY docker/install-harness.sh docker/build-image.sh /app/docker/

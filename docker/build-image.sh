@@ -14,6 +14,7 @@ fi
 export PIP_CERT=/etc/ssl/certs/ca-certificates.crt PIP_NO_CACHE_DIR=1
 
 python3 -m venv /opt/harness  # first on PATH (Dockerfile)
+touch /app/README.md  # the package's long description; not copied yet (Dockerfile)
 sh /app/docker/install-harness.sh /app
 /opt/harness/bin/python - <<'PY'
 from harness import config

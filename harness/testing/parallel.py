@@ -250,16 +250,50 @@ def plan(items: list[pytest.Item], stacks: int) -> dict[str, str]:
     for unit in weights:
         weights[unit] = UNIT_SECONDS.get(unit, weights[unit])
     packed = pack(dict(weights), stacks, catalog)
+    tests: dict[str, int] = defaultdict(int)
+    for item in items:
+        tests[unit_of(item)] += 1
+    position = dict.fromkeys(packed, 0)  # a stack group's units: in their order
+    position |= {unit: index for index, unit in enumerate(order_others(tests, set(packed)))}
     groups: dict[str, str] = {}
-    rank: dict[str, tuple[int, bool, float]] = {}
+    rank: dict[str, tuple[int, bool, int]] = {}
     for item in items:
         unit = unit_of(item)
         groups[item.nodeid] = stack_group(packed[unit]) if unit in packed else unit
-        # In a stack group its deploying units first; the other units longest first.
-        later = -UNIT_SECONDS.get(unit, 0) if unit not in packed else 0
-        rank[item.nodeid] = (packed.get(unit, stacks), unit not in deploying, later)
+        # In a stack group its deploying units first; the other units in order_others'.
+        rank[item.nodeid] = (packed.get(unit, stacks), unit not in deploying, position[unit])
     items.sort(key=lambda item: rank[item.nodeid])  # stable: a unit's tests stay in order
     return groups
+
+
+# xdist hands a worker its next unit as soon as it has PREFETCH tests or fewer left to
+# run (`LoadScopeScheduling._reschedule`), and a worker runs a test only once it knows
+# the one after it. So a worker that takes a unit of one or two long tests takes the
+# next unit at once and runs it afterwards: run 39 had the unprivileged user's test
+# (300 s) and the saved deployment's (120 s) on one worker, while the others had ended.
+PREFETCH = 2
+
+
+def order_others(tests: dict[str, int], stack_units: set[str]) -> list[str]:
+    """The units that need no stack of the worker's, in the order they are handed out:
+    the longest of UNIT_SECONDS first, the rest in their order, and each unit of
+    PREFETCH tests or fewer followed by a quick unit of more (one not in UNIT_SECONDS),
+    which the worker that took it fetches with it instead of the next long one."""
+    ranked = sorted(
+        (unit for unit in tests if unit not in stack_units),
+        key=lambda unit: -UNIT_SECONDS.get(unit, 0),
+    )
+    fillers = [u for u in ranked if u not in UNIT_SECONDS and tests[u] > PREFETCH]
+    order: list[str] = []
+    for unit in ranked:
+        if unit in order:
+            continue
+        order.append(unit)
+        if tests[unit] <= PREFETCH and unit in UNIT_SECONDS:
+            filler = next((f for f in fillers if f not in order), None)
+            if filler:
+                order.append(filler)
+    return order
 
 
 def _index(worker_id: str) -> int | None:

@@ -129,6 +129,31 @@ def test_plan_puts_stack_groups_first_and_their_deploying_units_first_in_each(tm
     }
 
 
+def test_a_long_unit_of_one_test_is_followed_by_quick_work_not_by_the_next_long_one():
+    """xdist gives a worker with 2 tests or fewer left its next unit at once: after a
+    one-test unit that is the unit behind it, so it must not be the next long one."""
+    tests = {
+        "tests/e2e/test_labeling_pipeline.py": 9,  # a stack unit: not handed out here
+        "tests/unit/test_a.py": 20,
+        "tests/unit/test_one.py": 1,  # quick, but too small to fill a worker
+        "tests/e2e/test_saved_deployment.py": 1,
+        "tests/docker": 6,
+        "tests/unit/test_c.py": 30,
+        "tests/e2e/test_nonroot_user.py": 1,
+        "tests/infra/test_terraform.py": 72,
+    }
+    assert parallel.order_others(tests, {"tests/e2e/test_labeling_pipeline.py"}) == [
+        "tests/docker",  # the longest; six tests fill its worker by themselves
+        "tests/e2e/test_nonroot_user.py",
+        "tests/unit/test_a.py",
+        "tests/e2e/test_saved_deployment.py",
+        "tests/unit/test_c.py",
+        "tests/infra/test_terraform.py",  # 72 tests: no filler needed
+        "tests/unit/test_one.py",
+    ]
+    assert parallel.UNIT_SECONDS["tests/e2e/test_nonroot_user.py"] > 0  # measured: long
+
+
 def test_worker_k_takes_stack_group_k_whoever_asks_first():
     queued = ["stack-0", "stack-1", "tests/unit/test_a.py", "tests/unit/test_b.py"]
     live = [0, 1, 2]
