@@ -234,8 +234,10 @@ def plan(items: list[pytest.Item], stacks: int) -> dict[str, str]:
     """Each item's group: its unit, or `stack_group(k)` for the stack units packed into
     group k. Sorts `items` in place: the stack groups first, in order, and in each the
     units that deploy the pipeline first (the first deploy onto a worker's new LocalStack
-    is the one that may load or save a deployment); then the other units, the longest
-    of UNIT_SECONDS first and the rest in their order."""
+    is the one that may load or save a deployment), except that a long unit of PREFETCH
+    tests or fewer comes right after the group's first unit, never last (the worker
+    would fetch its next unit while that one runs, and run it only after); then the
+    other units in `order_others`' order."""
     weights: dict[str, float] = defaultdict(float)
     catalog: set[str] = set()
     deploying: set[str] = set()
@@ -255,14 +257,33 @@ def plan(items: list[pytest.Item], stacks: int) -> dict[str, str]:
         tests[unit_of(item)] += 1
     position = dict.fromkeys(packed, 0)  # a stack group's units: in their order
     position |= {unit: index for index, unit in enumerate(order_others(tests, set(packed)))}
+    first: dict[int, str] = {}  # each group's first deploying unit, in collection order
+    for item in items:
+        unit = unit_of(item)
+        if unit in deploying:
+            first.setdefault(packed[unit], unit)
+
+    def place(unit: str) -> int:
+        """Within a stack group: its first deploying unit, its long few-test units, the
+        other deploying units, the rest (the other units: all 0)."""
+        if unit not in packed or unit == first.get(packed[unit]):
+            return 0
+        if tests[unit] <= PREFETCH and unit in UNIT_SECONDS and unit not in deploying:
+            return 1
+        return 2 if unit in deploying else 3
+
     groups: dict[str, str] = {}
-    rank: dict[str, tuple[int, bool, int]] = {}
     for item in items:
         unit = unit_of(item)
         groups[item.nodeid] = stack_group(packed[unit]) if unit in packed else unit
-        # In a stack group its deploying units first; the other units in order_others'.
-        rank[item.nodeid] = (packed.get(unit, stacks), unit not in deploying, position[unit])
-    items.sort(key=lambda item: rank[item.nodeid])  # stable: a unit's tests stay in order
+    # Stable: a unit's tests stay in order, and so do a group's units of one place.
+    items.sort(
+        key=lambda item: (
+            packed.get(unit := unit_of(item), stacks),
+            place(unit),
+            position[unit],
+        )
+    )
     return groups
 
 

@@ -100,7 +100,10 @@ def test_plan_puts_stack_groups_first_and_their_deploying_units_first_in_each(tm
     stack, deploy = parallel.STACK_FIXTURE, parallel.DEPLOYMENT_FIXTURE
     items = [
         _item(tmp_path, "tests/e2e/test_a_root.py", "t", stack),  # stack only: no deploy
+        # long and one test: not last, or the worker's next unit would wait behind it
+        _item(tmp_path, "tests/e2e/test_aws_root_on_local.py", "t", stack),
         _item(tmp_path, "tests/e2e/test_b_pipe.py", "t1", stack, deploy),
+        _item(tmp_path, "tests/e2e/test_c_pipe.py", "t", stack, deploy),
         _item(tmp_path, "tests/unit/test_c.py", "t"),
         _item(tmp_path, "tests/e2e/test_b_pipe.py", "t2", stack, deploy),
         _item(tmp_path, "tests/docker/test_one.py", "t"),  # the lane: one unit
@@ -111,6 +114,8 @@ def test_plan_puts_stack_groups_first_and_their_deploying_units_first_in_each(tm
     assert [item.nodeid for item in items] == [
         "tests/e2e/test_b_pipe.py::t1",
         "tests/e2e/test_b_pipe.py::t2",
+        "tests/e2e/test_aws_root_on_local.py::t",
+        "tests/e2e/test_c_pipe.py::t",
         "tests/e2e/test_a_root.py::t",
         # the other units: the long docker lane first, then the unmeasured in their order
         "tests/docker/test_one.py::t",
@@ -120,6 +125,8 @@ def test_plan_puts_stack_groups_first_and_their_deploying_units_first_in_each(tm
     ]
     assert groups == {
         "tests/e2e/test_a_root.py::t": "stack-0",
+        "tests/e2e/test_aws_root_on_local.py::t": "stack-0",
+        "tests/e2e/test_c_pipe.py::t": "stack-0",
         "tests/e2e/test_b_pipe.py::t1": "stack-0",
         "tests/e2e/test_b_pipe.py::t2": "stack-0",
         "tests/unit/test_c.py::t": "tests/unit/test_c.py",
