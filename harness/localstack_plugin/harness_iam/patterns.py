@@ -40,27 +40,39 @@ def action_matches(pattern: str, action: str) -> bool:
     return glob_match(pattern, action, ignore_case=True)
 
 
-@lru_cache(maxsize=8192)
-def _split_arn(value: str) -> tuple[str, ...] | None:
-    parts = value.split(":", 5)
-    if len(parts) != 6 or parts[0] != "arn":
+def _is_arn(value: str) -> bool:
+    """`arn:` and at least five colons: the six parts of an ARN."""
+    return value.startswith("arn:") and value.count(":") >= 5
+
+
+@lru_cache(maxsize=4096)
+def _arn_pattern(pattern: str) -> re.Pattern[str] | None:
+    """One regex for the part-by-part match: in the first five parts a wildcard stops at
+    the colon that ends the part, in the last it spans anything. (The same match as
+    globbing each part on its own, in one `fullmatch`: the evaluation matches every
+    Resource of every statement, and the per-part loop was 5 % of LocalStack's time
+    under the bench's load, py-spy.) None: not an ARN pattern."""
+    if not _is_arn(pattern):
         return None
-    return tuple(parts)
+    *head, last = pattern.split(":", 5)
+    regex = [
+        "".join("[^:]*" if c == "*" else "[^:]" if c == "?" else re.escape(c) for c in part)
+        for part in head
+    ]
+    regex.append("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in last))
+    return re.compile(":".join(regex), re.DOTALL)
 
 
 def arn_matches(pattern: str, arn: str) -> bool:
     """Match an ARN against an ARN pattern, part by part (ArnLike semantics)."""
     if pattern == "*":
         return True
-    pattern_parts = _split_arn(pattern)
-    arn_parts = _split_arn(arn)
-    if arn_parts is None:
+    if not _is_arn(arn):
         # Not an ARN (a bare name, or "*" for actions without resource types).
         return glob_match(pattern, arn)
-    if pattern_parts is None:
-        # "arn:aws:sqs:*" has too few parts: a wildcard never spans a colon between parts.
-        return False
-    return all(glob_match(p, a) for p, a in zip(pattern_parts, arn_parts, strict=True))
+    compiled = _arn_pattern(pattern)
+    # None: "arn:aws:sqs:*" has too few parts: a wildcard never spans a colon between parts.
+    return compiled is not None and compiled.fullmatch(arn) is not None
 
 
 def resource_matches(pattern: str, resource: str) -> bool:
