@@ -47,42 +47,42 @@ STACK_FIXTURE = "_harness_session_stack"
 DEPLOYMENT_FIXTURE = "local_deployment"
 # Seconds a unit (module, scenario, or a folder run as one) took: the stack units' to
 # balance the stack groups, the others' to hand out the longest first (so that the run
-# does not end on one long unit). Measured in fresh 3-worker runs on 2 cores (runs 31 and
-# 33, 2026-12-05: reports/suite-times-*.json, written by every parallel run; a worker's
-# first unit also paid its stack's start and deploy, about 30 s with a saved deployment,
-# taken off). Stack units not listed count DEFAULT_ITEM_SECONDS per test, the others
-# nothing (all took under 20 s). Only the order and the balance depend on them.
+# does not end on one long unit). Measured in fresh 4-worker runs on 2 cores (runs 40 and
+# 41, 2026-12-05, their mean: reports/suite-times-*.json, written by every parallel run;
+# a worker's first unit also paid its stack's start and deploy, 45-100 s, taken off).
+# Stack units not listed count DEFAULT_ITEM_SECONDS per test, the others nothing (all
+# took under 20 s). Only the order and the balance depend on them.
 UNIT_SECONDS = {
     "tests/e2e/test_iam_mutations.py": 280,
-    "tests/e2e/test_labeling_pipeline.py": 272,
-    "tests/e2e/test_faults_stack.py": 263,
-    "scenarios/dlq-alarm-redrive.yaml": 152,
-    "tests/e2e/test_aws_root_on_local.py": 126,
-    "scenarios/nothing-lost.yaml": 84,
+    "tests/e2e/test_labeling_pipeline.py": 284,
+    "tests/e2e/test_faults_stack.py": 277,
+    "scenarios/dlq-alarm-redrive.yaml": 118,
+    "tests/e2e/test_aws_root_on_local.py": 150,
+    "scenarios/nothing-lost.yaml": 100,
     "tests/e2e/test_replay.py": 81,
     "tests/e2e/test_iam_deliveries.py": 80,
-    "tests/e2e/test_timeline.py": 76,
+    "tests/e2e/test_timeline.py": 78,
     "tests/e2e/test_iam_enforcement.py": 76,
-    "tests/e2e/test_failed_notices_live.py": 66,
-    "scenarios/slack-down-then-up.yaml": 55,
-    "tests/e2e/test_catalog_pipeline.py": 47,
+    "tests/e2e/test_failed_notices_live.py": 26,
+    "scenarios/slack-down-then-up.yaml": 90,
+    "tests/e2e/test_catalog_pipeline.py": 54,
     "scenarios/throttling-storm.yaml": 27,
-    "scenarios/partial-batch.yaml": 25,
-    "tests/e2e/test_faults_processes.py": 25,
+    "scenarios/partial-batch.yaml": 26,
+    "tests/e2e/test_faults_processes.py": 26,
     "tests/e2e/test_bench_smoke.py": 25,
     "tests/e2e/test_esm_concurrency.py": 25,
-    "tests/infra/test_packaging.py": 20,
-    "scenarios/burst-200.yaml": 10,
+    "tests/infra/test_packaging.py": 16,
+    "scenarios/burst-200.yaml": 18,
     # Many quick tests (DEFAULT_ITEM_SECONDS each would count them 100-160 s):
     "tests/e2e/test_foundation.py": 20,
-    "tests/security": 28,
+    "tests/security": 45,
     # Units that need no stack of the worker's (the docker lane: its two stacks at once).
-    "tests/docker": 430,
-    "tests/e2e/test_saved_deployment.py": 160,
-    "tests/e2e/test_nonroot_user.py": 170,
-    "tests/infra/test_terraform.py": 127,
-    "tests/unit/test_promote.py": 35,
-    "tests/security/test_checkov.py": 30,
+    "tests/docker": 440,
+    "tests/e2e/test_saved_deployment.py": 180,
+    "tests/e2e/test_nonroot_user.py": 145,
+    "tests/infra/test_terraform.py": 137,
+    "tests/unit/test_promote.py": 55,
+    "tests/security/test_checkov.py": 26,
 }
 DEFAULT_ITEM_SECONDS = 5
 # Stack group k's name: the scheduler hands it to worker k (`next_scope`).

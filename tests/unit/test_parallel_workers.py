@@ -136,9 +136,19 @@ def test_plan_puts_stack_groups_first_and_their_deploying_units_first_in_each(tm
     }
 
 
-def test_a_long_unit_of_one_test_is_followed_by_quick_work_not_by_the_next_long_one():
+def test_a_long_unit_of_one_test_is_followed_by_quick_work_not_by_the_next_long_one(
+    monkeypatch,
+):
     """xdist gives a worker with 2 tests or fewer left its next unit at once: after a
     one-test unit that is the unit behind it, so it must not be the next long one."""
+    measured = {
+        "tests/docker": 430,
+        "tests/e2e/test_nonroot_user.py": 170,
+        "tests/e2e/test_saved_deployment.py": 160,
+        "tests/infra/test_terraform.py": 127,
+        "tests/unit/test_promote.py": 35,  # measured, not collected here
+    }
+    monkeypatch.setattr(parallel, "UNIT_SECONDS", measured)
     tests = {
         "tests/e2e/test_labeling_pipeline.py": 9,  # a stack unit: not handed out here
         "tests/unit/test_a.py": 20,
@@ -158,7 +168,6 @@ def test_a_long_unit_of_one_test_is_followed_by_quick_work_not_by_the_next_long_
         "tests/infra/test_terraform.py",  # 72 tests: no filler needed
         "tests/unit/test_one.py",
     ]
-    assert parallel.UNIT_SECONDS["tests/e2e/test_nonroot_user.py"] > 0  # measured: long
 
 
 def test_worker_k_takes_stack_group_k_whoever_asks_first():
