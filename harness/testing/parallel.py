@@ -235,9 +235,9 @@ def plan(items: list[pytest.Item], stacks: int) -> dict[str, str]:
     group k. Sorts `items` in place: the stack groups first, in order, and in each the
     units that deploy the pipeline first (the first deploy onto a worker's new LocalStack
     is the one that may load or save a deployment), except that a long unit of PREFETCH
-    tests or fewer comes right after the group's first unit, never last (the worker
-    would fetch its next unit while that one runs, and run it only after); then the
-    other units in `order_others`' order."""
+    tests or fewer that deploys nothing comes right after the group's first unit, not
+    last (the worker would fetch its next unit while that one runs, and run it only
+    after); then the other units in `order_others`' order."""
     weights: dict[str, float] = defaultdict(float)
     catalog: set[str] = set()
     deploying: set[str] = set()
@@ -252,14 +252,14 @@ def plan(items: list[pytest.Item], stacks: int) -> dict[str, str]:
     for unit in weights:
         weights[unit] = UNIT_SECONDS.get(unit, weights[unit])
     packed = pack(dict(weights), stacks, catalog)
+    units = {item.nodeid: unit_of(item) for item in items}  # unit_of resolves paths: once
     tests: dict[str, int] = defaultdict(int)
-    for item in items:
-        tests[unit_of(item)] += 1
+    for unit in units.values():
+        tests[unit] += 1
     position = dict.fromkeys(packed, 0)  # a stack group's units: in their order
     position |= {unit: index for index, unit in enumerate(order_others(tests, set(packed)))}
     first: dict[int, str] = {}  # each group's first deploying unit, in collection order
-    for item in items:
-        unit = unit_of(item)
+    for unit in units.values():
         if unit in deploying:
             first.setdefault(packed[unit], unit)
 
@@ -272,19 +272,16 @@ def plan(items: list[pytest.Item], stacks: int) -> dict[str, str]:
             return 1
         return 2 if unit in deploying else 3
 
-    groups: dict[str, str] = {}
-    for item in items:
-        unit = unit_of(item)
-        groups[item.nodeid] = stack_group(packed[unit]) if unit in packed else unit
+    def rank(item: pytest.Item) -> tuple[int, int, int]:
+        unit = units[item.nodeid]
+        return packed.get(unit, stacks), place(unit), position[unit]
+
     # Stable: a unit's tests stay in order, and so do a group's units of one place.
-    items.sort(
-        key=lambda item: (
-            packed.get(unit := unit_of(item), stacks),
-            place(unit),
-            position[unit],
-        )
-    )
-    return groups
+    items.sort(key=rank)
+    return {
+        nodeid: stack_group(packed[unit]) if unit in packed else unit
+        for nodeid, unit in units.items()
+    }
 
 
 # xdist hands a worker its next unit as soon as it has PREFETCH tests or fewer left to
@@ -298,8 +295,9 @@ PREFETCH = 2
 def order_others(tests: dict[str, int], stack_units: set[str]) -> list[str]:
     """The units that need no stack of the worker's, in the order they are handed out:
     the longest of UNIT_SECONDS first, the rest in their order, and each unit of
-    PREFETCH tests or fewer followed by a quick unit of more (one not in UNIT_SECONDS),
-    which the worker that took it fetches with it instead of the next long one."""
+    PREFETCH tests or fewer followed by a quick unit of more (one not in UNIT_SECONDS).
+    A heuristic: the worker that takes the long one usually fetches the quick one with it
+    (another worker asking at that moment may take it instead)."""
     ranked = sorted(
         (unit for unit in tests if unit not in stack_units),
         key=lambda unit: -UNIT_SECONDS.get(unit, 0),

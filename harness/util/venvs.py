@@ -1,19 +1,22 @@
 """Cached virtual environments, built once and shared by every clone of the project.
 
-A venv is built in a temporary folder and renamed into place only when pip succeeded,
+A venv is built in a temporary folder and renamed into place only when its installs
+succeeded,
 so an interrupted or failed install never leaves a half-built venv that looks ready.
 A file lock keeps two harness processes from building the same one at once.
 
 Projects of our own installed into such a venv (`install_projects`) are keyed by a hash
 of their files, kept in a stamp in the venv: a change of their code installs them again.
 
-Packages go in with uv (a dependency of the harness) unless HARNESS_INSTALLER=pip: on the
-2-core machine LocalStack's venv took 45 s with pip and a warm pip cache, 4.7 s with uv
-and an empty uv cache (the same versions: both follow the pins). uv reads pip's
-environment variables only as translated here (an index, find-links, no-index, a CA
-file), not pip.conf, so an install that uv cannot do is tried again with pip, which
-reads the user's pip configuration; the venv itself comes from `python -m venv`, as
-before (pip in it, offline).
+uv (a dependency of the harness) makes the venvs and installs into them unless
+HARNESS_INSTALLER=pip: on the 2-core machine LocalStack's venv took 45 s with pip and a
+warm pip cache, 12-14 s with uv (its bytecode compiled, as pip compiles it; the same
+versions: both follow the pins). uv reads pip's environment variables only as
+translated here (`uv_options`), and not pip.conf: where pip is told something uv would
+not follow (PIP_TRUSTED_HOST, PIP_PRE, ...), pip installs, and an install that uv
+cannot do is tried again with pip, which reads the user's configuration. A venv that
+uv made has no pip of its own: pip then installs into it from the harness's venv
+(`pip --python`, pip 22.3 or newer).
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ import contextlib
 import fcntl
 import hashlib
 import os
-import shlex
 import shutil
 import subprocess
 import sys
@@ -47,7 +49,32 @@ CAN_BUILD_OFFLINE = (
 
 
 INSTALLER_ENV = "HARNESS_INSTALLER"  # "uv" (the default) or "pip"
-TRUE = ("1", "true", "yes", "on")  # how pip reads a boolean variable
+INSTALLERS = ("uv", "pip")
+TRUE = ("1", "y", "yes", "t", "true", "on")  # how pip reads a boolean variable
+PIP_INSTALL = ["install", "-q", "--disable-pip-version-check"]
+# pip's variables that uv follows as options (uv_options), and those that change nothing
+# that is installed; any other PIP_* variable set makes pip do the install.
+PIP_TRANSLATED = {
+    "PIP_INDEX_URL": "--index-url",
+    "PIP_EXTRA_INDEX_URL": "--extra-index-url",
+    "PIP_FIND_LINKS": "--find-links",
+    "PIP_CONSTRAINT": "--constraint",
+}
+PIP_HARMLESS = {
+    "PIP_NO_INDEX",  # translated as a flag
+    "PIP_CERT",  # given to uv as SSL_CERT_FILE
+    "PIP_CACHE_DIR",
+    "PIP_NO_CACHE_DIR",
+    "PIP_DISABLE_PIP_VERSION_CHECK",
+    "PIP_DEFAULT_TIMEOUT",
+    "PIP_TIMEOUT",
+    "PIP_NO_INPUT",
+    "PIP_QUIET",
+    "PIP_VERBOSE",
+    "PIP_PROGRESS_BAR",
+    "PIP_ROOT_USER_ACTION",
+    "PIP_REQUIRE_VIRTUALENV",
+}
 
 
 def is_ready(target: Path) -> bool:
@@ -73,11 +100,7 @@ def build_venv(
         shutil.rmtree(target, ignore_errors=True)
         started = time.monotonic()
         progress(f"Installing {what} into {target} (once; cached afterwards)...")
-        uv = _uv_binary()
-        if uv:  # a fraction of a second; `-m venv` runs ensurepip (3-30 s measured)
-            _run([uv, "venv", "--quiet", "--python", interpreter, str(staging)], what)
-        else:
-            _run([interpreter, "-m", "venv", str(staging)], what)
+        _make_venv(interpreter, staging, what)
         for args in installs:
             install(str(staging / "bin" / "python"), args, what, progress)
         # venv scripts embed their folder: build in place of the final name.
@@ -86,6 +109,19 @@ def build_venv(
         (target / MARKER).write_text(f"built in {time.monotonic() - started:.1f} s\n")
         progress(f"Installed {what} in {time.monotonic() - started:.0f} s")
         return True
+
+
+def _make_venv(interpreter: str, staging: Path, what: str) -> None:
+    """By uv (a fraction of a second), or by `-m venv`, which runs ensurepip (3-30 s
+    measured), where uv is not used or cannot."""
+    uv = _uv_binary()
+    if uv is not None:
+        try:
+            _run([uv, "venv", "--quiet", "--python", interpreter, str(staging)], what)
+            return
+        except InstallFailed:
+            shutil.rmtree(staging, ignore_errors=True)
+    _run([interpreter, "-m", "venv", str(staging)], what)
 
 
 @contextlib.contextmanager
@@ -166,53 +202,47 @@ def install(
     python: str, args: list[str], what: str, progress: Callable[[str], None] = print
 ) -> None:
     """`pip install ARGS` into the environment of `python`: by uv, or by pip where uv is
-    not chosen, not installed, or failed (pip then reads the user's pip.conf)."""
-    command = installer_command(python)
-    if command[0] != python:
+    not chosen, not installed, told something it would not follow, or failed."""
+    uv = _uv_binary()
+    unfollowed = sorted(
+        name
+        for name in os.environ
+        if name.startswith("PIP_") and name not in PIP_TRANSLATED and name not in PIP_HARMLESS
+    )
+    if uv is not None and unfollowed:
+        progress(f"pip installs {what}: uv would not follow {', '.join(unfollowed)}")
+    elif uv is not None:
         env = os.environ.copy()
         if env.get("PIP_CERT"):  # uv trusts its own roots, or SSL_CERT_FILE's
             env.setdefault("SSL_CERT_FILE", env["PIP_CERT"])
         try:
-            _run(command + args, what, env)
+            _run(uv_command(uv, python) + args, what, env)
             return
-        except HarnessError as error:
-            progress(f"uv could not install {what}; trying pip: {str(error).splitlines()[-1]}")
-            # A venv made by uv has no pip: the harness's own pip installs into it.
-            command = [sys.executable, "-m", "pip", "--python", python, *PIP_INSTALL]
-    _run(command + args, what)
+        except InstallFailed as error:
+            progress(f"uv could not install {what}; trying pip: {error.last_line}")
+    _run(pip_command(python) + args, what)
 
 
-PIP_INSTALL = ["install", "-q", "--disable-pip-version-check"]
+def uv_command(uv: str, python: str) -> list[str]:
+    """uv compiles the bytecode as pip does (a container with PYTHONDONTWRITEBYTECODE
+    would otherwise compile LocalStack on every start)."""
+    options = uv_options(os.environ)
+    return [uv, "pip", "install", "--quiet", "--python", python, "--compile-bytecode", *options]
 
 
-def installer_command(python: str) -> list[str]:
-    """The command before `install`'s arguments. uv compiles the bytecode as pip does
-    (a container with PYTHONDONTWRITEBYTECODE would compile LocalStack on every start)."""
-    uv = _uv_binary()
-    if uv is None:
+def pip_command(python: str) -> list[str]:
+    """The venv's own pip, or, in a venv uv made (no pip in it), the harness's."""
+    if subprocess.run([python, "-c", "import pip"], capture_output=True).returncode == 0:
         return [python, "-m", "pip", *PIP_INSTALL]
-    return [
-        uv,
-        "pip",
-        "install",
-        "--quiet",
-        "--python",
-        python,
-        "--compile-bytecode",
-        *uv_options(os.environ),
-    ]
+    return [sys.executable, "-m", "pip", "--python", python, *PIP_INSTALL]
 
 
 def uv_options(env: Mapping[str, str]) -> list[str]:
-    """pip's variables that choose where packages come from, as uv's options."""
+    """pip's variables that choose where packages come from, as uv's options (pip
+    splits a list variable at whitespace)."""
     options = ["--no-index"] if env.get("PIP_NO_INDEX", "").lower() in TRUE else []
-    if env.get("PIP_INDEX_URL"):
-        options += ["--index-url", env["PIP_INDEX_URL"]]
-    for name, option in (
-        ("PIP_EXTRA_INDEX_URL", "--extra-index-url"),
-        ("PIP_FIND_LINKS", "--find-links"),
-    ):
-        for value in shlex.split(env.get(name, "")):
+    for name, option in PIP_TRANSLATED.items():
+        for value in env.get(name, "").split():
             options += [option, value]
     return options
 
@@ -220,7 +250,10 @@ def uv_options(env: Mapping[str, str]) -> list[str]:
 def _uv_binary() -> str | None:
     """uv's executable, unless HARNESS_INSTALLER=pip or the harness was installed
     without it."""
-    if os.environ.get(INSTALLER_ENV, "uv") != "uv":
+    chosen = os.environ.get(INSTALLER_ENV, "uv").strip().lower() or "uv"
+    if chosen not in INSTALLERS:
+        raise HarnessError(f"{INSTALLER_ENV}={chosen!r}: use one of {', '.join(INSTALLERS)}")
+    if chosen != "uv":
         return None
     try:
         from uv import find_uv_bin
@@ -257,11 +290,23 @@ def _fix_paths(target: Path, staging: Path) -> None:
     cfg.write_bytes(cfg.read_bytes().replace(old, new))
 
 
+class InstallFailed(HarnessError):
+    """An installer's failure, with the last lines it printed."""
+
+    def __init__(self, what: str, cmd: list[str], output: str) -> None:
+        self.tail = output.strip().splitlines()[-15:] or ["(no output)"]
+        super().__init__(
+            f"installing {what} failed ({' '.join(cmd[:6])} ...):\n"
+            + "\n".join(self.tail)
+            + "\nCheck the pins file and your access to the package index, then run again."
+        )
+
+    @property
+    def last_line(self) -> str:
+        return self.tail[-1].strip()
+
+
 def _run(cmd: list[str], what: str, env: dict[str, str] | None = None) -> None:
     result = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if result.returncode != 0:
-        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
-        raise HarnessError(
-            f"installing {what} failed ({' '.join(cmd[:6])} ...):\n{tail}\n"
-            "Check the pins file and your access to the package index, then run again."
-        )
+        raise InstallFailed(what, cmd, result.stdout + result.stderr)

@@ -40,16 +40,15 @@ warm pip cache); the user's venv and project 6 s; `harness up` 91 s, of which Lo
 venv 8 s, our plugins 1 s, the Lambda runtime venv under 1 s, the rest the start and the
 first `terraform apply`.
 
-Measured earlier with pip installing them, same conditions but under load: the whole test
-313-645 s depending on the load. Root's wheelhouse 34-79 s; the user's venv and project
-25-50 s; `harness up` 216-412 s, of which LocalStack's venv 67-144 s, our plugins 18-19 s,
-the Lambda runtime venv 11-12 s, the four zips 6-12 s, the first `terraform apply`
-88-92 s;
-upload, resize, tick, verify together 9-21 s; `harness down` 7-17 s; the MariaDB and
-Chromium script 2-9 s. The same LocalStack install from PyPI without any cache (root,
-`--no-cache-dir`) took 77-102 s: the time goes into unpacking ~500 MB, not into the
-download, so the wheelhouse makes the user's install independent of PyPI rather than
-much quicker.
+Measured earlier with pip installing them, cold too but on a loaded machine (not like for
+like): the whole test 313-645 s depending on the load. Root's wheelhouse 34-79 s; the
+user's venv and project 25-50 s; `harness up` 216-412 s, of which LocalStack's venv
+67-144 s, our plugins 18-19 s, the Lambda runtime venv 11-12 s, the four zips 6-12 s,
+the first `terraform apply` 88-92 s; upload, resize, tick, verify together 9-21 s;
+`harness down` 7-17 s; the MariaDB and Chromium script 2-9 s. The same LocalStack install
+from PyPI without any cache (root, pip `--no-cache-dir`) took 77-102 s: the time went
+into unpacking ~500 MB, not into the download, so the wheelhouse makes the user's install
+independent of PyPI rather than much quicker.
 
 The functions' zips are built for the interpreter that runs them, by default
 (HARNESS_LAMBDA_BUILD_PYTHON=auto): this user has no python3.12, so the executor runs

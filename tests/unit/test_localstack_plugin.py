@@ -533,7 +533,10 @@ def fake_venv(tmp_path, monkeypatch):
     installs = []
 
     def pip(cmd, what, env=None):
-        args = cmd[len(venvs.installer_command(str(venv / "bin" / "python"))) :]
+        python = str(venv / "bin" / "python")
+        uv = venvs._uv_binary()
+        prefix = venvs.uv_command(uv, python) if cmd[0] == uv else venvs.pip_command(python)
+        args = cmd[len(prefix) :]
         staged = [Path(arg) for arg in args if arg.startswith("/") and Path(arg).is_dir()]
         installs.append(
             {

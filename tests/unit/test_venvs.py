@@ -59,12 +59,29 @@ def test_a_venv_is_built_by_the_chosen_installer_and_its_code_is_compiled(
     assert not venvs.build_venv(target, sys.executable, [["--no-index", str(wheel)]])  # cached
 
 
+def test_a_venv_uv_made_takes_a_later_install_by_pip(tmp_path, monkeypatch):
+    """HARNESS_INSTALLER=pip on a cached venv that uv made (no pip in it): the harness's
+    own pip installs into it."""
+    monkeypatch.setenv(venvs.INSTALLER_ENV, "uv")
+    target = tmp_path / "venv"
+    venvs.build_venv(target, sys.executable, [["--no-index", str(_wheel(tmp_path))]])
+    python = str(target / "bin" / "python")
+    assert venvs.pip_command(python)[:5] == [sys.executable, "-m", "pip", "--python", python]
+    monkeypatch.setenv(venvs.INSTALLER_ENV, "pip")
+    later = tmp_path / "later"
+    later.mkdir()
+    venvs.install(python, ["--no-index", str(_wheel(later, "laterpkg"))], "later", print)
+    shown = subprocess.run([python, "-c", "import laterpkg"], capture_output=True, text=True)
+    assert shown.returncode == 0, shown.stderr
+
+
 def test_pips_variables_for_where_packages_come_from_are_given_to_uv():
     env = {
         "PIP_NO_INDEX": "yes",
         "PIP_INDEX_URL": "https://mirror.example/simple",
-        "PIP_EXTRA_INDEX_URL": "https://a.example/simple https://b.example/simple",
+        "PIP_EXTRA_INDEX_URL": "https://a.example/simple  https://b.example/simple",
         "PIP_FIND_LINKS": "/wheels/one /wheels/two",
+        "PIP_CONSTRAINT": "/etc/caps.txt",
     }
     assert venvs.uv_options(env) == [
         "--no-index",
@@ -78,16 +95,36 @@ def test_pips_variables_for_where_packages_come_from_are_given_to_uv():
         "/wheels/one",
         "--find-links",
         "/wheels/two",
+        "--constraint",
+        "/etc/caps.txt",
     ]
     assert venvs.uv_options({"PIP_NO_INDEX": "0"}) == []
+    assert venvs.uv_options({"PIP_NO_INDEX": "t"}) == ["--no-index"]
 
 
-def test_uv_is_the_default_and_pip_is_chosen_by_name(monkeypatch):
+def test_uv_is_the_default_pip_is_chosen_by_name_and_anything_else_is_refused(monkeypatch):
     monkeypatch.delenv(venvs.INSTALLER_ENV, raising=False)
-    uv = venvs.installer_command(PYTHON)
-    assert Path(uv[0]).name == "uv" and uv[1:6] == ["pip", "install", "--quiet", "--python", PYTHON]
+    uv = venvs._uv_binary()
+    assert uv and Path(uv).name == "uv"
+    assert venvs.uv_command(uv, PYTHON)[1:6] == ["pip", "install", "--quiet", "--python", PYTHON]
     monkeypatch.setenv(venvs.INSTALLER_ENV, "pip")
-    assert venvs.installer_command(PYTHON)[:4] == [PYTHON, "-m", "pip", "install"]
+    assert venvs._uv_binary() is None
+    monkeypatch.setenv(venvs.INSTALLER_ENV, "poetry")
+    with pytest.raises(HarnessError, match="HARNESS_INSTALLER='poetry': use one of uv, pip"):
+        venvs._uv_binary()
+
+
+def _failing(fails: str, ran: list):
+    """A `_run` whose `fails` installer ("uv", "pip" or "both") fails as a real one does."""
+
+    def run(cmd, what, env=None):
+        ran.append((cmd, env))
+        installer = "uv" if Path(cmd[0]).name == "uv" else "pip"
+        if fails in (installer, "both"):
+            output = f"Resolving...\n  x No solution found: {installer} saw no privpkg\n"
+            raise venvs.InstallFailed(what, cmd, output)
+
+    return run
 
 
 def test_what_uv_cannot_install_is_tried_again_with_pip(monkeypatch):
@@ -95,29 +132,33 @@ def test_what_uv_cannot_install_is_tried_again_with_pip(monkeypatch):
     monkeypatch.delenv(venvs.INSTALLER_ENV, raising=False)
     monkeypatch.setenv("PIP_CERT", "/etc/corp-ca.pem")
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)
-    ran: list[tuple[list[str], dict | None]] = []
-
-    def run(cmd, what, env=None):
-        ran.append((cmd, env))
-        if Path(cmd[0]).name == "uv":
-            raise HarnessError("installing x failed:\nNo solution found: no index has privpkg")
-
-    monkeypatch.setattr(venvs, "_run", run)
+    ran: list = []
+    monkeypatch.setattr(venvs, "_run", _failing("uv", ran))
     said: list[str] = []
-    venvs.install(PYTHON, ["privpkg==1.0"], "x", said.append)
+    venvs.install(sys.executable, ["privpkg==1.0"], "x", said.append)
     (uv_cmd, uv_env), (pip_cmd, _) = ran
     assert uv_cmd[-1] == pip_cmd[-1] == "privpkg==1.0"
     assert uv_env["SSL_CERT_FILE"] == "/etc/corp-ca.pem"  # pip's CA file, for uv too
-    assert pip_cmd[:5] == [sys.executable, "-m", "pip", "--python", PYTHON]  # uv's venv: no pip
-    assert said == ["uv could not install x; trying pip: No solution found: no index has privpkg"]
+    assert pip_cmd[:3] == [sys.executable, "-m", "pip"]
+    # why uv failed, not the advice every failure ends with
+    assert said == ["uv could not install x; trying pip: x No solution found: uv saw no privpkg"]
 
 
 def test_a_failure_of_both_installers_is_raised_with_pips_output(monkeypatch):
     monkeypatch.delenv(venvs.INSTALLER_ENV, raising=False)
+    ran: list = []
+    monkeypatch.setattr(venvs, "_run", _failing("both", ran))
+    with pytest.raises(venvs.InstallFailed, match="pip saw no privpkg\nCheck the pins"):
+        venvs.install(sys.executable, ["privpkg"], "x", lambda line: None)
+    assert len(ran) == 2
 
-    def run(cmd, what, env=None):
-        raise HarnessError(f"{cmd[0]} failed")
 
-    monkeypatch.setattr(venvs, "_run", run)
-    with pytest.raises(HarnessError, match=f"^{sys.executable} failed"):
-        venvs.install(PYTHON, ["nothing"], "x", lambda line: None)
+def test_a_pip_variable_uv_would_not_follow_makes_pip_install(monkeypatch):
+    monkeypatch.delenv(venvs.INSTALLER_ENV, raising=False)
+    monkeypatch.setenv("PIP_TRUSTED_HOST", "mirror.example")
+    ran: list = []
+    monkeypatch.setattr(venvs, "_run", _failing("none", ran))
+    said: list[str] = []
+    venvs.install(sys.executable, ["pkg"], "x", said.append)
+    assert [cmd[:3] for cmd, _ in ran] == [[sys.executable, "-m", "pip"]]
+    assert said == ["pip installs x: uv would not follow PIP_TRUSTED_HOST"]

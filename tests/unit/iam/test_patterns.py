@@ -47,6 +47,7 @@ def test_arn_patterns(pattern, arn, expected):
 def test_random_arns_and_patterns_match_as_part_by_part():
     rng = random.Random(7)
     pieces = ["arn", "aws", "s3", "sqs", "", "us-east-1", "1", "b/k", "a:b", "*", "?", "x*y"]
+    pieces += [".", "a.b", "+", "(", "[x]", "\\", "$", "|", "^", "{2}", "a\nb"]  # regex syntax
     values = [":".join(p) for p in itertools.product(pieces[:6], repeat=3)]
     values += [":".join(rng.choice(pieces) for _ in range(rng.randint(1, 8))) for _ in range(3000)]
     values = [v for v in values if v]
