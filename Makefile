@@ -30,7 +30,7 @@ demo: $(STAMP)
 # configured one (harness/testing/parallel.py). 4 by default: three stacks and a worker
 # for the rest: 947 s of pytest against 1002-1114 s with 3 and 2655 s in one process on
 # a fresh 2-core clone (README, "Testing"). PYTEST_WORKERS=0 runs everything in one process.
-PYTEST_WORKERS ?= 4
+PYTEST_WORKERS ?= 5
 PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 test: $(STAMP) browser

@@ -81,6 +81,13 @@ def test_packing_balances_the_groups_and_keeps_the_catalog_units_together():
     assert parallel.pack(weights, 1, set()) == dict.fromkeys(weights, 0)
 
 
+def test_one_worker_runs_no_stack_and_three_stacks_at_most(monkeypatch):
+    monkeypatch.delenv(parallel.STACKS_ENV, raising=False)
+    assert [parallel.stack_count(n) for n in (1, 2, 4, 5, 8)] == [1, 1, 3, 3, 3]
+    monkeypatch.setenv(parallel.STACKS_ENV, "4")
+    assert parallel.stack_count(5) == 4 and parallel.stack_count(3) == 2
+
+
 def test_worker_index_reads_the_xdist_worker_id():
     assert parallel.worker_index("gw0") == 0
     assert parallel.worker_index("gw11") == 11
