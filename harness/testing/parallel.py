@@ -2,10 +2,11 @@
 
 Most end-to-end time is spent waiting on timers (visibility timeouts, DLQ redrives,
 alarm periods), not on the CPU. So `make test` runs pytest-xdist workers side by side
-(4 unless PYTEST_WORKERS says): each worker gets its own LocalStack, stubs, MariaDB,
+(5 unless PYTEST_WORKERS says): each worker gets its own LocalStack, stubs, MariaDB,
 admin port, state dir and resource prefix (derived here from the configured base
 settings, so CI's defaults and a developer's own ports both work), and the tests that
-drive a stack are packed into one group per stack-running worker. Everything else
+drive a stack are packed into one group per stack-running worker (all workers but one,
+three at most). Everything else
 (unit tests, Terraform and checkov checks) is scheduled one module at a time on
 whichever worker is free, so the CPU-heavy offline checks overlap with the end-to-end
 waits.
