@@ -177,6 +177,11 @@ class StubHTTPServer(ThreadingHTTPServer):
 
     daemon_threads = True  # a stuck handler (latency fault, open keep-alive) never blocks exit
     allow_reuse_address = True
+    # socketserver listens with a backlog of 5. A burst of new connections (twenty
+    # concurrent calls, or Lambda batches in parallel) overflowed it on a loaded machine:
+    # the dropped handshakes were retried after 1, 3, 7 ... s, and twenty concurrent calls
+    # had not all arrived after 30 s (a fresh `make test`, 2026-12-05).
+    request_queue_size = 128
 
     def __init__(self, port: int, handler: type[StubHandler], state: Any, host: str = HOST) -> None:
         super().__init__((host, port), handler)
