@@ -1,8 +1,8 @@
 """Cached virtual environments, built once and shared by every clone of the project.
 
 A venv is built in a temporary folder and renamed into place only when its installs
-succeeded,
-so an interrupted or failed install never leaves a half-built venv that looks ready.
+succeeded, so an interrupted or failed install never leaves a half-built venv that looks
+ready.
 A file lock keeps two harness processes from building the same one at once.
 
 Projects of our own installed into such a venv (`install_projects`) are keyed by a hash

@@ -13,17 +13,16 @@ import re
 from functools import lru_cache
 
 
+def _wildcards(pattern: str, any_char: str = ".") -> str:
+    """A glob as regex text: `*` any run of `any_char`, `?` one, the rest literal."""
+    return "".join(
+        f"{any_char}*" if c == "*" else any_char if c == "?" else re.escape(c) for c in pattern
+    )
+
+
 @lru_cache(maxsize=4096)
 def _glob(pattern: str, ignore_case: bool) -> re.Pattern[str]:
-    parts = []
-    for char in pattern:
-        if char == "*":
-            parts.append(".*")
-        elif char == "?":
-            parts.append(".")
-        else:
-            parts.append(re.escape(char))
-    return re.compile("".join(parts), re.DOTALL | (re.IGNORECASE if ignore_case else 0))
+    return re.compile(_wildcards(pattern), re.DOTALL | (re.IGNORECASE if ignore_case else 0))
 
 
 def glob_match(pattern: str, value: str, *, ignore_case: bool = False) -> bool:
@@ -55,11 +54,7 @@ def _arn_pattern(pattern: str) -> re.Pattern[str] | None:
     if not _is_arn(pattern):
         return None
     *head, last = pattern.split(":", 5)
-    regex = [
-        "".join("[^:]*" if c == "*" else "[^:]" if c == "?" else re.escape(c) for c in part)
-        for part in head
-    ]
-    regex.append("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in last))
+    regex = [_wildcards(part, "[^:]") for part in head] + [_wildcards(last)]
     return re.compile(":".join(regex), re.DOTALL)
 
 
