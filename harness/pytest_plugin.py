@@ -77,6 +77,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if not hasattr(config, "workerinput"):  # the controller adds up its workers' reports
         times = suite_times.SuiteTimes(reports_base())
         config.pluginmanager.register(times, "harness-suite-times")
+    else:  # a worker measures what each test costs the CPU
+        config.pluginmanager.register(suite_times.CpuMeter(), "harness-cpu-meter")
 
 
 _STARTED_AT = pytest.StashKey[float]()

@@ -14,6 +14,13 @@ last one's end: what the busy total does not show is the time it waited for work
 And under xdist it writes every test phase (node id, worker, start, stop, seconds) to
 `reports/suite-times-<time>.json`, so the next rebalancing of `UNIT_SECONDS` reads
 measured figures rather than the 20 names the terminal shows.
+
+Each worker also measures the CPU seconds of its process tree per test (`CpuMeter`:
+the worker, the stack it runs, every command a test starts), sent on the teardown
+report and written beside the phases as `cpu`. On 2 cores the suite is CPU-bound for
+most of its run, so what a unit costs the machine, not only its wall time, says where
+time can still be won. Not counted: processes that leave the tree before they end
+(a container's, under its shim), and the gap between tests goes to the next one.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
+import psutil
 import pytest
 
 from harness.observe.report import new_path
@@ -29,6 +37,40 @@ from harness.util.files import atomic_write_text
 
 MARKERS = ("mutations", "faults", "docker")
 SLOWEST_FILES = 20
+CPU_PROPERTY = "cpu_seconds"  # the teardown report's user property
+
+
+def tree_cpu_seconds(process: psutil.Process) -> float:
+    """CPU seconds of a process, its ended children and every living descendant: a
+    child that ends moves its time into its parent's children times, so the sum only
+    grows while the tree keeps its dead (a process reaped outside it is lost)."""
+    total = 0.0
+    for member in (process, *process.children(recursive=True)):
+        try:
+            times = member.cpu_times()
+        except psutil.Error:  # ended meanwhile: its parent has its time (or will)
+            continue
+        total += times.user + times.system + times.children_user + times.children_system
+    return total
+
+
+class CpuMeter:
+    """A pytest plugin for a worker: each test's CPU seconds (its process tree's growth
+    since the last test ended), as a user property of its teardown report. Measured
+    once per test, not per phase: a walk of /proc costs a few milliseconds."""
+
+    def __init__(self) -> None:
+        self.process = psutil.Process()
+        self.last = tree_cpu_seconds(self.process)
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]):
+        outcome = yield
+        if call.when != "teardown":
+            return
+        now = tree_cpu_seconds(self.process)
+        seconds, self.last = max(0.0, now - self.last), now
+        outcome.get_result().user_properties.append((CPU_PROPERTY, round(seconds, 2)))
 
 
 def part_of(nodeid: str) -> str:
@@ -46,6 +88,7 @@ class SuiteTimes:
         self.seconds: dict[str, float] = defaultdict(float)
         self.tests: dict[str, int] = defaultdict(int)
         self.files: dict[str, float] = defaultdict(float)
+        self.file_cpu: dict[str, float] = defaultdict(float)
         self.workers: dict[str, float] = defaultdict(float)
         self.phases: list[dict] = []
 
@@ -55,7 +98,11 @@ class SuiteTimes:
         for name in names:
             self.seconds[name] += report.duration
             self.tests[name] += report.when == "call"
-        self.files[report.nodeid.split("::", 1)[0]] += report.duration
+        path = report.nodeid.split("::", 1)[0]
+        self.files[path] += report.duration
+        cpu = dict(getattr(report, "user_properties", ())).get(CPU_PROPERTY)
+        if cpu is not None:
+            self.file_cpu[path] += cpu
         worker = getattr(getattr(report, "node", None), "gateway", None)  # xdist's, if any
         if worker is not None:
             self.workers[worker.id] += report.duration
@@ -68,6 +115,7 @@ class SuiteTimes:
                     "start": getattr(report, "start", None),
                     "stop": getattr(report, "stop", None),
                     "seconds": round(report.duration, 3),
+                    **({"cpu": cpu} if cpu is not None else {}),
                 }
             )
 
@@ -89,7 +137,8 @@ class SuiteTimes:
         terminalreporter.section(f"the {SLOWEST_FILES} slowest files")
         slowest = sorted(self.files.items(), key=lambda item: -item[1])[:SLOWEST_FILES]
         for path, seconds in slowest:
-            terminalreporter.write_line(f"{seconds:>8.1f} s  {path}")
+            cpu = f"  {self.file_cpu[path]:>7.1f} CPU s" if path in self.file_cpu else ""
+            terminalreporter.write_line(f"{seconds:>8.1f} s{cpu}  {path}")
 
     def spans(self) -> dict[str, tuple[float, float]]:
         """Each worker's first start and last end, from the timed phases."""

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import subprocess
+import sys
 from types import SimpleNamespace
 
-from harness.testing.suite_times import SuiteTimes, part_of
+import psutil
+
+from harness.testing import suite_times
+from harness.testing.suite_times import SuiteTimes, part_of, tree_cpu_seconds
 
 
 def report(
@@ -118,3 +124,44 @@ def test_a_phases_file_that_cannot_be_written_costs_only_the_file(tmp_path):
     writer = SimpleNamespace(section=lambda title: lines.append(title), write_line=lines.append)
     times.pytest_terminal_summary(writer)
     assert any(line.startswith("every test's phases: not written (") for line in lines), lines
+
+
+def test_a_child_that_ended_keeps_its_cpu_time_in_the_tree():
+    me = psutil.Process()
+    before = tree_cpu_seconds(me)
+    burn = "import time\nend = time.process_time() + 0.4\nwhile time.process_time() < end: pass"
+    subprocess.run([sys.executable, "-c", burn], check=True)  # ended and reaped
+    assert tree_cpu_seconds(me) - before >= 0.4
+
+
+def test_the_meter_puts_each_tests_cpu_on_its_teardown_report(monkeypatch):
+    readings = iter([10.0, 12.5, 12.0])  # at start, after a test, a tree that lost a child
+    monkeypatch.setattr(suite_times, "tree_cpu_seconds", lambda process: next(readings))
+    meter = suite_times.CpuMeter()
+
+    def made(when: str) -> SimpleNamespace:
+        result = SimpleNamespace(user_properties=[])
+        hook = meter.pytest_runtest_makereport(None, SimpleNamespace(when=when))
+        next(hook)
+        with contextlib.suppress(StopIteration):
+            hook.send(SimpleNamespace(get_result=lambda: result))
+        return result
+
+    assert made("setup").user_properties == [] and made("call").user_properties == []
+    assert made("teardown").user_properties == [("cpu_seconds", 2.5)]
+    assert made("teardown").user_properties == [("cpu_seconds", 0.0)]  # never negative
+
+
+def test_the_cpu_of_each_test_is_written_and_summed_per_file(tmp_path):
+    times = SuiteTimes(tmp_path / "reports")
+    for name, cpu in (("t", 3.0), ("u", 1.5)):
+        phase = report(f"tests/e2e/a.py::{name}", "teardown", 1.0, worker="gw0", start=1)
+        phase.user_properties = [("cpu_seconds", cpu)]
+        times.pytest_runtest_logreport(phase)
+    times.pytest_runtest_logreport(report("tests/e2e/a.py::t", "call", 2.0, worker="gw0", start=2))
+    lines: list[str] = []
+    writer = SimpleNamespace(section=lambda title: lines.append(title), write_line=lines.append)
+    times.pytest_terminal_summary(writer)
+    assert " ".join(lines[-1].split()) == "4.0 s 4.5 CPU s tests/e2e/a.py"
+    (written,) = (tmp_path / "reports").glob("suite-times-*.json")
+    assert [p.get("cpu") for p in json.loads(written.read_text())["phases"]] == [3.0, 1.5, None]
