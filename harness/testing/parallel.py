@@ -50,13 +50,14 @@ DEPLOYMENT_FIXTURE = "local_deployment"
 # balance the stack groups, the others' to hand out the longest first (so that the run
 # does not end on one long unit). Measured in fresh 4-worker runs on 2 cores (runs 40 and
 # 41, 2026-12-05, their mean: reports/suite-times-*.json, written by every parallel run;
-# a worker's first unit also paid its stack's start and deploy, 45-100 s, taken off).
+# a worker's first unit also paid its stack's start and deploy, 45-100 s, taken off);
+# the modules split off since from runs 46-48, 5 workers).
 # Stack units not listed count DEFAULT_ITEM_SECONDS per test, the others nothing (all
 # took under 20 s). Only the order and the balance depend on them.
 UNIT_SECONDS = {
     "tests/e2e/test_iam_mutations.py": 280,
-    "tests/e2e/test_labeling_pipeline.py": 284,
-    "tests/e2e/test_faults_stack.py": 277,
+    "tests/e2e/test_labeling_dead_letters.py": 130,  # its three DLQ cases: one wait
+    "tests/e2e/test_faults_stack.py": 175,
     "scenarios/dlq-alarm-redrive.yaml": 118,
     "tests/e2e/test_aws_root_on_local.py": 150,
     "scenarios/nothing-lost.yaml": 100,
@@ -70,6 +71,7 @@ UNIT_SECONDS = {
     "scenarios/throttling-storm.yaml": 27,
     "scenarios/partial-batch.yaml": 26,
     "tests/e2e/test_faults_processes.py": 26,
+    "tests/e2e/test_labeling_pipeline.py": 12,
     "tests/e2e/test_bench_smoke.py": 25,
     "tests/e2e/test_esm_concurrency.py": 25,
     "tests/infra/test_packaging.py": 16,
@@ -80,6 +82,7 @@ UNIT_SECONDS = {
     # Units that need no stack of the worker's (the docker lane: its two stacks at once).
     "tests/docker": 440,
     "tests/e2e/test_saved_deployment.py": 180,
+    "tests/e2e/test_faults_own_stack.py": 180,
     "tests/e2e/test_nonroot_user.py": 145,
     "tests/infra/test_terraform.py": 137,
     "tests/unit/test_promote.py": 55,

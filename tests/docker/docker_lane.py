@@ -207,16 +207,14 @@ def build_environment(
 
 # The labeling flows that end in a result (formats, encoded keys, folders, the filter
 # policy) and the catalog's upload -> renditions -> rows, rejections and a database
-# outage; the DLQ, alarm, Slack and redrive flows run in the compose lane's demo, so the
-# lane stays within its time budget.
+# outage; the DLQ, alarm, Slack and redrive flows (test_labeling_dead_letters.py) run in
+# the compose lane's demo, so the lane stays within its time budget.
 CATALOG_E2E = "tests/e2e/test_catalog_pipeline.py::"
 BACKEND_E2E = [
     "tests/e2e/test_labeling_pipeline.py",
     CATALOG_E2E + "test_fifty_entities_give_200_rows_and_200_served_objects_after_one_tick",
     CATALOG_E2E + "test_bad_names_and_non_jpegs_are_rejected_with_reasons",
     CATALOG_E2E + "test_database_down_during_a_tick_loses_nothing",
-    "-k",
-    "not bad_inputs and not redrive and not batch_of_ten",
 ]
 BACKEND_E2E_TIMEOUT = 1500  # s
 STOP_GRACE_S = 120  # SIGTERM: its session stops its own stack, then it exits

@@ -1,4 +1,5 @@
-"""System A end to end, deployed by Terraform on the embedded LocalStack."""
+"""System A end to end, deployed by Terraform on the embedded LocalStack (its dead
+letters: test_labeling_dead_letters.py)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from harness.build.fixtures import ImageSpec, render
-from harness.events import dlq
 from harness.util.waiting import wait_for
 
 JPEG = render(ImageSpec(seed=1))
 PNG = render(ImageSpec(format="png", seed=2, mode="RGBA"))
-CORRUPT_JPEG = render(ImageSpec(seed=3, damage="truncated"))
-NOT_AN_IMAGE = render(ImageSpec(damage="text"))
 
 
 def unique(prefix: str = "ingest/") -> str:
@@ -71,78 +69,6 @@ def test_objects_outside_ingest_are_not_labeled(labeling):
     called = {call.get("key") for call in labeling.rekognition.calls()}
     assert "elsewhere/photo.jpg" not in called
     assert labeling.keys("results/elsewhere") == []
-
-
-def test_bad_inputs_end_in_the_dlq_with_reasons_and_alarm_posts_once(labeling, harness_settings):
-    folder = unique()
-    not_image, corrupt = folder + "notes.jpg", folder + "broken.jpg"
-    labeling.upload(not_image, NOT_AN_IMAGE, "text/plain")
-    labeling.upload(corrupt, CORRUPT_JPEG)
-    max_receive = int(labeling.outputs["max_receive_count"])
-
-    letters = wait_for(
-        lambda: (ls := labeling.dead_letters()) and len(ls) == 2 and ls,
-        timeout=150,  # 3 receives x 24 s visibility (envs/local), then the move
-        what="both bad objects in the DLQ",
-        interval=1,
-    )
-    by_key = {letter.objects[0]: letter for letter in letters}
-    assert set(by_key) == {not_image, corrupt}
-    for letter in letters:
-        assert letter.reasons, f"no failure record for {letter.objects}"
-        assert letter.reasons[0]["error_code"] == "InvalidImageFormatException"
-        assert letter.reasons[0]["receive_count"] == max_receive
-        assert "invalid image format" in letter.reason.lower()
-    assert labeling.result(not_image) is None and labeling.result(corrupt) is None
-
-    # The alarm needs 2 of 2 periods of 10 s; LocalStack evaluates it every 20 s.
-    payloads = labeling.slack.wait_for_messages(1, timeout=90)
-    time.sleep(21)  # a second post would arrive within the next evaluation (20 s)
-    payloads = labeling.slack.messages()
-    assert len(payloads) == 1
-    text = payloads[0]["body"]["text"]
-    assert labeling.outputs["alarm_name"] in text
-    assert labeling.outputs["dlq_name"] in text
-    assert " is ALARM " in text
-
-
-def test_redrive_after_the_stub_heals_delivers_every_result(labeling, harness_settings):
-    folder = unique()
-    keys = [folder + f"img-{i}.jpg" for i in range(3)]
-    labeling.rekognition.add_fault("ThrottlingException", rate=1.0, key_glob=folder + "*")
-    for key in keys:
-        labeling.upload(key, JPEG)
-    wait_for(lambda: labeling.dlq_depth() == 3, 150, "3 messages in the DLQ", interval=1)
-    letters = labeling.dead_letters()
-    assert all(letter.reasons[0]["error_code"] == "ThrottlingException" for letter in letters)
-    assert all(letter.reasons[0]["transient"] is True for letter in letters)
-
-    labeling.rekognition.clear_faults()
-    report = dlq.redrive(labeling.sqs, labeling.outputs, progress=lambda m: None)
-    assert report["moved"] == 3 and report["after"] == 0
-    for key in keys:
-        assert labeling.wait_result(key)["source"]["key"] == key
-    # A success removes the failure record, so failures/ only lists what is still broken.
-    assert labeling.keys(labeling.outputs["failures_prefix"] + folder.removeprefix("ingest/")) == []
-    assert labeling.dlq_depth() == 0
-
-
-def test_batch_of_ten_with_one_bad_image_labels_the_nine_once(labeling):
-    folder = unique()
-    good = [folder + f"good-{i}.jpg" for i in range(9)]
-    bad = folder + "bad.jpg"
-    with ThreadPoolExecutor(max_workers=10) as pool:
-        list(pool.map(lambda k: labeling.upload(k, JPEG), good))
-        pool.submit(labeling.upload, bad, CORRUPT_JPEG).result()
-    for key in good:
-        labeling.wait_result(key)
-    wait_for(lambda: labeling.dlq_depth() == 1, 90, "the bad image in the DLQ", interval=1)
-    calls = [c for c in labeling.rekognition.calls() if (c.get("key") or "").startswith(folder)]
-    per_key = {}
-    for call in calls:
-        per_key[call["key"]] = per_key.get(call["key"], 0) + 1
-    assert {k: per_key.get(k) for k in good} == dict.fromkeys(good, 1)
-    assert per_key[bad] == int(labeling.outputs["max_receive_count"])
 
 
 def test_sqs_per_call_metrics_count_every_message(labeling):

@@ -2,7 +2,7 @@
 its slots, and takes no message from the queue while every slot is busy.
 
 Runs against stand-ins of LocalStack's poller and worker factory (LocalStack is not in
-this venv); the e2e suites run the real thing (test_labeling_pipeline's batch tests).
+this venv); the e2e suites run the real thing (test_labeling_dead_letters and test_esm_concurrency).
 """
 
 from __future__ import annotations
