@@ -160,7 +160,7 @@ def deploy(
     if saved and (folder := snapshots.find(settings, saved)):
         loaded = _load_saved(settings, env, folder, work, progress)
         if loaded is None:  # the failed load restarted LocalStack: record the new one
-            current["target"] = _target_identity(settings)
+            current = current | {"target": _target_identity(settings)}
     if loaded is None:
         progress(f"{env}: applying Terraform (the first apply takes about a minute) ...")
     try:

@@ -255,12 +255,13 @@ def plan(items: list[pytest.Item], stacks: int) -> dict[str, str]:
     tests or fewer that deploys nothing comes right after the group's first unit, not
     last (the worker would fetch its next unit while that one runs, and run it only
     after); then the other units in `order_others`' order."""
+    units = {item.nodeid: unit_of(item) for item in items}  # unit_of resolves paths: once
     weights: dict[str, float] = defaultdict(float)
     catalog: set[str] = set()
     deploying: set[str] = set()
     for item in items:
         if needs_stack(item):
-            unit = unit_of(item)
+            unit = units[item.nodeid]
             weights[unit] += DEFAULT_ITEM_SECONDS
             if needs_catalog(item):
                 catalog.add(unit)
@@ -269,7 +270,6 @@ def plan(items: list[pytest.Item], stacks: int) -> dict[str, str]:
     for unit in weights:
         weights[unit] = UNIT_SECONDS.get(unit, weights[unit])
     packed = pack(dict(weights), stacks, catalog)
-    units = {item.nodeid: unit_of(item) for item in items}  # unit_of resolves paths: once
     tests: dict[str, int] = defaultdict(int)
     for unit in units.values():
         tests[unit] += 1

@@ -270,3 +270,21 @@ def test_a_ready_server_is_recorded_with_what_its_starter_remembers(tmp_path):
         assert (record["port"], record["log"]) == (1, str(tmp_path / "out"))
     finally:
         assert records.stop("ready")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_child_started_with_stop_with_parent_ends_when_its_parent_is_killed():
+    parent = (
+        "import subprocess, sys, time\n"
+        "from harness.util.processes import stop_with_parent\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'],"
+        " preexec_fn=stop_with_parent)\n"
+        "print(child.pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    started = subprocess.Popen([sys.executable, "-c", parent], stdout=subprocess.PIPE, text=True)
+    child = psutil.Process(int(started.stdout.readline()))
+    assert child.is_running()
+    started.kill()  # SIGKILL: the parent says nothing to its child
+    started.wait()
+    assert psutil.wait_procs([child], timeout=5)[0] == [child]  # gone, not orphaned
