@@ -99,6 +99,12 @@ class Terminal:
         return "".join(self.lines[-40:])
 
 
+def harness(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """`harness ARGS` on the test's own stack (`env`), its output kept."""
+    command = [*HARNESS_COMMAND, *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
+
+
 def survivors(processes: list[psutil.Process]) -> list[str]:
     """The processes still running (a zombie has exited), after a moment for the kernel."""
     deadline = time.monotonic() + 2
@@ -124,7 +130,7 @@ def test_ctrl_c_in_each_phase_stops_everything_within_15_s(tmp_path, phase):
     finally:  # whatever failed, nothing of this stack outlives the test
         if demo.process.poll() is None:
             os.killpg(demo.process.pid, signal.SIGKILL)
-        subprocess.run([*HARNESS_COMMAND, "down"], env=env, capture_output=True, timeout=120)
+        harness(env, "down", timeout=120)
     print(f"[fault] Ctrl-C while {phase}: exited in {seconds:.1f} s")
     assert demo.process.returncode != 0, demo.tail
     assert seconds <= TEARDOWN_LIMIT_S, demo.tail
@@ -136,14 +142,7 @@ def test_ctrl_c_in_each_phase_stops_everything_within_15_s(tmp_path, phase):
 
 def test_a_stack_from_harness_up_survives_a_test_session(tmp_path):
     env = side_by_side_environment(tmp_path / "state")
-    up = subprocess.run(
-        [*HARNESS_COMMAND, "up", "--no-deploy"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    up = harness(env, "up", "--no-deploy", timeout=600)
     try:
         assert up.returncode == 0, up.stdout + up.stderr
         before = {r["name"]: r for r in ProcessRecords(tmp_path / "state").all()}
@@ -164,9 +163,7 @@ def test_a_stack_from_harness_up_survives_a_test_session(tmp_path):
         for record in before.values():
             assert is_alive(record["pid"], record["create_time"]), (record, session.stdout)
     finally:
-        subprocess.run(
-            [*HARNESS_COMMAND, "down"], env=env, capture_output=True, timeout=120, check=False
-        )
+        harness(env, "down", timeout=120)
     assert ProcessRecords(tmp_path / "state").all() == []
 
 
@@ -207,13 +204,7 @@ def test_a_full_state_folder_gives_a_clear_error_and_leaves_nothing(small_disk):
     written and leaves no process; once full while running, `down` still stops all."""
     env = side_by_side_environment(small_disk)
     fill(small_disk)
-    full = subprocess.run(
-        [*HARNESS_COMMAND, "up", "--no-deploy"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    full = harness(env, "up", "--no-deploy", timeout=300)
     output = full.stdout + full.stderr
     assert full.returncode == 2, output
     assert "No space left on device" in output and "Free space there" in output, output
@@ -224,22 +215,14 @@ def test_a_full_state_folder_gives_a_clear_error_and_leaves_nothing(small_disk):
     assert not port_in_use("127.0.0.1", int(env["HARNESS_PORT"]))
 
     (small_disk / "filler").unlink()  # space again: the next `up` works
-    up = subprocess.run(
-        [*HARNESS_COMMAND, "up", "--no-deploy"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    up = harness(env, "up", "--no-deploy", timeout=300)
     try:
         assert up.returncode == 0, up.stdout + up.stderr
         running = records.all()
         assert {r["name"] for r in running} >= {"localstack", "stubs"}
         fill(small_disk)  # full again while the stack runs: `down` still stops it all
     finally:
-        down = subprocess.run(
-            [*HARNESS_COMMAND, "down"], env=env, capture_output=True, text=True, timeout=120
-        )
+        down = harness(env, "down", timeout=120)
     assert down.returncode == 0, down.stdout + down.stderr
     for record in running:
         assert not is_alive(record["pid"], record["create_time"]), record
