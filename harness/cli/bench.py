@@ -24,17 +24,31 @@ from harness.cli.groups import Group
 )
 @click.option("--no-cold", is_flag=True, help="Skip the cold start (it restarts LocalStack).")
 @click.option(
+    "--sustained",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Uploads for the sustained run, paced 5% above 40/s (default: a minute's; 0 skips).",
+)
+@click.option(
     "--out",
     type=click.Path(path_type=Path),
     default=None,
     help="Output folder (default reports/bench-<time>).",
 )
 @click.pass_context
-def bench(ctx: click.Context, images: int, rate: float, no_cold: bool, out: Path | None) -> None:
+def bench(
+    ctx: click.Context,
+    images: int,
+    rate: float,
+    no_cold: bool,
+    sustained: int | None,
+    out: Path | None,
+) -> None:
     """Benchmark the labeling pipeline: start, latency, throughput.
 
-    Measures cold and warm start, latency, throughput and memory of the local
-    labeling pipeline against their targets, and writes bench.json and bench.svg.
+    Measures cold and warm start, latency, throughput (bursts, and a minute of
+    paced uploads) and memory of the local labeling pipeline against their targets,
+    and writes bench.json and bench.svg.
     Subcommands benchmark single parts.
     """
     if ctx.invoked_subcommand is not None:
@@ -45,7 +59,13 @@ def bench(ctx: click.Context, images: int, rate: float, no_cold: bool, out: Path
     out = out or settings.project_dir / "reports" / time.strftime("bench-%Y%m%d-%H%M%S")
     with working("benchmarking the labeling pipeline"):
         results = bench_module.run(
-            settings, out, images=images, rate=rate, cold=not no_cold, progress=progress
+            settings,
+            out,
+            images=images,
+            rate=rate,
+            cold=not no_cold,
+            progress=progress,
+            sustained_images=sustained,
         )
     table = Table("measure", "value", "target", "met", title=f"harness bench -> {out}")
     for name, verdict in results["verdict"].items():

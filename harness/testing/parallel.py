@@ -48,45 +48,44 @@ STACK_FIXTURE = "_harness_session_stack"
 DEPLOYMENT_FIXTURE = "local_deployment"
 # Seconds a unit (module, scenario, or a folder run as one) took: the stack units' to
 # balance the stack groups, the others' to hand out the longest first (so that the run
-# does not end on one long unit). Measured in fresh 4-worker runs on 2 cores (runs 40 and
-# 41, 2026-12-05, their mean: reports/suite-times-*.json, written by every parallel run;
-# a worker's first unit also paid its stack's start and deploy, 45-100 s, taken off);
-# the modules split off since from runs 46-48, 5 workers).
+# does not end on one long unit). Measured in fresh 5-worker runs on 2 cores (runs 49 and
+# 51, 2026-12-05, their mean: reports/suite-times-*.json, written by every parallel run;
+# a worker's first unit also paid its stack's start and deploy, about 55 s, taken off).
 # Stack units not listed count DEFAULT_ITEM_SECONDS per test, the others nothing (all
 # took under 20 s). Only the order and the balance depend on them.
 UNIT_SECONDS = {
-    "tests/e2e/test_iam_mutations.py": 280,
-    "tests/e2e/test_labeling_dead_letters.py": 130,  # its three DLQ cases: one wait
-    "tests/e2e/test_faults_stack.py": 175,
-    "scenarios/dlq-alarm-redrive.yaml": 118,
-    "tests/e2e/test_aws_root_on_local.py": 150,
-    "scenarios/nothing-lost.yaml": 100,
-    "tests/e2e/test_replay.py": 81,
+    "tests/e2e/test_iam_mutations.py": 316,
+    "tests/e2e/test_labeling_dead_letters.py": 117,  # three DLQ cases, one wait
+    "tests/e2e/test_faults_stack.py": 149,
+    "scenarios/dlq-alarm-redrive.yaml": 122,
+    "tests/e2e/test_aws_root_on_local.py": 140,
+    "scenarios/nothing-lost.yaml": 89,
+    "tests/e2e/test_replay.py": 92,
     "tests/e2e/test_iam_deliveries.py": 80,
-    "tests/e2e/test_timeline.py": 78,
+    "tests/e2e/test_timeline.py": 77,
     "tests/e2e/test_iam_enforcement.py": 76,
-    "tests/e2e/test_failed_notices_live.py": 26,
-    "scenarios/slack-down-then-up.yaml": 90,
-    "tests/e2e/test_catalog_pipeline.py": 54,
-    "scenarios/throttling-storm.yaml": 27,
+    "tests/e2e/test_failed_notices_live.py": 25,
+    "scenarios/slack-down-then-up.yaml": 92,
+    "tests/e2e/test_catalog_pipeline.py": 62,
+    "scenarios/throttling-storm.yaml": 28,
     "scenarios/partial-batch.yaml": 26,
     "tests/e2e/test_faults_processes.py": 26,
-    "tests/e2e/test_labeling_pipeline.py": 12,
-    "tests/e2e/test_bench_smoke.py": 25,
-    "tests/e2e/test_esm_concurrency.py": 25,
-    "tests/infra/test_packaging.py": 16,
-    "scenarios/burst-200.yaml": 18,
+    "tests/e2e/test_labeling_pipeline.py": 10,
+    "tests/e2e/test_bench_smoke.py": 30,
+    "tests/e2e/test_esm_concurrency.py": 28,
+    "tests/infra/test_packaging.py": 35,
+    "scenarios/burst-200.yaml": 10,
     # Many quick tests (DEFAULT_ITEM_SECONDS each would count them 100-160 s):
-    "tests/e2e/test_foundation.py": 20,
-    "tests/security": 45,
+    "tests/e2e/test_foundation.py": 26,
+    "tests/security": 34,
     # Units that need no stack of the worker's (the docker lane: its two stacks at once).
-    "tests/docker": 440,
-    "tests/e2e/test_saved_deployment.py": 180,
-    "tests/e2e/test_faults_own_stack.py": 180,
-    "tests/e2e/test_nonroot_user.py": 145,
-    "tests/infra/test_terraform.py": 137,
-    "tests/unit/test_promote.py": 55,
-    "tests/security/test_checkov.py": 26,
+    "tests/docker": 426,
+    "tests/e2e/test_saved_deployment.py": 133,
+    "tests/e2e/test_faults_own_stack.py": 243,
+    "tests/e2e/test_nonroot_user.py": 262,
+    "tests/infra/test_terraform.py": 132,
+    "tests/unit/test_promote.py": 63,
+    "tests/security/test_checkov.py": 32,
 }
 DEFAULT_ITEM_SECONDS = 5
 # Stack group k's name: the scheduler hands it to worker k (`next_scope`).

@@ -18,6 +18,7 @@ def test_a_short_bench_run_measures_every_figure_and_leaves_the_batch_size(label
         cold=False,
         progress=lambda message: print(f"[bench] {message}"),
         throughput_images=10,
+        sustained_images=20,
         alarm=False,  # the alarm it would raise is other tests' business
     )
     written = json.loads((tmp_path / "bench.json").read_text())
@@ -34,8 +35,16 @@ def test_a_short_bench_run_measures_every_figure_and_leaves_the_batch_size(label
         (10, 8),
     ]
     assert all(r["images"] == 10 and r["images_per_s"] > 0 for r in results["throughput"])
+    sustained = results["sustained"]
+    assert sustained["images"] == 20 and len(sustained["p50_by_tenth_s"]) == 10
+    assert sustained["rate_per_s"] == 42 and sustained["images_per_s"] > 0
     assert results["memory"]["localstack_peak_rss_mb"] > 0
-    assert set(results["verdict"]) >= {"warm_start_s", "latency_p50_s", "throughput_images_per_s"}
+    assert set(results["verdict"]) >= {
+        "warm_start_s",
+        "latency_p50_s",
+        "throughput_images_per_s",
+        "sustained_images_per_s",
+    }
     assert "dlq_to_slack_s" not in results["verdict"]  # not measured: alarm=False
     mappings = labeling.lambda_.list_event_source_mappings(
         FunctionName=labeling.outputs["labeler_function"]

@@ -105,10 +105,14 @@ def test_bench_verdict_marks_misses_and_says_where_time_goes():
             {"batch_size": 10, "uploaders": 4, "images_per_s": 21.0},
             {"batch_size": 10, "uploaders": 8, "images_per_s": 18.7},
         ],
+        "sustained": {"images_per_s": 36.3},
         "dlq_to_slack_s": 12.5,
         "lambda_duration_ms": {"p50": 51.0},
     }
     verdict = bench._verdict(results)
+    assert verdict["sustained_images_per_s"] == {"measured": 36.3, "target": 40.0, "met": False}
+    del results["sustained"]  # not run (`--sustained 0`): no verdict
+    assert "sustained_images_per_s" not in bench._verdict(results)
     assert verdict["warm_start_s"]["met"] is True
     assert verdict["latency_p50_s"]["met"] is False
     # the performance issue's goals: 40 images/s sustained (the batch-10 runs' median: not

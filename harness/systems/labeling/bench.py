@@ -29,14 +29,22 @@ from harness.util.stats import percentile
 from harness.util.waiting import wait_for
 
 # The goals of the performance issue: 40 images/s sustained on 2 cores, p50 <= 0.3 s.
-# "Sustained" is judged on the median of the batch-10 runs, not the best one.
+# Bursts (100 images as fast as they go) are judged on the median of the batch-10 runs,
+# not the best one. Sustained: uploads paced SUSTAIN_OVER above the target for a minute
+# (SUSTAIN_SECONDS), and the rate at which their results came out, from the first upload
+# to the last result. A pipeline that keeps up then shows the pace less its last
+# latency; one that falls behind shows what it can do (a burst of 30 s is not enough:
+# 1,200 uploads at 40/s kept up where 2,400 did not, docs/performance.md).
 TARGETS = {
     "cold_start_s": 45.0,  # nothing running -> pipeline ready, with the saved deployment
     "warm_start_s": 5.0,
     "latency_p50_s": 0.3,
     "throughput_images_per_s": 40.0,
+    "sustained_images_per_s": 40.0,
     "dlq_to_slack_s": 20.0,
 }
+SUSTAIN_OVER = 1.05
+SUSTAIN_SECONDS = 60
 REPORT_RE = re.compile(r"REPORT RequestId: \S+\s+Duration: ([\d.]+) ms")
 
 
@@ -152,6 +160,16 @@ def _upload_and_time(
     }
 
 
+def _sustained(pipeline: LabelingPipeline, count: int, pace: float) -> dict:
+    """A paced run as deployed (batch size 10), with the p50 of each tenth of it: flat
+    when the pipeline keeps up, rising when it falls behind."""
+    measured = _upload_and_time(pipeline, count, 4, "ingest/bench/sustained/", rate=pace)
+    latencies = measured.pop("latencies_s")
+    tenths = [latencies[i * count // 10 : (i + 1) * count // 10] for i in range(10)]
+    p50s = [round(percentile(part, 50), 3) for part in tenths if part]
+    return measured | {"rate_per_s": pace, "p50_by_tenth_s": p50s}
+
+
 def _batch_sizes(pipeline: LabelingPipeline) -> list[int]:
     """The batch size of each of the labeler's mappings, as deployed."""
     lam = aws.client("lambda", pipeline.settings)
@@ -235,8 +253,10 @@ def run(
     progress: Callable[[str], None] = print,
     throughput_images: int = 100,
     alarm: bool = True,
+    sustained_images: int | None = None,
 ) -> dict:
-    """Every measure in one run; `throughput_images` and `alarm=False` (no DLQ -> Slack
+    """Every measure in one run; `throughput_images`, `sustained_images` (a minute's worth
+    at the sustained pace unless given; 0 skips it) and `alarm=False` (no DLQ -> Slack
     time, which leaves the alarm raised) make the short smoke run of the test suite."""
     results: dict = {"machine": {"cpus": os.cpu_count()}, "targets": TARGETS}
     if cold:
@@ -281,6 +301,13 @@ def run(
         finally:  # the deployed batch size back, whatever happened
             for batch_size in deployed[:1]:  # the labeler has one mapping
                 _set_batch_size(pipeline, batch_size)
+        pace = TARGETS["sustained_images_per_s"] * SUSTAIN_OVER
+        if sustained_images is None:
+            sustained_images = round(pace * SUSTAIN_SECONDS)
+        if sustained_images:
+            pipeline.reset()
+            progress(f"sustained: {sustained_images} uploads paced at {pace:g}/s")
+            results["sustained"] = _sustained(pipeline, sustained_images, pace)
         results["dlq_to_slack_s"] = None
         if alarm:
             progress("DLQ message -> Slack payload")
@@ -301,6 +328,7 @@ def _verdict(results: dict) -> dict:
         "warm_start_s": results["warm_start_s"],
         "latency_p50_s": results["latency"]["p50_s"],
         "throughput_images_per_s": round(statistics.median(tens or [best["images_per_s"]]), 2),
+        "sustained_images_per_s": results.get("sustained", {}).get("images_per_s"),
         "dlq_to_slack_s": results["dlq_to_slack_s"],
     }
     verdict = {}
@@ -308,7 +336,7 @@ def _verdict(results: dict) -> dict:
         value = measured[name]
         if value is None:  # not measured in this run
             continue
-        met = value >= target if name.startswith("throughput") else value <= target
+        met = value >= target if name.endswith("images_per_s") else value <= target
         verdict[name] = {"measured": value, "target": target, "met": met}
     lam = results["lambda_duration_ms"]["p50"] or 0
     verdict["where_latency_goes"] = (
@@ -346,10 +374,13 @@ def _chart(results: dict, path: Path) -> None:
         charts.Bar(f"batch {r['batch_size']}, {r['uploaders']} uploaders", r["images_per_s"])
         for r in results["throughput"]
     ]
+    if sustained := results.get("sustained"):
+        paced = f"{sustained['images']} paced at {sustained['rate_per_s']:g}/s"
+        bars.append(charts.Bar(paced, sustained["images_per_s"]))
     svg = charts.latency_and_throughput(
         [spread],
         bars,
-        rate_title="throughput (images/s, 100 images per run)",
+        rate_title="throughput (images/s: bursts of 100, then a paced run)",
         latency_target=TARGETS["latency_p50_s"],
         rate_target=TARGETS["throughput_images_per_s"],
         standalone=True,
