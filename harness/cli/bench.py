@@ -27,7 +27,8 @@ from harness.cli.groups import Group
     "--sustained",
     type=click.IntRange(min=0),
     default=None,
-    help="Uploads for the sustained run, paced 5% above 40/s (default: a minute's; 0 skips).",
+    help="Uploads for the sustained run, paced 5% above the target of 40/s (default: a"
+    " minute's; 0 skips).",
 )
 @click.option(
     "--out",

@@ -55,7 +55,7 @@ DEPLOYMENT_FIXTURE = "local_deployment"
 # took under 20 s). Only the order and the balance depend on them.
 UNIT_SECONDS = {
     "tests/e2e/test_iam_mutations.py": 316,
-    "tests/e2e/test_labeling_dead_letters.py": 117,  # three DLQ cases, one wait
+    "tests/e2e/test_labeling_dead_letters.py": 160,  # three DLQ cases, one wait
     "tests/e2e/test_faults_stack.py": 149,
     "scenarios/dlq-alarm-redrive.yaml": 122,
     "tests/e2e/test_aws_root_on_local.py": 140,

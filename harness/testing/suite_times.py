@@ -45,7 +45,11 @@ def tree_cpu_seconds(process: psutil.Process) -> float:
     child that ends moves its time into its parent's children times, so the sum only
     grows while the tree keeps its dead (a process reaped outside it is lost)."""
     total = 0.0
-    for member in (process, *process.children(recursive=True)):
+    try:
+        members = [process, *process.children(recursive=True)]
+    except psutil.Error:  # the tree could not be walked: only the process itself
+        members = [process]
+    for member in members:
         try:
             times = member.cpu_times()
         except psutil.Error:  # ended meanwhile: its parent has its time (or will)

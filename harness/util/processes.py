@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import json
 import os
 import re
@@ -50,20 +49,25 @@ POLL_SECONDS = 0.05
 NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 RECORD_RE = re.compile(r"^(?P<name>[A-Za-z0-9_-]+)\.(?P<pid>\d+)\.json$")
 MIB = 1024 * 1024
-# prctl(PR_SET_PDEATHSIG): Linux only; loaded here, not in the forked child, which must
-# take no lock before its exec.
+# prctl(PR_SET_PDEATHSIG): Linux only. The function is resolved here, not in the forked
+# child, which must take no lock before its exec (ctypes.CDLL(None): the C library this
+# interpreter already has, with no `ldconfig` run to find it).
 PR_SET_PDEATHSIG = 1
-_LIBC = (
-    ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True) if sys.platform == "linux" else None
-)
+_PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform == "linux" else None
 
 
 def stop_with_parent() -> None:
     """A `preexec_fn`: the child gets SIGTERM when the thread that started it ends
     (Linux; elsewhere nothing). For a child that outlives no one by design, such as a
-    test run in the background, whose parent a SIGKILL can end without a word to it."""
-    if _LIBC is not None:
-        _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    test run in the background, whose parent a SIGKILL can end without a word to it.
+    A parent that died before the call is seen by the parent PID changing: then the
+    child stops at once."""
+    if _PRCTL is None:
+        return
+    parent = os.getppid()
+    _PRCTL(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _expected_start(create_time: float, boot_time: float | None) -> float:

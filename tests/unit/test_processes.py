@@ -273,18 +273,21 @@ def test_a_ready_server_is_recorded_with_what_its_starter_remembers(tmp_path):
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_PDEATHSIG is Linux's")
-def test_a_child_started_with_stop_with_parent_ends_when_its_parent_is_killed():
-    parent = (
+def test_a_child_started_with_stop_with_parent_ends_when_its_parent_is_killed(spawn):
+    parent = spawn(
         "import subprocess, sys, time\n"
         "from harness.util.processes import stop_with_parent\n"
         "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'],"
         " preexec_fn=stop_with_parent)\n"
         "print(child.pid, flush=True)\n"
-        "time.sleep(60)\n"
+        "time.sleep(60)\n",
+        stdout=subprocess.PIPE,
     )
-    started = subprocess.Popen([sys.executable, "-c", parent], stdout=subprocess.PIPE, text=True)
-    child = psutil.Process(int(started.stdout.readline()))
-    assert child.is_running()
-    started.kill()  # SIGKILL: the parent says nothing to its child
-    started.wait()
-    assert psutil.wait_procs([child], timeout=5)[0] == [child]  # gone, not orphaned
+    child = psutil.Process(int(parent.stdout.readline()))
+    born = child.create_time()
+    spawn.extra.append((child.pid, born))  # stopped at the end if the test fails
+    assert is_alive(child.pid, born)
+    parent.kill()  # SIGKILL: the parent says nothing to its child
+    parent.wait()
+    parent.stdout.close()
+    wait_for(lambda: not is_alive(child.pid, born), 5, "the child gone with its parent")

@@ -131,7 +131,7 @@ def test_a_child_that_ended_keeps_its_cpu_time_in_the_tree():
     before = tree_cpu_seconds(me)
     burn = "import time\nend = time.process_time() + 0.4\nwhile time.process_time() < end: pass"
     subprocess.run([sys.executable, "-c", burn], check=True)  # ended and reaped
-    assert tree_cpu_seconds(me) - before >= 0.4
+    assert tree_cpu_seconds(me) - before >= 0.35  # /proc counts in 10 ms ticks
 
 
 def test_the_meter_puts_each_tests_cpu_on_its_teardown_report(monkeypatch):

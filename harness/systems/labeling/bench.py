@@ -148,6 +148,7 @@ def _upload_and_time(
         poller.join()
     latencies = [seen[pipeline.result_key(k)] - uploaded[k] for k in keys]
     finished = max(seen[pipeline.result_key(k)] for k in keys)
+    last_upload = max(uploaded.values())
     return {
         "images": count,
         "uploaders": uploaders,
@@ -156,14 +157,16 @@ def _upload_and_time(
         "p99_s": round(percentile(latencies, 99), 3),
         "mean_s": round(statistics.fmean(latencies), 3),
         "images_per_s": round(count / (finished - started), 2),
+        "uploaded_per_s": round(count / max(last_upload - started, 1e-6), 2),
         "latencies_s": [round(v, 3) for v in latencies],
     }
 
 
 def _sustained(pipeline: LabelingPipeline, count: int, pace: float) -> dict:
-    """A paced run as deployed (batch size 10), with the p50 of each tenth of it: flat
-    when the pipeline keeps up, rising when it falls behind."""
-    measured = _upload_and_time(pipeline, count, 4, "ingest/bench/sustained/", rate=pace)
+    """A paced run as deployed, with the p50 of each tenth of it: flat when the pipeline
+    keeps up, rising when it falls behind. `uploaded_per_s` says whether the uploads
+    themselves kept the pace (8 uploaders: each PUT may take up to 8 / pace seconds)."""
+    measured = _upload_and_time(pipeline, count, 8, "ingest/bench/sustained/", rate=pace)
     latencies = measured.pop("latencies_s")
     tenths = [latencies[i * count // 10 : (i + 1) * count // 10] for i in range(10)]
     p50s = [round(percentile(part, 50), 3) for part in tenths if part]
