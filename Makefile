@@ -28,9 +28,9 @@ demo: $(STAMP)
 # PYTEST_WORKERS=N runs the suite on N pytest-xdist workers; the tests that drive a
 # stack are spread over all but one of them, three at most (HARNESS_XDIST_STACKS), each
 # with a stack of its own beside the configured one (harness/testing/parallel.py). 5 by
-# default: three stacks and two workers for the rest, 828 s of pytest on a fresh 2-core
-# clone, as fast as four (833 s) with the other units done by 610 s; a fourth stack was
-# slower (919 s) (README, "Testing"). PYTEST_WORKERS=0 runs everything in one process.
+# default: three stacks and two workers for the rest, 679 s of pytest on a fresh 2-core
+# clone; six workers were slower (785 s), and so was a fourth stack (919 s) (README,
+# "Testing"). PYTEST_WORKERS=0 runs everything in one process.
 PYTEST_WORKERS ?= 5
 PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
