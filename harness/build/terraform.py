@@ -24,6 +24,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from harness.config import Settings
+from harness.util import processes
 from harness.util.errors import HarnessError
 from harness.util.files import atomic_write_text, private_subdir
 
@@ -245,3 +246,66 @@ def stop_gracefully(process: subprocess.Popen, grace: float | None = None) -> No
 def _kill_group(process: subprocess.Popen) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGTERM)
+
+
+REATTACH_RE = re.compile(r"TF_REATTACH_PROVIDERS='(?P<value>[^']+)'")
+REATTACH_WAIT_SECONDS = 60.0
+
+
+def installed_provider(data_dir: Path, address: str = AWS_PROVIDER) -> Path | None:
+    """The provider binary `terraform init` installed into `data_dir` (TF_DATA_DIR), or
+    None (not initialised, or more than one version there)."""
+    found = sorted(data_dir.glob(f"providers/{address}/*/*/terraform-provider-*"))
+    return found[0].resolve() if len(found) == 1 else None
+
+
+@contextlib.contextmanager
+def shared_provider(binary: Path, address: str = AWS_PROVIDER):
+    """One provider process for many offline Terraform runs: yields the
+    TF_REATTACH_PROVIDERS value that makes every `terraform` given it use this process
+    instead of starting its own.
+
+    Terraform starts a provider for each operation: `terraform test` twice per `run`
+    block, and the AWS provider's start (a Go binary of 600 MB with every service's
+    schema) is most of what a plan-only run with `mock_provider` costs: modules/queue's
+    7 runs took 5.3 CPU-s with 15 starts and 1.2 with none. A mocked provider is never
+    configured, so the runs share no state through it. This is Terraform's documented
+    way of debugging a provider (`-debug`), which is why it prints the value to set.
+    Not for applies: they configure the provider, each with its own endpoints."""
+    process = subprocess.Popen(
+        [str(binary), "-debug"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        preexec_fn=processes.stop_with_parent(),  # not left behind by a killed caller
+    )
+    try:
+        yield _reattach_value(process, address)
+    finally:
+        stop_gracefully(process, grace=5)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def _reattach_value(process: subprocess.Popen, address: str) -> str:
+    """The TF_REATTACH_PROVIDERS value the provider prints when it serves (its later
+    output is drained, so it never blocks on a full pipe)."""
+    found: list[str] = []
+    ready = threading.Event()
+
+    def read() -> None:
+        for line in process.stdout or ():
+            if not found and (match := REATTACH_RE.search(line)):
+                found.append(match["value"])
+                ready.set()
+        ready.set()  # ended without it
+
+    threading.Thread(target=read, daemon=True).start()
+    if not ready.wait(REATTACH_WAIT_SECONDS) or not found:
+        raise HarnessError(f"{address}'s provider in -debug mode printed no reattach value")
+    value = found[0]
+    if address not in json.loads(value):
+        raise HarnessError(f"the provider's reattach value does not name {address}: {value}")
+    return value

@@ -27,8 +27,8 @@ from harness.cli.groups import Group
     "--sustained",
     type=click.IntRange(min=0),
     default=None,
-    help="Uploads for the sustained run, paced 5% above the target of 40/s (default: a"
-    " minute's; 0 skips).",
+    help="Uploads for the sustained run, paced a little above its target (default: a"
+    " minute's worth; 0 skips).",
 )
 @click.option(
     "--out",

@@ -6,6 +6,7 @@ process (``StubServers``) or were started earlier by ``harness up`` in another o
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -128,10 +129,17 @@ class SlackSinkClient(_ControlClient):
     def webhook_url(self, path: str = "/services/T000/B000/XXXX") -> str:
         return self.base_url + path
 
-    def messages(self, include_failed: bool = False) -> list[Json]:
-        """Delivered messages, or every attempt with ``include_failed``; oldest first."""
+    def messages(self, include_failed: bool = False, containing: str | None = None) -> list[Json]:
+        """Delivered messages, or every attempt with ``include_failed``; oldest first.
+
+        ``containing`` keeps those whose body holds that text: a test counts its own
+        posts, not an alarm's that a test before it set off (CloudWatch keeps a queue's
+        metric data, so a reset of the queues cannot stop such a post)."""
         query = "" if include_failed else "?delivered=true"
-        return list(self._call("GET", "/_stub/messages" + query)["messages"])
+        found = list(self._call("GET", "/_stub/messages" + query)["messages"])
+        if containing is None:
+            return found
+        return [m for m in found if containing in json.dumps(m["body"], ensure_ascii=False)]
 
     def texts(self) -> list[str]:
         return [
@@ -158,8 +166,12 @@ class SlackSinkClient(_ControlClient):
         self._call("POST", "/_stub/fail", {"count": 0})
 
     def wait_for_messages(
-        self, count: int = 1, timeout: float = 10.0, include_failed: bool = False
+        self,
+        count: int = 1,
+        timeout: float = 10.0,
+        include_failed: bool = False,
+        containing: str | None = None,
     ) -> list[Json]:
         return self._wait(
-            lambda: self.messages(include_failed=include_failed), count, timeout, "Slack messages"
+            lambda: self.messages(include_failed, containing), count, timeout, "Slack messages"
         )

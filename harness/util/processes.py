@@ -56,18 +56,24 @@ PR_SET_PDEATHSIG = 1
 _PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform == "linux" else None
 
 
-def stop_with_parent() -> None:
-    """A `preexec_fn`: the child gets SIGTERM when the thread that started it ends
-    (Linux; elsewhere nothing). For a child that outlives no one by design, such as a
-    test run in the background, whose parent a SIGKILL can end without a word to it.
-    A parent that died before the call is seen by the parent PID changing: then the
-    child stops at once."""
-    if _PRCTL is None:
-        return
-    parent = os.getppid()
-    _PRCTL(PR_SET_PDEATHSIG, signal.SIGTERM)
-    if os.getppid() != parent:
-        os.kill(os.getpid(), signal.SIGTERM)
+def stop_with_parent() -> Callable[[], None]:
+    """A `preexec_fn` for `Popen`: the child gets SIGTERM when the thread that started
+    it ends (Linux; elsewhere nothing). For a child that outlives no one by design, such
+    as a test run in the background, whose parent a SIGKILL can end without a word to it.
+
+    The parent's PID is read here, before the fork: a parent that died between the fork
+    and the `prctl` call is then seen by the child's parent PID differing from it, and
+    the child stops at once (read after the fork, both reads could see the reaper)."""
+    parent = os.getpid()
+
+    def arm() -> None:
+        if _PRCTL is None:
+            return
+        _PRCTL(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return arm
 
 
 def _expected_start(create_time: float, boot_time: float | None) -> float:

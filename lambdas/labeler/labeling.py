@@ -90,8 +90,10 @@ def _number(env: Mapping[str, str], name: str, kind: type, default: Any) -> Any:
 
 
 def utc_now() -> str:
-    """ISO-8601 UTC timestamp with a Z suffix, second precision."""
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    """ISO-8601 UTC timestamp with a Z suffix, to the millisecond: a result says when it
+    was written closely enough to time the pipeline by (`harness bench` reads it), where
+    S3's LastModified has whole seconds."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def path_under_ingest(key: str, config: Config) -> str:

@@ -281,6 +281,6 @@ def backend_e2e(lane_env: dict[str, str], ports: list[int], folder: Path) -> Bac
             stdin=subprocess.DEVNULL,
             stdout=sink,
             stderr=subprocess.STDOUT,
-            preexec_fn=processes.stop_with_parent,  # a killed worker: it stops its stack
+            preexec_fn=processes.stop_with_parent(),  # a killed worker: it stops its stack
         )
     return BackgroundRun(process, output, env)

@@ -104,7 +104,7 @@ def _kept_shown_and_redriven_once(labeling) -> None:
         "the notice in the notifier-failures queue",
         interval=0.5,
     )
-    attempts = labeling.slack.messages(include_failed=True)
+    attempts = labeling.slack.messages(include_failed=True, containing=reason)
     assert len(attempts) == 3 and all(m["failed"] for m in attempts)
 
     shown = CliRunner().invoke(main, ["dlq", "show", "--queue", "notifier-failures", "--json"])
@@ -120,8 +120,8 @@ def _kept_shown_and_redriven_once(labeling) -> None:
     redriven = CliRunner().invoke(main, ["dlq", "redrive", "--queue", "notifier-failures"])
     assert redriven.exit_code == 0, redriven.output
     assert labeling.notifier_failures_depth() == 0
-    posted = labeling.slack.wait_for_messages(1, timeout=30)
+    posted = labeling.slack.wait_for_messages(1, timeout=30, containing=reason)
     time.sleep(3)  # a duplicate would land by now
-    assert len(labeling.slack.messages()) == 1
+    assert len(labeling.slack.messages(containing=reason)) == 1
     body = json.dumps(posted[0]["body"])
     assert reason in body and "Delivered late: 3 earlier attempt(s) failed" in body

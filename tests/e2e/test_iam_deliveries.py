@@ -27,6 +27,7 @@ from typing import Any
 import resource_policies
 from click.testing import CliRunner
 from resource_policies import mutated
+from samples import unique_folder
 
 from harness.build.fixtures import ImageSpec, render
 from harness.cli.app import main
@@ -66,7 +67,7 @@ def assert_undelivered(labeling, key: str) -> None:
 
 
 def new_key() -> str:
-    return f"ingest/t-{uuid.uuid4().hex[:8]}/delivery.jpg"
+    return unique_folder() + "delivery.jpg"
 
 
 def test_deliveries_are_checked_in_this_stack(harness_settings):
@@ -128,9 +129,11 @@ def test_key_policy_without_the_cloudwatch_principal_leaves_the_alarm_undelivere
     topic = labeling.outputs["topic_arn"]
     policy = resource_policies.topic_key(aws_client("sns"), aws_client("kms"), topic, "topic key")
 
+    reason = f"key policy test {uuid.uuid4().hex[:8]}"  # this test's posts, no other's
+
     def alarm(state: str) -> None:
         labeling.cloudwatch.set_alarm_state(
-            AlarmName=labeling.outputs["alarm_name"], StateValue=state, StateReason="test"
+            AlarmName=labeling.outputs["alarm_name"], StateValue=state, StateReason=reason
         )
 
     since = denials.iso(time.time() - 1)
@@ -138,7 +141,8 @@ def test_key_policy_without_the_cloudwatch_principal_leaves_the_alarm_undelivere
         alarm("ALARM")
         denial = wait_for_denial(since, "the alarm's publish", policy.denies(statement))
         time.sleep(QUIET_SECONDS)
-        assert labeling.slack.messages(include_failed=True) == [], "the alarm reached Slack"
+        reached = labeling.slack.messages(include_failed=True, containing=reason)
+        assert reached == [], "the alarm reached Slack"
 
     assert denial["action"] == "kms:GenerateDataKey" and denial["resource"] == policy.resource
     assert (denial["service"], denial["operation"]) == ("sns", "Publish")
@@ -151,7 +155,7 @@ def test_key_policy_without_the_cloudwatch_principal_leaves_the_alarm_undelivere
     alarm("OK")
     alarm("ALARM")
     try:
-        messages = labeling.slack.wait_for_messages(1, timeout=120)
+        messages = labeling.slack.wait_for_messages(1, timeout=120, containing=reason)
         assert labeling.outputs["alarm_name"] in json.dumps(messages)
         assert listed_denials(restored) == []
     finally:

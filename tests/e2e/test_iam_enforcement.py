@@ -13,17 +13,15 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 
 import pytest
 from resource_policies import without_action
+from samples import JPEG, unique_folder
 
-from harness.build.fixtures import ImageSpec, render
 from harness.events import dlq
 from harness.observe import denials
 from harness.util.waiting import wait_for
 
-JPEG = render(ImageSpec(seed=1))
 POLICY = "labeler"  # the labeler role's inline policy (infra/modules/labeling)
 
 
@@ -48,7 +46,7 @@ def test_without_get_object_version_labeling_ends_in_the_dlq_with_a_denial(
     assert versioning.get("Status") == "Enabled", "the local bucket must be versioned as on AWS"
 
     since = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
-    key = f"ingest/t-{uuid.uuid4().hex[:8]}/denied.jpg"
+    key = unique_folder() + "denied.jpg"
     mutated = without_action(original, "s3:GetObjectVersion")
     iam.put_role_policy(
         RoleName=labeler_role, PolicyName=POLICY, PolicyDocument=json.dumps(mutated)

@@ -79,7 +79,7 @@ def _fire_alarm(pipelines: Any, token: str) -> str:
 def _notice_posted(pipelines: Any, token: str) -> None:
     pipelines.labeling.slack.clear_failures()
     wait_for(
-        lambda: any(token in json.dumps(m) for m in pipelines.labeling.slack.messages()),
+        lambda: pipelines.labeling.slack.messages(containing=token),
         120,
         f"the notice of {token} in Slack",
     )

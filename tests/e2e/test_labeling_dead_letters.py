@@ -19,13 +19,13 @@ this round can reach the next test (a reset cannot delete metric data).
 from __future__ import annotations
 
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
+from samples import JPEG, unique_folder
 
 from harness.build.fixtures import ImageSpec, render
 from harness.events import dlq
@@ -33,13 +33,8 @@ from harness.events.shapes import object_refs
 from harness.systems.labeling.pipeline import LabelingPipeline
 from harness.util.waiting import wait_for
 
-JPEG = render(ImageSpec(seed=1))
 CORRUPT_JPEG = render(ImageSpec(seed=3, damage="truncated"))
 NOT_AN_IMAGE = render(ImageSpec(damage="text"))
-
-
-def unique() -> str:
-    return f"ingest/t-{uuid.uuid4().hex[:8]}/"
 
 
 @dataclass(frozen=True)
@@ -71,7 +66,7 @@ def sent(local_deployment: dict, harness_settings) -> Iterator[Round]:
 
 def send(pipeline: LabelingPipeline) -> Round:
     """The round: everything uploaded at once, then the six letters and the alarm's post."""
-    inputs, batch, throttled_folder = unique(), unique(), unique()
+    inputs, batch, throttled_folder = unique_folder(), unique_folder(), unique_folder()
     throttled = [throttled_folder + f"img-{i}.jpg" for i in range(3)]
     good = [batch + f"good-{i}.jpg" for i in range(9)]
     pipeline.rekognition.add_fault("ThrottlingException", rate=1.0, key_glob=throttled_folder + "*")

@@ -4,23 +4,19 @@ letters: test_labeling_dead_letters.py)."""
 from __future__ import annotations
 
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+
+from samples import JPEG, unique_folder
 
 from harness.build.fixtures import ImageSpec, render
 from harness.util.waiting import wait_for
 
-JPEG = render(ImageSpec(seed=1))
 PNG = render(ImageSpec(format="png", seed=2, mode="RGBA"))
 
 
-def unique(prefix: str = "ingest/") -> str:
-    return f"{prefix}t-{uuid.uuid4().hex[:8]}/"
-
-
 def test_happy_path_writes_labels_with_source_and_model(labeling):
-    key = unique() + "street.jpg"
+    key = unique_folder() + "street.jpg"
     labeling.upload(key, JPEG)
     result = labeling.wait_result(key)
     names = {label["Name"] for label in result["Labels"]}
@@ -34,7 +30,7 @@ def test_happy_path_writes_labels_with_source_and_model(labeling):
 
 
 def test_png_and_upper_case_extensions_are_labeled(labeling):
-    folder = unique()
+    folder = unique_folder()
     keys = [folder + "alpha.png", folder + "SHOUT.JPG", folder + "long.jpeg"]
     for key, data in zip(keys, [PNG, JPEG, JPEG], strict=True):
         labeling.upload(key, data)
@@ -43,7 +39,7 @@ def test_png_and_upper_case_extensions_are_labeled(labeling):
 
 
 def test_keys_with_spaces_plus_and_korean(labeling):
-    folder = unique()
+    folder = unique_folder()
     keys = [folder + "summer trip/beach day +1.jpg", folder + "고양이/사진 1.jpg"]
     for key in keys:
         labeling.upload(key, JPEG)
@@ -52,7 +48,7 @@ def test_keys_with_spaces_plus_and_korean(labeling):
 
 
 def test_same_file_name_in_two_folders_gives_two_results(labeling):
-    folder = unique()
+    folder = unique_folder()
     alice, bob = folder + "alice/photo.jpg", folder + "bob/photo.jpg"
     labeling.upload(alice, JPEG)
     labeling.upload(bob, PNG)
@@ -63,7 +59,7 @@ def test_same_file_name_in_two_folders_gives_two_results(labeling):
 
 def test_objects_outside_ingest_are_not_labeled(labeling):
     labeling.upload("elsewhere/photo.jpg", JPEG)
-    probe = unique() + "after.jpg"
+    probe = unique_folder() + "after.jpg"
     labeling.upload(probe, JPEG)
     labeling.wait_result(probe)  # the pipeline has caught up
     called = {call.get("key") for call in labeling.rekognition.calls()}
@@ -77,7 +73,7 @@ def test_sqs_per_call_metrics_count_every_message(labeling):
     none counted twice. (LocalStack alone gives the same numbers: this guards the
     statistics the gathering must keep.) Counted as the growth of the queue's totals, not
     in a window from the test's start: a point is stamped when the gathering sends it."""
-    folder = unique()
+    folder = unique_folder()
     keys = [folder + f"{i}.jpg" for i in range(12)]
 
     def statistic(metric: str, name: str) -> float:

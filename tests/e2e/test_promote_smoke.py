@@ -27,7 +27,7 @@ def test_smoke_labels_posts_and_leaves_nothing_behind(labeling, harness_settings
         workflow.SMOKE_IMAGES
     )
     assert report.slack == "posted a test notice"
-    posted = labeling.slack.wait_for_messages(1, timeout=30)
+    posted = labeling.slack.wait_for_messages(1, timeout=30, containing="harness promote smoke")
     assert labeling.outputs["alarm_name"] in str(posted[0])
     # Each upload and its result, at least; nothing of the run is left.
     assert report.deleted >= 2 * len(workflow.SMOKE_IMAGES)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -125,11 +126,13 @@ def test_bench_verdict_marks_misses_and_says_where_time_goes():
 
 
 class _Results:
-    """A labeling pipeline whose result appears `late` seconds after its image is uploaded
-    for every third image, at once for the others; it records each listing's StartAfter."""
+    """A labeling pipeline whose result is written `late` seconds after its image is
+    uploaded for every third image, `soon` seconds after for the others; it records each
+    listing's StartAfter and stamps each result's `labeled_at` (to the millisecond, as the
+    labeler does) with the time it is written."""
 
-    def __init__(self, late: float = 0.0) -> None:
-        self.late = late
+    def __init__(self, late: float = 0.0, soon: float = 0.0) -> None:
+        self.late, self.soon = late, soon
         self.appears: dict[str, float] = {}
         self.starts: list[str] = []
 
@@ -137,22 +140,37 @@ class _Results:
         return key.replace("ingest/", "results/") + ".json"
 
     def upload(self, key: str, body: bytes) -> None:
-        delay = self.late if len(self.appears) % 3 == 2 else 0.0
-        self.appears[self.result_key(key)] = time.monotonic() + delay
+        delay = self.late if len(self.appears) % 3 == 2 else self.soon
+        self.appears[self.result_key(key)] = time.time() + delay
 
     def keys(self, prefix: str, start_after: str = "") -> list[str]:
         self.starts.append(start_after)
-        now = time.monotonic()
+        now = time.time()
         shown = [k for k, at in list(self.appears.items()) if at <= now]
         return sorted(k for k in shown if k.startswith(prefix) and k > start_after)
 
+    def result(self, key: str) -> dict | None:
+        at = self.appears.get(self.result_key(key))
+        if at is None or at > time.time():
+            return None
+        stamp = datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds")
+        return {"labeled_at": stamp.replace("+00:00", "Z")}
 
-def test_the_bench_lists_only_the_results_past_those_it_saw_in_order():
+
+@pytest.fixture
+def quick_polls(monkeypatch):
+    """The bench lists once a second to learn that a run is over; a unit test, 20 times."""
+    from harness.systems.labeling import bench
+
+    monkeypatch.setattr(bench, "RESULTS_POLL_SECONDS", 0.05)
+
+
+def test_the_bench_lists_only_the_results_past_those_it_saw_in_order(quick_polls):
     """The bench's observer is load on the stack: once the first results are seen, it
     lists from the last of the leading run it has seen, not the whole prefix."""
     from harness.systems.labeling import bench
 
-    pipeline = _Results()
+    pipeline = _Results(late=0.3, soon=0.1)
     run = bench._upload_and_time(pipeline, 12, 2, "ingest/t/", rate=40, timeout=10)
     assert run["images"] == 12 and len(run["latencies_s"]) == 12
     assert pipeline.starts[0] == ""  # nothing seen yet
@@ -160,15 +178,27 @@ def test_the_bench_lists_only_the_results_past_those_it_saw_in_order():
     assert all(a <= b for a, b in zip(pipeline.starts, pipeline.starts[1:], strict=False))
 
 
-def test_the_bench_times_a_result_that_comes_after_later_keys():
-    """A result that appears after results with later keys is still listed (the listing
-    starts before it) and timed with its own delay."""
+def test_the_bench_times_each_result_by_when_it_was_written(quick_polls):
+    """A result written after results with later keys is still listed (the listing
+    starts before it) and timed with its own delay, from its `labeled_at`, however late
+    the bench lists it."""
     from harness.systems.labeling import bench
 
     pipeline = _Results(late=0.5)
     run = bench._upload_and_time(pipeline, 9, 3, "ingest/t/", rate=100, timeout=10)
-    late = sorted(run["latencies_s"])[-3:]  # the third, sixth and ninth images
-    assert len(run["latencies_s"]) == 9 and min(late) >= 0.5
+    latencies = sorted(run["latencies_s"])
+    assert len(latencies) == 9 and min(latencies[-3:]) > 0.45  # the 3rd, 6th and 9th
+    assert max(latencies[:6]) < 0.1  # the others: written at once, whenever listed
+
+
+def test_the_bench_reads_results_once_a_second_by_default():
+    """The bench's own load: it lists to learn that a run is over, about once a second."""
+    from harness.systems.labeling import bench
+
+    assert bench.RESULTS_POLL_SECONDS >= 1.0
+    pipeline = _Results(late=1.5)
+    bench._upload_and_time(pipeline, 6, 2, "ingest/t/", rate=100, timeout=10)
+    assert 2 <= len(pipeline.starts) <= 4, pipeline.starts
 
 
 class _VersionedS3:

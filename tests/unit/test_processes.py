@@ -278,7 +278,7 @@ def test_a_child_started_with_stop_with_parent_ends_when_its_parent_is_killed(sp
         "import subprocess, sys, time\n"
         "from harness.util.processes import stop_with_parent\n"
         "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'],"
-        " preexec_fn=stop_with_parent)\n"
+        " preexec_fn=stop_with_parent())\n"
         "print(child.pid, flush=True)\n"
         "time.sleep(60)\n",
         stdout=subprocess.PIPE,

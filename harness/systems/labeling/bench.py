@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 
 from harness.build import deploy, snapshots
@@ -24,6 +25,7 @@ from harness.config import Settings
 from harness.observe import charts
 from harness.runtime import aws, localstack, stack
 from harness.systems.labeling.pipeline import LabelingPipeline
+from harness.util.errors import HarnessError
 from harness.util.processes import ProcessRecords, peak_rss_mb
 from harness.util.stats import percentile
 from harness.util.waiting import wait_for
@@ -45,6 +47,7 @@ TARGETS = {
 }
 SUSTAIN_OVER = 1.05
 SUSTAIN_SECONDS = 60
+RESULTS_POLL_SECONDS = 1.0  # only to know when a run is over: its times come from the results
 REPORT_RE = re.compile(r"REPORT RequestId: \S+\s+Duration: ([\d.]+) ms")
 
 
@@ -96,58 +99,48 @@ def _upload_and_time(
     """Upload `count` images with `uploaders` threads; time each until its result exists.
 
     With `rate` (images/s) uploads are paced, so latency is measured at a load the
-    pipeline sustains; without it they go as fast as possible (throughput). A poller
-    lists `results/` every 50 ms and notes when each result first appears, so latency is
-    measured from outside, as a user would see it (resolution ~50 ms). The poller is
-    part of the load, so it lists only the keys after the longest run of results it has
-    already seen in key order (`StartAfter`): results come roughly in upload order, and
-    listing all of them 20 times a second cost LocalStack a serialised key each time.
+    pipeline sustains; without it they go as fast as possible (throughput). Each latency
+    runs from the upload's answer to the result's `labeled_at` (the labeler's clock, to
+    the millisecond, taken just before it writes the result; the same machine's clock).
+
+    The bench keeps its own load off the pipeline while it runs: it lists `results/`
+    once a second only to know when every result exists, and reads the results after
+    the run. Watching for each result instead meant listing 20 times a second, and
+    LocalStack sorts the whole bucket on every list whatever the prefix (5.6 % of its
+    GIL samples in a sustained run, docs/performance.md).
     """
     image = render(ImageSpec(seed=42, width=320, height=240))
     keys = [f"{prefix}{i:04}.jpg" for i in range(count)]
     uploaded: dict[str, float] = {}
-    seen: dict[str, float] = {}
     result_prefix = pipeline.result_key(keys[0]).rsplit("/", 1)[0] + "/"
     expected = sorted(pipeline.result_key(k) for k in keys)  # S3 lists in key order
-    done = threading.Event()
-
-    def poll() -> None:
-        in_order = 0  # expected[:in_order] have all been seen
-        while not done.is_set():
-            now = time.monotonic()
-            after = expected[in_order - 1] if in_order else ""
-            for key in pipeline.keys(result_prefix, start_after=after):
-                seen.setdefault(key, now)
-            while in_order < len(expected) and expected[in_order] in seen:
-                in_order += 1
-            time.sleep(0.05)
+    seen: set[str] = set()
 
     def upload(key: str) -> None:
         pipeline.upload(key, image)
-        uploaded[key] = time.monotonic()
+        uploaded[key] = time.time()
 
-    poller = threading.Thread(target=poll, daemon=True)
-    poller.start()
-    started = time.monotonic()
+    def all_written() -> bool:
+        in_order = 0  # expected[:in_order] have all been seen: list only after them
+        while in_order < len(expected) and expected[in_order] in seen:
+            in_order += 1
+        after = expected[in_order - 1] if in_order else ""
+        seen.update(pipeline.keys(result_prefix, start_after=after))
+        return seen.issuperset(expected)
+
+    started = time.time()
     with ThreadPoolExecutor(max_workers=uploaders) as pool:
         if rate:
             for index, key in enumerate(keys):
-                time.sleep(max(0.0, started + index / rate - time.monotonic()))
+                time.sleep(max(0.0, started + index / rate - time.time()))
                 pool.submit(upload, key)
         else:
             list(pool.map(upload, keys))
-    try:
-        wait_for(
-            lambda: all(pipeline.result_key(k) in seen for k in keys),
-            timeout,
-            f"{count} results",
-            interval=0.1,
-        )
-    finally:
-        done.set()
-        poller.join()
-    latencies = [seen[pipeline.result_key(k)] - uploaded[k] for k in keys]
-    finished = max(seen[pipeline.result_key(k)] for k in keys)
+    wait_for(all_written, timeout, f"{count} results", interval=RESULTS_POLL_SECONDS)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        written = dict(zip(keys, pool.map(_labeled_at, [pipeline] * count, keys), strict=True))
+    latencies = [written[k] - uploaded[k] for k in keys]
+    finished = max(written.values())
     last_upload = max(uploaded.values())
     return {
         "images": count,
@@ -160,6 +153,15 @@ def _upload_and_time(
         "uploaded_per_s": round(count / max(last_upload - started, 1e-6), 2),
         "latencies_s": [round(v, 3) for v in latencies],
     }
+
+
+def _labeled_at(pipeline: LabelingPipeline, key: str) -> float:
+    """When the labeler wrote `key`'s result (epoch seconds)."""
+    result = pipeline.result(key)
+    if result is None:
+        raise HarnessError(f"the result of {key} was listed but cannot be read")
+    stamp = result["labeled_at"].replace("Z", "+00:00")
+    return datetime.fromisoformat(stamp).timestamp()
 
 
 def _sustained(pipeline: LabelingPipeline, count: int, pace: float) -> dict:
@@ -353,11 +355,10 @@ def _verdict(results: dict) -> dict:
             f"best {best['images_per_s']} (batch {best['batch_size']}, "
             f"{best['uploaders']} uploaders) at a median invocation of {lam:.0f} ms. "
             "Every request of the pipeline (the uploads, the S3->SNS->SQS fan-out, the "
-            "polling, the functions' own S3 calls) goes through LocalStack's one process, "
-            "and with one batch in flight each batch waits for the round of the one before; "
-            "HARNESS_ESM_CONCURRENCY=2 runs two, which lifted batch size 1, not 10, and "
-            "raised the p50 (docs/performance.md has the profile and the CPU per image of "
-            "each process)"
+            "mapping's polling, the functions' own S3 calls) goes through LocalStack's one "
+            "process, which is near a full core when the uploads are sustained; the "
+            "functions, the stubs and this bench share the other (docs/performance.md has "
+            "the CPU per process and the profile)"
         )
     return verdict
 
