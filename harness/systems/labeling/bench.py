@@ -35,8 +35,8 @@ from harness.util.waiting import wait_for
 # not the best one. Sustained: uploads paced SUSTAIN_OVER above the target for a minute
 # (SUSTAIN_SECONDS), and the rate at which their results came out, from the first upload
 # to the last result. A pipeline that keeps up then shows the pace less its last
-# latency; one that falls behind shows what it can do (a burst of 30 s is not enough:
-# 1,200 uploads at 40/s kept up where 2,400 did not, docs/performance.md).
+# latency; one that falls behind shows what it can do (a burst of 30 s is not enough: a
+# pipeline that falls behind slowly keeps up for half a minute, docs/performance.md).
 TARGETS = {
     "cold_start_s": 45.0,  # nothing running -> pipeline ready, with the saved deployment
     "warm_start_s": 5.0,
