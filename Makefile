@@ -26,12 +26,12 @@ demo: $(STAMP)
 	$(BIN)/harness demo
 
 # PYTEST_WORKERS=N runs the suite on N pytest-xdist workers; the tests that drive a
-# stack are spread over all but one of them, three at most (HARNESS_XDIST_STACKS), each
-# with a stack of its own beside the configured one (harness/testing/parallel.py). 5 by
-# default: three stacks and two workers for the rest, 679 s of pytest on a fresh 2-core
-# clone; six workers were slower (785 s), and so was a fourth stack (919 s) (README,
-# "Testing"). PYTEST_WORKERS=0 runs everything in one process.
-PYTEST_WORKERS ?= 5
+# stack are spread over all but two of them (all but one up to four workers), four at
+# most (HARNESS_XDIST_STACKS), each with a stack of its own beside the configured one
+# (harness/testing/parallel.py). 6 by default: four stacks and two workers for the rest,
+# 618 s of pytest on a fresh 2-core clone against 666 s with five workers and three
+# stacks (README, "Testing"). PYTEST_WORKERS=0 runs everything in one process.
+PYTEST_WORKERS ?= 6
 PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 test: $(STAMP) browser

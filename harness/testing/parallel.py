@@ -2,11 +2,11 @@
 
 Most end-to-end time is spent waiting on timers (visibility timeouts, DLQ redrives,
 alarm periods), not on the CPU. So `make test` runs pytest-xdist workers side by side
-(5 unless PYTEST_WORKERS says): each worker gets its own LocalStack, stubs, MariaDB,
+(6 unless PYTEST_WORKERS says): each worker gets its own LocalStack, stubs, MariaDB,
 admin port, state dir and resource prefix (derived here from the configured base
 settings, so CI's defaults and a developer's own ports both work), and the tests that
-drive a stack are packed into one group per stack-running worker (all workers but one,
-three at most). Everything else
+drive a stack are packed into one group per stack-running worker (all workers but two,
+four at most). Everything else
 (unit tests, Terraform and checkov checks) is scheduled one module at a time on
 whichever worker is free, so the CPU-heavy offline checks overlap with the end-to-end
 waits.
@@ -83,7 +83,7 @@ UNIT_SECONDS = {
     "tests/e2e/test_saved_deployment.py": 133,
     "tests/e2e/test_faults_own_stack.py": 243,
     "tests/e2e/test_nonroot_user.py": 262,
-    "tests/infra/test_terraform.py": 132,
+    "tests/infra/test_terraform.py": 67,  # one shared provider (run 55)
     "tests/unit/test_promote.py": 63,
     "tests/security/test_checkov.py": 32,
 }
@@ -233,17 +233,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     atomic_write_text(Path(path), json.dumps(plan(items, stacks)))
 
 
-# Stacks side by side, at most: on 2 cores a fourth slowed every test more than its group
-# took off the others' (run 39: 919 s against 872-902 s with three). Workers beyond the
-# stacks run the units that need none (the docker lane first), from the start.
+# Stacks side by side, at most. On 2 cores a fourth was slower while the suite used about
+# 1,250 CPU-s (run 39: 919 s against 872-902 s with three); at about 1,000 CPU-s the
+# three stack groups were the run's critical path (run 55: they ended at 627-655 s, the
+# other two workers at 560 s), and four stacks on six workers took 618 s (run 56). The
+# units that need no stack (the docker lane, the unprivileged user's run, the faults
+# with a stack of their own, `terraform test`) keep two workers from five workers on.
 STACKS_ENV = "HARNESS_XDIST_STACKS"
-MAX_STACKS = 3
+MAX_STACKS = 4
 
 
 def stack_count(workers: int) -> int:
-    """How many of `workers` run a stack group: all but one, at most HARNESS_XDIST_STACKS
-    (3 unless set)."""
-    return max(1, min(workers - 1, env_int(STACKS_ENV, MAX_STACKS)))
+    """How many of `workers` run a stack group: all but one up to four workers, all but
+    two from five on, at most HARNESS_XDIST_STACKS (4 unless set)."""
+    spare = 1 if workers <= 4 else 2
+    return max(1, min(workers - spare, env_int(STACKS_ENV, MAX_STACKS)))
 
 
 def plan(items: list[pytest.Item], stacks: int) -> dict[str, str]:

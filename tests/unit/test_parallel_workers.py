@@ -81,11 +81,12 @@ def test_packing_balances_the_groups_and_keeps_the_catalog_units_together():
     assert parallel.pack(weights, 1, set()) == dict.fromkeys(weights, 0)
 
 
-def test_one_worker_runs_no_stack_and_three_stacks_at_most(monkeypatch):
+def test_two_workers_keep_the_units_without_a_stack_and_four_stacks_at_most(monkeypatch):
     monkeypatch.delenv(parallel.STACKS_ENV, raising=False)
-    assert [parallel.stack_count(n) for n in (1, 2, 4, 5, 8)] == [1, 1, 3, 3, 3]
-    monkeypatch.setenv(parallel.STACKS_ENV, "4")
-    assert parallel.stack_count(5) == 4 and parallel.stack_count(3) == 2
+    counts = [parallel.stack_count(n) for n in (1, 2, 3, 4, 5, 6, 8)]
+    assert counts == [1, 1, 2, 3, 3, 4, 4]
+    monkeypatch.setenv(parallel.STACKS_ENV, "3")
+    assert parallel.stack_count(6) == 3 and parallel.stack_count(3) == 2
 
 
 def test_worker_index_reads_the_xdist_worker_id():
