@@ -17,6 +17,7 @@ import pytest
 from harness import config
 from harness.config import Settings
 from harness.runtime import aws, backends, stack
+from harness.util import processes
 
 
 class _SessionStack:
@@ -56,6 +57,9 @@ def _stop_on_sigterm(close: Callable[[], None]) -> None:
     previous = signal.getsignal(signal.SIGTERM)
 
     def handler(signum, frame):
+        # Nothing starts after this: a block unwinding from the SystemExit below (a
+        # database outage's end) would otherwise start a server the stop has missed.
+        processes.refuse_new_starts("the test session is stopping (SIGTERM)")
         close()
         if callable(previous):
             previous(signum, frame)

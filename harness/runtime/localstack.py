@@ -29,8 +29,8 @@ from harness.util.files import private_dir
 from harness.util.net import require_free
 from harness.util.processes import (
     ProcessRecords,
-    interrupts_deferred,
     spawn_logged,
+    starting,
     stop_process,
     with_environment,
 )
@@ -231,7 +231,7 @@ def start(settings: Settings, progress: Callable[[str], None] = print) -> dict:
     started = time.monotonic()
     progress(f"Starting LocalStack {settings.localstack_version} on {settings.endpoint} ...")
     env = environment(settings, files, interpreters)
-    with interrupts_deferred():  # no Ctrl-C between the fork and the record
+    with starting("LocalStack"):  # no Ctrl-C between the fork and the record
         process = spawn_logged([str(python), "-m", "localstack.runtime.main"], log_path, env, files)
         record = records.record(
             RECORD,

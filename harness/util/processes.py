@@ -261,6 +261,32 @@ def interrupts_deferred() -> Iterator[None]:
                 os.kill(os.getpid(), signum)  # the default action, now that it is back
 
 
+# Starts in flight and whether new ones are refused: a SIGTERM'd session stops its stack,
+# and nothing may start a server after that (a block that stopped MariaDB for an outage
+# starts it again as it unwinds, which left one running after the run).
+_STARTS = threading.Lock()
+_REFUSED: list[str] = []
+
+
+def refuse_new_starts(reason: str) -> None:
+    """From now on no server is started in this process (`starting` raises, saying
+    `reason`). Returns once a start in flight on another thread has been recorded, so
+    whatever stops the recorded servers next sees it."""
+    with _STARTS:
+        _REFUSED.append(reason)
+
+
+@contextlib.contextmanager
+def starting(what: str) -> Iterator[None]:
+    """The block that forks a server and writes its record: no Ctrl-C or SIGTERM inside
+    it (`interrupts_deferred`), no stop of the recorded servers halfway through it, and
+    none at all once `refuse_new_starts` was called (a HarnessError naming `what`)."""
+    with interrupts_deferred(), _STARTS:
+        if _REFUSED:
+            raise HarnessError(f"{what} not started: {_REFUSED[0]}")
+        yield
+
+
 def spawn_logged(
     cmd: list[str], log_path: Path, env: dict[str, str], cwd: Path
 ) -> subprocess.Popen:
@@ -312,7 +338,7 @@ def start_recorded(
     (`log`, default `output`) and the log's last lines.
     """
     log = log or output
-    with interrupts_deferred():  # no Ctrl-C between the fork and the record
+    with starting(what):  # no Ctrl-C between the fork and the record
         process = spawn_logged(
             command, output, dict(os.environ) if env is None else env, cwd or Path.cwd()
         )

@@ -1,4 +1,6 @@
-"""No process outlives a test session: not after a failure, not after Ctrl-C."""
+"""No process outlives a test session: not after a failure, not after Ctrl-C, not after a
+SIGTERM that lands while MariaDB is down for an outage (the block that ends the outage
+starts nothing once the session has stopped its stack)."""
 
 from __future__ import annotations
 
@@ -19,16 +21,29 @@ import json, os, time
 from pathlib import Path
 
 def test_uses_the_stack(harness_stack, harness_settings):
+    mode = os.environ["MODE"]
+    if mode == "sigterm":  # MariaDB too, then an outage of it, as database_outage makes
+        from harness.runtime import mariadb
+        from harness.systems.catalog import database
+
+        mariadb.start(harness_settings, database.port(), progress=print)
     records = sorted(Path(harness_settings.state_dir, "processes").glob("*.json"))
     pids = [json.loads(p.read_text()) for p in records]
+    if mode == "sigterm":
+        mariadb.stop(harness_settings)
+        try:
+            Path(os.environ["MARKER"]).write_text(json.dumps(pids))
+            time.sleep(120)  # SIGTERM lands here
+        finally:  # the outage's end: a start after the session stopped its stack
+            mariadb.start(harness_settings, database.port(), progress=print)
     Path(os.environ["MARKER"]).write_text(json.dumps(pids))
-    if os.environ["MODE"] == "fail":
+    if mode == "fail":
         assert False, "failing on purpose"
     time.sleep(120)
 """
 
 
-@pytest.mark.parametrize("mode", ["fail", "interrupt"])
+@pytest.mark.parametrize("mode", ["fail", "interrupt", "sigterm"])
 def test_session_stops_everything_it_started(tmp_path, mode):
     (tmp_path / "test_child.py").write_text(CHILD_TEST)
     marker = tmp_path / "pids.json"
@@ -49,6 +64,9 @@ def test_session_stops_everything_it_started(tmp_path, mode):
     assert {p["name"] for p in started} >= {"localstack", "stubs"}
     if mode == "interrupt":
         child.send_signal(signal.SIGINT)
+    if mode == "sigterm":  # what CI's runner sends a job it cancels
+        assert "mariadb" in {p["name"] for p in started}
+        child.send_signal(signal.SIGTERM)
     output = child.communicate(timeout=60)[0]
     assert child.returncode != 0, output[-2000:]
     for process in started:

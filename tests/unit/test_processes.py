@@ -12,6 +12,7 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 
 import psutil
@@ -257,6 +258,56 @@ def test_a_server_that_never_gets_ready_is_stopped_and_named_with_its_log(tmp_pa
     assert str(pid) in str(caught.value)  # the log's last lines
     assert not is_alive(pid)
     assert records.get("sleeper") is None
+
+
+def test_no_server_starts_once_new_starts_are_refused(tmp_path, monkeypatch):
+    """A SIGTERM'd test session refuses new starts before it stops its stack: a block
+    that unwinds afterwards (a database outage's end starts MariaDB again) starts
+    nothing that the stop has already missed."""
+    monkeypatch.setattr(processes, "_REFUSED", [])
+    records = ProcessRecords(tmp_path)
+    processes.refuse_new_starts("the test session is stopping (SIGTERM)")
+    with pytest.raises(HarnessError, match=r"the sleeper not started: the test session is st"):
+        processes.start_recorded(
+            records,
+            "sleeper",
+            [sys.executable, "-c", SLEEP],
+            tmp_path / "out",
+            lambda: True,
+            what="the sleeper",
+            timeout=5,
+        )
+    assert records.get("sleeper") is None and not (tmp_path / "out").exists()
+
+
+def test_refusing_new_starts_waits_for_a_start_in_flight_to_be_recorded(tmp_path, monkeypatch):
+    """What stops the recorded servers after the refusal must see a server whose start
+    was between its fork and its record on another thread."""
+    monkeypatch.setattr(processes, "_REFUSED", [])
+    records = ProcessRecords(tmp_path)
+    forked = threading.Event()
+    real_spawn = processes.spawn_logged
+
+    def slow_spawn(*args, **kwargs):
+        process = real_spawn(*args, **kwargs)
+        forked.set()
+        time.sleep(0.5)  # the record is written after this
+        return process
+
+    monkeypatch.setattr(processes, "spawn_logged", slow_spawn)
+    starter = threading.Thread(
+        target=processes.start_recorded,
+        args=(records, "late", [sys.executable, "-c", SLEEP], tmp_path / "out", lambda: True),
+        kwargs={"what": "late", "timeout": 5},
+    )
+    starter.start()
+    try:
+        assert forked.wait(5)
+        processes.refuse_new_starts("stopping")
+        assert records.get("late") is not None  # recorded before the refusal returned
+    finally:
+        starter.join()
+        assert records.stop("late")
 
 
 def test_a_ready_server_is_recorded_with_what_its_starter_remembers(tmp_path):
