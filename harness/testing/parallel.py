@@ -78,19 +78,13 @@ UNIT_SECONDS = {
     # Many quick tests (DEFAULT_ITEM_SECONDS each would count them 100-160 s):
     "tests/e2e/test_foundation.py": 26,
     "tests/security": 34,
-    # Units that need no stack of the worker's (the docker lane: its two stacks at once),
-    # from runs 57-58 (six workers). The long ones go first: the docker lane and the
-    # unprivileged user's run from the start, then the saved deployment's test and the
-    # faults of a stack of its own, which ended the run when a stack worker took one of
-    # them after its group (run 58: 144 s from 428 s on). test_cleanup (three tests, each
-    # a stack) is listed so that it is never taken for a quick unit to follow a long one.
-    "tests/docker": 480,
-    "tests/e2e/test_nonroot_user.py": 235,
-    "tests/e2e/test_saved_deployment.py": 145,
-    "tests/e2e/test_faults_own_stack.py": 136,
-    "tests/infra/test_terraform.py": 62,  # one shared provider
-    "tests/unit/test_promote.py": 40,
-    "tests/e2e/test_cleanup.py": 37,
+    # Units that need no stack of the worker's (the docker lane: its two stacks at once).
+    "tests/docker": 426,
+    "tests/e2e/test_saved_deployment.py": 133,
+    "tests/e2e/test_faults_own_stack.py": 243,
+    "tests/e2e/test_nonroot_user.py": 262,
+    "tests/infra/test_terraform.py": 67,  # one shared provider (run 55)
+    "tests/unit/test_promote.py": 63,
     "tests/security/test_checkov.py": 32,
 }
 DEFAULT_ITEM_SECONDS = 5
@@ -350,23 +344,9 @@ def stack_group(index: int) -> str:
     return f"{STACK_GROUP}{index}"
 
 
-# A unit that needs no stack and takes this long (UNIT_SECONDS) is left to the workers
-# without a stack group while one runs: a stack worker asks for its next unit when its
-# group has PREFETCH tests left, and one that took the faults of a stack of their own
-# (136 s) that way ended run 59 at 623 s, 90 s after every other worker.
-LONG_SECONDS = 100
-
-
-def next_scope(
-    queued: list[str],
-    worker: int | None,
-    live: list[int | None],
-    stack_workers: frozenset[int] = frozenset(),
-) -> str:
+def next_scope(queued: list[str], worker: int | None, live: list[int | None]) -> str:
     """The work unit worker `worker` takes next: its own stack group first, then the
-    first unit that is not another live worker's stack group, nor, for a worker of
-    `stack_workers` while a live worker outside them runs, a long unit (LONG_SECONDS);
-    the last resort: any.
+    first unit that is not another live worker's stack group (the last resort: any).
 
     Worker k always runs stack group k, so its saved deployment (harness/build/
     snapshots.py, keyed by the worker's ports and prefix) is the one the next run
@@ -375,14 +355,7 @@ def next_scope(
     if worker is not None and stack_group(worker) in queued:
         return stack_group(worker)
     others = {stack_group(index) for index in live if index is not None and index != worker}
-    avoided = set(others)
-    if worker in stack_workers and any(index not in stack_workers for index in live):
-        avoided |= {unit for unit, seconds in UNIT_SECONDS.items() if seconds >= LONG_SECONDS}
-    for skipped in (avoided, others):
-        chosen = next((scope for scope in queued if scope not in skipped), None)
-        if chosen is not None:
-            return chosen
-    return queued[0]
+    return next((scope for scope in queued if scope not in others), queued[0])
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -406,22 +379,9 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
                 self.groups = json.loads(Path(path).read_text())
             return self.groups.get(nodeid) or nodeid.split("::", 1)[0]
 
-        group_names: frozenset[str] | None = None
-
-        def _has_group(self, index: int) -> bool:
-            """Whether worker `index` runs a stack group (known once the groups are read)."""
-            if self.groups is None:
-                return False
-            if self.group_names is None:
-                self.group_names = frozenset(self.groups.values())
-            return stack_group(index) in self.group_names
-
         def _assign_work_unit(self, node) -> None:
             live = [_index(other.gateway.id) for other in self.nodes]
-            stack_workers = frozenset(
-                index for index in live if index is not None and self._has_group(index)
-            )
-            scope = next_scope(list(self.workqueue), _index(node.gateway.id), live, stack_workers)
+            scope = next_scope(list(self.workqueue), _index(node.gateway.id), live)
             self.workqueue.move_to_end(scope, last=False)
             super()._assign_work_unit(node)
 

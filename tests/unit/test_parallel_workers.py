@@ -178,24 +178,6 @@ def test_a_long_unit_of_one_test_is_followed_by_quick_work_not_by_the_next_long_
     ]
 
 
-def test_a_stack_worker_leaves_the_long_units_to_the_workers_without_a_stack():
-    """A stack worker asks for its next unit before its group ends (xdist's prefetch):
-    it takes the first short unit, and a long one only when nothing else is queued or no
-    worker without a stack group runs."""
-    long_unit = "tests/e2e/test_faults_own_stack.py"
-    short = "tests/infra/test_terraform.py"
-    assert parallel.UNIT_SECONDS[long_unit] >= parallel.LONG_SECONDS
-    assert parallel.UNIT_SECONDS[short] < parallel.LONG_SECONDS
-    queued = [long_unit, short, "tests/unit/test_a.py"]
-    live, stack_workers = [0, 1, 2], frozenset({0, 1})
-    assert parallel.next_scope(queued, 1, live, stack_workers) == short
-    assert parallel.next_scope(queued, 2, live, stack_workers) == long_unit  # no stack group
-    assert parallel.next_scope([long_unit], 1, live, stack_workers) == long_unit  # not idle
-    assert parallel.next_scope(queued, 1, [0, 1], stack_workers) == long_unit  # gw2 is gone
-    # Another live worker's stack group is still the very last resort.
-    assert parallel.next_scope(["stack-0", long_unit], 1, live, stack_workers) == long_unit
-
-
 def test_worker_k_takes_stack_group_k_whoever_asks_first():
     queued = ["stack-0", "stack-1", "tests/unit/test_a.py", "tests/unit/test_b.py"]
     live = [0, 1, 2]
