@@ -279,8 +279,8 @@ def refuse_new_starts(reason: str) -> None:
 @contextlib.contextmanager
 def starting(what: str) -> Iterator[None]:
     """The block that forks a server and writes its record: no Ctrl-C or SIGTERM inside
-    it (`interrupts_deferred`), no stop of the recorded servers halfway through it, and
-    none at all once `refuse_new_starts` was called (a HarnessError naming `what`)."""
+    it (`interrupts_deferred`), a refusal of new starts waits until it is recorded, and
+    after that refusal it starts nothing (a HarnessError naming `what`)."""
     with interrupts_deferred(), _STARTS:
         if _REFUSED:
             raise HarnessError(f"{what} not started: {_REFUSED[0]}")

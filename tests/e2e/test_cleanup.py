@@ -31,15 +31,14 @@ def test_uses_the_stack(harness_stack, harness_settings):
     pids = [json.loads(p.read_text()) for p in records]
     if mode == "sigterm":
         mariadb.stop(harness_settings)
-        try:
-            Path(os.environ["MARKER"]).write_text(json.dumps(pids))
-            time.sleep(120)  # SIGTERM lands here
-        finally:  # the outage's end: a start after the session stopped its stack
+    try:
+        Path(os.environ["MARKER"]).write_text(json.dumps(pids))
+        if mode == "fail":
+            assert False, "failing on purpose"
+        time.sleep(120)  # Ctrl-C or SIGTERM lands here
+    finally:
+        if mode == "sigterm":  # the outage's end: a start after the session stopped
             mariadb.start(harness_settings, database.port(), progress=print)
-    Path(os.environ["MARKER"]).write_text(json.dumps(pids))
-    if mode == "fail":
-        assert False, "failing on purpose"
-    time.sleep(120)
 """
 
 

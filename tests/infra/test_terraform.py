@@ -30,8 +30,8 @@ FOLDERS = sorted(
 )
 
 
-def _environment(data: Path, folder: str) -> dict[str, str]:
-    return terraform.environment(config.load(), data / folder.replace("/", "_"), endpoint=None)
+def _environment(settings: config.Settings, data: Path, folder: str) -> dict[str, str]:
+    return terraform.environment(settings, data / folder.replace("/", "_"), endpoint=None)
 
 
 def _run_steps(root: Path, env: dict[str, str], folder: str, steps) -> tuple[str, str]:
@@ -57,7 +57,8 @@ def terraform_results(tmp_path_factory) -> dict[str, tuple[str, str]]:
     terraform.require_terraform()
     base = tmp_path_factory.mktemp("tf")
     root = stage_infra(PROJECT, base / "infra")
-    envs = {folder: _environment(base / "data", folder) for folder in FOLDERS}
+    settings = config.load()
+    envs = {folder: _environment(settings, base / "data", folder) for folder in FOLDERS}
 
     def each(steps, extra: dict[str, str]) -> dict[str, tuple[str, str]]:
         with ThreadPoolExecutor(max_workers=len(FOLDERS)) as pool:
@@ -160,7 +161,7 @@ def test_a_schedule_hour_outside_0_to_23_fails_validate_with_its_message(tmp_pat
         text.replace("  catalog = {\n", "  catalog = {\n    schedule_last_hour = 24\n"),
         encoding="utf-8",
     )
-    env = _environment(tmp_path / "data", "envs/local")
+    env = _environment(config.load(), tmp_path / "data", "envs/local")
     outcome = _run_steps(root, env, "envs/local", INIT + CHECKS)
     assert outcome[0] == "validate", outcome
     message = " ".join(outcome[1].split())  # Terraform wraps its diagnostics
