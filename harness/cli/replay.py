@@ -32,13 +32,20 @@ STATUS_STYLE = {
 }
 
 
+# How long the check that LocalStack runs waits for its answer. A stopped LocalStack
+# refuses at once; a running one on a loaded machine can take more than the 2 s of a
+# health poll (run 62: `harness record` said "does not answer" to a stack that had just
+# deployed, while four stacks and an image build shared the 2 cores).
+PREFLIGHT_TIMEOUT_S = 15.0
+
+
 def _running_pipeline(start: bool, must_run: bool = True) -> LabelingPipeline:
     """The deployed pipeline; with `start`, the stack is started and deployed if needed."""
     settings = context.settings()
     if start:
         outputs = deploy.ready(settings, progress).outputs
     else:
-        if must_run and not localstack.health(settings.endpoint):
+        if must_run and not localstack.health(settings.endpoint, PREFLIGHT_TIMEOUT_S):
             raise HarnessError(
                 f"LocalStack does not answer at {settings.endpoint}; run `harness up` and "
                 "`harness deploy` first"
