@@ -7,11 +7,12 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint unit e2e clean down help browser
+.PHONY: demo test test-arm64 lint unit e2e clean down help browser
 
 help:
 	@echo "make demo   bring the local stack up and run the demo"
 	@echo "make test   lint and run the whole test suite"
+	@echo "make test-arm64   the docker lane for linux/arm64, emulated (README: Docker)"
 	@echo "make down   stop everything the harness started"
 
 $(STAMP): pyproject.toml
@@ -38,6 +39,12 @@ test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_PARALLEL) --durations=15 $(PYTEST_ARGS)
+
+# The docker lane (tests/docker) with the image built for linux/arm64 and the Compose
+# demo run on it, under QEMU's emulation on an amd64 machine: not part of `make test`,
+# whose 10-minute budget it would exceed alone (README, "The docker test lane").
+test-arm64: $(STAMP)
+	HARNESS_DOCKER_PLATFORM=linux/arm64 $(BIN)/python -m pytest tests/docker -rs --durations=15 $(PYTEST_ARGS)
 
 unit: $(STAMP) browser
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)

@@ -6,13 +6,18 @@
 # secret and the account cannot drift apart. Its rights are the `celeb` schema's
 # only: it applies the migrations there (HARNESS_DATABASE_URL) and loads rows.
 set -eu
+# MariaDB 10.11.12+ reserves address space for the buffer pool to grow into, 8 TiB by
+# default. Natively that costs nothing; QEMU's user-mode emulation (an arm64 image on
+# an amd64 machine: `make test-arm64`) tracks such a reservation page by page and ran
+# out of memory. The pool never grows here, so the reservation is its size.
+pool="--innodb-buffer-pool-size=64M --innodb-buffer-pool-size-max=64M"
 data=/var/lib/harness-db/data
 secret=/run/harness-secrets/db-password
 init=/tmp/harness-db-init.sql
 
 if [ ! -d "$data/mysql" ]; then
     mariadb-install-db --no-defaults --datadir="$data" \
-        --auth-root-authentication-method=socket --skip-test-db >/dev/null
+        --auth-root-authentication-method=socket --skip-test-db $pool >/dev/null
 fi
 umask 077
 password="$(cat "$secret")"
@@ -25,4 +30,4 @@ SQL
 exec mariadbd --no-defaults --datadir="$data" --port=3306 --bind-address=0.0.0.0 \
     --socket=/tmp/mysqld.sock --init-file="$init" --skip-name-resolve \
     --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
-    --innodb-buffer-pool-size=64M --max-connections=200
+    $pool --max-connections=200

@@ -21,9 +21,13 @@ Nothing here pulls from a registry. Layer 3 (runtime): it reads settings, uses u
 from __future__ import annotations
 
 import fcntl
+import hashlib
+import io
+import json
 import os
 import shutil
 import subprocess
+import tarfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +35,8 @@ from pathlib import Path
 from typing import IO
 
 from harness.config import Settings
+from harness.runtime import platforms
+from harness.runtime.platforms import Platform
 from harness.util.errors import HarnessError
 from harness.util.files import private_dir
 from harness.util.packages import AptFailed, apt_install
@@ -222,27 +228,87 @@ def has_image(engine: Engine, name: str) -> bool:
 
 
 def debian_base_image(
-    engine: Engine, settings: Settings, progress: Callable[[str], None] = print
+    engine: Engine,
+    settings: Settings,
+    progress: Callable[[str], None] = print,
+    target: Platform | None = None,
 ) -> str:
-    """`LOCAL_BASE_IMAGE`, a minimal Debian 12 made with debootstrap (no registry): its
-    root file system is cached as a tar in the user cache and imported when missing."""
-    if has_image(engine, LOCAL_BASE_IMAGE):
-        return LOCAL_BASE_IMAGE
-    tar = cache_dir(settings) / "base" / f"debian-{DEBIAN_SUITE}.tar"
+    """A minimal Debian 12 image made with debootstrap (no registry) for `target` (this
+    machine's platform unless given; another one runs under emulation, see
+    `platforms`): `LOCAL_BASE_IMAGE`, with the architecture appended for a foreign one.
+    Its root file system is cached as a tar in the user cache and loaded when missing."""
+    target = target or platforms.native()
+    foreign = target != platforms.native()
+    name = f"{LOCAL_BASE_IMAGE}-{target.debian}" if foreign else LOCAL_BASE_IMAGE
+    if has_image(engine, name):
+        return name
+    suffix = f"-{target.debian}" if foreign else ""
+    tar = cache_dir(settings) / "base" / f"debian-{DEBIAN_SUITE}{suffix}.tar"
     if not tar.exists():
         install(progress)
-        progress(f"making a Debian {DEBIAN_SUITE} root file system with debootstrap (once) ...")
+        progress(f"making a Debian {DEBIAN_SUITE} {target.debian} root file system (once) ...")
         rootfs = tar.with_suffix(".rootfs")
         shutil.rmtree(rootfs, ignore_errors=True)
         tar.parent.mkdir(parents=True, exist_ok=True)
-        _run(["debootstrap", "--variant=minbase", DEBIAN_SUITE, str(rootfs), DEBIAN_MIRROR])
+        arch = [f"--arch={target.debian}"] if foreign else []
+        _run(["debootstrap", "--variant=minbase", *arch, DEBIAN_SUITE, str(rootfs), DEBIAN_MIRROR])
         partial = tar.with_suffix(".partial")
         _run(["tar", "-C", str(rootfs), "-cf", str(partial), "."])
         partial.rename(tar)
         shutil.rmtree(rootfs, ignore_errors=True)
-    with open(tar, "rb") as source:
-        _run(["docker", "import", "-", LOCAL_BASE_IMAGE], stdin=source, env=engine.env())
-    return LOCAL_BASE_IMAGE
+    load_root_filesystem(engine, tar, name, target)
+    return name
+
+
+def image_config(layer_digest: str, target: Platform) -> dict[str, object]:
+    """The image configuration of a one-layer image of `target` (OCI image spec)."""
+    config: dict[str, object] = {
+        "architecture": target.debian,
+        "os": "linux",
+        "config": {"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]},
+        "rootfs": {"type": "layers", "diff_ids": [f"sha256:{layer_digest}"]},
+    }
+    if target.variant:
+        config["variant"] = target.variant
+    return config
+
+
+def load_root_filesystem(engine: Engine, tar: Path, name: str, target: Platform) -> None:
+    """`tar` (a root file system) as image `name` of platform `target`, by `docker load`
+    of an archive made here: `docker import --platform` needs an experimental daemon
+    (Debian's 20.10 records the engine's own architecture without one), while an
+    archive carries the architecture in its configuration."""
+    digest = hashlib.sha256()
+    with tar.open("rb") as source:
+        for chunk in iter(lambda: source.read(1 << 20), b""):
+            digest.update(chunk)
+    config = json.dumps(image_config(digest.hexdigest(), target)).encode()
+    config_name = f"{hashlib.sha256(config).hexdigest()}.json"
+    manifest = json.dumps([{"Config": config_name, "RepoTags": [name], "Layers": ["layer.tar"]}])
+    loader = subprocess.Popen(
+        ["docker", "load"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=engine.env(),
+    )
+    assert loader.stdin is not None
+    try:
+        with tarfile.open(fileobj=loader.stdin, mode="w|") as archive:
+            for member, data in ((config_name, config), ("manifest.json", manifest.encode())):
+                info = tarfile.TarInfo(member)
+                info.size = len(data)
+                archive.addfile(info, io.BytesIO(data))
+            with tar.open("rb") as layer:
+                info = tarfile.TarInfo("layer.tar")
+                info.size = tar.stat().st_size
+                archive.addfile(info, layer)
+    except BrokenPipeError:
+        pass  # `docker load` ended early: its error is read below
+    out, err = loader.communicate(timeout=600)  # closes its input first
+    if loader.returncode != 0:
+        said = (out + err).decode(errors="replace").strip()
+        raise HarnessError(f"`docker load` of {name} failed: {said}")
 
 
 def _run(command: list[str], **kwargs: object) -> None:

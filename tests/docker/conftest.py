@@ -35,6 +35,7 @@ import pytest
 
 from harness import config
 from harness.runtime import engine as docker_engine
+from harness.runtime import platforms
 from harness.testing.side_by_side import PORT_VARIABLES
 from harness.util.net import free_ports
 
@@ -80,11 +81,18 @@ def docker_engine_for_lane(request: pytest.FixtureRequest) -> Iterator[docker_en
     settings = config.load()
     # Short: the engine's Unix sockets live here (~107 bytes at most).
     work = Path(tempfile.mkdtemp(prefix="harness-docker-"))
+    target = lane.lane_platform()
     try:
         engine = docker_engine.ensure(settings, work, progress=lambda m: _report(request, m))
     except docker_engine.EngineUnavailable as exc:
         shutil.rmtree(work, ignore_errors=True)
         pytest.skip(f"docker lane not run: {exc}")
+    try:
+        platforms.ensure_runnable(target, progress=lambda m: _report(request, m))
+    except platforms.EmulationUnavailable as exc:
+        docker_engine.stop(engine)
+        shutil.rmtree(work, ignore_errors=True)
+        pytest.skip(f"docker lane on {target.docker} not run: {exc}")
     LANE.callback(shutil.rmtree, work, ignore_errors=True)
     LANE.callback(docker_engine.stop, engine)
     try:
@@ -150,7 +158,8 @@ def _compose_built(
     # Served while the project lives: `up` (pull_policy: build) and the docker backend's
     # start build again, from the cache when the build arguments are the same.
     with lane.served(cache, cache / "bundle-server.port") as url:
-        env |= lane.build_environment(engine, settings, f"{url}/{bundle.name}" if bundle else None)
+        bundle_url = f"{url}/{bundle.name}" if bundle else None
+        env |= lane.build_environment(engine, settings, bundle_url, lane.lane_platform())
         try:
             with compose.timed("build"):
                 built = compose.run("build", timeout=UP_TIMEOUT)
@@ -177,7 +186,14 @@ def backend_e2e(
 ) -> lane.BackgroundRun:
     """The e2e flows on `HARNESS_BACKEND=docker`, started once the image is built, so
     that they run while the Compose stack comes up and runs its demo (both mostly wait
-    on timers; one after the other, the lane took about 145 s longer)."""
+    on timers; one after the other, the lane took about 145 s longer). On the machine's
+    own platform only: under emulation they would add far more than the demo's time."""
+    target = lane.lane_platform()
+    if target != platforms.native():
+        pytest.skip(
+            f"the docker backend's flows run in the lane for {platforms.native().docker}; "
+            f"on {target.docker} this lane runs the Compose demo (test_compose_demo.py)"
+        )
     run = lane.backend_e2e(lane_image.env, lane_port_sets[1], tmp_path_factory.mktemp("backend"))
     LANE.callback(run.stop)  # a no-op once it has ended
     return run

@@ -29,11 +29,15 @@ import psutil
 from harness.build import terraform
 from harness.config import Settings
 from harness.runtime import engine as docker_engine
+from harness.runtime import platforms
 from harness.runtime.backends import docker as docker_backend
 from harness.testing.side_by_side import harness_down, stack_environment
 from harness.util import processes
 
 ROOT = Path(__file__).resolve().parents[2]
+# The platform of the lane's image (linux/amd64, linux/arm64): Makefile's `test-arm64`.
+PLATFORM_ENV = "HARNESS_DOCKER_PLATFORM"
+IMAGE_ENV = "HARNESS_IMAGE"  # the image docker-compose.yml builds and runs
 LOG_LINES = 40
 # CA certificates added to this machine (Debian's place for them): a TLS proxy's, which
 # pip inside the build must trust as the host does.
@@ -182,16 +186,38 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+def lane_platform() -> platforms.Platform:
+    """The platform the lane builds and runs the image for: PLATFORM_ENV (`make
+    test-arm64` sets linux/arm64), else this machine's own."""
+    value = os.environ.get(PLATFORM_ENV, "").strip()
+    return platforms.parse(value) if value else platforms.native()
+
+
+def platform_environment(target: platforms.Platform) -> dict[str, str]:
+    """Compose's variables for an image of `target`: none for the machine's own
+    platform; for another, Docker's default platform (Compose builds and runs for it)
+    and an image name of its own, so that the native image keeps its name and cache."""
+    if target == platforms.native():
+        return {}
+    return {
+        "DOCKER_DEFAULT_PLATFORM": target.docker,
+        IMAGE_ENV: f"{docker_backend.APP_IMAGE}-{target.debian}",
+    }
+
+
 def build_environment(
-    engine: docker_engine.Engine, settings: Settings, bundle_url: str | None
+    engine: docker_engine.Engine,
+    settings: Settings,
+    bundle_url: str | None,
+    target: platforms.Platform,
 ) -> dict[str, str]:
     """The variables that set the image's build arguments on this machine (see
-    `docker_backend.BUILD_ARGS`); a user's run sets none of them."""
-    env: dict[str, str] = {}
+    `docker_backend.BUILD_ARGS`) and its platform; a user's run sets none of them."""
+    env = platform_environment(target)
     if engine.started:
         # An engine started here has no registry: its base image is made locally, and
         # its builds have no bridge network, so they use the host's.
-        env["HARNESS_BASE_IMAGE"] = docker_engine.debian_base_image(engine, settings)
+        env["HARNESS_BASE_IMAGE"] = docker_engine.debian_base_image(engine, settings, target=target)
         env[docker_backend.BUILD_NETWORK] = "host"
         if bundle_url:
             env["HARNESS_TERRAFORM_BUNDLE_URL"] = bundle_url

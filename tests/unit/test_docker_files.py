@@ -102,7 +102,7 @@ def test_dockerfile_passes_hadolint():
 
 def test_every_service_runs_our_image_built_here_never_pulled():
     for name, service in SERVICES.items():
-        assert service["image"] == docker_backend.APP_IMAGE, name
+        assert interpolated(service["image"]) == ("HARNESS_IMAGE", docker_backend.APP_IMAGE), name
         assert service["pull_policy"] == "build", name
         assert service["build"]["context"] == ".", name
         assert "container_name" not in service, f"{name}: a fixed name stops `-p` copies"
