@@ -3,7 +3,7 @@
 # the harness, the embedded LocalStack (localstack-core from PyPI, pinned, with our
 # local-process Lambda executor: no auth token, no Docker socket, no Lambda images),
 # the Lambda runtime venv, MariaDB from the OS packages, Terraform and its AWS provider.
-# It builds natively on amd64 and arm64.
+# It builds natively on amd64 and arm64 (`make test-arm64` checks arm64 under emulation).
 #
 # Build arguments (README.md, "Docker"); a user's `docker compose up` needs none:
 #   BASE_IMAGE            a Debian 12 image (default debian:bookworm-slim). The test lane

@@ -13,7 +13,8 @@ no image registry either; as root it can have both from Debian packages
   Its data root is in the user cache (`<HARNESS_CACHE_DIR>/docker/engine`), so images
   and the build cache survive for the next run; a lock keeps two engines off it.
 - `debian_base_image` makes the Dockerfile's base image with debootstrap instead of
-  pulling one (the root file system is cached too).
+  pulling one (the root file system is cached too), for this machine's platform or
+  another one (`platforms`: run under emulation), loaded with its architecture.
 
 Nothing here pulls from a registry. Layer 3 (runtime): it reads settings, uses util.
 """

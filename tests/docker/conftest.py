@@ -172,10 +172,15 @@ def _compose_built(
         finally:
             with compose.timed("down -v"):
                 compose.run("down", "-v", "--remove-orphans", timeout=600)
+            left = compose.leftovers()
             if engine.started:  # the lane's own engine: drop a failed build's leftovers
                 compose.docker("container", "prune", "-f")  # and images no tag names
                 compose.docker("image", "prune", "-f")
             _report(request, f"timings (s): {compose.timings}")
+    # Reached only when the lane's tests ran (a failed build has its own error above):
+    # `docker compose down -v` leaves nothing of the project, as the README promises.
+    if left:
+        raise lane.LaneFailure(f"`down -v` left some of project {compose.project}: {left}")
 
 
 @pytest.fixture(scope="session")

@@ -87,14 +87,33 @@ class Compose:
             ["docker", *args], env=self.env, capture_output=True, text=True, timeout=timeout
         )
 
+    @property
+    def label(self) -> str:
+        """The filter of what Compose made for the project: both versions label their
+        containers, volumes and networks with it."""
+        return f"label=com.docker.compose.project={self.project}"
+
+    def leftovers(self) -> dict[str, list[str]]:
+        """What of the project is still there: kind -> IDs or names (empty: nothing)."""
+        kinds = {
+            "containers": ("ps", "-aq"),
+            "volumes": ("volume", "ls", "-q"),
+            "networks": ("network", "ls", "-q"),
+        }
+        found = {
+            kind: self.docker(*args, "--filter", self.label).stdout.split()
+            for kind, args in kinds.items()
+        }
+        return {kind: names for kind, names in found.items() if names}
+
     def states(self) -> dict[str, str]:
-        """service -> `docker ps` status of its container (both Compose versions label
-        their containers with the project and the service)."""
+        """service -> `docker ps` status of its container (the project's, by its label,
+        and the service's)."""
         listed = self.docker(
             "ps",
             "-a",
             "--filter",
-            f"label=com.docker.compose.project={self.project}",
+            self.label,
             "--format",
             '{{.Label "com.docker.compose.service"}}\t{{.Status}}',
         )
