@@ -35,10 +35,11 @@ demo: $(STAMP)
 PYTEST_WORKERS ?= 6
 PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
+# -rs: the summary lists each skipped test with its reason (the arm64 lane's, say).
 test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest $(PYTEST_PARALLEL) --durations=15 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) -rs --durations=15 $(PYTEST_ARGS)
 
 # The docker lane (tests/docker) with the image built for linux/arm64 and the Compose
 # demo run on it, under QEMU's emulation on an amd64 machine: not part of `make test`,
