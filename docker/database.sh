@@ -9,8 +9,9 @@ set -eu
 # MariaDB 10.11.12+ reserves address space for the buffer pool to grow into, 8 TiB by
 # default. Natively that costs nothing; QEMU's user-mode emulation (an arm64 image on
 # an amd64 machine: `make test-arm64`) tracks such a reservation page by page and ran
-# out of memory. The pool never grows here, so the reservation is its size.
-pool="--innodb-buffer-pool-size=64M --innodb-buffer-pool-size-max=64M"
+# out of memory. The pool never grows here, so the reservation is its size (`loose-`:
+# a MariaDB from before that option ignores it instead of refusing to start).
+pool="--innodb-buffer-pool-size=64M --loose-innodb-buffer-pool-size-max=64M"
 data=/var/lib/harness-db/data
 secret=/run/harness-secrets/db-password
 init=/tmp/harness-db-init.sql

@@ -21,6 +21,7 @@ Nothing here pulls from a registry. Layer 3 (runtime): it reads settings, uses u
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import io
@@ -29,6 +30,7 @@ import os
 import shutil
 import subprocess
 import tarfile
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,7 +39,6 @@ from typing import IO
 
 from harness.config import Settings
 from harness.runtime import platforms
-from harness.runtime.platforms import Platform
 from harness.util.errors import HarnessError
 from harness.util.files import private_dir
 from harness.util.packages import AptFailed, apt_install
@@ -232,26 +233,28 @@ def debian_base_image(
     engine: Engine,
     settings: Settings,
     progress: Callable[[str], None] = print,
-    target: Platform | None = None,
+    target: platforms.Platform | None = None,
 ) -> str:
     """A minimal Debian 12 image made with debootstrap (no registry) for `target` (this
-    machine's platform unless given; another one runs under emulation, see
-    `platforms`): `LOCAL_BASE_IMAGE`, with the architecture appended for a foreign one.
-    Its root file system is cached as a tar in the user cache and loaded when missing."""
+    machine's platform unless given; another one's programs run under QEMU, which
+    `platforms.ensure_runnable` registers first: debootstrap runs them to configure
+    the packages): `LOCAL_BASE_IMAGE`, with the architecture appended for another
+    platform. Its root file system is cached as a tar in the user cache."""
     target = target or platforms.native()
-    foreign = target != platforms.native()
-    name = f"{LOCAL_BASE_IMAGE}-{target.debian}" if foreign else LOCAL_BASE_IMAGE
+    suffix = "" if target.is_native else f"-{target.debian}"
+    name = LOCAL_BASE_IMAGE + suffix
     if has_image(engine, name):
         return name
-    suffix = f"-{target.debian}" if foreign else ""
     tar = cache_dir(settings) / "base" / f"debian-{DEBIAN_SUITE}{suffix}.tar"
     if not tar.exists():
         install(progress)
+        arch = [] if target.is_native else [f"--arch={target.debian}"]
+        if arch:
+            platforms.ensure_runnable(target, progress)
         progress(f"making a Debian {DEBIAN_SUITE} {target.debian} root file system (once) ...")
         rootfs = tar.with_suffix(".rootfs")
         shutil.rmtree(rootfs, ignore_errors=True)
         tar.parent.mkdir(parents=True, exist_ok=True)
-        arch = [f"--arch={target.debian}"] if foreign else []
         _run(["debootstrap", "--variant=minbase", *arch, DEBIAN_SUITE, str(rootfs), DEBIAN_MIRROR])
         partial = tar.with_suffix(".partial")
         _run(["tar", "-C", str(rootfs), "-cf", str(partial), "."])
@@ -261,7 +264,7 @@ def debian_base_image(
     return name
 
 
-def image_config(layer_digest: str, target: Platform) -> dict[str, object]:
+def image_config(layer_digest: str, target: platforms.Platform) -> dict[str, object]:
     """The image configuration of a one-layer image of `target` (OCI image spec)."""
     config: dict[str, object] = {
         "architecture": target.debian,
@@ -274,42 +277,80 @@ def image_config(layer_digest: str, target: Platform) -> dict[str, object]:
     return config
 
 
-def load_root_filesystem(engine: Engine, tar: Path, name: str, target: Platform) -> None:
+LOAD_TIMEOUT_S = 600.0
+
+
+class _Hashing(io.RawIOBase):
+    """A file read through, its SHA-256 taken on the way (the layer's digest, which the
+    configuration written after it names: the file is read once)."""
+
+    def __init__(self, source: IO[bytes]) -> None:
+        self.source = source
+        self.digest = hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.source.read(size)
+        self.digest.update(data)
+        return data
+
+
+def load_root_filesystem(engine: Engine, tar: Path, name: str, target: platforms.Platform) -> None:
     """`tar` (a root file system) as image `name` of platform `target`, by `docker load`
     of an archive made here: `docker import --platform` needs an experimental daemon
     (Debian's 20.10 records the engine's own architecture without one), while an
     archive carries the architecture in its configuration."""
-    digest = hashlib.sha256()
-    with tar.open("rb") as source:
-        for chunk in iter(lambda: source.read(1 << 20), b""):
-            digest.update(chunk)
-    config = json.dumps(image_config(digest.hexdigest(), target)).encode()
-    config_name = f"{hashlib.sha256(config).hexdigest()}.json"
-    manifest = json.dumps([{"Config": config_name, "RepoTags": [name], "Layers": ["layer.tar"]}])
-    loader = subprocess.Popen(
-        ["docker", "load"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=engine.env(),
-    )
-    assert loader.stdin is not None
-    try:
-        with tarfile.open(fileobj=loader.stdin, mode="w|") as archive:
-            for member, data in ((config_name, config), ("manifest.json", manifest.encode())):
-                info = tarfile.TarInfo(member)
-                info.size = len(data)
-                archive.addfile(info, io.BytesIO(data))
-            with tar.open("rb") as layer:
-                info = tarfile.TarInfo("layer.tar")
-                info.size = tar.stat().st_size
-                archive.addfile(info, layer)
-    except BrokenPipeError:
-        pass  # `docker load` ended early: its error is read below
-    out, err = loader.communicate(timeout=600)  # closes its input first
-    if loader.returncode != 0:
-        said = (out + err).decode(errors="replace").strip()
-        raise HarnessError(f"`docker load` of {name} failed: {said}")
+    with (
+        tempfile.TemporaryFile() as said,
+        subprocess.Popen(
+            ["docker", "load"],
+            stdin=subprocess.PIPE,
+            stdout=said,
+            stderr=subprocess.STDOUT,
+            env=engine.env(),
+        ) as loader,
+    ):
+        assert loader.stdin is not None
+        try:
+            try:
+                _write_image_archive(loader.stdin, tar, name, target)
+            except BrokenPipeError:
+                pass  # `docker load` ended early: what it said is read below
+            finally:
+                with contextlib.suppress(BrokenPipeError):
+                    loader.stdin.close()
+            code = loader.wait(timeout=LOAD_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            loader.kill()
+            raise HarnessError(
+                f"`docker load` of {name} did not end in {LOAD_TIMEOUT_S:.0f} s"
+            ) from None
+        except BaseException:  # Ctrl-C, a file that cannot be read: no loader left behind
+            loader.kill()
+            raise
+        said.seek(0)
+        output = said.read().decode(errors="replace").strip()
+    if code != 0:
+        raise HarnessError(f"`docker load` of {name} failed: {output}")
+
+
+def _write_image_archive(sink: IO[bytes], tar: Path, name: str, target: platforms.Platform) -> None:
+    """docker load's archive: the layer, then its configuration and the manifest."""
+
+    def add(archive: tarfile.TarFile, member: str, size: int, data: IO[bytes]) -> None:
+        info = tarfile.TarInfo(member)
+        info.size = size
+        archive.addfile(info, data)
+
+    with tarfile.open(fileobj=sink, mode="w|") as archive, tar.open("rb") as layer:
+        hashing = _Hashing(layer)
+        add(archive, "layer.tar", tar.stat().st_size, hashing)
+        config = json.dumps(image_config(hashing.digest.hexdigest(), target)).encode()
+        config_name = f"{hashlib.sha256(config).hexdigest()}.json"
+        manifest = json.dumps(
+            [{"Config": config_name, "RepoTags": [name], "Layers": ["layer.tar"]}]
+        )
+        add(archive, config_name, len(config), io.BytesIO(config))
+        add(archive, "manifest.json", len(manifest.encode()), io.BytesIO(manifest.encode()))
 
 
 def _run(command: list[str], **kwargs: object) -> None:

@@ -38,7 +38,7 @@ class Platform:
     """One platform in the four spellings the tools use."""
 
     docker: str  # Docker's and Compose's: linux/arm64
-    debian: str  # dpkg's and debootstrap's: arm64
+    debian: str  # dpkg's and debootstrap's, and an image's architecture: arm64
     machine: str  # `uname -m`, and QEMU's name for its emulator: aarch64
     lambda_architecture: str  # Lambda's (the functions' zips are built for it): arm64
 
@@ -46,6 +46,11 @@ class Platform:
     def variant(self) -> str:
         """The variant Docker records for the architecture ('' for none)."""
         return "v8" if self.debian == "arm64" else ""
+
+    @property
+    def is_native(self) -> bool:
+        """This machine's own platform (no emulation)."""
+        return self == native()
 
 
 PLATFORMS = (
@@ -65,7 +70,13 @@ def parse(name: str) -> Platform:
 
 
 def native() -> Platform:
-    return parse(platform.machine())
+    """This machine's platform; one not in PLATFORMS by its machine name (Docker's and
+    Debian's names agree for ppc64le, s390x, riscv64), so the native path works there."""
+    machine = platform.machine().lower()
+    try:
+        return parse(machine)
+    except HarnessError:
+        return Platform(f"linux/{machine}", machine, machine, machine)
 
 
 def binfmt_entry(target: Platform) -> Path:
@@ -74,7 +85,7 @@ def binfmt_entry(target: Platform) -> Path:
 
 def why_not_runnable(target: Platform) -> str | None:
     """Why programs of `target` cannot run here now (None: they can)."""
-    if target == native():
+    if target.is_native:
         return None
     entry = binfmt_entry(target)
     if not entry.is_file():
@@ -117,10 +128,16 @@ def ensure_runnable(target: Platform, progress: Callable[[str], None] = print) -
         raise EmulationUnavailable(f"{reason}; {exc}") from None
     # The packages register their entries when installed; an install that found them
     # installed already (an entry removed since) needs the entry enabled again.
-    subprocess.run(
-        ["update-binfmts", "--enable", f"qemu-{target.machine}"], capture_output=True, timeout=60
+    enabled = subprocess.run(
+        ["update-binfmts", "--enable", f"qemu-{target.machine}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     still = why_not_runnable(target)
     if still:
         packages = ", ".join(EMULATION_PACKAGES)
-        raise EmulationUnavailable(f"{still}, even after installing {packages}")
+        said = (enabled.stdout + enabled.stderr).strip() or "nothing"
+        raise EmulationUnavailable(
+            f"{still}, even after installing {packages} (update-binfmts said: {said})"
+        )

@@ -8,8 +8,13 @@ otherwise, as root, one is installed from Debian's packages and started for the 
 lane is skipped with the reason, which the test summary shows (`-rs`), never passed.
 
 The stack runs as its own Compose project on free ports, so it never meets a stack on
-the harness's default ports; `down -v` removes it at the end, whatever happened. The
+the harness's default ports; `down -v` removes it at the end, whatever happened, and
+the lane fails if anything of the project (container, volume, network) is left. The
 image stays in the engine's data root (user cache) so the next run's build is warm.
+
+The lane builds and runs the image for this machine's platform, or for the one
+HARNESS_DOCKER_PLATFORM names (`make test-arm64`: linux/arm64 under QEMU's emulation,
+registered here as root when missing; test_platform.py says which ran).
 
 The engine and the stack are shared by the lane's tests (session fixtures) but end with
 the lane's last test, not with the session: idle, they would hold memory and CPU (the
@@ -57,7 +62,10 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.docker)
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """Last: pytest's own teardown of `item` has run, so a failure here (`down -v` that
+    left something) is this test's teardown error, not the next test's setup error."""
     if _in_lane(item) and not _in_lane(nextitem):
         LANE.close()
 
@@ -79,24 +87,25 @@ def _report(request: pytest.FixtureRequest, line: str) -> None:
 def docker_engine_for_lane(request: pytest.FixtureRequest) -> Iterator[docker_engine.Engine]:
     """The engine the lane uses, started here if need be (and then stopped here)."""
     settings = config.load()
+    target = lane.lane_platform()
     # Short: the engine's Unix sockets live here (~107 bytes at most).
     work = Path(tempfile.mkdtemp(prefix="harness-docker-"))
-    target = lane.lane_platform()
     try:
         engine = docker_engine.ensure(settings, work, progress=lambda m: _report(request, m))
     except docker_engine.EngineUnavailable as exc:
         shutil.rmtree(work, ignore_errors=True)
         pytest.skip(f"docker lane not run: {exc}")
-    try:
-        platforms.ensure_runnable(target, progress=lambda m: _report(request, m))
-    except platforms.EmulationUnavailable as exc:
-        docker_engine.stop(engine)
-        shutil.rmtree(work, ignore_errors=True)
-        pytest.skip(f"docker lane on {target.docker} not run: {exc}")
     LANE.callback(shutil.rmtree, work, ignore_errors=True)
     LANE.callback(docker_engine.stop, engine)
     try:
+        # An engine started here runs the image's programs on this kernel: another
+        # platform's need QEMU registered here. One found running (a VM's, a remote
+        # one) emulates or not by itself; its build then says which.
+        if engine.started:
+            platforms.ensure_runnable(target, progress=lambda m: _report(request, m))
         yield engine
+    except platforms.EmulationUnavailable as exc:
+        pytest.skip(f"docker lane on {target.docker} not run: {exc}")
     finally:
         LANE.close()
 
@@ -170,13 +179,16 @@ def _compose_built(
                 )
             yield compose
         finally:
-            with compose.timed("down -v"):
-                compose.run("down", "-v", "--remove-orphans", timeout=600)
-            left = compose.leftovers()
-            if engine.started:  # the lane's own engine: drop a failed build's leftovers
-                compose.docker("container", "prune", "-f")  # and images no tag names
-                compose.docker("image", "prune", "-f")
-            _report(request, f"timings (s): {compose.timings}")
+            left: dict[str, list[str]] = {}
+            try:
+                with compose.timed("down -v"):
+                    compose.run("down", "-v", "--remove-orphans", timeout=600)
+                left = compose.leftovers()
+            finally:
+                if engine.started:  # the lane's own engine: drop a failed build's leftovers
+                    compose.docker("container", "prune", "-f")  # and images no tag names
+                    compose.docker("image", "prune", "-f")
+                _report(request, f"timings (s): {compose.timings}")
     # Reached only when the lane's tests ran (a failed build has its own error above):
     # `docker compose down -v` leaves nothing of the project, as the README promises.
     if left:
@@ -194,7 +206,7 @@ def backend_e2e(
     on timers; one after the other, the lane took about 145 s longer). On the machine's
     own platform only: under emulation they would add far more than the demo's time."""
     target = lane.lane_platform()
-    if target != platforms.native():
+    if not target.is_native:
         pytest.skip(
             f"the docker backend's flows run in the lane for {platforms.native().docker}; "
             f"on {target.docker} this lane runs the Compose demo (test_compose_demo.py)"

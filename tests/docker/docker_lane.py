@@ -3,7 +3,9 @@ arguments this machine needs, and failures that name the service and its last lo
 
 Only the base image, the Terraform bundle, the build network and a TLS proxy's CA
 differ from a user's `docker compose up`, and only through the build arguments that
-docker-compose.yml documents; the compose file is the same.
+docker-compose.yml documents; the compose file is the same. A lane for another
+platform (`make test-arm64`) also sets Compose's DOCKER_DEFAULT_PLATFORM and an image
+name of its own (HARNESS_IMAGE), as a user building for that platform would.
 """
 
 from __future__ import annotations
@@ -94,17 +96,21 @@ class Compose:
         return f"label=com.docker.compose.project={self.project}"
 
     def leftovers(self) -> dict[str, list[str]]:
-        """What of the project is still there: kind -> IDs or names (empty: nothing)."""
+        """What of the project is still there: kind -> IDs or names (empty: nothing; a
+        listing docker could not make counts, with what it said)."""
         kinds = {
             "containers": ("ps", "-aq"),
             "volumes": ("volume", "ls", "-q"),
             "networks": ("network", "ls", "-q"),
         }
-        found = {
-            kind: self.docker(*args, "--filter", self.label).stdout.split()
-            for kind, args in kinds.items()
-        }
-        return {kind: names for kind, names in found.items() if names}
+        found: dict[str, list[str]] = {}
+        for kind, args in kinds.items():
+            listed = self.docker(*args, "--filter", self.label)
+            if listed.returncode != 0:  # not a clean bill: what docker said instead
+                found[f"{kind} (not listed)"] = [listed.stderr.strip()]
+            elif listed.stdout.split():
+                found[kind] = listed.stdout.split()
+        return found
 
     def states(self) -> dict[str, str]:
         """service -> `docker ps` status of its container (the project's, by its label,
@@ -216,7 +222,7 @@ def platform_environment(target: platforms.Platform) -> dict[str, str]:
     """Compose's variables for an image of `target`: none for the machine's own
     platform; for another, Docker's default platform (Compose builds and runs for it)
     and an image name of its own, so that the native image keeps its name and cache."""
-    if target == platforms.native():
+    if target.is_native:
         return {}
     return {
         "DOCKER_DEFAULT_PLATFORM": target.docker,

@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import re
+import subprocess
 import sys
 import tarfile
 from pathlib import Path
@@ -25,17 +26,23 @@ ENABLED_WITH_F = "enabled\ninterpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P
 @pytest.mark.parametrize("name", ["linux/arm64", "arm64", "aarch64", "linux/arm64/v8", " ARM64 "])
 def test_every_spelling_of_arm64_is_one_platform(name):
     assert platforms.parse(name) == ARM64
-    assert (ARM64.docker, ARM64.debian, ARM64.machine, ARM64.variant) == (
+
+
+def test_a_platform_has_each_tools_name_for_it():
+    assert (ARM64.docker, ARM64.debian, ARM64.machine, ARM64.lambda_architecture) == (
         "linux/arm64",
         "arm64",
         "aarch64",
-        "v8",
-    )
-    assert (AMD64.variant, AMD64.lambda_architecture, ARM64.lambda_architecture) == (
-        "",
-        "x86_64",
         "arm64",
     )
+    assert (AMD64.machine, AMD64.lambda_architecture) == ("x86_64", "x86_64")
+    assert (ARM64.variant, AMD64.variant) == ("v8", "")
+
+
+def test_a_machine_not_listed_is_still_native(monkeypatch):
+    monkeypatch.setattr(platforms.platform, "machine", lambda: "s390x")
+    assert platforms.native() == platforms.Platform("linux/s390x", "s390x", "s390x", "s390x")
+    assert platforms.native().is_native and not AMD64.is_native
 
 
 def test_an_unknown_platform_names_the_known_ones():
@@ -52,7 +59,7 @@ def binfmt(tmp_path, monkeypatch):
 
 
 def test_the_machines_own_platform_always_runs(binfmt):
-    assert platforms.native() == AMD64
+    assert platforms.native() == AMD64 and AMD64.is_native and not ARM64.is_native
     assert platforms.why_not_runnable(AMD64) is None  # no entry needed
 
 
@@ -81,6 +88,32 @@ def test_registering_needs_root_and_says_so(binfmt, monkeypatch):
         platforms.ensure_runnable(ARM64, progress=lambda _: None)
 
 
+class Commands:
+    """`subprocess` as platforms.py sees it: each command recorded, each answered by
+    `answer(command)` (a CompletedProcess)."""
+
+    def __init__(self, answer):
+        self.ran: list[list[str]] = []
+        self.answer = answer
+
+    def run(self, command, **kwargs):
+        self.ran.append(command)
+        return self.answer(command)
+
+
+def done(command, code=0, stderr=""):
+    return subprocess.CompletedProcess(command, code, stdout="", stderr=stderr)
+
+
+def test_a_binfmt_misc_that_cannot_be_mounted_is_the_reason_given(binfmt, monkeypatch):
+    monkeypatch.setattr(platforms.os, "geteuid", lambda: 0)
+    commands = Commands(lambda command: done(command, 32, "mount: permission denied"))
+    monkeypatch.setattr(platforms, "subprocess", commands)
+    with pytest.raises(platforms.EmulationUnavailable, match=r"mounting binfmt_misc failed: mount"):
+        platforms.ensure_runnable(ARM64, progress=lambda _: None)
+    assert commands.ran == [["mount", "-t", "binfmt_misc", "binfmt_misc", str(binfmt)]]
+
+
 def test_a_failed_install_of_qemu_is_the_reason_given(binfmt, monkeypatch):
     (binfmt / "register").write_text("")  # mounted
     monkeypatch.setattr(platforms.os, "geteuid", lambda: 0)
@@ -103,9 +136,24 @@ def test_an_install_that_registers_the_entry_makes_the_platform_runnable(binfmt,
         (binfmt / "qemu-aarch64").write_text(ENABLED_WITH_F)
 
     monkeypatch.setattr(platforms, "apt_install", install)
-    monkeypatch.setattr(platforms.subprocess, "run", lambda *a, **k: None)  # update-binfmts
+    commands = Commands(done)
+    monkeypatch.setattr(platforms, "subprocess", commands)
     platforms.ensure_runnable(ARM64, progress=lambda _: None)
     assert installed == list(platforms.EMULATION_PACKAGES)
+    assert commands.ran == [["update-binfmts", "--enable", "qemu-aarch64"]]
+
+
+def test_an_install_that_registers_nothing_says_what_update_binfmts_said(binfmt, monkeypatch):
+    (binfmt / "register").write_text("")
+    monkeypatch.setattr(platforms.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(platforms, "apt_install", lambda packages, progress: None)
+    commands = Commands(lambda command: done(command, 2, "qemu-aarch64 not in database"))
+    monkeypatch.setattr(platforms, "subprocess", commands)
+    with pytest.raises(
+        platforms.EmulationUnavailable,
+        match=r"no binfmt_misc entry.*even after installing.*qemu-aarch64 not in database",
+    ):
+        platforms.ensure_runnable(ARM64, progress=lambda _: None)
 
 
 def test_the_base_images_configuration_names_its_platform_and_its_layer():
@@ -125,8 +173,10 @@ def test_the_loaded_archive_is_docker_loads_format(tmp_path, monkeypatch):
     received = tmp_path / "received.tar"
     docker = tmp_path / "bin" / "docker"
     docker.parent.mkdir()
+    argv = tmp_path / "argv.json"
     docker.write_text(
-        f"#!{sys.executable}\nimport shutil, sys\n"
+        f"#!{sys.executable}\nimport json, shutil, sys\n"
+        f"json.dump(sys.argv[1:], open({str(argv)!r}, 'w'))\n"
         f"shutil.copyfileobj(sys.stdin.buffer, open({str(received)!r}, 'wb'))\n"
     )
     docker.chmod(0o755)
@@ -138,6 +188,7 @@ def test_the_loaded_archive_is_docker_loads_format(tmp_path, monkeypatch):
         manifest = json.load(archive.extractfile("manifest.json"))
         config = json.load(archive.extractfile(manifest[0]["Config"]))
         layer = archive.extractfile("layer.tar").read()
+    assert json.loads(argv.read_text()) == ["load"]
     assert sorted(names) == sorted([manifest[0]["Config"], "manifest.json", "layer.tar"])
     assert manifest[0]["RepoTags"] == ["x/base:1"] and manifest[0]["Layers"] == ["layer.tar"]
     assert layer == rootfs.read_bytes()
