@@ -215,3 +215,40 @@ def test_leftovers_are_looked_for_on_every_worker_that_had_a_stack(defaults, mon
     parallel.stop_leftovers(3)
     assert downs == ["gw0", "gw2"]
     assert capsys.readouterr().out == "gw2: stopped: localstack\n"  # only what was stopped
+
+
+def test_a_busy_worker_takes_a_quick_unit_and_leaves_the_long_one():
+    """Run 65: a stack worker with its last two scenarios (75 s) to run took the saved
+    deployment's test (149 s) by xdist's prefetch and ended the run 70-80 s late."""
+    long_unit = "tests/e2e/test_saved_deployment.py"
+    assert parallel.UNIT_SECONDS[long_unit] >= parallel.QUICK_S
+    queued = ["stack-1", long_unit, "tests/unit/test_a.py", "tests/unit/test_b.py"]
+    live = [0, 1, 2]
+    assert parallel.next_scope(queued, 0, live, busy=True) == "tests/unit/test_a.py"
+    assert parallel.next_scope(queued, 0, live, busy=False) == long_unit
+    # Only long units (or other workers' groups) left: the busy worker still gets work.
+    assert parallel.next_scope(["stack-1", long_unit], 0, live, busy=True) == long_unit
+    # Its own stack group comes first, busy or not.
+    assert parallel.next_scope(queued, 1, live, busy=True) == "stack-1"
+
+
+def test_a_tests_estimate_is_its_units_seconds_shared_among_its_tests():
+    collection = [
+        "tests/e2e/test_faults_own_stack.py::test_a",
+        "tests/e2e/test_faults_own_stack.py::test_b",
+        "tests/docker/test_compose_demo.py::test_c",
+        "tests/docker/test_platform.py::test_d[linux/amd64]",
+        "scenarios/partial-batch.yaml::partial-batch",
+        "tests/unit/test_quick.py::test_e",
+    ]
+    seconds = parallel.test_seconds(collection)
+    own = parallel.UNIT_SECONDS["tests/e2e/test_faults_own_stack.py"]
+    assert seconds[collection[0]] == seconds[collection[1]] == own / 2
+    assert (
+        seconds[collection[2]]
+        == seconds[collection[3]]
+        == parallel.UNIT_SECONDS["tests/docker"] / 2
+    )
+    assert seconds[collection[4]] == parallel.UNIT_SECONDS["scenarios/partial-batch.yaml"]
+    assert seconds[collection[5]] == 0  # not listed: quick
+    assert parallel.unit_key("tests/docker/test_platform.py::test_d[linux/amd64]") == "tests/docker"
