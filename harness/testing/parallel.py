@@ -230,7 +230,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     workers = int(workerinput["workercount"])
     stacks = stack_count(workers) if side_by_side_possible(config_module.load()) else 1
-    atomic_write_text(Path(path), json.dumps(plan(items, stacks)))
+    units = {item.nodeid: unit_of(item) for item in items}  # unit_of resolves paths: once
+    atomic_write_text(Path(path), json.dumps(plan(items, stacks, units)))
+    atomic_write_text(seconds_file(path), json.dumps(estimated_seconds(units)))
 
 
 # Stacks side by side, at most. On 2 cores a fourth was slower while the suite used about
@@ -250,7 +252,9 @@ def stack_count(workers: int) -> int:
     return max(1, min(workers - spare, env_int(STACKS_ENV, MAX_STACKS)))
 
 
-def plan(items: list[pytest.Item], stacks: int) -> dict[str, str]:
+def plan(
+    items: list[pytest.Item], stacks: int, units: dict[str, str] | None = None
+) -> dict[str, str]:
     """Each item's group: its unit, or `stack_group(k)` for the stack units packed into
     group k. Sorts `items` in place: the stack groups first, in order, and in each the
     units that deploy the pipeline first (the first deploy onto a worker's new LocalStack
@@ -258,7 +262,8 @@ def plan(items: list[pytest.Item], stacks: int) -> dict[str, str]:
     tests or fewer that deploys nothing comes right after the group's first unit, not
     last (the worker would fetch its next unit while that one runs, and run it only
     after); then the other units in `order_others`' order."""
-    units = {item.nodeid: unit_of(item) for item in items}  # unit_of resolves paths: once
+    if units is None:  # node id -> unit_of(item), unless the caller has it
+        units = {item.nodeid: unit_of(item) for item in items}
     weights: dict[str, float] = defaultdict(float)
     catalog: set[str] = set()
     deploying: set[str] = set()
@@ -353,23 +358,18 @@ BUSY_S = 40.0
 QUICK_S = 20.0  # a unit not in UNIT_SECONDS took less (see there)
 
 
-def unit_key(nodeid: str) -> str:
-    """The UNIT_SECONDS key of a test's unit, from its node id: its file, or the folder
-    that runs as one unit."""
-    path = nodeid.split("::", 1)[0]
-    return "tests/docker" if path.startswith("tests/docker/") else path
-
-
-def test_seconds(collection: list[str]) -> dict[str, float]:
-    """Node id -> its estimated seconds: its unit's UNIT_SECONDS shared evenly among the
-    unit's tests (0 for a unit not listed: they are all quick)."""
+def estimated_seconds(units: dict[str, str]) -> dict[str, float]:
+    """Node id -> its estimated seconds: its unit's (`unit_of`) UNIT_SECONDS shared
+    evenly among the unit's tests (0 for a unit not listed: they are all quick)."""
     counts: dict[str, int] = defaultdict(int)
-    for nodeid in collection:
-        counts[unit_key(nodeid)] += 1
-    return {
-        nodeid: UNIT_SECONDS.get(unit_key(nodeid), 0) / counts[unit_key(nodeid)]
-        for nodeid in collection
-    }
+    for unit in units.values():
+        counts[unit] += 1
+    return {nodeid: UNIT_SECONDS.get(unit, 0) / counts[unit] for nodeid, unit in units.items()}
+
+
+def seconds_file(groups_file: str) -> Path:
+    """Where the workers leave `estimated_seconds` for the scheduler: beside the groups."""
+    return Path(groups_file).with_name("seconds.json")
 
 
 def next_scope(
@@ -422,8 +422,8 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
         seconds: dict[str, float] | None = None
 
         def _assign_work_unit(self, node) -> None:
-            if self.seconds is None:
-                self.seconds = test_seconds(list(self.collection or ()))
+            if self.seconds is None:  # written with the groups, by every worker
+                self.seconds = json.loads(seconds_file(path).read_text())
             pending = [
                 nodeid
                 for unit in self.assigned_work.get(node, {}).values()

@@ -233,22 +233,18 @@ def test_a_busy_worker_takes_a_quick_unit_and_leaves_the_long_one():
 
 
 def test_a_tests_estimate_is_its_units_seconds_shared_among_its_tests():
-    collection = [
-        "tests/e2e/test_faults_own_stack.py::test_a",
-        "tests/e2e/test_faults_own_stack.py::test_b",
-        "tests/docker/test_compose_demo.py::test_c",
-        "tests/docker/test_platform.py::test_d[linux/amd64]",
-        "scenarios/partial-batch.yaml::partial-batch",
-        "tests/unit/test_quick.py::test_e",
-    ]
-    seconds = parallel.test_seconds(collection)
-    own = parallel.UNIT_SECONDS["tests/e2e/test_faults_own_stack.py"]
-    assert seconds[collection[0]] == seconds[collection[1]] == own / 2
-    assert (
-        seconds[collection[2]]
-        == seconds[collection[3]]
-        == parallel.UNIT_SECONDS["tests/docker"] / 2
-    )
-    assert seconds[collection[4]] == parallel.UNIT_SECONDS["scenarios/partial-batch.yaml"]
-    assert seconds[collection[5]] == 0  # not listed: quick
-    assert parallel.unit_key("tests/docker/test_platform.py::test_d[linux/amd64]") == "tests/docker"
+    own = "tests/e2e/test_faults_own_stack.py"
+    units = {  # node id -> unit_of(item)
+        f"{own}::test_a": own,
+        f"{own}::test_b": own,
+        "tests/docker/test_compose_demo.py::test_c": "tests/docker",
+        "tests/docker/test_platform.py::test_d[linux/amd64]": "tests/docker",
+        "scenarios/partial-batch.yaml::partial-batch": "scenarios/partial-batch.yaml",
+        "tests/unit/test_quick.py::test_e": "tests/unit/test_quick.py",
+    }
+    seconds = parallel.estimated_seconds(units)
+    nodeids = list(units)
+    assert seconds[nodeids[0]] == seconds[nodeids[1]] == parallel.UNIT_SECONDS[own] / 2
+    assert seconds[nodeids[2]] == seconds[nodeids[3]] == parallel.UNIT_SECONDS["tests/docker"] / 2
+    assert seconds[nodeids[4]] == parallel.UNIT_SECONDS["scenarios/partial-batch.yaml"]
+    assert seconds[nodeids[5]] == 0  # not listed: quick
