@@ -11,7 +11,9 @@ import contextlib
 import threading
 import types
 
+import boto3
 import pytest
+from botocore.stub import Stubber
 from localstack_standins import import_plugin
 
 
@@ -31,6 +33,14 @@ class FakePoller:
         self.in_flight = 0
         self.most_in_flight = 0
         self.handled: list[str] = []
+        # A real client, as LocalStack's poller has (nothing is sent: tests stub it).
+        self.source_client = boto3.client(
+            "sqs",
+            region_name="us-east-1",
+            endpoint_url="http://127.0.0.1:9",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
 
     def poll_events(self) -> None:
         if not self.batches:
@@ -218,3 +228,16 @@ def test_the_cap_replaces_the_name_the_poll_loop_uses_or_start_up_fails(scaling)
     esm_worker.EsmWorker = Renamed
     with pytest.raises(RuntimeError, match="no longer uses ExponentialBackoff"):
         scaling.cap_empty_poll_backoff(esm_worker)
+
+
+@pytest.mark.parametrize(("window", "sent"), [(0, 2), (5, 5)])
+def test_a_mapping_without_a_batching_window_long_polls(scaling, window, sent):
+    """LocalStack's receive (WaitTimeSeconds: its batching window, 0 by default) goes
+    out with LONG_POLL_S when it would not wait, and as it is when it would."""
+    poller = patched(scaling, {}, "arn:aws:sqs:us-east-1:000000000000:q", [], cap=1)
+    queue = "http://127.0.0.1:9/000000000000/q"
+    assert scaling.LONG_POLL_S == 2
+    with Stubber(poller.source_client) as stub:
+        stub.add_response("receive_message", {}, {"QueueUrl": queue, "WaitTimeSeconds": sent})
+        poller.source_client.receive_message(QueueUrl=queue, WaitTimeSeconds=window)
+        stub.assert_no_pending_responses()
