@@ -161,15 +161,11 @@ def deploy(
         loaded = _load_saved(settings, env, folder, work, progress)
         if loaded is None:  # the failed load restarted LocalStack: record the new one
             current = current | {"target": _target_identity(settings)}
-    if loaded is None:
+    if loaded is not None:  # saved with its Terraform state: nothing to apply
+        outputs = terraform.state_outputs((work / snapshots.TFSTATE).read_text())
+    else:
         progress(f"{env}: applying Terraform (the first apply takes about a minute) ...")
-    try:
         outputs = apply_root(settings, source, work, tfvars, progress)
-    except HarnessError:  # Terraform failed (not Ctrl-C): a load may be why
-        if loaded is not None:  # not to be loaded again by every later start
-            snapshots.discard(loaded)
-        raise
-    counts = snapshots.applied_counts((work / "apply.log").read_text(errors="replace"))
     record = {
         "env": env,
         "fingerprint": current,
@@ -180,8 +176,8 @@ def deploy(
         "snapshot": None if saved is None else {"key": saved, "loaded": loaded is not None},
     }
     _record_path(settings, env).write_text(json.dumps(record, indent=2))
-    if saved is not None:
-        _after_apply(settings, env, saved, loaded, counts, work, progress)
+    if saved is not None and loaded is None:
+        _save(settings, env, saved, work, progress)
     return record | {"applied": True}
 
 
@@ -200,7 +196,7 @@ def _load_saved(
         stack.down(settings, {stack.LOCALSTACK})
         stack.up(settings, progress)
         return None
-    progress(f"{env}: loaded the saved deployment in {seconds:.1f} s; Terraform checks it ...")
+    progress(f"{env}: loaded the saved deployment in {seconds:.1f} s (nothing to apply)")
     return folder
 
 
@@ -216,31 +212,10 @@ def _resources_held(settings: Settings) -> str:
     return ", ".join(f"{name}: {len(found)}" for name, found in held.items() if found)
 
 
-def _after_apply(
-    settings: Settings,
-    env: str,
-    saved: str,
-    loaded: Path | None,
-    counts: tuple[int, int, int] | None,
-    work: Path,
-    progress: Callable[[str], None],
+def _save(
+    settings: Settings, env: str, saved: str, work: Path, progress: Callable[[str], None]
 ) -> None:
-    """Save what an apply onto an empty LocalStack made. After an apply onto a loaded
-    one: say whether Terraform found it whole; if it had to mend it, save the mended
-    stack in its place."""
-    if loaded is not None:
-        if counts == (0, 0, 0):
-            progress(f"{env}: Terraform found the loaded deployment complete (nothing to change)")
-            return
-        if counts is None:  # no summary line: nothing is known either way
-            progress(f"{env}: Terraform's apply onto the loaded deployment printed no summary")
-            return
-        added, changed, destroyed = counts
-        progress(
-            f"{env}: Terraform mended the loaded deployment ({added} added, {changed} "
-            f"changed, {destroyed} destroyed); it is saved again as mended"
-        )
-        snapshots.discard(loaded)
+    """Save what an apply onto an empty LocalStack made, for the next fresh start."""
     started = time.monotonic()
     try:
         snapshots.save(settings, saved, work)

@@ -151,6 +151,13 @@ def output_values(output_json: str) -> dict:
     return {name: item["value"] for name, item in json.loads(output_json).items()}
 
 
+def state_outputs(state_json: str) -> dict:
+    """The root outputs a state file holds, as `output_values` gives them: `terraform
+    output -json` reads them from there (the state keeps each with its type and
+    sensitivity too)."""
+    return output_values(json.dumps(json.loads(state_json).get("outputs", {})))
+
+
 def require_terraform() -> str:
     path = shutil.which("terraform")
     if not path:

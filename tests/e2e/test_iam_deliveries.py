@@ -196,8 +196,11 @@ def test_the_mapping_polls_with_the_function_role_and_needs_receive_message(labe
     since = denials.iso(time.time() - 1)
     key = new_key()
     with labeler_role_without(aws_client, labeling, "sqs:ReceiveMessage") as role:
-        labeling.upload(key, JPEG)
+        # The mapping long-polls (2 s here, 20 s on AWS, where a policy change also takes
+        # a while to reach every service): a receive already waiting when the grant went
+        # may still take a message. The first refused receive shows the change holds.
         denial = wait_for_role_denial(since, "sqs:ReceiveMessage", role)
+        labeling.upload(key, JPEG)
         time.sleep(QUIET_SECONDS)
         assert labeling.result(key) is None, f"{key} was labeled without sqs:ReceiveMessage"
         assert labeling.queue_depth() == 1, "the message must wait in the queue"

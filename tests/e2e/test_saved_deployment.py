@@ -2,9 +2,10 @@
 
 A stack of its own (its ports and prefix make its key unique, so the first start always
 applies from scratch and saves): started, saved, stopped, started again. The second
-start must load what the first one saved, Terraform must find nothing to change, every
-resource must read as it did before the restart, and the loaded pipeline must label an
-image and post an alarm to Slack.
+start must load what the first one saved and run no Terraform, every resource must read
+as it did before the restart, `terraform plan` of the same root must find nothing to
+change (what an apply onto every load used to check), and the loaded pipeline must
+label an image and post an alarm to Slack.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 import pytest
 
 from harness import config
-from harness.build import deploy, snapshots
+from harness.build import deploy, snapshots, terraform
 from harness.build.fixtures import ImageSpec, render
 from harness.runtime import aws, localstack, stack
 from harness.systems.labeling.pipeline import LabelingPipeline
@@ -165,10 +166,13 @@ def test_a_fresh_stack_loads_the_saved_deployment_whole_and_it_works(own_stack):
     record = deploy.deployed(settings)
     assert second.stack.started_localstack and second.applied
     assert record["snapshot"] == {"key": saved["key"], "loaded": True}, said
-    assert any("nothing to change" in line for line in said), said
-    assert not any("applying Terraform (the first apply" in line for line in said), said
+    assert any("loaded the saved deployment" in line for line in said), said
+    # No Terraform run: neither the apply's announcement nor any command's "done in".
+    assert not any("applying Terraform" in line for line in said), said
+    assert not any(line.startswith("terraform ") for line in said), said
     assert second.outputs == first.outputs
     assert inventory(settings) == before
+    assert_terraform_plans_no_change(settings)
 
     # The loaded pipeline runs: an image is labeled, an alarm reaches Slack.
     pipeline = LabelingPipeline(settings, second.outputs)
@@ -185,6 +189,18 @@ def test_a_fresh_stack_loads_the_saved_deployment_whole_and_it_works(own_stack):
         30,
         "Slack post of the alarm on the loaded stack",
     )
+
+
+def assert_terraform_plans_no_change(settings: config.Settings) -> None:
+    """`terraform plan -detailed-exitcode` of the deployed root, with the state the load
+    put in place, against the loaded LocalStack: exit code 2 (changes) fails it."""
+    work = deploy._work_dir(settings, "local")
+    source = work / "src" / "infra" / "envs" / "local"
+    tf_env = deploy._init(settings, source, work, progress=lambda m: None)
+    args = ["plan", "-detailed-exitcode", "-input=false", "-no-color", "-lock=false"]
+    args += [f"-var-file={work / 'harness.auto.tfvars.json'}"]
+    args += ["-state", str(work / snapshots.TFSTATE)]
+    terraform.run(args, source, tf_env, capture=True)
 
 
 PICKLER_CHECK = """

@@ -217,16 +217,6 @@ def test_the_variable_turns_it_off(settings, monkeypatch, value):
     assert not snapshots.enabled(settings)
 
 
-def test_the_apply_counts_are_read_from_the_last_summary():
-    log = (
-        "aws_sqs_queue.this: Refreshing state...\n"
-        "Apply complete! Resources: 3 added, 1 changed, 0 destroyed.\n"
-        "Apply complete! Resources: 0 added, 0 changed, 0 destroyed.\n"
-    )
-    assert snapshots.applied_counts(log) == (0, 0, 0)
-    assert snapshots.applied_counts("Error: something") is None
-
-
 # --- what deploy() does around a load and a save ----------------------------------------
 
 
@@ -256,35 +246,16 @@ def refuse_load(*args):
     raise HarnessError("LocalStack refused /_harness/state/load: lambda: not Active")
 
 
-def test_after_an_apply_from_scratch_it_is_saved_and_a_failed_save_is_only_said(
-    settings, tmp_path, recorded, monkeypatch
-):
-    saves: list[str] = []
-    monkeypatch.setattr(deploy.snapshots, "save", lambda s, name, work: saves.append(name))
-    deploy._after_apply(settings, "local", "k", None, (40, 0, 0), tmp_path, print)
-    assert saves == ["k"]
+def test_a_failed_save_is_only_said(settings, tmp_path, monkeypatch):
+    """The stack is deployed; only its next start is slower."""
 
     def full(*args):
         raise HarnessError("could not save the deployment: No space left on device")
 
     monkeypatch.setattr(deploy.snapshots, "save", full)
     said: list[str] = []
-    deploy._after_apply(settings, "local", "k", None, (40, 0, 0), tmp_path, said.append)
-    assert "No space left" in said[0]
-
-
-def test_a_load_terraform_had_to_mend_is_saved_again_as_mended(
-    settings, tmp_path, recorded, monkeypatch
-):
-    monkeypatch.setattr(deploy.snapshots, "save", lambda s, name, work: recorded.append(("save",)))
-    said: list[str] = []
-    deploy._after_apply(settings, "local", "k", tmp_path, (0, 0, 0), tmp_path, said.append)
-    assert recorded == [] and "nothing to change" in said[0]
-    deploy._after_apply(settings, "local", "k", tmp_path, None, tmp_path, said.append)
-    assert recorded == [] and "no summary" in said[1]  # nothing known: left as it is
-    deploy._after_apply(settings, "local", "k", tmp_path, (1, 0, 0), tmp_path, said.append)
-    assert recorded == [("discard",), ("save",)]
-    assert "1 added, 0 changed, 0 destroyed" in said[2]
+    deploy._save(settings, "local", "k", tmp_path, said.append)
+    assert "not saved" in said[0] and "No space left" in said[0]
 
 
 @pytest.fixture
@@ -345,3 +316,30 @@ def test_after_a_failed_load_the_record_names_the_new_localstack(
     assert record["fingerprint"]["target"] == "the new LocalStack"  # not the one stopped
     assert record["snapshot"]["loaded"] is False
     assert offline_deploy == [record["snapshot"]["key"]]  # saved anew after its apply
+
+
+def test_a_load_is_the_deploy_its_outputs_from_the_saved_terraform_state(
+    settings, tmp_path, offline_deploy, monkeypatch
+):
+    """No Terraform runs after a load: the outputs are those of the state saved with it
+    (as `terraform output -json` would read them), and nothing is saved again."""
+    monkeypatch.setattr(deploy, "_resources_held", lambda s: "")
+    monkeypatch.setattr(deploy.snapshots, "find", lambda s, name: tmp_path / "saved")
+    state = {"outputs": {"labeler_function": {"value": "loaded-f", "type": "string"}}}
+
+    def load(settings, folder, work):
+        (work / snapshots.TFSTATE).write_text(json.dumps(state))
+        return 1.5
+
+    def no_apply(*args):
+        raise AssertionError("Terraform ran after a load")
+
+    monkeypatch.setattr(deploy.snapshots, "load", load)
+    monkeypatch.setattr(deploy, "apply_root", no_apply)
+    said: list[str] = []
+    record = deploy.deploy(settings, fresh_stack=True, progress=said.append)
+    assert record["outputs"] == {"labeler_function": "loaded-f"}
+    assert record["snapshot"]["loaded"] is True and record["applied"] is True
+    assert offline_deploy == []  # not saved again
+    assert any("loaded the saved deployment in 1.5 s" in line for line in said), said
+    assert deploy.deployed(settings)["outputs"] == record["outputs"]

@@ -23,11 +23,11 @@ A save refuses what a load could not bring back whole: an S3 multipart upload in
 progress (its parts are not carried) and EventBridge rules (the events provider has no
 hook that rebuilds their runtime objects; the pipeline has none).
 
-The harness saves right after a successful deploy and loads before the next deploy of
-the same sources onto a fresh LocalStack; Terraform's apply then confirms or repairs
-what was loaded (harness/build/snapshots.py). The containers are visited in the order
-each provider visits them; the manifest records that order, its types and the
-LocalStack version, and a load refuses a folder that does not match.
+The harness saves right after a successful deploy and loads, instead of the next deploy
+of the same sources, into a fresh LocalStack (harness/build/snapshots.py). The
+containers are visited in the order each provider visits them; the manifest records
+that order, its types and the LocalStack version, and a load refuses a folder that does
+not match.
 """
 
 from __future__ import annotations
