@@ -240,6 +240,15 @@ def _init(
     return tf_env
 
 
+def initialised_root(settings: Settings, env: str = "local") -> tuple[Path, dict[str, str]]:
+    """The staged root of what is deployed (`infra/envs/<env>`) and Terraform's
+    environment for it, initialised: for a plan against the stack (a loaded deployment
+    ran no `terraform init`)."""
+    work = _work_dir(settings, env)
+    source = work / "src" / "infra" / "envs" / env
+    return source, _init(settings, source, work, progress=lambda message: None)
+
+
 def apply_root(
     settings: Settings,
     source: Path,

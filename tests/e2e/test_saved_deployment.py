@@ -195,8 +195,7 @@ def assert_terraform_plans_no_change(settings: config.Settings) -> None:
     """`terraform plan -detailed-exitcode` of the deployed root, with the state the load
     put in place, against the loaded LocalStack: exit code 2 (changes) fails it."""
     work = deploy._work_dir(settings, "local")
-    source = work / "src" / "infra" / "envs" / "local"
-    tf_env = deploy._init(settings, source, work, progress=lambda m: None)
+    source, tf_env = deploy.initialised_root(settings)
     args = ["plan", "-detailed-exitcode", "-input=false", "-no-color", "-lock=false"]
     args += [f"-var-file={work / 'harness.auto.tfvars.json'}"]
     args += ["-state", str(work / snapshots.TFSTATE)]

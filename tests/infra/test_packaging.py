@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.build import functions, packaging, terraform
+from harness.build import deploy, functions, packaging, terraform
 from harness.runtime import backends
 from harness.util.errors import HarnessError
 
@@ -62,7 +62,7 @@ def test_only_a_code_change_redeploys(local_deployment, harness_settings, tmp_pa
     """Plan the deployed local stack with the labeler's hash changed: one update, in place,
     of the labeler function; nothing else drifts."""
     work = harness_settings.state_dir / "terraform" / "local"
-    source = work / "src" / "infra" / "envs" / "local"
+    source, env = deploy.initialised_root(harness_settings)
     variables = json.loads((work / "harness.auto.tfvars.json").read_text())
     python_version = backends.functions_python(harness_settings)
     architecture = harness_settings.lambda_build_architecture
@@ -75,7 +75,6 @@ def test_only_a_code_change_redeploys(local_deployment, harness_settings, tmp_pa
     assert rebuilt.sha256_base64 == variables["labeler_zip_sha256"], "same source, same hash"
     changed = tmp_path / "changed.tfvars.json"
     changed.write_text(json.dumps(variables | {"labeler_zip_sha256": "A" * 43 + "="}))
-    env = terraform.environment(harness_settings, work / "data", harness_settings.endpoint)
     plan_file = tmp_path / "changed.tfplan"
     terraform.run(
         [
