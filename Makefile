@@ -27,12 +27,12 @@ demo: $(STAMP)
 	$(BIN)/harness demo
 
 # PYTEST_WORKERS=N runs the suite on N pytest-xdist workers; the tests that drive a
-# stack are spread over all but two of them (all but one up to four workers), four at
+# stack are spread over all but two of them (all but one up to four workers), five at
 # most (HARNESS_XDIST_STACKS), each with a stack of its own beside the configured one
-# (harness/testing/parallel.py). 6 by default: four stacks and two workers for the rest,
-# 618 s of pytest on a fresh 2-core clone against 666 s with five workers and three
+# (harness/testing/parallel.py). 8 by default: five stacks and three workers for the
+# rest, 483 s of pytest warm on a 2-core machine against 518 s with six workers and four
 # stacks (README, "Testing"). PYTEST_WORKERS=0 runs everything in one process.
-PYTEST_WORKERS ?= 6
+PYTEST_WORKERS ?= 8
 PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 # -rs: the summary lists each skipped test with its reason (the arm64 lane's, say).

@@ -57,7 +57,7 @@ from harness.util.venvs import source_digest
 ENABLED_ENV = "HARNESS_DEPLOY_SNAPSHOTS"
 SAVE_PATH, LOAD_PATH = "/_harness/state/save", "/_harness/state/load"
 TFSTATE = "terraform.tfstate"
-KEEP = 8
+KEEP = 12  # up to five stack workers, `harness up`, tests of their own, another clone
 # A scratch folder older than this is what a killed save left behind.
 STALE_SCRATCH_S = 3600
 # A load or save of the deployed pipeline takes a few seconds; a stuck one must not hang up.

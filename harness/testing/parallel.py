@@ -2,11 +2,11 @@
 
 Most end-to-end time is spent waiting on timers (visibility timeouts, DLQ redrives,
 alarm periods), not on the CPU. So `make test` runs pytest-xdist workers side by side
-(6 unless PYTEST_WORKERS says): each worker gets its own LocalStack, stubs, MariaDB,
+(8 unless PYTEST_WORKERS says): each worker gets its own LocalStack, stubs, MariaDB,
 admin port, state dir and resource prefix (derived here from the configured base
 settings, so CI's defaults and a developer's own ports both work), and the tests that
 drive a stack are packed into one group per stack-running worker (all workers but two,
-four at most). Everything else
+five at most). Everything else
 (unit tests, Terraform and checkov checks) is scheduled one module at a time on
 whichever worker is free, so the CPU-heavy offline checks overlap with the end-to-end
 waits.
@@ -54,7 +54,9 @@ DEPLOYMENT_FIXTURE = "local_deployment"
 # Stack units not listed count DEFAULT_ITEM_SECONDS per test, the others nothing (all
 # took under 20 s). Only the order and the balance depend on them.
 UNIT_SECONDS = {
-    "tests/e2e/test_iam_mutations.py": 316,
+    # A module of UNITS_PER_TEST: a unit per test function (run 70: 188 s and 123 s).
+    "tests/e2e/test_iam_mutations.py::test_taking_the_statement_away_gets_a_call_of_the_flow_denied": 190,  # noqa: E501
+    "tests/e2e/test_iam_mutations.py::test_taking_a_resource_statement_away_gets_its_delivery_denied": 125,  # noqa: E501
     "tests/e2e/test_labeling_dead_letters.py": 160,  # three DLQ cases, one wait
     "tests/e2e/test_faults_stack.py": 149,
     "scenarios/dlq-alarm-redrive.yaml": 122,
@@ -88,6 +90,8 @@ UNIT_SECONDS = {
     "tests/security/test_checkov.py": 32,
 }
 DEFAULT_ITEM_SECONDS = 5
+# A module attribute: True makes each of the module's test functions a unit (`unit_of`).
+UNITS_PER_TEST = "XDIST_UNITS_PER_TEST"
 # Stack group k's name: the scheduler hands it to worker k (`next_scope`).
 STACK_GROUP = "stack-"
 # Controller -> workers: the file where the workers leave each test's group.
@@ -135,12 +139,26 @@ def unit_of(item: pytest.Item) -> str:
     """What must run on one worker: a module (its module fixtures), a scenario file, or
     as a whole: the stack tests of tests/security (their session fixture plans every env
     once; checkov needs no stack and runs with the offline checks) and the docker lane
-    (one Docker engine and Compose stack for its files: on two workers, two of each)."""
+    (one Docker engine and Compose stack for its files: on two workers, two of each).
+    A module that sets UNITS_PER_TEST (it has no module fixture) is a unit per test
+    function, all its parameters together: so that two stack workers share a module
+    longer than the others' whole groups."""
     path = Path(item.path).resolve().relative_to(Path(item.config.rootpath).resolve())
     name = path.as_posix()
     if name.startswith("tests/security/") and needs_stack(item):
         return "tests/security"
-    return "tests/docker" if name.startswith("tests/docker/") else name
+    if name.startswith("tests/docker/"):
+        return "tests/docker"
+    if split_per_test(item):
+        return f"{name}::{getattr(item, 'originalname', item.name)}"
+    return name
+
+
+def split_per_test(item: pytest.Item) -> bool:
+    """The item's module is a unit per test function (UNITS_PER_TEST). Its units are not
+    bound to system B's group either (`plan`): one of them may pay B's set-up again on
+    another worker, which is what lets them run side by side."""
+    return bool(getattr(getattr(item, "module", None), UNITS_PER_TEST, False))
 
 
 def needs_stack(item: pytest.Item) -> bool:
@@ -241,8 +259,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 # other two workers at 560 s), and four stacks on six workers took 618 s (run 56). The
 # units that need no stack (the docker lane, the unprivileged user's run, the faults
 # with a stack of their own, `terraform test`) keep two workers from five workers on.
+# Once the suite was down to about 800 busy CPU-s, 22 % of the cores idle (2026-12-06,
+# runs 71-73: the chains waited on timers), a fifth stack on eight workers (three for
+# the rest) took the warm run from 518 s to 483 s, every worker but one done by 382 s.
 STACKS_ENV = "HARNESS_XDIST_STACKS"
-MAX_STACKS = 4
+MAX_STACKS = 5
 
 
 def stack_count(workers: int) -> int:
@@ -271,7 +292,7 @@ def plan(
         if needs_stack(item):
             unit = units[item.nodeid]
             weights[unit] += DEFAULT_ITEM_SECONDS
-            if needs_catalog(item):
+            if needs_catalog(item) and not split_per_test(item):
                 catalog.add(unit)
             if DEPLOYMENT_FIXTURE in getattr(item, "fixturenames", ()):
                 deploying.add(unit)

@@ -40,6 +40,9 @@ from harness.runtime import aws
 from harness.util.waiting import wait_for
 
 pytestmark = pytest.mark.mutations
+# Its two long tests (about 190 and 125 s) run on two stack workers: no module fixture
+# joins them (harness/testing/parallel.py, `unit_of`).
+XDIST_UNITS_PER_TEST = True
 
 JPEG = render(ImageSpec(seed=3, width=320, height=240))
 DENIAL_WAIT_S = 90  # a labeler message is received again after its 24 s visibility

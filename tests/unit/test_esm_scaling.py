@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 import types
 
 import boto3
@@ -241,3 +242,31 @@ def test_a_mapping_without_a_batching_window_long_polls(scaling, window, sent):
         stub.add_response("receive_message", {}, {"QueueUrl": queue, "WaitTimeSeconds": sent})
         poller.source_client.receive_message(QueueUrl=queue, WaitTimeSeconds=window)
         stub.assert_no_pending_responses()
+
+
+def test_a_stopped_worker_returns_once_its_poll_loop_has_ended(scaling):
+    """The old worker of an updated mapping finishes the receive it had waiting before
+    the new worker starts (its messages are then the old configuration's, before the
+    mapping reads Enabled again)."""
+    ended = threading.Event()
+    stopping = threading.Event()
+
+    class Worker:
+        uuid = "u-1"
+
+        def __init__(self) -> None:
+            self._poller_thread = threading.Thread(target=self.loop)
+
+        def loop(self) -> None:
+            stopping.wait(5)
+            time.sleep(0.3)  # the long poll in flight
+            ended.set()
+
+        def stop(self) -> None:
+            stopping.set()
+
+    scaling.join_on_stop(Worker, seconds=5)
+    worker = Worker()
+    worker._poller_thread.start()
+    worker.stop()
+    assert ended.is_set()

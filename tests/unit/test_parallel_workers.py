@@ -81,10 +81,10 @@ def test_packing_balances_the_groups_and_keeps_the_catalog_units_together():
     assert parallel.pack(weights, 1, set()) == dict.fromkeys(weights, 0)
 
 
-def test_two_workers_keep_the_units_without_a_stack_and_four_stacks_at_most(monkeypatch):
+def test_two_workers_keep_the_units_without_a_stack_and_five_stacks_at_most(monkeypatch):
     monkeypatch.delenv(parallel.STACKS_ENV, raising=False)
-    counts = [parallel.stack_count(n) for n in (1, 2, 3, 4, 5, 6, 8)]
-    assert counts == [1, 1, 2, 3, 3, 4, 4]
+    counts = [parallel.stack_count(n) for n in (1, 2, 3, 4, 5, 6, 7, 8, 10)]
+    assert counts == [1, 1, 2, 3, 3, 4, 5, 5, 5]
     monkeypatch.setenv(parallel.STACKS_ENV, "3")
     assert parallel.stack_count(6) == 3 and parallel.stack_count(3) == 2
 
@@ -102,6 +102,44 @@ def _item(root: Path, path: str, name: str, *fixtures: str) -> SimpleNamespace:
         fixturenames=fixtures,
         get_closest_marker=lambda marker: None,
     )
+
+
+def test_a_module_of_units_per_test_is_a_unit_per_test_function(tmp_path):
+    """All the parameters of one function together; other modules stay one unit."""
+    split = SimpleNamespace(**{parallel.UNITS_PER_TEST: True})
+    path = "tests/e2e/test_iam_mutations.py"
+
+    def item(name: str, module: SimpleNamespace) -> SimpleNamespace:
+        found = _item(tmp_path, path, name)
+        found.module, found.name = module, name
+        found.originalname = name.split("[")[0]
+        return found
+
+    units = [
+        parallel.unit_of(item(name, split))
+        for name in ("t_roles[a]", "t_roles[b]", "t_resources[a]")
+    ]
+    assert units == [f"{path}::t_roles", f"{path}::t_roles", f"{path}::t_resources"]
+    assert parallel.unit_of(item("t_roles[a]", SimpleNamespace())) == path
+    measured = [unit for unit in parallel.UNIT_SECONDS if unit.startswith(f"{path}::")]
+    assert len(measured) == 2, "both of its long tests are weighed as units of their own"
+
+
+def test_units_per_test_of_system_b_are_not_bound_to_its_group(tmp_path, monkeypatch):
+    """System B's other units stay together; the split ones go where the load is."""
+    stack, catalog = parallel.STACK_FIXTURE, "catalog_pipeline"
+    monkeypatch.setattr(
+        parallel, "UNIT_SECONDS", {"tests/e2e/test_m.py::t1": 100, "tests/e2e/test_m.py::t2": 90}
+    )
+    split = SimpleNamespace(**{parallel.UNITS_PER_TEST: True})
+    items = []
+    for name, module in (("t1", split), ("t2", split), ("t", SimpleNamespace())):
+        path = "tests/e2e/test_m.py" if module is split else "tests/e2e/test_b.py"
+        found = _item(tmp_path, path, name, stack, catalog)
+        found.module, found.name, found.originalname = module, name, name
+        items.append(found)
+    groups = parallel.plan(items, 2)
+    assert groups["tests/e2e/test_m.py::t1"] != groups["tests/e2e/test_m.py::t2"]
 
 
 def test_plan_puts_stack_groups_first_and_their_deploying_units_first_in_each(tmp_path):

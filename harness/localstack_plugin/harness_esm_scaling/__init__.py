@@ -39,6 +39,10 @@ minute of every stack: measured with the mapping enabled and disabled). Its rece
 WaitTimeSeconds LONG_POLL_S instead, which SQS answers as soon as a message is there (a
 receive wakes on the message, not on the next poll); LONG_POLL_S, not AWS's 20 s, so
 that a disabled mapping reaches Disabled within seconds, as the tests wait for it.
+An update of the mapping (UpdateEventSourceMapping: LocalStack stops its worker and
+starts a new one) waits for the old worker's poll loop to end, STOP_JOIN_S at most: a
+receive it still had waiting would otherwise take messages for the old configuration
+(a batch size of 10 after the update said 2) once the mapping already read Enabled.
 
 Hand-written because LocalStack has no setting for any of these; the patch touches two methods
 of `SqsPoller`, one of `EsmWorkerFactory` and the backoff class `esm_worker` makes, all
@@ -62,6 +66,7 @@ DEFAULT = 1  # LocalStack's own: one batch at a time
 CEILING = 10  # threads per mapping, whatever MaximumConcurrency says (AWS allows 1000)
 LONG_POLL_S = 2  # a mapping's receive with no batching window waits this long for a message
 LONG_POLL_ID = "harness-esm-long-poll"  # once per client, should mappings share one
+STOP_JOIN_S = 10.0  # a long poll, and the batch it may have taken, to finish
 
 
 def concurrency(esm_config: dict[str, Any], default: int) -> int:
@@ -167,6 +172,22 @@ def _patch(poller_class: type, factory_class: type, default: int) -> None:
     factory_class.get_esm_worker = scaled_get_esm_worker
 
 
+def join_on_stop(worker_class: type, seconds: float = STOP_JOIN_S) -> None:
+    """Make `worker_class.stop` return once the worker's poll loop has ended (or after
+    `seconds`), not as soon as it has asked the loop to end."""
+    stop = worker_class.stop
+
+    def stop_and_join(self) -> None:
+        stop(self)
+        thread = getattr(self, "_poller_thread", None)
+        if isinstance(thread, threading.Thread) and thread is not threading.current_thread():
+            thread.join(seconds)
+            if thread.is_alive():
+                LOG.warning("event source mapping %s: its poll loop is still running", self.uuid)
+
+    worker_class.stop = stop_and_join
+
+
 def _forget_emptied_scaling(provider_class: type, mappings: Callable[[Any], dict]) -> None:
     """UpdateEventSourceMapping with `ScalingConfig: {}` removes the setting, as on AWS;
     LocalStack keeps an empty one, which Terraform then plans to remove forever."""
@@ -219,6 +240,7 @@ def scale_sqs_mappings() -> None:
 
     _patch(SqsPoller, EsmWorkerFactory, default)
     cap_empty_poll_backoff(esm_worker)
+    join_on_stop(esm_worker.EsmWorker)
     _forget_emptied_scaling(
         LambdaProvider,
         lambda context: lambda_stores[context.account_id][context.region].event_source_mappings,
