@@ -30,8 +30,8 @@ demo: $(STAMP)
 # stack are spread over all but two of them (all but one up to four workers), five at
 # most (HARNESS_XDIST_STACKS), each with a stack of its own beside the configured one
 # (harness/testing/parallel.py). 8 by default: five stacks and three workers for the
-# rest, 483 s of pytest warm on a 2-core machine against 518 s with six workers and four
-# stacks (README, "Testing"). PYTEST_WORKERS=0 runs everything in one process.
+# rest, 413 s of pytest warm on a 2-core machine (run 75) against 518 s with six workers
+# and four stacks (run 71; README, "Testing"). PYTEST_WORKERS=0 runs everything in one process.
 PYTEST_WORKERS ?= 8
 PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 

@@ -261,7 +261,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 # with a stack of their own, `terraform test`) keep two workers from five workers on.
 # Once the suite was down to about 800 busy CPU-s, 22 % of the cores idle (2026-12-06,
 # runs 71-73: the chains waited on timers), a fifth stack on eight workers (three for
-# the rest) took the warm run from 518 s to 483 s, every worker but one done by 382 s.
+# the rest) took the warm run from 518 s to 483 s, every worker but one done by 382 s;
+# with test_iam_mutations shared by two stacks, 413 s, all eight done at 383-399 s
+# (run 75, 7 % of the cores idle).
 STACKS_ENV = "HARNESS_XDIST_STACKS"
 MAX_STACKS = 5
 

@@ -44,9 +44,10 @@ starts a new one) waits for the old worker's poll loop to end, STOP_JOIN_S at mo
 receive it still had waiting would otherwise take messages for the old configuration
 (a batch size of 10 after the update said 2) once the mapping already read Enabled.
 
-Hand-written because LocalStack has no setting for any of these; the patch touches two methods
-of `SqsPoller`, one of `EsmWorkerFactory` and the backoff class `esm_worker` makes, all
-checked to exist at start-up.
+Hand-written because LocalStack has no setting for any of these; the patch touches two
+methods of `SqsPoller` (and its client's receive parameters), one of `EsmWorkerFactory`,
+`EsmWorker.stop` and the backoff class `esm_worker` makes, all checked to exist at
+start-up.
 """
 
 from __future__ import annotations
