@@ -69,7 +69,11 @@ def fingerprint(settings: Settings) -> dict:
 
 def _staged_sources(settings: Settings, env: str) -> Path:
     """infra/ copied next to the state (terraform.stage_infra says why)."""
-    return terraform.stage_root(settings.project_dir, _work_dir(settings, env) / "src", env)
+    return terraform.stage_root(settings.project_dir, _source_dir(settings, env), env)
+
+
+def _source_dir(settings: Settings, env: str) -> Path:
+    return _work_dir(settings, env) / "src"
 
 
 def deployed(settings: Settings, env: str = "local") -> dict | None:
@@ -244,9 +248,8 @@ def initialised_root(settings: Settings, env: str = "local") -> tuple[Path, dict
     """The staged root of what is deployed (`infra/envs/<env>`) and Terraform's
     environment for it, initialised: for a plan against the stack (a loaded deployment
     ran no `terraform init`)."""
-    work = _work_dir(settings, env)
-    source = work / "src" / "infra" / "envs" / env
-    return source, _init(settings, source, work, progress=lambda message: None)
+    source = terraform.staged_root(_source_dir(settings, env), env)
+    return source, _init(settings, source, _work_dir(settings, env), progress=lambda m: None)
 
 
 def apply_root(

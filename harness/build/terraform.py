@@ -138,7 +138,13 @@ def stage_root(project_dir: Path, folder: Path, env: str) -> Path:
     """A fresh copy of infra/ in `folder` (what was there is removed); returns its
     envs/<env>, the root to run Terraform in."""
     shutil.rmtree(folder, ignore_errors=True)
-    return stage_infra(project_dir, folder / "infra") / "envs" / env
+    stage_infra(project_dir, folder / "infra")
+    return staged_root(folder, env)
+
+
+def staged_root(folder: Path, env: str) -> Path:
+    """Where `stage_root` put envs/<env> of the copy in `folder`."""
+    return folder / "infra" / "envs" / env
 
 
 def use_local_backend(env_dir: Path) -> None:
@@ -148,14 +154,17 @@ def use_local_backend(env_dir: Path) -> None:
 
 def output_values(output_json: str) -> dict:
     """The values of `terraform output -json` (which wraps each in type and sensitivity)."""
-    return {name: item["value"] for name, item in json.loads(output_json).items()}
+    return _values(json.loads(output_json))
 
 
 def state_outputs(state_json: str) -> dict:
     """The root outputs a state file holds, as `output_values` gives them: `terraform
-    output -json` reads them from there (the state keeps each with its type and
-    sensitivity too)."""
-    return output_values(json.dumps(json.loads(state_json).get("outputs", {})))
+    output -json` reads them from there (the state wraps each the same way)."""
+    return _values(json.loads(state_json).get("outputs", {}))
+
+
+def _values(outputs: dict) -> dict:
+    return {name: item["value"] for name, item in outputs.items()}
 
 
 def require_terraform() -> str:

@@ -143,17 +143,16 @@ def _patch(poller_class: type, factory_class: type, default: int) -> None:
     def scaled_get_esm_worker(self):
         worker = get_esm_worker(self)
         poller = worker.poller
+        if not isinstance(poller, poller_class):
+            return worker
+        poller.source_client.meta.events.register(
+            "provide-client-params.sqs.ReceiveMessage", long_poll, unique_id=LONG_POLL_ID
+        )
         # A FIFO queue's name ends in .fifo on AWS (asking the queue would call the
         # gateway while LocalStack may still be restoring its state).
-        if isinstance(poller, poller_class):
-            events = poller.source_client.meta.events
-            events.register(
-                "provide-client-params.sqs.ReceiveMessage", long_poll, unique_id=LONG_POLL_ID
-            )
-        if isinstance(poller, poller_class) and not poller.source_arn.endswith(".fifo"):
-            size = concurrency(self.esm_config, default)
-            if size > 1:
-                poller._harness_slots = Slots(size, f"esm-batch-{worker.uuid}")
+        size = concurrency(self.esm_config, default)
+        if size > 1 and not poller.source_arn.endswith(".fifo"):
+            poller._harness_slots = Slots(size, f"esm-batch-{worker.uuid}")
         return worker
 
     def scaled_poll_events(self) -> None:
