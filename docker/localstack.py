@@ -11,6 +11,7 @@ the compose file publishes on the host's 127.0.0.1 only.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from harness import config
 from harness.runtime import lambda_runtimes, localstack
@@ -23,8 +24,7 @@ def main() -> None:
     python = str(localstack.ensure_installed(settings))
     interpreters = lambda_runtimes.prepare(settings)
     files = localstack.data_dir(settings)
-    for sub in ("fs", "tmp", "s3"):
-        (files / sub).mkdir(parents=True, exist_ok=True)
+    localstack.make_data_dir(files, Path(python))
     env = localstack.environment(settings, files, interpreters) | {
         "GATEWAY_LISTEN": f"0.0.0.0:{PORT}",
         "LOCALSTACK_HOST": os.environ.get("LOCALSTACK_HOST", f"localhost:{PORT}"),

@@ -34,7 +34,7 @@ from harness.util.processes import (
     stop_process,
     with_environment,
 )
-from harness.util.venvs import build_venv, install_projects, installed_projects
+from harness.util.venvs import build_venv, install_projects, installed_projects, locked
 
 PLUGIN_DIR = Path(__file__).resolve().parent.parent / "localstack_plugin"
 # Packages of PLUGIN_DIR (each with its own pyproject.toml) installed into LocalStack's venv.
@@ -52,6 +52,14 @@ STARTUP_DIR = PLUGIN_DIR / "startup"
 RECORD = "localstack"
 FILESYSTEM_ROOT = "FILESYSTEM_ROOT"  # where LocalStack keeps its files: this stack's own
 HEALTH_PATH = "/_localstack/health"
+# LocalStack's index of every AWS API it serves (`localstack.aws.spec`): each start reads
+# it from `usr/lib/localstack` under its FILESYSTEM_ROOT (localstack.config.Directories),
+# and without one builds it from every botocore service model: 2.3 of the 4.4 CPU-s
+# that a start to healthy took (py-spy, 2026-12-06), on every start, because each
+# stack's root starts empty. LocalStack's own image builds it once at build time; here
+# it is built once per venv (`service_catalog`) and copied into each start's root.
+CATALOG_DIR = "harness-service-catalog"  # in LocalStack's venv
+STATIC_LIBS = Path("fs", "usr", "lib", "localstack")  # under data_dir()
 
 
 def venv_dir(settings: Settings) -> Path:
@@ -102,7 +110,59 @@ def ensure_installed(settings: Settings, progress: Callable[[str], None] = print
         progress,
         constraints=settings.pins_file,
     )
+    service_catalog(target, progress)
     return target / "bin" / "python"
+
+
+def service_catalog(venv: Path, progress: Callable[[str], None] = print) -> Path:
+    """The folder that holds LocalStack's service catalog for this venv, built on first
+    use by LocalStack's own builder (`python -m localstack.aws.spec`, about 3.5 CPU-s).
+    A build that fails is said and left to LocalStack, which then builds its own at
+    each start as before."""
+    folder = venv / CATALOG_DIR
+    if any(folder.glob("*.dill")):
+        return folder
+    try:
+        with locked(venv):
+            return _build_service_catalog(venv, folder, progress)
+    except OSError as error:  # a venv this user cannot write (a container's, say)
+        progress(f"warning: LocalStack's service catalog was not built ({error})")
+        return folder
+
+
+def _build_service_catalog(venv: Path, folder: Path, progress: Callable[[str], None]) -> Path:
+    if any(folder.glob("*.dill")):  # built by another process while this one waited
+        return folder
+    staging = venv / f"{CATALOG_DIR}.building"
+    shutil.rmtree(staging, ignore_errors=True)
+    (staging / STATIC_LIBS).mkdir(parents=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOCALSTACK_")}
+    env |= {FILESYSTEM_ROOT: str(staging / "fs"), "OVERRIDE_IN_DOCKER": "0"}
+    env.pop("PYTHONPATH", None)
+    built = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "localstack.aws.spec"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if built.returncode != 0 or not any((staging / STATIC_LIBS).glob("*.dill")):
+        said = (built.stdout + built.stderr).strip().splitlines()[-1:] or ["no file written"]
+        progress(f"warning: LocalStack's service catalog was not built ({said[0]})")
+    else:
+        shutil.rmtree(folder, ignore_errors=True)
+        (staging / STATIC_LIBS).rename(folder)
+    shutil.rmtree(staging, ignore_errors=True)
+    return folder
+
+
+def make_data_dir(files: Path, python: Path) -> None:
+    """A start's folders under `files` (data_dir), with the venv's service catalog
+    where LocalStack looks for a prebuilt one."""
+    for sub in ("fs", "tmp", "s3"):
+        (files / sub).mkdir(parents=True, exist_ok=True)
+    (files / STATIC_LIBS).mkdir(parents=True, exist_ok=True)
+    for catalog in (python.parent.parent / CATALOG_DIR).glob("*.dill"):
+        shutil.copyfile(catalog, files / STATIC_LIBS / catalog.name)
 
 
 def health(endpoint: str, timeout: float = 2.0) -> dict | None:
@@ -225,8 +285,7 @@ def start(settings: Settings, progress: Callable[[str], None] = print) -> dict:
     private_dir(settings.state_dir)
     files = data_dir(settings)
     shutil.rmtree(files, ignore_errors=True)
-    for sub in ("fs", "tmp", "s3"):
-        (files / sub).mkdir(parents=True, exist_ok=True)
+    make_data_dir(files, python)
     log_path = settings.state_dir / "localstack.log"
     started = time.monotonic()
     progress(f"Starting LocalStack {settings.localstack_version} on {settings.endpoint} ...")

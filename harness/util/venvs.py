@@ -92,7 +92,7 @@ def build_venv(
     `installs`; returns True if it had to build (False: cached)."""
     if is_ready(target):
         return False
-    with _locked(target):
+    with locked(target):
         if is_ready(target):
             return False
         staging = target.with_name(target.name + ".building")
@@ -125,7 +125,8 @@ def _make_venv(interpreter: str, staging: Path, what: str) -> None:
 
 
 @contextlib.contextmanager
-def _locked(target: Path) -> Iterator[None]:
+def locked(target: Path) -> Iterator[None]:
+    """Held while `target` (a venv) is built or changed, by one process at a time."""
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(target.parent / f".{target.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -169,7 +170,7 @@ def install_projects(
     key = digest.hexdigest()
     if _stamp(stamp) == key:
         return False
-    with _locked(venv):
+    with locked(venv):
         if _stamp(stamp) == key:
             return False
         started = time.monotonic()

@@ -597,13 +597,41 @@ def test_ensure_installed_installs_the_plugins_into_localstacks_venv(monkeypatch
             (venv, sources, constraints)
         ),
     )
+    monkeypatch.setattr(localstack, "service_catalog", lambda venv, progress: calls.append(venv))
     settings = config.load()
     python = localstack.ensure_installed(settings, progress=lambda m: None)
     venv = localstack.venv_dir(settings)
     names = ("lambda_executor", "s3_storage", "iam", "esm_scaling", "gateway", "metrics", "state")
     plugins = [PLUGIN_DIR / f"harness_{name}" for name in names]
-    assert calls == [venv, (venv, plugins, settings.pins_file)]
+    assert calls == [venv, (venv, plugins, settings.pins_file), venv]
     assert python == venv / "bin" / "python"
+
+
+def test_each_start_has_the_venvs_service_catalog_where_localstack_reads_it(tmp_path):
+    """Without the catalog in its static-libs folder, LocalStack builds it from every
+    botocore model at each start (2.3 CPU-s). The real LocalStack of this venv says
+    where it looks and which file name it wants (its version and botocore's)."""
+    python = localstack.ensure_installed(config.load(), progress=lambda m: None)
+    [catalog] = (python.parent.parent / localstack.CATALOG_DIR).glob("*.dill")
+    files = tmp_path / "localstack"
+    localstack.make_data_dir(files, python)
+    asked = subprocess.run(
+        [
+            str(python),
+            "-c",
+            "from localstack import config; from localstack.aws import spec; "
+            "print(config.dirs.static_libs); print(spec._get_catalog_filename())",
+        ],
+        env={"PATH": os.environ["PATH"], "OVERRIDE_IN_DOCKER": "0"}
+        | {localstack.FILESYSTEM_ROOT: str(files / "fs")},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    static_libs, wanted = asked.stdout.split()
+    assert Path(static_libs) == files / localstack.STATIC_LIBS
+    assert wanted == catalog.name
+    assert (files / localstack.STATIC_LIBS / wanted).read_bytes() == catalog.read_bytes()
 
 
 def test_the_functions_reach_the_rekognition_stub_as_their_regions_endpoint(monkeypatch, tmp_path):
