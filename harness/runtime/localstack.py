@@ -57,7 +57,7 @@ HEALTH_PATH = "/_localstack/health"
 # and without one builds it from every botocore service model: 2.3 of the 4.4 CPU-s
 # that a start to healthy took (py-spy, 2026-12-06), on every start, because each
 # stack's root starts empty. LocalStack's own image builds it once at build time; here
-# it is built once per venv (`service_catalog`) and copied into each start's root.
+# it is built once per venv (`service_catalog`) and linked into each start's root.
 CATALOG_DIR = "harness-service-catalog"  # in LocalStack's venv
 STATIC_LIBS = Path("fs", "usr", "lib", "localstack")  # under data_dir()
 
@@ -156,13 +156,22 @@ def _build_service_catalog(venv: Path, folder: Path, progress: Callable[[str], N
 
 
 def make_data_dir(files: Path, python: Path) -> None:
-    """A start's folders under `files` (data_dir), with the venv's service catalog
-    where LocalStack looks for a prebuilt one."""
-    for sub in ("fs", "tmp", "s3"):
-        (files / sub).mkdir(parents=True, exist_ok=True)
-    (files / STATIC_LIBS).mkdir(parents=True, exist_ok=True)
-    for catalog in (python.parent.parent / CATALOG_DIR).glob("*.dill"):
-        shutil.copyfile(catalog, files / STATIC_LIBS / catalog.name)
+    """A start's folders under `files` (data_dir). Its static-libs folder is a link to
+    the venv's service catalog, so a stack's state holds no copy of it (LocalStack
+    writes there only when its `lpm` command installs a package into it)."""
+    catalog = python.parent.parent / CATALOG_DIR
+    static_libs = files / STATIC_LIBS
+    try:
+        for sub in ("fs", "tmp", "s3"):
+            (files / sub).mkdir(parents=True, exist_ok=True)
+        if catalog.is_dir() and not os.path.lexists(static_libs):
+            static_libs.parent.mkdir(parents=True, exist_ok=True)
+            static_libs.symlink_to(catalog, target_is_directory=True)
+    except OSError as exc:
+        raise HarnessError(
+            f"could not prepare LocalStack's folder {files}: {exc}. "
+            "Free space there (or set HARNESS_STATE_DIR) and run again"
+        ) from exc
 
 
 def health(endpoint: str, timeout: float = 2.0) -> dict | None:

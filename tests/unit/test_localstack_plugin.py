@@ -631,6 +631,7 @@ def test_each_start_has_the_venvs_service_catalog_where_localstack_reads_it(tmp_
     static_libs, wanted = asked.stdout.split()
     assert Path(static_libs) == files / localstack.STATIC_LIBS
     assert wanted == catalog.name
+    assert (files / localstack.STATIC_LIBS).is_symlink()  # no copy in each stack's state
     assert (files / localstack.STATIC_LIBS / wanted).read_bytes() == catalog.read_bytes()
 
 
