@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from harness import config
 from harness.build import terraform
 from harness.util.errors import HarnessError
 from harness.util.processes import is_alive
@@ -26,10 +27,13 @@ REATTACH = {
     }
 }
 FAKE_PROVIDER = """#!{python}
-import os, sys, time
+import json, os, sys, time
 from pathlib import Path
 assert sys.argv[1:] == ["-debug"], sys.argv
 Path({pid_file!r}).write_text(str(os.getpid()))
+Path({pid_file!r}).with_suffix(".env").write_text(
+    json.dumps({{k: os.environ.get(k) for k in ("GOGC", "GOMEMLIMIT")}})
+)
 print("Provider started. To attach Terraform CLI, set:", flush=True)
 print({line!r}, flush=True)
 for _ in range(2000):  # chatter after the value: drained, never blocking the provider
@@ -54,6 +58,19 @@ def test_the_reattach_value_is_yielded_and_the_provider_stopped_after(tmp_path):
         assert json.loads(reattach) == REATTACH
         assert is_alive(pid)
     assert not is_alive(pid)
+    # Go's collector as for the providers Terraform starts itself.
+    assert json.loads((tmp_path / "provider.env").read_text()) == terraform.GO_RUNTIME
+
+
+def test_go_runtime_defaults_reach_terraform_and_the_environment_wins(monkeypatch, tmp_path):
+    monkeypatch.delenv("GOGC", raising=False)
+    monkeypatch.delenv("GOMEMLIMIT", raising=False)
+    settings = config.load()
+    env = terraform.environment(settings, tmp_path, endpoint=None)
+    assert (env["GOGC"], env["GOMEMLIMIT"]) == ("400", "1GiB")
+    monkeypatch.setenv("GOGC", "100")
+    env = terraform.environment(settings, tmp_path, endpoint=None)
+    assert (env["GOGC"], env["GOMEMLIMIT"]) == ("100", "1GiB")
 
 
 def test_a_provider_that_prints_no_value_is_an_error_and_is_stopped(tmp_path, monkeypatch):
