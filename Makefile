@@ -27,12 +27,11 @@ demo: $(STAMP)
 	$(BIN)/harness demo
 
 # PYTEST_WORKERS=N runs the suite on N pytest-xdist workers; the tests that drive a
-# stack are spread over all but two of them (all but one up to four workers), five at
+# stack are spread over all but two of them (all but one up to four workers), six at
 # most (HARNESS_XDIST_STACKS), each with a stack of its own beside the configured one
-# (harness/testing/parallel.py). 8 by default: five stacks and three workers for the
-# rest, 413 s of pytest warm on a 2-core machine (run 75) against 518 s with six workers
-# and four stacks (run 71; README, "Testing"). PYTEST_WORKERS=0 runs everything in one process.
-PYTEST_WORKERS ?= 8
+# (harness/testing/parallel.py). 9 by default: six stacks and three workers for the
+# rest (README, "Testing"). PYTEST_WORKERS=0 runs everything in one process.
+PYTEST_WORKERS ?= 9
 PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 # -rs: the summary lists each skipped test with its reason (the arm64 lane's, say).

@@ -2,11 +2,11 @@
 
 Most end-to-end time is spent waiting on timers (visibility timeouts, DLQ redrives,
 alarm periods), not on the CPU. So `make test` runs pytest-xdist workers side by side
-(8 unless PYTEST_WORKERS says): each worker gets its own LocalStack, stubs, MariaDB,
+(9 unless PYTEST_WORKERS says): each worker gets its own LocalStack, stubs, MariaDB,
 admin port, state dir and resource prefix (derived here from the configured base
 settings, so CI's defaults and a developer's own ports both work), and the tests that
 drive a stack are packed into one group per stack-running worker (all workers but two,
-five at most). Everything else
+six at most). Everything else
 (unit tests, Terraform and checkov checks) is scheduled one module at a time on
 whichever worker is free, so the CPU-heavy offline checks overlap with the end-to-end
 waits.
@@ -48,46 +48,51 @@ STACK_FIXTURE = "_harness_session_stack"
 DEPLOYMENT_FIXTURE = "local_deployment"
 # Seconds a unit (module, scenario, or a folder run as one) took: the stack units' to
 # balance the stack groups, the others' to hand out the longest first (so that the run
-# does not end on one long unit). Measured in fresh 5-worker runs on 2 cores (runs 49 and
-# 51, 2026-12-05, their mean: reports/suite-times-*.json, written by every parallel run;
-# a worker's first unit also paid its stack's start and deploy, about 55 s, taken off).
+# does not end on one long unit). Measured in warm 8-worker runs on 2 cores (runs 79-81,
+# 2026-12-06, their mean: reports/suite-times-*.json, written by every parallel run; a
+# stack group's first unit also paid its stack's start, about 25 s, taken off).
 # Stack units not listed count DEFAULT_ITEM_SECONDS per test, the others nothing (all
-# took under 20 s). Only the order and the balance depend on them.
+# took under 10 s). Only the order and the balance depend on them.
 UNIT_SECONDS = {
-    # A module of UNITS_PER_TEST: a unit per test function (run 70: 188 s and 123 s).
-    "tests/e2e/test_iam_mutations.py::test_taking_the_statement_away_gets_a_call_of_the_flow_denied": 190,  # noqa: E501
-    "tests/e2e/test_iam_mutations.py::test_taking_a_resource_statement_away_gets_its_delivery_denied": 125,  # noqa: E501
-    "tests/e2e/test_labeling_dead_letters.py": 160,  # three DLQ cases, one wait
-    "tests/e2e/test_faults_stack.py": 149,
-    "scenarios/dlq-alarm-redrive.yaml": 122,
-    "tests/e2e/test_aws_root_on_local.py": 140,
-    "scenarios/nothing-lost.yaml": 89,
-    "tests/e2e/test_replay.py": 92,
-    "tests/e2e/test_iam_deliveries.py": 80,
+    # A module of UNITS_PER_TEST: a unit per test function.
+    "tests/e2e/test_iam_mutations.py::test_taking_the_statement_away_gets_a_call_of_the_flow_denied": 187,  # noqa: E501
+    "tests/e2e/test_iam_mutations.py::test_taking_a_resource_statement_away_gets_its_delivery_denied": 130,  # noqa: E501
+    "tests/e2e/test_labeling_dead_letters.py": 152,  # three DLQ cases, one wait
+    "scenarios/dlq-alarm-redrive.yaml": 120,
+    "tests/e2e/test_aws_root_on_local.py": 113,
+    "tests/e2e/test_faults_stack.py": 109,
+    "scenarios/nothing-lost.yaml": 87,
+    "tests/e2e/test_iam_deliveries.py": 83,
+    "tests/e2e/test_replay.py": 82,
     "tests/e2e/test_timeline.py": 77,
     "tests/e2e/test_iam_enforcement.py": 76,
-    "tests/e2e/test_failed_notices_live.py": 25,
-    "scenarios/slack-down-then-up.yaml": 92,
-    "tests/e2e/test_catalog_pipeline.py": 62,
+    "scenarios/slack-down-then-up.yaml": 56,
+    "tests/e2e/test_catalog_pipeline.py": 52,
+    "tests/infra/test_packaging.py": 32,
     "scenarios/throttling-storm.yaml": 28,
     "scenarios/partial-batch.yaml": 26,
     "tests/e2e/test_faults_processes.py": 26,
+    "tests/e2e/test_failed_notices_live.py": 26,
+    "tests/e2e/test_bench_smoke.py": 17,
+    "scenarios/burst-200.yaml": 11,
     "tests/e2e/test_labeling_pipeline.py": 10,
-    "tests/e2e/test_bench_smoke.py": 30,
-    "tests/e2e/test_esm_concurrency.py": 28,
-    "tests/infra/test_packaging.py": 35,
-    "scenarios/burst-200.yaml": 10,
-    # Many quick tests (DEFAULT_ITEM_SECONDS each would count them 100-160 s):
-    "tests/e2e/test_foundation.py": 26,
-    "tests/security": 34,
-    # Units that need no stack of the worker's (the docker lane: its two stacks at once).
-    "tests/docker": 426,
-    "tests/e2e/test_saved_deployment.py": 133,
-    "tests/e2e/test_faults_own_stack.py": 243,
-    "tests/e2e/test_nonroot_user.py": 262,
-    "tests/infra/test_terraform.py": 67,  # one shared provider (run 55)
-    "tests/unit/test_promote.py": 63,
-    "tests/security/test_checkov.py": 32,
+    "tests/e2e/test_esm_concurrency.py": 4,
+    # Many quick tests (DEFAULT_ITEM_SECONDS each would count them 30-160 s):
+    "tests/e2e/test_foundation.py": 22,
+    "tests/e2e/test_faults_commands.py": 10,
+    "tests/e2e/test_catalog_admin_live.py": 8,
+    "tests/security": 7,
+    "tests/e2e/test_iam_answers.py": 2,
+    # Units that need no stack of the worker's (the docker lane: its two stacks at once;
+    # 323-336 s with its image cached, 437 s rebuilt).
+    "tests/docker": 365,
+    "tests/e2e/test_nonroot_user.py": 206,
+    "tests/e2e/test_faults_own_stack.py": 139,
+    "tests/e2e/test_saved_deployment.py": 114,
+    "tests/infra/test_terraform.py": 52,
+    "tests/e2e/test_cleanup.py": 47,
+    "tests/unit/test_promote.py": 22,
+    "tests/security/test_checkov.py": 14,
 }
 DEFAULT_ITEM_SECONDS = 5
 # A module attribute: True makes each of the module's test functions a unit (`unit_of`).
@@ -263,14 +268,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 # runs 71-73: the chains waited on timers), a fifth stack on eight workers (three for
 # the rest) took the warm run from 518 s to 483 s, every worker but one done by 382 s;
 # with test_iam_mutations shared by two stacks, 413 s, all eight done at 383-399 s
-# (run 75, 7 % of the cores idle).
+# (run 75, 7 % of the cores idle). With Terraform's collector tuned and LocalStack's
+# start cheaper (about 600 busy CPU-s, 25 % of the cores idle: run 81), the stack groups
+# were the critical path again (292-391 s against 304-323 s for the others): a sixth
+# stack on nine workers.
 STACKS_ENV = "HARNESS_XDIST_STACKS"
-MAX_STACKS = 5
+MAX_STACKS = 6
 
 
 def stack_count(workers: int) -> int:
     """How many of `workers` run a stack group: all but one up to four workers, all but
-    two from five on, at most HARNESS_XDIST_STACKS (4 unless set)."""
+    two from five on, at most HARNESS_XDIST_STACKS (MAX_STACKS unless set)."""
     spare = 1 if workers <= 4 else 2
     return max(1, min(workers - spare, env_int(STACKS_ENV, MAX_STACKS)))
 

@@ -81,10 +81,10 @@ def test_packing_balances_the_groups_and_keeps_the_catalog_units_together():
     assert parallel.pack(weights, 1, set()) == dict.fromkeys(weights, 0)
 
 
-def test_two_workers_keep_the_units_without_a_stack_and_five_stacks_at_most(monkeypatch):
+def test_two_workers_keep_the_units_without_a_stack_and_six_stacks_at_most(monkeypatch):
     monkeypatch.delenv(parallel.STACKS_ENV, raising=False)
-    counts = [parallel.stack_count(n) for n in (1, 2, 3, 4, 5, 6, 7, 8, 10)]
-    assert counts == [1, 1, 2, 3, 3, 4, 5, 5, 5]
+    counts = [parallel.stack_count(n) for n in (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)]
+    assert counts == [1, 1, 2, 3, 3, 4, 5, 6, 6, 6]
     monkeypatch.setenv(parallel.STACKS_ENV, "3")
     assert parallel.stack_count(6) == 3 and parallel.stack_count(3) == 2
 
