@@ -299,11 +299,17 @@ def _labeler_hops(hops: Hops, invocations: list[Invocation]) -> dict[str, dict[s
     it was last labeled and when it last failed (from the labeler's own log lines)."""
     times: dict[str, dict[str, float]] = defaultdict(dict)
     receives: dict[str, int] = defaultdict(int)
+    uploaded = {key: h["at"] for key, found in hops.items() for h in found if h["hop"] == "upload"}
     for invocation in invocations:
         for key, entries in invocation.objects.items():
             if key not in hops:
                 continue
-            at = invocation.started_at or entries[0]["logged_at"]
+            # The start is estimated (`Invocation.started_at`), early by the time from
+            # the function's last log line to its end: with the mapping long-polling, an
+            # invocation may start within milliseconds of the upload, and the estimate
+            # fell 6 ms before the S3 event (run w82). No invocation of the key starts
+            # before its upload.
+            at = max(invocation.started_at or entries[0]["logged_at"], uploaded.get(key, 0.0))
             final = entries[-1]
             receives[key] += 1
             hops[key].append(

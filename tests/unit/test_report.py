@@ -230,6 +230,24 @@ def test_iam_denials_are_counted_per_scenario_and_listed_as_text(tmp_path):
         report.write(run, tmp_path / "broken")
 
 
+def test_an_invocation_estimated_to_start_before_the_upload_is_shown_at_the_upload():
+    """Its start is its end minus its duration, the end taken as its last log line:
+    early by the time from that line to the end."""
+    from harness.observe import timeline
+
+    hops = {"ingest/a.jpg": [hop(100.0, "upload")], "ingest/b.jpg": [hop(90.0, "upload")]}
+    invocation = timeline.Invocation("labeler", "r1", ended_at=T0 + 100.5, duration_ms=506.0)
+    invocation.objects = {
+        key: [{"logged_at": T0 + 100.4, "outcome": "labeled"}]
+        for key in ("ingest/a.jpg", "ingest/b.jpg")
+    }
+    timeline._labeler_hops(hops, [invocation])
+    starts = {
+        key: [h["at"] for h in found if h["hop"] == "sqs_receive"] for key, found in hops.items()
+    }
+    assert starts == {"ingest/a.jpg": [T0 + 100.0], "ingest/b.jpg": [pytest.approx(T0 + 99.994)]}
+
+
 def test_a_denied_call_on_an_object_joins_that_objects_timeline():
     from harness.observe import timeline
 
