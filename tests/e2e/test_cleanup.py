@@ -32,7 +32,10 @@ def test_uses_the_stack(harness_stack, harness_settings):
     if mode == "sigterm":
         mariadb.stop(harness_settings)
     try:
-        Path(os.environ["MARKER"]).write_text(json.dumps(pids))
+        # Whole or not at all: the test reads it as soon as it exists (run w83 read it empty).
+        written = Path(os.environ["MARKER"] + ".tmp")
+        written.write_text(json.dumps(pids))
+        written.rename(os.environ["MARKER"])
         if mode == "fail":
             assert False, "failing on purpose"
         time.sleep(120)  # Ctrl-C or SIGTERM lands here
