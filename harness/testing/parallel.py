@@ -170,6 +170,15 @@ def needs_stack(item: pytest.Item) -> bool:
     return STACK_FIXTURE in getattr(item, "fixturenames", ())
 
 
+def watches_alarm(item: pytest.Item) -> bool:
+    """A scenario that observes the DLQ alarm or Slack: it first waits until no message
+    was in the DLQ within the alarm's window (harness/scenarios/isolation.py), up to 40
+    s after a scenario that filled it (slack-down-then-up after nothing-lost: 87-94 s
+    against 50-56 s, runs w82 and w84). `plan` runs these first in their stack group."""
+    scenario = getattr(item, "scenario", None)
+    return bool(scenario is not None and scenario.needs_quiet_alarm)
+
+
 def needs_catalog(item: pytest.Item) -> bool:
     """System B's session set-up (MariaDB, migrations) is paid once per worker: its tests
     share a group."""
@@ -292,7 +301,8 @@ def plan(
     is the one that may load or save a deployment), except that a long unit of PREFETCH
     tests or fewer that deploys nothing comes right after the group's first unit, not
     last (the worker would fetch its next unit while that one runs, and run it only
-    after); then the other units in `order_others`' order."""
+    after), and among units of one place the scenarios that watch the alarm first
+    (`watches_alarm`); then the other units in `order_others`' order."""
     if units is None:  # node id -> unit_of(item), unless the caller has it
         units = {item.nodeid: unit_of(item) for item in items}
     weights: dict[str, float] = defaultdict(float)
@@ -328,9 +338,9 @@ def plan(
             return 1
         return 2 if unit in deploying else 3
 
-    def rank(item: pytest.Item) -> tuple[int, int, int]:
+    def rank(item: pytest.Item) -> tuple[int, int, bool, int]:
         unit = units[item.nodeid]
-        return packed.get(unit, stacks), place(unit), position[unit]
+        return packed.get(unit, stacks), place(unit), not watches_alarm(item), position[unit]
 
     # Stable: a unit's tests stay in order, and so do a group's units of one place.
     items.sort(key=rank)

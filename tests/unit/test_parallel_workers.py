@@ -182,6 +182,30 @@ def test_plan_puts_stack_groups_first_and_their_deploying_units_first_in_each(tm
     }
 
 
+def test_scenarios_that_watch_the_alarm_come_before_the_others_of_their_place(tmp_path):
+    """So they do not wait out the alarm's window after a scenario that filled the DLQ."""
+    stack, deploy = parallel.STACK_FIXTURE, parallel.DEPLOYMENT_FIXTURE
+
+    def scenario(name: str, quiet: bool) -> SimpleNamespace:
+        found = _item(tmp_path, f"scenarios/{name}.yaml", name, stack, deploy)
+        found.scenario = SimpleNamespace(needs_quiet_alarm=quiet)
+        return found
+
+    items = [
+        _item(tmp_path, "tests/e2e/test_pipe.py", "t", stack, deploy),
+        scenario("fills-the-dlq", False),
+        scenario("other", False),
+        scenario("watches-the-alarm", True),
+    ]
+    parallel.plan(items, 1)
+    assert [item.nodeid.split("::")[1] for item in items] == [
+        "t",  # the group's first deploying unit stays first
+        "watches-the-alarm",
+        "fills-the-dlq",
+        "other",
+    ]
+
+
 def test_a_long_unit_of_one_test_is_followed_by_quick_work_not_by_the_next_long_one(
     monkeypatch,
 ):
