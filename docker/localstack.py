@@ -11,7 +11,6 @@ the compose file publishes on the host's 127.0.0.1 only.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from harness import config
 from harness.runtime import lambda_runtimes, localstack
@@ -21,17 +20,17 @@ PORT = 4566  # inside the container; docker-compose.yml publishes it
 
 def main() -> None:
     settings = config.load()
-    python = str(localstack.ensure_installed(settings))
+    python = localstack.ensure_installed(settings)
     interpreters = lambda_runtimes.prepare(settings)
     files = localstack.data_dir(settings)
-    localstack.make_data_dir(files, Path(python))
+    localstack.make_data_dir(files, python)
     env = localstack.environment(settings, files, interpreters) | {
         "GATEWAY_LISTEN": f"0.0.0.0:{PORT}",
         "LOCALSTACK_HOST": os.environ.get("LOCALSTACK_HOST", f"localhost:{PORT}"),
     }
     os.chdir(files)
     # exec: LocalStack is PID 1's child no more, so `docker stop` reaches it directly.
-    os.execve(python, [python, "-m", "localstack.runtime.main"], env)
+    os.execve(str(python), [str(python), "-m", "localstack.runtime.main"], env)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,9 @@ INFRA_TREES = ("infra/modules", "infra/envs/local")
 SKIP_PARTS = {".terraform", "__pycache__", "tests", ".pytest_cache"}
 
 
+TFVARS = "harness.auto.tfvars.json"  # the deploy's inputs, in its work folder
+
+
 def _work_dir(settings: Settings, env: str) -> Path:
     return settings.state_dir / "terraform" / env
 
@@ -151,7 +154,7 @@ def deploy(
     private_subdir(settings.state_dir, work.relative_to(settings.state_dir))
     source = _staged_sources(settings, env)
     variables = _tfvars(settings, packages, source)
-    tfvars = work / "harness.auto.tfvars.json"
+    tfvars = work / TFVARS
     tfvars.write_text(json.dumps(variables, indent=2))
     started = time.monotonic()
     saved = None
@@ -341,7 +344,7 @@ def destroy(
         progress(f"{env}: nothing deployed")
         return False
     if record["fingerprint"]["target"] == _target_identity(settings):
-        tfvars = work / "harness.auto.tfvars.json"
+        tfvars = work / TFVARS
         destroy_root(settings, _staged_sources(settings, env), work, tfvars, progress)
     else:
         progress(f"{env}: LocalStack was restarted since the deploy; its resources are gone")

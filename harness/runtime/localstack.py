@@ -136,12 +136,9 @@ def _build_service_catalog(venv: Path, folder: Path, progress: Callable[[str], N
     staging = venv / f"{CATALOG_DIR}.building"
     shutil.rmtree(staging, ignore_errors=True)
     (staging / STATIC_LIBS).mkdir(parents=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LOCALSTACK_")}
-    env |= {FILESYSTEM_ROOT: str(staging / "fs"), "OVERRIDE_IN_DOCKER": "0"}
-    env.pop("PYTHONPATH", None)
     built = subprocess.run(
         [str(venv / "bin" / "python"), "-m", "localstack.aws.spec"],
-        env=env,
+        env=_host_environment() | {FILESYSTEM_ROOT: str(staging / "fs"), "OVERRIDE_IN_DOCKER": "0"},
         capture_output=True,
         text=True,
     )
@@ -228,15 +225,20 @@ def tuning_environment(settings: Settings) -> dict[str, str]:
     }
 
 
-def environment(settings: Settings, files: Path, interpreters: dict[str, str]) -> dict[str, str]:
-    """The embedded LocalStack's environment: the host's (less AWS_* and LOCALSTACK_*,
-    and less PYTHONPATH: nothing of the harness is importable there), where it runs and
-    keeps its files, and how it behaves."""
-    env = {
+def _host_environment() -> dict[str, str]:
+    """The host's environment less AWS_*, LOCALSTACK_* and PYTHONPATH: what a process of
+    LocalStack's venv inherits (nothing of the harness is importable there)."""
+    return {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("AWS_", "LOCALSTACK_")) and k != "PYTHONPATH"
     }
+
+
+def environment(settings: Settings, files: Path, interpreters: dict[str, str]) -> dict[str, str]:
+    """The embedded LocalStack's environment: the host's (`_host_environment`), where it
+    runs and keeps its files, and how it behaves."""
+    env = _host_environment()
     host_port = f"{settings.host}:{settings.port}"
     env.update(
         {

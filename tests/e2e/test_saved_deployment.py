@@ -197,7 +197,7 @@ def assert_terraform_plans_no_change(settings: config.Settings) -> None:
     work = deploy._work_dir(settings, "local")
     source, tf_env = deploy.initialised_root(settings)
     args = ["plan", "-detailed-exitcode", "-input=false", "-no-color", "-lock=false"]
-    args += [f"-var-file={work / 'harness.auto.tfvars.json'}"]
+    args += [f"-var-file={work / deploy.TFVARS}"]
     args += ["-state", str(work / snapshots.TFSTATE)]
     terraform.run(args, source, tf_env, capture=True)
 

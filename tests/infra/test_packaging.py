@@ -61,9 +61,9 @@ def test_platform_is_checked(tmp_path):
 def test_only_a_code_change_redeploys(local_deployment, harness_settings, tmp_path):
     """Plan the deployed local stack with the labeler's hash changed: one update, in place,
     of the labeler function; nothing else drifts."""
-    work = harness_settings.state_dir / "terraform" / "local"
+    work = deploy._work_dir(harness_settings, "local")
     source, env = deploy.initialised_root(harness_settings)
-    variables = json.loads((work / "harness.auto.tfvars.json").read_text())
+    variables = json.loads((work / deploy.TFVARS).read_text())
     python_version = backends.functions_python(harness_settings)
     architecture = harness_settings.lambda_build_architecture
     rebuilt = packaging.build_function(  # where the deploy built it, its dependencies cached
